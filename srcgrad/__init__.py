@@ -1,0 +1,36 @@
+"""srcgrad: source-to-source automatic differentiation for plain Python and NumPy.
+
+>>> import srcgrad
+>>> srcgrad.gradient(lambda x: 3 * x ** 2 + 2 * x + 1, 2)
+(14.0,)
+"""
+
+from . import rules as _rules  # noqa: F401  (registers the built-in rules)
+from .api import adjoint_source, gradient, pullback, withgradient
+from .compiler.cache import cache_info, clear_cache
+from .errors import (
+    NonScalarOutputError,
+    NoRuleError,
+    SourceNotFoundError,
+    SrcgradError,
+    UnsupportedSyntaxError,
+)
+from .rules.registry import defrule, nograd
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "gradient",
+    "withgradient",
+    "pullback",
+    "adjoint_source",
+    "defrule",
+    "nograd",
+    "cache_info",
+    "clear_cache",
+    "SrcgradError",
+    "UnsupportedSyntaxError",
+    "NoRuleError",
+    "SourceNotFoundError",
+    "NonScalarOutputError",
+]

@@ -1,0 +1,329 @@
+"""Stage 4, normalise: one operation per statement (A-normal form).
+
+After this pass the body holds only these statements, every operand being
+an *atom* (a name, a literal, or a static path such as ``np.pi``):
+
+- ``t = OP`` where OP is an atom, ``a <op> b``, ``<op> a``, a comparison,
+  a call ``f(a, k=b)`` (``f`` a static path, a local, or a method ``a.m``),
+  ``a.attr``, ``a[index]`` (index parts atoms or slices of atoms), a tuple,
+  list or dict display of atoms, or an *opaque* expression that carries no
+  gradient (an f-string);
+- ``a, b = t`` (unpacking a value into names);
+- ``f(a)`` as a statement (a call for its effect, e.g. ``print``);
+- ``if c: ... else: ...`` with ``c`` a name holding the test's value;
+- ``for x in t: ...`` over a name, and ``while TEST: ...`` whose test is
+  kept whole (it only decides control flow and carries no gradient);
+- ``return a`` as the last statement of the function.
+
+``x += y`` becomes ``x = x + y`` (never mutating the caller's array), ``and``,
+``or`` and ``a if c else b`` become ``if`` statements, and a name assigned
+twice in straight-line code gets a new name the second time (``x_2``), so
+the backward pass can read every value it needs without a tape. Each
+statement remembers the user's source line it came from.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from ..errors import UnsupportedSyntaxError
+from . import build
+from .names import temp_base
+
+__all__ = ["normalise"]
+
+
+def normalise(parsed, scope, namer) -> gast.FunctionDef:
+    """Return a new ``FunctionDef`` in A-normal form (the input is left untouched)."""
+    fdef = copy.deepcopy(parsed.node)
+    norm = _Normaliser(parsed, scope, namer)
+    body = norm.block(fdef.body, top=True)
+    if not body or not isinstance(body[-1], gast.Return):
+        body.append(_line(gast.Return(value=build.const(None)), fdef.lineno))
+    fdef.body = body
+    fdef.decorator_list = []
+    return fdef
+
+
+def _line(node, lineno):
+    node._srcgrad_line = lineno
+    return node
+
+
+class _Normaliser:
+    def __init__(self, parsed, scope, namer):
+        self.parsed = parsed
+        self.scope = scope
+        self.namer = namer
+        self.rename: dict[str, str] = {}
+        self.defined = set(scope.params)
+        self.depth = 0
+        self.line = parsed.node.lineno
+
+    # -- errors ----------------------------------------------------------
+    def refuse(self, node, what, fix):
+        raise UnsupportedSyntaxError(
+            f"{what} is not supported in differentiated code (in {self.parsed.name!r})",
+            filename=self.parsed.filename,
+            lineno=getattr(node, "lineno", self.line),
+            col=getattr(node, "col_offset", None),
+            fix=fix,
+        )
+
+    # -- statements ------------------------------------------------------
+    def block(self, stmts, top=False):
+        out = []
+        for i, stmt in enumerate(stmts):
+            self.line = getattr(stmt, "lineno", self.line)
+            if isinstance(stmt, gast.Return) and not (top and i == len(stmts) - 1):
+                self.refuse(stmt, "a 'return' before the end of the function",
+                            "assign the result to a variable and return it once, at the end")
+            out.extend(self.stmt(stmt))
+        return out
+
+    def stmt(self, s):
+        out: list = []
+        if isinstance(s, gast.Assign):
+            if len(s.targets) == 1:
+                self.assign_to(s.targets[0], s.value, out)
+            else:
+                value = self.atom(s.value, out)
+                for target in s.targets:
+                    self.assign_to(target, value, out)
+        elif isinstance(s, gast.AnnAssign):
+            if s.value is not None:
+                self.assign_to(s.target, s.value, out)
+        elif isinstance(s, gast.AugAssign):
+            target = s.target
+            current = gast.Name(id=target.id, ctx=gast.Load(), annotation=None, type_comment=None)
+            self.assign_to(target, gast.BinOp(left=current, op=s.op, right=s.value), out)
+        elif isinstance(s, gast.Expr):
+            if isinstance(s.value, gast.Constant):
+                return out  # a docstring or a bare literal
+            if isinstance(s.value, gast.Call):
+                out.append(self.mark(build.expr_stmt(self.expr(s.value, out))))
+            else:
+                self.atom(s.value, out)
+        elif isinstance(s, gast.Return):
+            base = "y" if "y" not in self.namer.taken else "out"
+            value = self.atom(s.value, out, base=base) if s.value is not None else build.const(None)
+            out.append(self.mark(gast.Return(value=value)))
+        elif isinstance(s, gast.If):
+            cond = self.test_name(s.test, out)
+            body, orelse = self.nested(s.body), self.nested(s.orelse)
+            out.append(self.mark(gast.If(test=cond, body=body or [gast.Pass()], orelse=orelse)))
+        elif isinstance(s, gast.For):
+            iterable = self.atom(s.iter, out)
+            self.depth += 1
+            prologue: list = []
+            if isinstance(s.target, gast.Name):
+                target = self.bind_name(s.target.id)
+            else:
+                item = self.namer.fresh("item")
+                target = build.store(item)
+                self.unpack(s.target, build.name(item), prologue)
+            body = prologue + self.block(s.body)
+            self.depth -= 1
+            out.append(self.mark(gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None)))
+        elif isinstance(s, gast.While):
+            test = self.opaque(s.test)
+            out.append(self.mark(gast.While(test=test, body=self.nested(s.body), orelse=[])))
+        elif isinstance(s, (gast.Break, gast.Continue)):
+            self.refuse(s, f"'{type(s).__name__.lower()}'",
+                        "use a loop condition (or a while loop whose test checks a flag) instead")
+        elif isinstance(s, gast.Pass):
+            pass
+        elif isinstance(s, (gast.Assert, gast.Raise)):
+            out.append(self.mark(self.opaque(s)))
+        else:
+            self.refuse(s, f"the statement {type(s).__name__!r}", "rewrite it with assignments, if and for")
+        return out
+
+    def nested(self, stmts):
+        self.depth += 1
+        try:
+            return self.block(stmts)
+        finally:
+            self.depth -= 1
+
+    def mark(self, node):
+        node._srcgrad_line = self.line
+        return node
+
+    def bind_name(self, user_name: str) -> gast.Name:
+        """The name an assignment to ``user_name`` writes, renaming a straight-line redefinition."""
+        current = self.rename.get(user_name, user_name)
+        if self.depth == 0 and user_name in self.defined:
+            current = self.namer.fresh(user_name)
+            self.rename[user_name] = current
+        self.defined.add(user_name)
+        return build.store(current)
+
+    def assign_to(self, target, value, out):
+        if isinstance(target, gast.Name):
+            op = self.expr(value, out)
+            out.append(self.mark(build.assign(self.bind_name(target.id), op)))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            self.unpack(target, self.atom(value, out), out)
+        else:
+            self.refuse(target, "this assignment target", "assign to plain names")
+
+    def unpack(self, target, value, out):
+        elts = []
+        later = []
+        for elt in target.elts:
+            if isinstance(elt, gast.Name):
+                elts.append(elt)
+            else:
+                temp = self.namer.fresh("part")
+                elts.append(build.store(temp))
+                later.append((elt, build.name(temp)))
+        stores = [self.bind_name(e.id) for e in elts]
+        out.append(self.mark(build.assign(build.tuple_(stores, store_ctx=True), value)))
+        for elt, temp in later:
+            self.unpack(elt, temp, out)
+
+    # -- expressions -----------------------------------------------------
+    def load(self, node: gast.Name) -> gast.Name:
+        return build.name(self.rename.get(node.id, node.id))
+
+    def atom(self, e, out, base=None):
+        if isinstance(e, gast.Name):
+            return self.load(e)
+        if isinstance(e, gast.Constant):
+            return build.const(e.value)
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub) and isinstance(e.operand, gast.Constant) \
+                and isinstance(e.operand.value, (int, float, complex)) and not isinstance(e.operand.value, bool):
+            return build.const(-e.operand.value)
+        if isinstance(e, gast.Attribute) and self.scope.is_static_path(e):
+            return copy.deepcopy(e)
+        op = self.expr(e, out)
+        if build.is_atom(op) or (isinstance(op, gast.Attribute) and self.scope.is_static_path(op)):
+            return op
+        temp = self.namer.fresh(base or temp_base(e))
+        out.append(self.mark(build.assign(temp, op)))
+        return build.name(temp)
+
+    def test_name(self, test, out):
+        """An ``if`` test, evaluated once into a name the backward pass can read."""
+        if isinstance(test, gast.Name):
+            return self.load(test)
+        value = self.opaque(test) if _is_plain(test) else self.expr(test, out)
+        temp = self.namer.fresh("cond")
+        out.append(self.mark(build.assign(temp, value)))
+        return build.name(temp)
+
+    def opaque(self, e):
+        """Keep ``e`` whole (it carries no gradient), with renamed names."""
+        e = copy.deepcopy(e)
+        for node in gast.walk(e):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                node.id = self.rename.get(node.id, node.id)
+        return e
+
+    def expr(self, e, out):
+        if isinstance(e, (gast.Name, gast.Constant)):
+            return self.atom(e, out)
+        if isinstance(e, gast.BinOp):
+            return gast.BinOp(left=self.atom(e.left, out), op=e.op, right=self.atom(e.right, out))
+        if isinstance(e, gast.UnaryOp):
+            operand = self.atom(e.operand, out)
+            if isinstance(operand, gast.Constant) and isinstance(e.op, gast.USub):
+                return build.const(-operand.value)
+            return gast.UnaryOp(op=e.op, operand=operand)
+        if isinstance(e, gast.Compare):
+            return gast.Compare(left=self.atom(e.left, out), ops=e.ops,
+                                comparators=[self.atom(c, out) for c in e.comparators])
+        if isinstance(e, gast.Call):
+            return self.call(e, out)
+        if isinstance(e, gast.Attribute):
+            if self.scope.is_static_path(e):
+                return copy.deepcopy(e)
+            return build.attr(self.atom(e.value, out), e.attr)
+        if isinstance(e, gast.Subscript):
+            return gast.Subscript(value=self.atom(e.value, out), slice=self.index(e.slice, out), ctx=gast.Load())
+        if isinstance(e, (gast.Tuple, gast.List)):
+            elts = [self.starred(x, out) for x in e.elts]
+            return type(e)(elts=elts, ctx=gast.Load())
+        if isinstance(e, gast.Dict):
+            keys = [self.atom(k, out) if k is not None else None for k in e.keys]
+            return gast.Dict(keys=keys, values=[self.atom(v, out) for v in e.values])
+        if isinstance(e, gast.IfExp):
+            return self.choice(e, out)
+        if isinstance(e, gast.BoolOp):
+            return self.boolop(e, out)
+        if isinstance(e, gast.JoinedStr):
+            return self.opaque(e)
+        self.refuse(e, f"the expression {type(e).__name__!r}", "rewrite it with simpler operations")
+
+    def starred(self, e, out):
+        if isinstance(e, gast.Starred):
+            return gast.Starred(value=self.atom(e.value, out), ctx=gast.Load())
+        return self.atom(e, out)
+
+    def call(self, e, out):
+        func = e.func
+        if self.scope.is_static_path(func):
+            callee = copy.deepcopy(func)
+        elif isinstance(func, gast.Attribute):
+            callee = build.attr(self.atom(func.value, out), func.attr)
+        else:
+            callee = self.atom(func, out)
+        args = [self.starred(a, out) for a in e.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, out)) for k in e.keywords]
+        return gast.Call(func=callee, args=args, keywords=keywords)
+
+    def index(self, s, out):
+        if isinstance(s, gast.Slice):
+            return gast.Slice(
+                lower=self.atom(s.lower, out) if s.lower is not None else None,
+                upper=self.atom(s.upper, out) if s.upper is not None else None,
+                step=self.atom(s.step, out) if s.step is not None else None,
+            )
+        if isinstance(s, gast.Tuple):
+            return gast.Tuple(elts=[self.index(x, out) for x in s.elts], ctx=gast.Load())
+        return self.atom(s, out)
+
+    def choice(self, e, out):
+        """``a if c else b`` as an if statement assigning one temporary."""
+        cond = self.test_name(e.test, out)
+        temp = self.namer.fresh("choice")
+        self.depth += 1
+        body: list = []
+        body.append(self.mark(build.assign(temp, self.expr(e.body, body))))
+        orelse: list = []
+        orelse.append(self.mark(build.assign(temp, self.expr(e.orelse, orelse))))
+        self.depth -= 1
+        out.append(self.mark(gast.If(test=cond, body=body, orelse=orelse)))
+        return build.name(temp)
+
+    def boolop(self, e, out):
+        """``a and b`` / ``a or b`` keep Python's value semantics and short-circuiting."""
+        temp = self.namer.fresh("either" if isinstance(e.op, gast.Or) else "both")
+        out.append(self.mark(build.assign(temp, self.expr(e.values[0], out))))
+        self.depth += 1
+        nested = out
+        for value in e.values[1:]:
+            cond = self.namer.fresh("cond")
+            if isinstance(e.op, gast.Or):
+                test = gast.UnaryOp(op=gast.Not(), operand=build.name(temp))
+            else:
+                test = build.call("bool", build.name(temp))
+            nested.append(self.mark(build.assign(cond, test)))
+            body: list = []
+            body.append(self.mark(build.assign(temp, self.expr(value, body))))
+            nested.append(self.mark(gast.If(test=build.name(cond), body=body, orelse=[])))
+            nested = body
+        self.depth -= 1
+        return build.name(temp)
+
+
+def _is_plain(test) -> bool:
+    """A test made only of comparisons, names and literals: safe to keep whole."""
+    return all(
+        isinstance(n, (gast.Compare, gast.Name, gast.Constant, gast.Load, gast.cmpop, gast.BoolOp,
+                       gast.boolop, gast.UnaryOp, gast.unaryop, gast.Attribute))
+        for n in gast.walk(test)
+    )

@@ -1,0 +1,83 @@
+"""Stage 8, cache: compile each function's adjoint once, keyed by its code object.
+
+An entry is dropped when the rule registry changes a callable the entry
+inlined, skipped, or refused, so a rule registered later takes effect.
+Compilation runs under a lock and inserts only a finished entry: an error
+while transforming leaves the cache as it was.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+
+from ..rules import registry
+
+__all__ = ["adjoint_of", "cache_info", "clear_cache", "CacheInfo"]
+
+_entries: dict = {}
+_lock = threading.RLock()
+_stats = {"hits": 0, "misses": 0}
+
+
+class CacheInfo(tuple):
+    """``(hits, misses, size)`` of the adjoint cache."""
+
+    def __new__(cls, hits, misses, size):
+        return super().__new__(cls, (hits, misses, size))
+
+    hits = property(lambda self: self[0])
+    misses = property(lambda self: self[1])
+    size = property(lambda self: self[2])
+
+    def __repr__(self):
+        return f"CacheInfo(hits={self.hits}, misses={self.misses}, size={self.size})"
+
+
+def adjoint_of(fn):
+    """The compiled :class:`~srcgrad.compiler.Entry` for the plain function ``fn``."""
+    code = fn.__code__
+    entry = _entries.get(code)
+    if entry is not None:
+        _stats["hits"] += 1
+        return entry
+    from . import compile_adjoint
+
+    with _lock:
+        entry = _entries.get(code)
+        if entry is None:
+            entry = compile_adjoint(fn)
+            _entries[code] = entry
+            _stats["misses"] += 1
+        return entry
+
+
+def cache_info() -> CacheInfo:
+    """How often a compiled adjoint was reused, compiled, and how many are kept."""
+    return CacheInfo(_stats["hits"], _stats["misses"], len(_entries))
+
+
+def clear_cache() -> None:
+    """Forget every compiled adjoint (they are recompiled on next use)."""
+    with _lock:
+        _entries.clear()
+        _stats["hits"] = _stats["misses"] = 0
+
+
+def _invalidate(primal) -> None:
+    with _lock:
+        if isinstance(primal, str):  # an array method or attribute rule
+            _entries.clear()
+            return
+        stale = [code for code, entry in _entries.items() if any(d is primal for d in entry.depends_on)]
+        for code in stale:
+            del _entries[code]
+        # Code that called the primal at run time looks the rule up each call;
+        # code that inlined or skipped it is gone above.
+
+
+registry.add_listener(_invalidate)
+
+
+def signature_of(fn):
+    return inspect.signature(fn)

@@ -1,0 +1,69 @@
+"""Stage 7, emit: print the generated functions with ``ast.unparse`` and compile them.
+
+After this pass we hold the readable source (forward, then backward, with
+a comment over each backward block naming the user's line) and the two
+compiled functions. The source is registered in ``linecache`` under a name
+like ``<srcgrad: f>``, so tracebacks show it and srcgrad can read it back
+to differentiate it again.
+
+Generated code reads the user's globals at run time; the few helpers it
+needs (``unbroadcast``, ``pullback``, ``np`` for inlined rules) reach it as
+closure variables of a small factory, so nothing is added to the user's
+module.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+import textwrap
+
+import gast
+
+from .parse import register_source
+
+__all__ = ["to_source", "compile_functions"]
+
+_counter = itertools.count(1)
+_COMMENT = re.compile(r"^(\s*)'__srcgrad_comment_(\d+)__'$", re.M)
+
+
+def to_source(functions) -> str:
+    """Readable Python source for the given gast ``FunctionDef`` nodes."""
+    comments: list[str] = []
+    chunks = []
+    for fdef in functions:
+        for node in gast.walk(fdef):
+            for field in ("body", "orelse"):
+                stmts = getattr(node, field, None)
+                if not isinstance(stmts, list):
+                    continue
+                for i, stmt in enumerate(stmts):
+                    text = getattr(stmt, "_srcgrad_comment", None)
+                    if text is not None:
+                        marker = gast.Expr(value=gast.Constant(value=f"__srcgrad_comment_{len(comments)}__", kind=None))
+                        marker._srcgrad_comment = text
+                        comments.append(text)
+                        stmts[i] = marker
+        tree = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
+        ast.fix_missing_locations(tree)
+        chunks.append(ast.unparse(tree))
+    source = "\n\n".join(chunks) + "\n"
+    return _COMMENT.sub(lambda m: f"{m.group(1)}# {comments[int(m.group(2))]}", source)
+
+
+def compile_functions(source: str, names: list[str], injected: dict, globals_: dict, label: str):
+    """Compile ``source`` in the user's globals with ``injected`` as closure variables.
+
+    Returns the functions called ``names``, in that order.
+    """
+    params = ", ".join(injected)
+    body = textwrap.indent(source, "    ")
+    factory = f"def __srcgrad_factory__({params}):\n{body}    return ({', '.join(names)},)\n"
+    filename = f"<srcgrad: {label} #{next(_counter)}>"
+    register_source(filename, factory)
+    code = compile(factory, filename, "exec")
+    namespace: dict = {}
+    exec(code, globals_, namespace)
+    return namespace["__srcgrad_factory__"](*injected.values())

@@ -1,0 +1,112 @@
+"""Stage 2, fence: refuse what srcgrad cannot differentiate, before transforming anything.
+
+After this pass the function body holds only constructs the later passes
+handle; anything else raised :class:`UnsupportedSyntaxError` with the
+file, line, column, the construct and what to write instead.
+
+The refused constructs are listed in one table, :data:`REFUSED`, which the
+docs show too.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..errors import UnsupportedSyntaxError
+
+__all__ = ["fence", "REFUSED"]
+
+#: node type -> (what it is, what to do instead)
+REFUSED = {
+    gast.Yield: ("'yield' (a generator)", "return a list of the values instead"),
+    gast.YieldFrom: ("'yield from' (a generator)", "return a list of the values instead"),
+    gast.Await: ("'await'", "differentiate a plain synchronous function"),
+    gast.AsyncFor: ("'async for'", "differentiate a plain synchronous function"),
+    gast.AsyncWith: ("'async with'", "differentiate a plain synchronous function"),
+    gast.AsyncFunctionDef: ("an async function", "differentiate a plain synchronous function"),
+    gast.With: ("a 'with' block", "move the 'with' block outside the differentiated function"),
+    gast.Try: ("'try'/'except'", "handle errors outside the differentiated function"),
+    gast.Global: ("'global' (writing a global variable)", "return the value instead of assigning a global"),
+    gast.Nonlocal: ("'nonlocal' (writing an enclosing variable)", "return the value instead"),
+    gast.Delete: ("'del'", "leave the variable in place or assign a new one"),
+    gast.ClassDef: ("a class defined inside the differentiated function", "define the class at module level"),
+    gast.Import: ("an import inside the differentiated function", "import at the top of the module"),
+    gast.ImportFrom: ("an import inside the differentiated function", "import at the top of the module"),
+    gast.NamedExpr: ("the walrus operator ':='", "assign the value in its own statement"),
+    gast.Match: ("a 'match' statement", "use if/elif/else"),
+    gast.FunctionDef: (
+        "a function defined inside the differentiated function",
+        "define the helper at module level (or outside the function) and call it",
+    ),
+    gast.Lambda: (
+        "a lambda inside the differentiated function",
+        "define the lambda outside the differentiated function and call it",
+    ),
+    gast.ListComp: ("a list comprehension", "write an explicit for loop that appends to a list"),
+    gast.SetComp: ("a set comprehension", "write an explicit for loop"),
+    gast.DictComp: ("a dict comprehension", "write an explicit for loop that fills a dict"),
+    gast.GeneratorExp: ("a generator expression", "write an explicit for loop"),
+    gast.Set: ("a set literal", "use a list or a tuple"),
+}
+
+
+def fence(parsed) -> None:
+    """Raise :class:`UnsupportedSyntaxError` at the first construct srcgrad cannot handle."""
+    fdef = parsed.node
+    _check_signature(parsed, fdef)
+    for stmt in fdef.body:
+        for node in gast.walk(stmt):
+            refused = REFUSED.get(type(node))
+            if refused is not None:
+                _refuse(parsed, node, *refused)
+            if isinstance(node, (gast.For, gast.While)) and node.orelse:
+                _refuse(parsed, node, "'else' on a loop", "set a flag before 'break' and test it after the loop")
+            if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+                targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+                for target in targets:
+                    _check_target(parsed, target)
+            if isinstance(node, gast.For):
+                _check_target(parsed, node.target, loop=True)
+            if isinstance(node, gast.Starred) and isinstance(getattr(node, "ctx", None), gast.Store):
+                _refuse(parsed, node, "starred unpacking 'a, *rest = ...'", "index the sequence instead")
+
+
+def _check_signature(parsed, fdef):
+    args = fdef.args
+    if args.vararg is not None or args.kwarg is not None:
+        node = args.vararg or args.kwarg
+        _refuse(parsed, node, "'*args' or '**kwargs' in the signature", "name each parameter")
+    if getattr(args, "posonlyargs", None):
+        _refuse(parsed, args.posonlyargs[0], "positional-only parameters ('/')", "drop the '/'")
+
+
+def _check_target(parsed, target, loop=False):
+    if isinstance(target, gast.Name):
+        return
+    if isinstance(target, (gast.Tuple, gast.List)):
+        for elt in target.elts:
+            _check_target(parsed, elt, loop)
+        return
+    if loop:
+        _refuse(parsed, target, "a loop variable that is not a plain name", "loop over a plain name")
+    if isinstance(target, gast.Subscript):
+        _refuse(
+            parsed,
+            target,
+            "assignment into an element ('x[i] = ...')",
+            "build a new array, e.g. with np.where or np.concatenate",
+        )
+    if isinstance(target, gast.Attribute):
+        _refuse(parsed, target, "assignment to an attribute ('obj.a = ...')", "return the new value instead")
+    if isinstance(target, gast.Starred):
+        _refuse(parsed, target, "starred unpacking 'a, *rest = ...'", "index the sequence instead")
+
+
+def _refuse(parsed, node, what, fix):
+    raise UnsupportedSyntaxError(
+        f"{what} is not supported in differentiated code (in {parsed.name!r})",
+        filename=parsed.filename,
+        lineno=getattr(node, "lineno", parsed.node.lineno),
+        col=getattr(node, "col_offset", None),
+        fix=fix,
+    )

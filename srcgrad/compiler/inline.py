@@ -1,0 +1,120 @@
+"""Rules as templates: a one-line rule is pasted into generated code as plain arithmetic.
+
+A rule ``def sin(dy, y, x): return (dy * np.cos(x),)`` becomes, at a call
+``s = np.sin(a)``, the expression ``ds * np.cos(a)``. A rule longer than
+one ``return`` of a tuple is not inlined: generated code calls it by name.
+Names the rule reads from its own module (``np``, helper functions) are
+handed to the generated code along with it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import dataclasses
+import inspect
+import threading
+
+import gast
+
+from .parse import parse_function
+from .resolve import MISSING
+
+__all__ = ["Template", "template_of", "bind_arguments"]
+
+
+@dataclasses.dataclass
+class Template:
+    rule: object
+    params: list[str]
+    vararg: str | None
+    defaults: dict
+    #: One expression per primal argument, or None when the rule is not inlinable.
+    outputs: list | None
+    #: name -> object for the globals the rule's expressions read.
+    free: dict
+
+
+_templates: dict = {}
+_lock = threading.Lock()
+
+
+def template_of(rule) -> Template:
+    fn = rule.reverse
+    with _lock:
+        found = _templates.get(fn)
+    if found is not None:
+        return found
+    sig = inspect.signature(fn)
+    params, vararg, defaults = [], None, {}
+    for p in sig.parameters.values():
+        if p.kind == p.VAR_POSITIONAL:
+            vararg = p.name
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            params.append(p.name)
+            if p.default is not p.empty:
+                defaults[p.name] = p.default
+    outputs, free = None, {}
+    try:
+        fdef = parse_function(fn).node
+    except Exception:
+        fdef = None
+    if fdef is not None:
+        body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        if len(body) == 1 and isinstance(body[0], gast.Return) and isinstance(body[0].value, gast.Tuple):
+            outputs = body[0].value.elts
+            local = set(params) | ({vararg} if vararg else set())
+            for node in gast.walk(body[0].value):
+                if isinstance(node, gast.Name) and node.id not in local:
+                    value = fn.__globals__.get(node.id, getattr(builtins, node.id, MISSING))
+                    if value is MISSING:
+                        outputs = None
+                        break
+                    free[node.id] = value
+    template = Template(fn, params, vararg, defaults, outputs, free)
+    with _lock:
+        _templates[fn] = template
+    return template
+
+
+def bind_arguments(template: Template, args: list, keywords: dict):
+    """Map a call's argument expressions onto the rule's primal parameters.
+
+    Returns ``{param: expr}`` (defaults filled in as literals or ``MISSING``)
+    or ``None`` when the call does not fit the rule's signature.
+    """
+    primal = template.params[2:]
+    bound = {}
+    if len(args) > len(primal) and template.vararg is None:
+        return None
+    for param, arg in zip(primal, args):
+        bound[param] = arg
+    if template.vararg is not None:
+        bound[template.vararg] = gast.Tuple(elts=list(args[len(primal):]), ctx=gast.Load())
+    for key, value in keywords.items():
+        if key not in primal or key in bound:
+            return None
+        bound[key] = value
+    for param in primal:
+        if param not in bound:
+            if param not in template.defaults:
+                return None
+            default = template.defaults[param]
+            if isinstance(default, (int, float, complex, str, bool, type(None))):
+                bound[param] = gast.Constant(value=default, kind=None)
+            else:
+                bound[param] = MISSING
+    return bound
+
+
+def substitute(expr, mapping: dict):
+    """A copy of ``expr`` with names replaced by the expressions in ``mapping``."""
+    expr = copy.deepcopy(expr)
+
+    class _Sub(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if isinstance(node.ctx, gast.Load) and node.id in mapping:
+                return copy.deepcopy(mapping[node.id])
+            return node
+
+    return _Sub().visit(expr)

@@ -1,0 +1,202 @@
+"""Stage 1, parse: find a function's source and parse it with gast.
+
+After this pass we hold a :class:`Parsed`: the function's definition as a
+``gast.FunctionDef`` whose line numbers are those of the user's file (a
+lambda is rewritten as a one-line ``def`` returning its body), plus the
+file name for error messages.
+
+Source is found through ``linecache``, which also holds Jupyter cells and
+srcgrad's own generated code, so generated adjoints can be parsed and
+differentiated again. The whole file is parsed once (and kept while the
+file does not change), and the function is picked out by its code object:
+its first line, its name and, for several lambdas on one line, the
+columns of its instructions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import linecache
+import threading
+import types
+
+import gast
+
+from ..errors import SourceNotFoundError, UnsupportedSyntaxError
+
+__all__ = ["Parsed", "parse_function", "unwrap_callable", "register_source"]
+
+
+@dataclasses.dataclass
+class Parsed:
+    fn: types.FunctionType
+    node: gast.FunctionDef
+    filename: str
+    #: A readable name: the function's own, or the variable a lambda was assigned to.
+    name: str
+    #: The whole source text of the file, lines as in the file.
+    lines: list[str]
+
+    def line(self, lineno: int) -> str:
+        if 1 <= lineno <= len(self.lines):
+            return self.lines[lineno - 1].rstrip("\n")
+        return ""
+
+
+_module_cache: dict[tuple[str, str], gast.Module] = {}
+_lock = threading.Lock()
+
+
+def unwrap_callable(obj):
+    """The plain function behind a callable, and the object bound as its first argument.
+
+    Returns ``(function, bound_self)``; ``bound_self`` is ``None`` unless
+    ``obj`` is a bound method or a callable object.
+    """
+    if isinstance(obj, types.FunctionType):
+        return obj, None
+    if isinstance(obj, types.MethodType):
+        return obj.__func__, obj.__self__
+    call = getattr(type(obj), "__call__", None)
+    if isinstance(call, types.FunctionType):
+        return call, obj
+    return None, None
+
+
+def register_source(filename: str, text: str) -> None:
+    """Put generated source into ``linecache`` so it can be read (and parsed) again."""
+    lines = text.splitlines(keepends=True)
+    linecache.cache[filename] = (len(text), None, lines, filename)
+
+
+def _parse_file(filename: str, lines: list[str]) -> gast.Module:
+    text = "".join(lines)
+    key = (filename, hashlib.sha1(text.encode()).hexdigest())
+    with _lock:
+        module = _module_cache.get(key)
+    if module is None:
+        module = gast.parse(text)
+        _attach_parents(module)
+        with _lock:
+            _module_cache[key] = module
+    return module
+
+
+def _attach_parents(module):
+    for node in gast.walk(module):
+        for child in gast.iter_child_nodes(node):
+            child._srcgrad_parent = node
+
+
+def _first_line(node) -> int:
+    decorators = getattr(node, "decorator_list", None)
+    if decorators:
+        return min(d.lineno for d in decorators)
+    return node.lineno
+
+
+def _lambda_name(node) -> str:
+    parent = getattr(node, "_srcgrad_parent", None)
+    if isinstance(parent, gast.Assign) and len(parent.targets) == 1:
+        target = parent.targets[0]
+        if isinstance(target, gast.Name):
+            return target.id
+    if isinstance(parent, gast.keyword) and parent.arg:
+        return parent.arg
+    return "lambda"
+
+
+def _pick_lambda(candidates, code):
+    if len(candidates) == 1:
+        return candidates[0]
+    # Python 3.11+: instruction columns tell which lambda on the line this is.
+    positions = getattr(code, "co_positions", None)
+    if positions is not None:
+        cols = [(line, col) for line, _, col, _ in positions() if line is not None and col is not None]
+        cols = [(line, col) for line, col in cols if line >= code.co_firstlineno]
+        for node in candidates:
+            end_line = getattr(node, "end_lineno", node.lineno)
+            end_col = getattr(node, "end_col_offset", None)
+            inside = [
+                (line, col)
+                for line, col in cols
+                if (line, col) >= (node.lineno, node.col_offset)
+                and (end_col is None or (line, col) < (end_line, end_col))
+            ]
+            if inside and len(inside) >= len(cols) // 2:
+                return node
+    names = code.co_varnames[: code.co_argcount]
+    same = [n for n in candidates if tuple(a.id for a in n.args.args) == tuple(names)]
+    if len(same) == 1:
+        return same[0]
+    return None
+
+
+def parse_function(fn: types.FunctionType) -> Parsed:
+    """Find and parse the source of ``fn``; raise :class:`SourceNotFoundError` if it has none."""
+    code = fn.__code__
+    filename = code.co_filename
+    lines = linecache.getlines(filename, fn.__globals__)
+    if not lines:
+        raise SourceNotFoundError(
+            f"cannot read the source of {fn.__qualname__!r} (defined in {filename!r})",
+            fix="define the function in a .py file or a Jupyter/IPython cell; the plain "
+            "interactive prompt and exec() of a string keep no source",
+        )
+    try:
+        module = _parse_file(filename, lines)
+    except SyntaxError as exc:
+        raise SourceNotFoundError(
+            f"cannot parse the file holding {fn.__qualname__!r}: {exc.msg}",
+            filename=filename,
+            lineno=exc.lineno,
+            fix="make sure the file on disk matches the code that is running (reload the module)",
+        ) from None
+
+    first = code.co_firstlineno
+    if code.co_name == "<lambda>":
+        candidates = [n for n in gast.walk(module) if isinstance(n, gast.Lambda) and n.lineno == first]
+        node = _pick_lambda(candidates, code)
+        if node is None:
+            raise SourceNotFoundError(
+                f"cannot tell which lambda on line {first} this is",
+                filename=filename,
+                lineno=first,
+                fix="give each lambda different argument names, or put them on separate lines",
+            )
+        name = _lambda_name(node)
+        body = gast.Return(value=node.body)
+        gast.copy_location(body, node.body)
+        fdef = gast.FunctionDef(
+            name=name, args=node.args, body=[body], decorator_list=[], returns=None,
+            type_comment=None, type_params=[],
+        )
+        gast.copy_location(fdef, node)
+    else:
+        candidates = [
+            n
+            for n in gast.walk(module)
+            if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef))
+            and n.name == code.co_name
+            and _first_line(n) == first
+        ]
+        if not candidates:
+            raise SourceNotFoundError(
+                f"cannot find the definition of {fn.__qualname__!r} at line {first}",
+                filename=filename,
+                lineno=first,
+                fix="the file changed since the function was defined: reload it",
+            )
+        fdef = candidates[0]
+        if isinstance(fdef, gast.AsyncFunctionDef):
+            raise UnsupportedSyntaxError(
+                "async functions cannot be differentiated",
+                filename=filename,
+                lineno=fdef.lineno,
+                col=fdef.col_offset,
+                fix="write a plain (synchronous) function",
+            )
+        name = fdef.name
+    return Parsed(fn=fn, node=fdef, filename=filename, name=name, lines=lines)
+

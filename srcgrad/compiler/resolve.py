@@ -1,0 +1,109 @@
+"""Stage 3, resolve: say what each name in the function refers to.
+
+After this pass a :class:`Scope` answers, for every name, whether it is a
+parameter, a local variable, a captured (closure) variable, a global or a
+builtin, and for the non-local ones what object it holds *now*, at
+transform time. The compiler uses those objects only to classify call
+sites (a rule to inline, a constant, a function to differentiate through);
+the generated code still reads globals and captured variables at run
+time, so one compiled adjoint serves every closure made from the same code.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+
+import gast
+import numpy as np
+
+__all__ = ["Scope", "MISSING", "is_constant_value"]
+
+
+class _Missing:
+    def __repr__(self):
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+def is_constant_value(value) -> bool:
+    """Values that can never carry a gradient: modules, classes, code, ints, strings..."""
+    if value is MISSING or value is None:
+        return True
+    if isinstance(value, (bool, int, str, bytes, type, types.ModuleType, np.dtype, range, slice)):
+        return True
+    if isinstance(value, (types.BuiltinFunctionType, np.ufunc, types.MethodWrapperType)):
+        return True
+    if isinstance(value, types.FunctionType):
+        # A function matters only if it reaches arrays through its closure or globals;
+        # those are found at run time through the structural gradient.
+        return False
+    return False
+
+
+class Scope:
+    """Names of one function: parameters, locals, captured variables, globals."""
+
+    def __init__(self, fn: types.FunctionType, fdef: gast.FunctionDef):
+        self.fn = fn
+        self.params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs]
+        self.locals = set(self.params)
+        for node in gast.walk(gast.Module(body=fdef.body, type_ignores=[])):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                self.locals.add(node.id)
+        self.freevars = tuple(fn.__code__.co_freevars)
+        self._cells = dict(zip(self.freevars, fn.__closure__ or ()))
+        self.globals = fn.__globals__
+        b = self.globals.get("__builtins__", builtins)
+        self.builtins = b.__dict__ if isinstance(b, types.ModuleType) else b
+
+    def kind(self, name: str) -> str:
+        if name in self.locals:
+            return "local"
+        if name in self._cells:
+            return "free"
+        if name in self.globals:
+            return "global"
+        if name in self.builtins:
+            return "builtin"
+        return "missing"
+
+    def value(self, name: str):
+        kind = self.kind(name)
+        if kind == "free":
+            try:
+                return self._cells[name].cell_contents
+            except ValueError:
+                return MISSING
+        if kind == "global":
+            return self.globals[name]
+        if kind == "builtin":
+            return self.builtins[name]
+        return MISSING
+
+    def resolve(self, expr):
+        """The object a static path (``np.linalg.norm``, ``helper``) names now, or MISSING.
+
+        Only paths rooted at a non-local name are static; ``self.W`` is not.
+        """
+        if isinstance(expr, gast.Name):
+            if expr.id in self.locals:
+                return MISSING
+            return self.value(expr.id)
+        if isinstance(expr, gast.Attribute):
+            base = self.resolve(expr.value)
+            if base is MISSING or not isinstance(base, (types.ModuleType, type)):
+                return MISSING
+            return getattr(base, expr.attr, MISSING)
+        return MISSING
+
+    def is_static_path(self, expr) -> bool:
+        """A name or dotted path rooted at a module or class (``np.linalg.norm``, ``math.pi``)."""
+        if isinstance(expr, gast.Name):
+            return expr.id not in self.locals
+        if isinstance(expr, gast.Attribute):
+            base = self.resolve(expr.value)
+            return isinstance(base, (types.ModuleType, type)) and self.is_static_path(expr.value)
+        return False

@@ -1,0 +1,931 @@
+"""Stage 5, transform: write the forward and backward functions of a normalised function.
+
+From ``def f(x): ...`` in A-normal form this pass writes two functions::
+
+    def f_forward(x):            # the user's code, plus what the backward needs
+        ...
+        return y, (x, ...)       # the output and the saved values
+
+    def f_backward(saved, dy):   # the chain rule, statement by statement, in reverse
+        (x, ...) = saved
+        # Grad of line 3: ...
+        dx = ...
+        return (dx,)
+
+How it works, in the order the pass runs:
+
+1. *Classify* each statement: a derivative rule to inline, a function to
+   differentiate through at run time (``pullback``), a structural read
+   (``a.b``, ``a[i]``, a tuple), a copy, or something without a gradient.
+2. *Activity*: a value is active when it depends on a parameter or on a
+   global or captured value that can hold arrays; only active values get
+   adjoints (integer loop counters, ``len``, comparisons never do).
+3. *Backward*, statements in reverse. The compiler knows statically, at
+   every point, whether each adjoint is unset, ``None``, set, or maybe
+   ``None``; it writes ``dx = ...`` for a first contribution,
+   ``dx = dx + ...`` for later ones, ``accum`` where ``None`` may meet a
+   value, and ``if dz is not None:`` only where that is unknown. ``None``
+   is the only zero: no zero-filled arrays.
+4. *Loops and branches*: a variable overwritten inside a loop has its old
+   value pushed on a tape (a list named ``<var>_tape``) in the forward and
+   restored in the backward; straight-line code needs no tape because the
+   normaliser gave every redefinition its own name. An ``if`` is replayed
+   from its saved test; a ``while`` loop counts its iterations.
+5. *Forward*: the user's statements, with calls to differentiable user
+   functions replaced by ``pullback(f, ...)`` where their gradient is
+   needed, and the values the backward reads returned as ``saved``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import operator
+import types
+
+import gast
+
+from ..errors import NoRuleError
+from ..rules import registry
+from ..runtime import dispatch, structure
+from ..runtime.accumulate import accum, unbroadcast
+from . import build
+from .inline import bind_arguments, substitute, template_of
+from .resolve import MISSING, is_constant_value
+
+__all__ = ["Transformed", "transform"]
+
+UNSET, NONE, SET, MAYBE = "unset", "none", "set", "maybe"
+
+_BINOPS = {
+    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+    gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+    gast.Mod: operator.mod, gast.FloorDiv: operator.floordiv,
+    gast.BitAnd: operator.and_, gast.BitOr: operator.or_, gast.BitXor: operator.xor,
+    gast.LShift: operator.lshift, gast.RShift: operator.rshift,
+}
+_UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_, gast.Invert: operator.invert}
+
+#: Runtime helpers generated code may call, by the name it calls them.
+RUNTIME = {
+    "pullback": dispatch.pullback,
+    "accum": accum,
+    "unbroadcast": unbroadcast,
+    "index_grad": structure.index_grad,
+    "captured": structure.captured,
+    "gather": structure.gather,
+}
+
+
+@dataclasses.dataclass
+class Transformed:
+    forward: gast.FunctionDef
+    backward: gast.FunctionDef
+    injected: dict
+    params: list
+    #: The backward returns the gradient of the function's free variables first.
+    has_self_grad: bool
+    #: The forward takes the closure itself as its first argument.
+    takes_closure: bool
+    #: Callables whose rule (or lack of one) this code was compiled against.
+    depends_on: list
+
+
+@dataclasses.dataclass
+class _Op:
+    """What one normalised statement computes, for the backward pass."""
+
+    kind: str  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive
+    operands: list = dataclasses.field(default_factory=list)  # atoms that may receive gradient
+    rule: object = None
+    bindings: dict = None
+    callee: object = None  # dynamic: the callee expression; rule methods: receiver
+    callee_target: str | None = None  # the name receiving the callee's gradient
+    keywords: dict = None
+    index: object = None
+    attr: str | None = None
+    numeric: bool = False  # the result is certainly a number or an array
+
+
+def transform(parsed, scope, namer, fdef) -> Transformed:
+    return _Reverse(parsed, scope, namer, fdef).run()
+
+
+def _targets(stmt) -> list[str]:
+    if isinstance(stmt, gast.Assign):
+        t = stmt.targets[0]
+        if isinstance(t, gast.Name):
+            return [t.id]
+        return [e.id for e in t.elts]
+    if isinstance(stmt, gast.For):
+        return [stmt.target.id]
+    return []
+
+
+def _walk_stmts(stmts):
+    for s in stmts:
+        yield s
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if inner and isinstance(s, (gast.If, gast.For, gast.While)):
+                yield from _walk_stmts(inner)
+
+
+class _Reverse:
+    def __init__(self, parsed, scope, namer, fdef):
+        self.parsed = parsed
+        self.scope = scope
+        self.namer = namer
+        self.fdef = fdef
+        self.ops: dict[int, _Op] = {}
+        self.active: set[str] = set()
+        self.numeric: set[str] = set()
+        self.shape: dict[str, object] = {}
+        self.injected: dict[str, object] = {}
+        self.inject_names: dict[int, str] = {}
+        self.depends_on: list = []
+        self.pullback_stmts: set[int] = set()
+        self.back_names: dict[int, str] = {}
+        self.in_loop: set[int] = set()  # statements inside some loop
+        self.taped: set[str] = set()
+        self.order: dict[int, int] = {}
+        self.comments: dict[int, str] = {}
+        self.counters: dict[int, str] = {}
+
+    # ------------------------------------------------------------ helpers
+    def inject(self, name: str, value) -> str:
+        """Make ``value`` visible to generated code under ``name`` (renamed on a clash)."""
+        if self.inject_names.get(id(value)) is not None and self.injected.get(self.inject_names[id(value)]) is value:
+            return self.inject_names[id(value)]
+        candidate = name
+        user_value = self.scope.value(name) if self.scope.kind(name) in ("free", "global", "builtin") else MISSING
+        clash = (candidate in self.scope.locals) or (user_value is not MISSING and user_value is not value) \
+            or (candidate in self.injected and self.injected[candidate] is not value)
+        if clash:
+            candidate = self.namer.fresh(name + "_")
+        self.namer.taken.add(candidate)
+        self.injected[candidate] = value
+        self.inject_names[id(value)] = candidate
+        return candidate
+
+    def runtime(self, name: str) -> gast.Name:
+        return build.name(self.inject(name, RUNTIME[name]))
+
+    def is_active_atom(self, atom) -> bool:
+        return isinstance(atom, gast.Name) and atom.id in self.active
+
+    def error_no_rule(self, stmt, what):
+        raise NoRuleError(
+            f"no derivative rule for {what}, and it has no Python source to differentiate",
+            filename=self.parsed.filename,
+            lineno=getattr(stmt, "_srcgrad_line", None),
+            fix=f"register one: @srcgrad.defrule({what})\n"
+            f"     def {_short(what)}_rule(dy, y, *args): return (<gradient for each argument>,)\n"
+            f"     or mark it constant with srcgrad.nograd({what}) if it passes no gradient",
+        )
+
+    # ------------------------------------------------------------ classify
+    def classify(self, stmt) -> _Op:
+        if isinstance(stmt, gast.Assign) and not isinstance(stmt.targets[0], gast.Name):
+            return _Op("unpack", operands=[stmt.value])
+        value = stmt.value
+        if isinstance(value, gast.Name):
+            return _Op("copy", operands=[value])
+        if isinstance(value, gast.Constant) or isinstance(value, gast.JoinedStr):
+            return _Op("inactive")
+        if isinstance(value, gast.Attribute):
+            if self.scope.is_static_path(value):
+                return _Op("inactive")
+            rule = registry.attribute_rules.get(value.attr)
+            if rule is not None:
+                return self.rule_op(stmt, rule, [value.value], {})
+            if value.attr in registry.nondiff_attributes:
+                return _Op("inactive")
+            return _Op("attr", operands=[value.value], attr=value.attr)
+        if isinstance(value, gast.BinOp):
+            fn = _BINOPS[type(value.op)]
+            return self.function_op(stmt, fn, [value.left, value.right], {}, what=f"operator.{fn.__name__}")
+        if isinstance(value, gast.UnaryOp):
+            fn = _UNARYOPS[type(value.op)]
+            return self.function_op(stmt, fn, [value.operand], {}, what=f"operator.{fn.__name__}")
+        if isinstance(value, gast.Compare):
+            return _Op("inactive")
+        if isinstance(value, gast.Subscript):
+            return _Op("index", operands=[value.value], index=value.slice)
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return _Op("display", operands=list(value.elts))
+        if isinstance(value, gast.Dict):
+            return _Op("display", operands=list(value.values), index=list(value.keys))
+        if isinstance(value, gast.Call):
+            return self.classify_call(stmt, value)
+        return _Op("inactive")
+
+    def classify_call(self, stmt, call) -> _Op:
+        args = list(call.args)
+        keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+        starred = any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in call.keywords)
+        func = call.func
+        if self.scope.is_static_path(func):
+            target = self.scope.resolve(func)
+            if target is not MISSING and not starred:
+                rule = registry.lookup(target)
+                if rule is not None:
+                    self.depends_on.append(target)
+                    return self.rule_op(stmt, rule, args, keywords)
+                if registry.is_nondiff(target) or target in _ALWAYS_CONSTANT:
+                    self.depends_on.append(target)
+                    return _Op("inactive")
+                if not _has_source(target):
+                    self.depends_on.append(target)
+                    self.error_no_rule(stmt, _dotted(func))
+            callee_target = func.id if isinstance(func, gast.Name) else None
+            if target is not MISSING and is_constant_value(target) and not isinstance(target, type):
+                callee_target = None
+            if isinstance(target, type):
+                callee_target = None
+            return _Op("dynamic", operands=args, callee=func, callee_target=callee_target, keywords=keywords)
+        if isinstance(func, gast.Attribute):
+            receiver = func.value
+            rule = registry.method_rules.get(func.attr)
+            if rule is not None and not starred:
+                return self.rule_op(stmt, rule, [receiver] + args, keywords)
+            if func.attr in registry.nondiff_methods:
+                return _Op("inactive")
+            return _Op("dynamic", operands=args, callee=func,
+                        callee_target=receiver.id if isinstance(receiver, gast.Name) else None, keywords=keywords)
+        return _Op("dynamic", operands=args, callee=func,
+                   callee_target=func.id if isinstance(func, gast.Name) else None, keywords=keywords)
+
+    def function_op(self, stmt, fn, args, keywords, what):
+        rule = registry.lookup(fn)
+        if rule is not None:
+            return self.rule_op(stmt, rule, args, keywords)
+        if registry.is_nondiff(fn):
+            return _Op("inactive")
+        self.error_no_rule(stmt, what)
+
+    def rule_op(self, stmt, rule, args, keywords) -> _Op:
+        template = template_of(rule)
+        bindings = bind_arguments(template, args, keywords)
+        if bindings is None or template.outputs is None or MISSING in bindings.values():
+            return _Op("rulecall", operands=args, rule=rule, keywords=keywords, numeric=True)
+        return _Op("rule", operands=args, rule=rule, bindings=bindings, keywords=keywords, numeric=True)
+
+    # ------------------------------------------------------------ analysis
+    def analyse(self):
+        body = self.fdef.body
+        for position, stmt in enumerate(_walk_stmts(body)):
+            self.order[id(stmt)] = position
+            if isinstance(stmt, gast.Assign):
+                self.ops[id(stmt)] = self.classify(stmt)
+        self.mark_loops(body, False)
+        for stmt in _walk_stmts(body):
+            if isinstance(stmt, gast.While):
+                self.counters[id(stmt)] = self.namer.fresh("steps")
+        # Activity: parameters, and non-constant values reached from outside.
+        self.active = set(self.scope.params)
+        for node in gast.walk(self.fdef):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                if self.scope.kind(node.id) in ("free", "global") and not is_constant_value(self.scope.value(node.id)):
+                    self.active.add(node.id)
+        changed = True
+        while changed:
+            changed = False
+            for stmt in _walk_stmts(body):
+                op = self.ops.get(id(stmt))
+                if op is None or op.kind == "inactive":
+                    continue
+                sources = [a for a in op.operands if self.is_active_atom(_unstar(a))]
+                if op.kind == "dynamic" and op.callee_target and op.callee_target in self.active:
+                    sources.append(op.callee_target)
+                if op.kind == "dynamic" and isinstance(op.callee, gast.Attribute) and self.is_active_atom(op.callee.value):
+                    sources.append(op.callee.value)
+                if op.kind == "dynamic" and any(self.is_active_atom(v) for v in op.keywords.values()):
+                    sources.append(True)
+                if op.kind in ("rule", "rulecall") and any(self.is_active_atom(v) for v in op.keywords.values()):
+                    sources.append(True)
+                if sources:
+                    for t in _targets(stmt):
+                        if t not in self.active:
+                            self.active.add(t)
+                            changed = True
+        # Numeric results: every assignment to the name is a rule's result.
+        assigned: dict[str, list] = {}
+        for stmt in _walk_stmts(body):
+            for t in _targets(stmt):
+                assigned.setdefault(t, []).append(stmt)
+        for t, stmts in assigned.items():
+            if t in self.scope.params:
+                continue
+            if all(self.ops.get(id(s)) is not None and self.ops[id(s)].numeric for s in stmts):
+                self.numeric.add(t)
+        # Shape classes, to skip unbroadcast where shapes provably agree.
+        for stmt in _walk_stmts(body):
+            op = self.ops.get(id(stmt))
+            targets = _targets(stmt)
+            if len(targets) != 1:
+                for t in targets:
+                    self.shape[t] = None
+                continue
+            t = targets[0]
+            token = None
+            if op is not None and op.kind == "rule" and op.rule.broadcast:
+                tokens = {self.shape_of(a) for a in op.operands if not isinstance(a, gast.Constant)}
+                if len(tokens) == 1:
+                    token = tokens.pop()
+            elif op is not None and op.kind == "copy":
+                token = self.shape_of(op.operands[0])
+            if t in self.shape and self.shape[t] != token:
+                token = None
+            self.shape[t] = token
+
+    def shape_of(self, atom):
+        if isinstance(atom, gast.Name):
+            return self.shape.get(atom.id, atom.id) if atom.id in self.shape or atom.id not in self.scope.locals \
+                or atom.id in self.scope.params else None
+        return None
+
+    def mark_loops(self, stmts, inside):
+        for stmt in stmts:
+            if inside:
+                self.in_loop.add(id(stmt))
+            if isinstance(stmt, (gast.For, gast.While)):
+                self.mark_loops(stmt.body, True)
+            elif isinstance(stmt, gast.If):
+                self.mark_loops(stmt.body, inside)
+                self.mark_loops(stmt.orelse, inside)
+
+    # ------------------------------------------------------------ backward
+    def run(self) -> Transformed:
+        self.analyse()
+        body = self.fdef.body
+        ret = body[-1]
+        head = body[:-1]
+        out_name = ret.value.id if isinstance(ret.value, gast.Name) and ret.value.id in self.active else None
+        dy = self.namer.adjoint(out_name) if out_name else self.namer.fresh("dy")
+        state: dict[str, str] = {}
+        if out_name:
+            state[out_name] = SET
+        self.pending: dict[str, list] = {}
+        backward = self.reverse_block(head, state)
+        self.flush_all(backward, state)
+        # Gradients of parameters and of free variables.
+        params = list(self.scope.params)
+        results = []
+        for p in params:
+            results.append(build.name(self.namer.adjoint(p)) if state.get(p, UNSET) in (SET, MAYBE) else build.const(None))
+        free = sorted(
+            {n for n in state if n not in self.scope.locals and state[n] in (SET, MAYBE)},
+            key=lambda n: self.first_use(n),
+        )
+        has_self_grad = bool(free)
+        if has_self_grad:
+            self_grad = gast.Dict(keys=[build.const(n) for n in free], values=[build.name(self.namer.adjoint(n)) for n in free])
+            results.insert(0, self_grad)
+        backward.append(gast.Return(value=build.tuple_(results)))
+
+        # Keep a tape only for the overwritten values the backward reads.
+        read = self.names_read(backward, skip_restores=True)
+        self.taped = {t for t in self.restored(backward) if t in read}
+        for stmt in _walk_stmts(head):
+            if isinstance(stmt, gast.While) and id(stmt) in self.in_loop:
+                self.taped.add(self.counters[id(stmt)])
+        backward = self.prune_restores(backward)
+        if self.taped:
+            backward = [build.assign(self.tape_name(t), build.call("reversed", build.name(self.tape_name(t))))
+                        for t in sorted(self.taped)] + backward
+
+        forward = self.forward_block(head)
+        # What the backward reads from the forward is saved.
+        read = self.names_read(backward)
+        defined = set(self.scope.params) | {t for s in _walk_stmts(head) for t in _targets(s)}
+        defined |= set(self.back_names.values()) | {self.tape_name(v) for v in self.taped}
+        defined |= set(self.counters.values())
+        defined |= {n for n in read if self.scope.kind(n) in ("free", "global")}
+        saved = sorted((read & defined) - set(self.injected), key=self.first_use)
+        takes_closure = any(self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
+        prologue = []
+        closure_arg = None
+        if takes_closure:
+            closure_arg = self.namer.fresh("closure")
+            cells = [build.store(n) for n in self.scope.freevars]
+            prologue.append(build.assign(build.tuple_(cells, store_ctx=True), build.call(self.runtime("captured"), build.name(closure_arg))))
+        pre_init = self.pre_inits(head)
+        output = ret.value
+        forward.append(gast.Return(value=build.tuple_([output, build.tuple_([build.name(n) for n in saved])])))
+        forward = prologue + pre_init + forward
+        saved_name = self.namer.fresh("saved")
+        if saved:
+            backward.insert(0, build.assign(build.tuple_([build.store(n) for n in saved], store_ctx=True), build.name(saved_name)))
+        fname = self.parsed.name
+        args = copy.deepcopy(self.fdef.args)
+        for a in args.args + args.kwonlyargs:
+            a.annotation = None
+        args.defaults = [build.const(None) for _ in args.defaults]
+        args.kw_defaults = [build.const(None) if d is not None else None for d in args.kw_defaults]
+        if closure_arg:
+            args.args.insert(0, gast.Name(id=closure_arg, ctx=gast.Param(), annotation=None, type_comment=None))
+        fwd = gast.FunctionDef(name=f"{fname}_forward", args=args, body=forward, decorator_list=[],
+                               returns=None, type_comment=None, type_params=[])
+        bargs = gast.arguments(
+            args=[gast.Name(id=saved_name, ctx=gast.Param(), annotation=None, type_comment=None),
+                  gast.Name(id=dy, ctx=gast.Param(), annotation=None, type_comment=None)],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+        bwd = gast.FunctionDef(name=f"{fname}_backward", args=bargs, body=backward, decorator_list=[],
+                               returns=None, type_comment=None, type_params=[])
+        return Transformed(fwd, bwd, dict(self.injected), params, has_self_grad, takes_closure, self.depends_on)
+
+    def first_use(self, name):
+        for stmt in _walk_stmts(self.fdef.body):
+            if name in build.names_in(stmt) or name in _targets(stmt):
+                return self.order.get(id(stmt), 0)
+        return -1
+
+    def names_read(self, stmts, skip_restores=False) -> set[str]:
+        out = set()
+        for s in stmts:
+            if skip_restores and hasattr(s, "_srcgrad_restore"):
+                continue
+            if skip_restores and isinstance(s, (gast.If, gast.For)):
+                out |= build.names_in(s.test if isinstance(s, gast.If) else s.iter)
+                out |= self.names_read(s.body, True) | self.names_read(s.orelse, True)
+                continue
+            out |= build.names_in(s)
+        return out
+
+    def restored(self, stmts) -> set[str]:
+        found = set()
+        for s in _walk_stmts(stmts):
+            if hasattr(s, "_srcgrad_restore"):
+                found.add(s._srcgrad_restore)
+        return found
+
+    def prune_restores(self, stmts):
+        out = []
+        for s in stmts:
+            if hasattr(s, "_srcgrad_restore") and s._srcgrad_restore not in self.taped:
+                continue
+            if isinstance(s, (gast.If, gast.For)):
+                s.body = self.prune_restores(s.body) or [gast.Pass()]
+                s.orelse = self.prune_restores(s.orelse)
+            out.append(s)
+        return out
+
+    def reverse_block(self, stmts, state) -> list:
+        out: list = []
+        group_line = None
+        last_comment = None
+        for stmt in reversed(stmts):
+            line = getattr(stmt, "_srcgrad_line", None)
+            if line != group_line:
+                self.flush_all(out, state)
+                group_line = line
+            code = self.reverse_stmt(stmt, state)
+            if code:
+                comment = self.comment_for(line)
+                if comment and comment != last_comment:
+                    marker = build.expr_stmt(build.const(comment))
+                    marker._srcgrad_comment = comment
+                    out.append(marker)
+                    last_comment = comment
+                out.extend(code)
+        self.flush_all(out, state)
+        return out
+
+    def comment_for(self, line):
+        if line is None:
+            return None
+        text = self.parsed.line(line).strip()
+        return f"Grad of line {line}: {text}" if text else None
+
+    def restore(self, stmt, out):
+        """Inside a loop, put back the value ``stmt`` overwrote (kept only if the backward reads it)."""
+        if id(stmt) in self.in_loop:
+            for t in _targets(stmt):
+                self.flush_all(out, self._state)
+                line = build.assign(t, build.call("next", build.name(self.tape_name(t))))
+                line._srcgrad_restore = t
+                out.append(line)
+
+    def reverse_stmt(self, stmt, state) -> list:
+        self._state = state
+        out: list = []
+        if isinstance(stmt, gast.Assign):
+            self.reverse_assign(stmt, state, out)
+            self.restore(stmt, out)
+        elif isinstance(stmt, gast.If):
+            self.reverse_if(stmt, state, out)
+        elif isinstance(stmt, gast.For):
+            self.reverse_loop(stmt, state, out)
+        elif isinstance(stmt, gast.While):
+            self.reverse_loop(stmt, state, out)
+        return out
+
+    def consume(self, var, state, out):
+        """Flush pending contributions to ``var``; return its adjoint's state."""
+        if var in self.pending:
+            self.flush(var, out, state)
+        return state.get(var, UNSET)
+
+    def reverse_assign(self, stmt, state, out):
+        op = self.ops[id(stmt)]
+        targets = _targets(stmt)
+        if op.kind == "inactive" or not any(t in self.active for t in targets):
+            for t in targets:
+                self.pending.pop(t, None)
+                state.pop(t, None)
+            return
+        if op.kind == "unpack":
+            states = [self.consume(t, state, out) for t in targets]
+            if all(s in (UNSET, NONE) for s in states):
+                return
+            elts = [build.name(self.namer.adjoint(t)) if s in (SET, MAYBE) else build.const(None)
+                    for t, s in zip(targets, states)]
+            for t in targets:
+                state.pop(t, None)
+            value = op.operands[0]
+            if self.is_active_atom(value):
+                grad = build.call(self.runtime("gather"), build.tuple_(elts), value)
+                self.contribute(value.id, grad, MAYBE, stmt, state, out)
+            return
+        t = targets[0]
+        st = self.consume(t, state, out)
+        if st in (UNSET, NONE):
+            state.pop(t, None)
+            return
+        dt = build.name(self.namer.adjoint(t))
+        if st == MAYBE:
+            before = dict(state)
+            inner: list = []
+            saved_pending = self.pending
+            self.pending = {}
+            state.pop(t, None)
+            self.contributions(stmt, op, t, dt, state, inner)
+            self.flush_all(inner, state)
+            self.pending = saved_pending
+            skipped = {k: v for k, v in before.items() if k != t}
+            merged, (pre, tail) = self.merge([skipped, state])
+            state.clear()
+            state.update(merged)
+            out.extend(pre)
+            test = gast.Compare(left=dt, ops=[gast.IsNot()], comparators=[build.const(None)])
+            out.append(gast.If(test=test, body=inner + tail, orelse=[]))
+            return
+        state.pop(t, None)
+        self.contributions(stmt, op, t, dt, state, out)
+
+    def contributions(self, stmt, op, t, dt, state, out):
+        value = stmt.value
+        if op.kind == "copy":
+            src = op.operands[0]
+            if self.is_active_atom(src):
+                self.contribute(src.id, dt, SET, stmt, state, out)
+        elif op.kind == "rule":
+            self.rule_contributions(stmt, op, t, dt, state, out)
+        elif op.kind == "rulecall":
+            self.rulecall_contributions(stmt, op, t, dt, state, out)
+        elif op.kind == "attr":
+            base = op.operands[0]
+            if self.is_active_atom(base):
+                grad = gast.Dict(keys=[build.const(op.attr)], values=[dt])
+                self.contribute(base.id, grad, MAYBE, stmt, state, out)
+        elif op.kind == "index":
+            base = op.operands[0]
+            if self.is_active_atom(base):
+                grad = build.call(self.runtime("index_grad"), dt, base, _index_expr(op.index))
+                self.contribute(base.id, grad, SET if base.id in self.numeric else MAYBE, stmt, state, out)
+        elif op.kind == "display":
+            keys = op.index
+            for position, elt in enumerate(op.operands):
+                elt = _unstar(elt)
+                if not self.is_active_atom(elt):
+                    continue
+                if keys is None:
+                    key = build.const(position)
+                    grad = gast.Subscript(value=dt, slice=key, ctx=gast.Load())
+                else:
+                    grad = build.call(build.attr(dt, "get"), keys[position])
+                self.contribute(elt.id, grad, MAYBE, stmt, state, out)
+        elif op.kind == "dynamic":
+            self.dynamic_contributions(stmt, op, t, dt, state, out)
+
+    def needs_unbroadcast(self, op, position, t):
+        if not op.rule.broadcast:
+            return False
+        others = [a for i, a in enumerate(op.operands) if i != position and not isinstance(a, gast.Constant)
+                  and not (isinstance(a, gast.Attribute) and self.scope.is_static_path(a))]
+        if not others:
+            return False
+        mine = self.shape_of(op.operands[position])
+        return mine is None or mine != self.shape.get(t)
+
+    def rule_contributions(self, stmt, op, t, dt, state, out):
+        template = template_of(op.rule)
+        mapping = dict(op.bindings)
+        mapping[template.params[0]] = dt
+        mapping[template.params[1]] = build.name(t)
+        renames = {}
+        for name, value in template.free.items():
+            injected = self.inject(name, value)
+            if injected != name:
+                renames[name] = build.name(injected)
+        primal = template.params[2:]
+        for position, arg in enumerate(op.operands):
+            if position >= len(template.outputs) or not self.is_active_atom(arg):
+                continue
+            expr = template.outputs[position]
+            if isinstance(expr, gast.Constant) and expr.value is None:
+                continue
+            if template.vararg and position >= len(primal):
+                continue
+            grad = substitute(substitute(expr, renames), mapping)
+            if self.needs_unbroadcast(op, position, t):
+                grad = build.call(self.runtime("unbroadcast"), grad, arg)
+            self.contribute(arg.id, grad, SET, stmt, state, out)
+
+    def rulecall_contributions(self, stmt, op, t, dt, state, out):
+        rule_name = self.inject(getattr(op.rule.reverse, "__name__", "rule"), op.rule.reverse)
+        args = [dt, build.name(t)] + list(op.operands)
+        call = build.call(rule_name, *args, **op.keywords)
+        parts = []
+        for arg in op.operands:
+            parts.append(self.namer.fresh(self.namer.adjoint(arg.id) + "_part") if self.is_active_atom(arg) else "_")
+        out.append(build.assign(build.tuple_([build.store(p) for p in parts], store_ctx=True), call))
+        for arg, part in zip(op.operands, parts):
+            if part != "_":
+                grad = build.name(part)
+                if op.rule.broadcast and len(op.operands) > 1:
+                    grad = build.call(self.runtime("unbroadcast"), grad, arg)
+                self.contribute(arg.id, grad, MAYBE if not op.rule.builtin else SET, stmt, state, out)
+
+    def dynamic_contributions(self, stmt, op, t, dt, state, out):
+        self.pullback_stmts.add(id(stmt))
+        back = self.back_names.get(id(stmt))
+        if back is None:
+            back = self.namer.fresh(f"{t}_back")
+            self.back_names[id(stmt)] = back
+        receivers = []
+        callee_name = None
+        if isinstance(op.callee, gast.Attribute) and not self.scope.is_static_path(op.callee):
+            callee_name = op.callee.value.id if self.is_active_atom(op.callee.value) else None
+        elif op.callee_target and op.callee_target in self.active:
+            callee_name = op.callee_target
+        receivers.append((callee_name, MAYBE))
+        for arg in op.operands:
+            if isinstance(arg, gast.Starred):
+                receivers.append(("*", MAYBE))
+            elif self.is_active_atom(arg):
+                receivers.append((arg.id, SET if arg.id in self.numeric else MAYBE))
+            else:
+                receivers.append((None, None))
+        for key, value in op.keywords.items():
+            receivers.append((value.id if self.is_active_atom(value) else None, SET if self.is_active_atom(value) and value.id in self.numeric else MAYBE))
+        names = []
+        direct = []
+        for name, kind in receivers:
+            if name is None or name == "*":
+                names.append("_")
+                continue
+            if state.get(name, UNSET) == UNSET and name not in self.pending and not any(n == name for n, _ in direct):
+                names.append(self.namer.adjoint(name))
+                direct.append((name, kind))
+            else:
+                part = self.namer.fresh(self.namer.adjoint(name) + "_part")
+                names.append(part)
+        if all(n == "_" for n in names):
+            return
+        names += ["_"] * (len(receivers) - len(names))
+        target = build.tuple_([build.store(n) for n in names], store_ctx=True)
+        out.append(build.assign(target, gast.Call(func=build.name(back), args=[dt], keywords=[])))
+        for (name, kind), n in zip(receivers, names):
+            if n == "_" or name is None:
+                continue
+            if (name, kind) in direct and n == self.namer.adjoint(name):
+                state[name] = kind if kind == SET else MAYBE
+            else:
+                self.contribute(name, build.name(n), kind, stmt, state, out)
+
+    # ------------------------------------------------------------ accumulation
+    def contribute(self, var, expr, kind, stmt, state, out):
+        """Record that ``d<var>`` gains ``expr``; written out when ``d<var>`` is next needed."""
+        self.pending.setdefault(var, []).append((self.order.get(id(stmt), 0), expr, kind))
+
+    def flush_all(self, out, state):
+        for var in list(self.pending):
+            self.flush(var, out, state)
+
+    def flush(self, var, out, state):
+        items = sorted(self.pending.pop(var, []), key=lambda item: item[0])
+        if not items:
+            return
+        dv = self.namer.adjoint(var)
+        sure = [e for _, e, k in items if k == SET]
+        unsure = [e for _, e, k in items if k != SET]
+        current = state.get(var, UNSET)
+        if sure:
+            total = sure[0]
+            for e in sure[1:]:
+                total = gast.BinOp(left=total, op=gast.Add(), right=e)
+            if current in (UNSET, NONE):
+                out.append(build.assign(dv, total))
+                current = SET
+            elif current == SET:
+                out.append(build.assign(dv, gast.BinOp(left=build.name(dv), op=gast.Add(), right=total)))
+            else:
+                out.append(build.assign(dv, build.call(self.runtime("accum"), build.name(dv), total)))
+                current = SET
+        for e in unsure:
+            if current in (UNSET, NONE):
+                out.append(build.assign(dv, e))
+                current = MAYBE
+            else:
+                out.append(build.assign(dv, build.call(self.runtime("accum"), build.name(dv), e)))
+        state[var] = current
+
+    def merge(self, branch_states):
+        """Join the adjoint states at the end of alternative paths.
+
+        Returns the joined state and, per path, the ``dv = None`` lines that
+        path must end with so that every adjoint the join says is bound is
+        bound on every path.
+        """
+        names = sorted(set().union(*branch_states))
+        merged = {}
+        lines = [[] for _ in branch_states]
+        for n in names:
+            kinds = [s.get(n, UNSET) for s in branch_states]
+            if all(k == UNSET for k in kinds):
+                continue
+            if all(k == SET for k in kinds):
+                merged[n] = SET
+            elif all(k in (UNSET, NONE) for k in kinds):
+                merged[n] = NONE
+            else:
+                merged[n] = MAYBE
+            for i, k in enumerate(kinds):
+                if k == UNSET:
+                    lines[i].append(build.assign(self.namer.adjoint(n), build.const(None)))
+        return merged, lines
+
+    def reverse_if(self, stmt, state, out):
+        self.flush_all(out, state)
+        body_state = dict(state)
+        body = self.reverse_block(stmt.body, body_state)
+        self.flush_all(body, body_state)
+        else_state = dict(state)
+        orelse = self.reverse_block(stmt.orelse, else_state)
+        self.flush_all(orelse, else_state)
+        merged, (body_tail, else_tail) = self.merge([body_state, else_state])
+        state.clear()
+        state.update(merged)
+        body += body_tail
+        orelse += else_tail
+        if not _has_code(body) and not _has_code(orelse):
+            return
+        if not _has_code(body):
+            test = gast.UnaryOp(op=gast.Not(), operand=copy.deepcopy(stmt.test))
+            out.append(gast.If(test=test, body=orelse, orelse=[]))
+        else:
+            out.append(gast.If(test=copy.deepcopy(stmt.test), body=body, orelse=orelse))
+
+    def reverse_loop(self, stmt, state, out):
+        self.flush_all(out, state)
+        before = dict(state)
+        start = dict(state)
+        saved_pending = self.pending
+        # The state at the top of the reversed body joins the state before the
+        # loop with the state at the end of an iteration: iterate to a fixed point.
+        for _ in range(8):
+            self.pending = {}
+            trial = dict(start)
+            self.reverse_block(stmt.body, trial)
+            self.flush_all([], trial)
+            merged, _ = self.merge([before, trial])
+            if merged == start:
+                break
+            start = merged
+        self.pending = {}
+        _, (pre, _) = self.merge([before, start])
+        state.clear()
+        state.update(start)
+        body = self.reverse_block(stmt.body, state)
+        self.flush_all(body, state)
+        _, (_, tail) = self.merge([start, state])
+        body += tail
+        self.pending = saved_pending
+        state.clear()
+        state.update(start)
+        out.extend(pre)
+        if isinstance(stmt, gast.For):
+            header = gast.For(target=copy.deepcopy(stmt.target),
+                              iter=build.call("reversed", copy.deepcopy(stmt.iter)), body=body or [gast.Pass()],
+                              orelse=[], type_comment=None)
+        else:
+            counter = self.counters[id(stmt)]
+            header = gast.For(target=build.store("_"), iter=build.call("range", build.name(counter)),
+                              body=body or [gast.Pass()], orelse=[], type_comment=None)
+        out.append(header)
+        if isinstance(stmt, gast.While) and id(stmt) in self.in_loop:
+            line = build.assign(counter, build.call("next", build.name(self.tape_name(counter))))
+            line._srcgrad_restore = counter
+            out.append(line)
+
+    # ------------------------------------------------------------ forward
+    def tape_name(self, var):
+        return f"{var}_tape"
+
+    def forward_block(self, stmts) -> list:
+        out = []
+        for stmt in stmts:
+            if isinstance(stmt, gast.If):
+                node = gast.If(test=stmt.test, body=self.forward_block(stmt.body) or [gast.Pass()],
+                               orelse=self.forward_block(stmt.orelse))
+                out.append(node)
+                continue
+            if isinstance(stmt, gast.For):
+                node = gast.For(target=stmt.target, iter=stmt.iter, body=self.forward_block(stmt.body) or [gast.Pass()],
+                                orelse=[], type_comment=None)
+                out.append(node)
+                continue
+            if isinstance(stmt, gast.While):
+                counter = self.counters[id(stmt)]
+                if counter in self.taped:
+                    out.append(build.expr_stmt(build.call(build.attr(self.tape_name(counter), "append"), build.name(counter))))
+                out.append(build.assign(counter, build.const(0)))
+                step = build.assign(counter, gast.BinOp(left=build.name(counter), op=gast.Add(), right=build.const(1)))
+                node = gast.While(test=stmt.test, body=[step] + self.forward_block(stmt.body), orelse=[])
+                out.append(node)
+                continue
+            for t in _targets(stmt):
+                if t in self.taped and id(stmt) in self.in_loop:
+                    out.append(build.expr_stmt(build.call(build.attr(self.tape_name(t), "append"), build.name(t))))
+            if id(stmt) in self.pullback_stmts:
+                op = self.ops[id(stmt)]
+                t = _targets(stmt)[0]
+                call = stmt.value
+                pb = gast.Call(func=self.runtime("pullback"), args=[copy.deepcopy(call.func)] + list(call.args),
+                               keywords=list(call.keywords))
+                target = build.tuple_([build.store(t), build.store(self.back_names[id(stmt)])], store_ctx=True)
+                new = build.assign(target, pb)
+                new._srcgrad_line = getattr(stmt, "_srcgrad_line", None)
+                out.append(new)
+                continue
+            out.append(stmt)
+        return out
+
+    def pre_inits(self, head):
+        """Tapes start empty; a taped variable first assigned inside a loop starts as None."""
+        lines = [build.assign(self.tape_name(t), gast.List(elts=[], ctx=gast.Load())) for t in sorted(self.taped)]
+        for t in sorted(self.taped):
+            if t in self.scope.params or t in self.counters.values():
+                continue
+            first = next((s for s in _walk_stmts(head) if t in _targets(s)), None)
+            if first is not None and id(first) in self.in_loop:
+                lines.append(build.assign(t, build.const(None)))
+        return lines
+
+
+def _has_code(stmts):
+    return any(not isinstance(s, gast.Pass) and not hasattr(s, "_srcgrad_comment") for s in stmts)
+
+
+def _unstar(a):
+    return a.value if isinstance(a, gast.Starred) else a
+
+
+def _index_expr(index):
+    """The index of ``x[...]`` as an ordinary expression (slices become ``slice(...)``)."""
+    if isinstance(index, gast.Slice):
+        parts = [index.lower, index.upper, index.step]
+        while parts and parts[-1] is None:
+            parts.pop()
+        return build.call("slice", *[p if p is not None else build.const(None) for p in parts] or [build.const(None)])
+    if isinstance(index, gast.Tuple):
+        return build.tuple_([_index_expr(e) for e in index.elts])
+    return copy.deepcopy(index)
+
+
+def _dotted(node) -> str:
+    if isinstance(node, gast.Name):
+        return node.id
+    if isinstance(node, gast.Attribute):
+        return _dotted(node.value) + "." + node.attr
+    return "<call>"
+
+
+def _short(what: str) -> str:
+    return what.split(".")[-1]
+
+
+def _has_source(obj) -> bool:
+    """True for Python functions, classes with Python methods and callable objects (differentiated through)."""
+    if isinstance(obj, (types.FunctionType, types.MethodType)):
+        return True
+    if isinstance(obj, type):
+        return isinstance(getattr(obj, "__init__", None), types.FunctionType) or isinstance(
+            getattr(obj, "__call__", None), types.FunctionType)
+    call = getattr(type(obj), "__call__", None)
+    return isinstance(call, types.FunctionType)
+
+
+_ALWAYS_CONSTANT = {range, len, isinstance, type, print, bool, str, repr, id, hash}

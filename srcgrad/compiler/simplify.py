@@ -1,0 +1,282 @@
+"""Stage 6, simplify: make the generated code read like a hand derivation.
+
+After this pass:
+
+- a temporary used once, in the next statements of its own block, and
+  computed without side effects, is folded back into its use, so the
+  forward reads like the user's code (``y = 3 * x ** 2 + 2 * x + 1``);
+- an adjoint that merely renames another (``dtotal = dy``) is replaced by it;
+- literal arithmetic is folded and products are tidied: constants first,
+  then values, then adjoints (``6 * x * dy``);
+- comments left with no code under them are dropped.
+
+Only names the compiler invented are ever folded; the user's names stay.
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+
+import gast
+
+from . import build
+
+__all__ = ["simplify"]
+
+
+def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = None):
+    """Simplify the generated ``FunctionDef`` nodes in place; ``invented`` names may be folded.
+
+    ``helpers`` maps the names of functions generated code calls to the
+    functions, so trailing arguments equal to their defaults can be dropped.
+    """
+    for _ in range(4):
+        changed = False
+        for fdef in functions:
+            changed |= _propagate_aliases(fdef, invented, adjoints)
+        changed |= _fold_single_use(functions, invented)
+        if not changed:
+            break
+    for fdef in functions:
+        _Tidy(adjoints, helpers or {}).visit(fdef)
+        fdef.body = _drop_empty_comments(fdef.body)
+
+
+# ---------------------------------------------------------------- folding
+
+def _assignments(stmts):
+    counts: dict[str, int] = {}
+    for node in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            counts[node.id] = counts.get(node.id, 0) + 1
+        if isinstance(node, gast.arguments):
+            for a in node.args:
+                counts[a.id] = counts.get(a.id, 0) + 1
+    return counts
+
+
+def _loads(nodes):
+    counts: dict[str, int] = {}
+    for root in nodes:
+        for node in gast.walk(root):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
+def _is_pure(expr) -> bool:
+    for node in gast.walk(expr):
+        if isinstance(node, gast.Call) and not getattr(node, "_srcgrad_pure", False):
+            return False
+    return True
+
+
+def _replace(node, name, value):
+    class _Sub(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if isinstance(n.ctx, gast.Load) and n.id == name:
+                return copy.deepcopy(value)
+            return n
+
+    return _Sub().visit(node)
+
+
+def _propagate_aliases(fdef, invented, adjoints) -> bool:
+    """``da = db`` where both are assigned once: use ``db`` everywhere."""
+    assigned = _assignments([fdef])
+    changed = False
+    for stmt in list(_direct_statements(fdef.body)):
+        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
+                and isinstance(stmt.value, gast.Name)):
+            continue
+        target, source = stmt.targets[0].id, stmt.value.id
+        if target not in invented or assigned.get(target) != 1 or assigned.get(source, 0) > 1:
+            continue
+        if target in adjoints and source not in adjoints:
+            continue
+        _remove(fdef, stmt)
+        _replace(fdef, target, build.name(source))
+        changed = True
+        assigned = _assignments([fdef])
+    return changed
+
+
+def _direct_statements(stmts):
+    for s in stmts:
+        yield s
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and isinstance(s, (gast.If, gast.For, gast.While)):
+                yield from _direct_statements(inner)
+
+
+def _remove(fdef, target_stmt):
+    def walk(stmts):
+        if target_stmt in stmts:
+            stmts.remove(target_stmt)
+            return True
+        for s in stmts:
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and isinstance(s, (gast.If, gast.For, gast.While)):
+                    if walk(inner):
+                        if not inner and field == "body":
+                            inner.append(gast.Pass())
+                        return True
+        return False
+
+    walk(fdef.body)
+
+
+def _fold_single_use(functions, invented) -> bool:
+    loads = _loads(functions)
+    assigned = _assignments(functions)
+    changed = False
+    for fdef in functions:
+        changed |= _fold_block(fdef.body, invented, loads, assigned)
+    return changed
+
+
+def _fold_block(stmts, invented, loads, assigned) -> bool:
+    changed = False
+    for s in stmts:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and isinstance(s, (gast.If, gast.For, gast.While)):
+                changed |= _fold_block(inner, invented, loads, assigned)
+    i = 0
+    while i < len(stmts):
+        stmt = stmts[i]
+        if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
+                and stmt.targets[0].id in invented and assigned.get(stmt.targets[0].id) == 1
+                and loads.get(stmt.targets[0].id) == 1 and _is_pure(stmt.value)):
+            name = stmt.targets[0].id
+            reads = build.names_in(stmt.value)
+            for j in range(i + 1, len(stmts)):
+                later = stmts[j]
+                if hasattr(later, "_srcgrad_comment"):
+                    continue
+                if isinstance(later, (gast.Assign, gast.Expr, gast.Return)) and name in build.names_in(later):
+                    if isinstance(later, gast.Assign):
+                        later.value = _replace(later.value, name, stmt.value)
+                    else:
+                        later.value = _replace(later.value, name, stmt.value)
+                    del stmts[i]
+                    changed = True
+                    i -= 1
+                    break
+                # Stop at anything that could change what the expression reads.
+                if not isinstance(later, gast.Assign) or not _is_pure(later.value):
+                    break
+                written = {n.id for n in gast.walk(later.targets[0]) if isinstance(n, gast.Name)}
+                if written & reads:
+                    break
+        i += 1
+    return changed
+
+
+def _drop_empty_comments(stmts):
+    out = []
+    for k, s in enumerate(stmts):
+        if hasattr(s, "_srcgrad_comment"):
+            following = stmts[k + 1] if k + 1 < len(stmts) else None
+            if following is None or hasattr(following, "_srcgrad_comment") or isinstance(following, gast.Return):
+                continue
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and isinstance(s, (gast.If, gast.For, gast.While)):
+                setattr(s, field, _drop_empty_comments(inner) or ([gast.Pass()] if field == "body" else []))
+        out.append(s)
+    return out
+
+
+# ---------------------------------------------------------------- arithmetic
+
+_FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Pow: operator.pow}
+
+
+def _number(node):
+    return isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+
+
+class _Tidy(gast.NodeTransformer):
+    def __init__(self, adjoints, helpers):
+        self.adjoints = adjoints
+        self.helpers = helpers
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        fn = self.helpers.get(node.func.id) if isinstance(node.func, gast.Name) else None
+        defaults = getattr(fn, "__defaults__", None)
+        if defaults and not node.keywords:
+            nparams = fn.__code__.co_argcount
+            first_default = nparams - len(defaults)
+            while len(node.args) > first_default:
+                value = defaults[len(node.args) - 1 - first_default]
+                last = node.args[-1]
+                if isinstance(last, gast.Constant) and last.value is value or (
+                        isinstance(last, gast.Constant) and type(last.value) is type(value) and last.value == value):
+                    node.args.pop()
+                else:
+                    break
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        if _number(left) and _number(right) and type(node.op) in _FOLD:
+            try:
+                value = _FOLD[type(node.op)](left.value, right.value)
+                if isinstance(value, (int, float)) and abs(value) < 1e12:
+                    return build.const(value)
+            except (ArithmeticError, ValueError):
+                pass
+        if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
+            return left
+        if isinstance(node.op, gast.Mult):
+            return self.product(node)
+        if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
+            return left
+        return node
+
+    def product(self, node):
+        factors = []
+
+        def flatten(n):
+            if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Mult):
+                flatten(n.left)
+                flatten(n.right)
+            else:
+                factors.append(n)
+
+        flatten(node)
+        coefficient = 1
+        rest = []
+        for f in factors:
+            if _number(f):
+                coefficient *= f.value
+            else:
+                rest.append(f)
+        if coefficient == 0 or not rest:
+            return build.const(coefficient) if not rest else node
+        values = [f for f in rest if not (isinstance(f, gast.Name) and f.id in self.adjoints)]
+        grads = [f for f in rest if isinstance(f, gast.Name) and f.id in self.adjoints]
+        ordered = values + grads
+        out = ordered[0]
+        for f in ordered[1:]:
+            out = gast.BinOp(left=out, op=gast.Mult(), right=f)
+        if coefficient == -1:
+            return gast.UnaryOp(op=gast.USub(), operand=out)
+        if coefficient != 1:
+            if isinstance(coefficient, float) and coefficient.is_integer() and abs(coefficient) < 1e6:
+                coefficient = coefficient
+            out = _prepend(build.const(coefficient), out)
+        return out
+
+
+def _prepend(c, expr):
+    """``c * expr`` with ``c`` as the leftmost factor of a product chain."""
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, gast.Mult):
+        return gast.BinOp(left=_prepend(c, expr.left), op=gast.Mult(), right=expr.right)
+    return gast.BinOp(left=c, op=gast.Mult(), right=expr)

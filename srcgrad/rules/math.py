@@ -1,0 +1,118 @@
+"""Rules for the ``math`` module (scalars only)."""
+
+import functools
+import math
+
+from .registry import defrule, nograd
+
+rule = functools.partial(defrule, _builtin=True, broadcast=False)
+
+
+@rule(math.sin)
+def sin(dy, y, x):
+    return (dy * math.cos(x),)
+
+
+@rule(math.cos)
+def cos(dy, y, x):
+    return (-dy * math.sin(x),)
+
+
+@rule(math.tan)
+def tan(dy, y, x):
+    return (dy * (1 + y ** 2),)
+
+
+@rule(math.exp)
+def exp(dy, y, x):
+    return (dy * y,)
+
+
+@rule(math.expm1)
+def expm1(dy, y, x):
+    return (dy * (y + 1),)
+
+
+@rule(math.log)
+def log(dy, y, x, base=math.e):
+    return (dy / (x * math.log(base)), -dy * y / (base * math.log(base)))
+
+
+@rule(math.log1p)
+def log1p(dy, y, x):
+    return (dy / (1 + x),)
+
+
+@rule(math.log2)
+def log2(dy, y, x):
+    return (dy / (x * math.log(2)),)
+
+
+@rule(math.log10)
+def log10(dy, y, x):
+    return (dy / (x * math.log(10)),)
+
+
+@rule(math.sqrt)
+def sqrt(dy, y, x):
+    return (dy / (2 * y),)
+
+
+@rule(math.tanh)
+def tanh(dy, y, x):
+    return (dy * (1 - y ** 2),)
+
+
+@rule(math.sinh)
+def sinh(dy, y, x):
+    return (dy * math.cosh(x),)
+
+
+@rule(math.cosh)
+def cosh(dy, y, x):
+    return (dy * math.sinh(x),)
+
+
+@rule(math.asin)
+def asin(dy, y, x):
+    return (dy / math.sqrt(1 - x ** 2),)
+
+
+@rule(math.acos)
+def acos(dy, y, x):
+    return (-dy / math.sqrt(1 - x ** 2),)
+
+
+@rule(math.atan)
+def atan(dy, y, x):
+    return (dy / (1 + x ** 2),)
+
+
+@rule(math.atan2)
+def atan2(dy, y, a, b):
+    return (dy * b / (a ** 2 + b ** 2), -dy * a / (a ** 2 + b ** 2))
+
+
+@rule(math.hypot)
+def hypot(dy, y, a, b):
+    return (dy * a / y, dy * b / y)
+
+
+@rule(math.pow)
+def pow(dy, y, a, b):
+    return (dy * b * a ** (b - 1), dy * y * math.log(a))
+
+
+@rule(math.fabs)
+def fabs(dy, y, x):
+    return (dy * math.copysign(1.0, x),)
+
+
+@rule(math.erf)
+def erf(dy, y, x):
+    return (dy * 2 / math.sqrt(math.pi) * math.exp(-x ** 2),)
+
+
+for _fn in (math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.copysign,
+            math.factorial, math.gcd, math.isclose):
+    nograd(_fn)

@@ -1,0 +1,98 @@
+"""Rules for Python's operators: ``+ - * / ** @ %``, unary ``-`` and ``+``.
+
+Each rule is one line of maths; broadcasting is undone by the compiler.
+Bitwise operators, ``//`` and ``not`` pass no gradient.
+"""
+
+import functools
+import operator
+
+import numpy as np
+
+from .registry import defrule, nograd
+
+rule = functools.partial(defrule, _builtin=True)
+
+
+def matmul_grad_a(dy, a, b):
+    """The gradient of ``a @ b`` with respect to ``a`` (any of 1-D, 2-D, batched)."""
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return dy * b
+    if np.ndim(b) == 1:
+        return sum_to_shape(np.expand_dims(dy, -1) * b, np.shape(a))
+    if np.ndim(a) == 1:
+        return sum_to_shape(np.squeeze(b @ np.expand_dims(dy, -1), -1), np.shape(a))
+    return sum_to_shape(dy @ np.swapaxes(b, -1, -2), np.shape(a))
+
+
+def matmul_grad_b(dy, a, b):
+    """The gradient of ``a @ b`` with respect to ``b`` (any of 1-D, 2-D, batched)."""
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return dy * a
+    if np.ndim(a) == 1:
+        return sum_to_shape(np.expand_dims(a, -1) * np.expand_dims(dy, -2), np.shape(b))
+    if np.ndim(b) == 1:
+        return sum_to_shape(np.squeeze(np.swapaxes(a, -1, -2) @ np.expand_dims(dy, -1), -1), np.shape(b))
+    return sum_to_shape(np.swapaxes(a, -1, -2) @ dy, np.shape(b))
+
+
+def sum_to_shape(g, shape):
+    """Sum the leading (batch) axes of ``g`` away until it has ``shape``."""
+    if np.shape(g) == shape:
+        return g
+    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
+    return np.sum(g, axis=axes, keepdims=True) if axes else g
+
+
+@rule(operator.add)
+def add(dy, y, a, b):
+    return (dy, dy)
+
+
+@rule(operator.sub)
+def sub(dy, y, a, b):
+    return (dy, -dy)
+
+
+@rule(operator.mul)
+def mul(dy, y, a, b):
+    return (dy * b, a * dy)
+
+
+@rule(operator.truediv)
+def truediv(dy, y, a, b):
+    return (dy / b, -dy * a / b ** 2)
+
+
+@rule(operator.pow)
+def pow(dy, y, a, b):
+    return (dy * b * a ** (b - 1), dy * y * np.log(a))
+
+
+@rule(operator.mod)
+def mod(dy, y, a, b):
+    return (dy, -dy * np.floor_divide(a, b))
+
+
+@rule(operator.matmul, broadcast=False)
+def matmul(dy, y, a, b):
+    return (matmul_grad_a(dy, a, b), matmul_grad_b(dy, a, b))
+
+
+@rule(operator.neg, broadcast=False)
+def neg(dy, y, a):
+    return (-dy,)
+
+
+@rule(operator.pos, broadcast=False)
+def pos(dy, y, a):
+    return (dy,)
+
+
+for _fn in (
+    operator.floordiv, operator.and_, operator.or_, operator.xor, operator.lshift, operator.rshift,
+    operator.not_, operator.invert, operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
+    operator.ne, operator.is_, operator.is_not, operator.contains, operator.truth,
+):
+    nograd(_fn)

@@ -1,0 +1,51 @@
+"""Gradient values inside generated code: one zero, one way to add.
+
+``None`` is the zero gradient everywhere inside the compiler and the
+runtime; :func:`accum` adds two gradients of any structure treating
+``None`` as zero, and :func:`unbroadcast` sums a gradient back to the
+shape of the value it belongs to. Users only ever see real zeros: the API
+boundary (:func:`srcgrad.runtime.structure.to_user`) makes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["accum", "unbroadcast"]
+
+
+def accum(a, b):
+    """``a + b`` for gradients, where ``None`` is zero and structures add leafwise."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if type(a) is dict:
+        out = dict(a)
+        for key, value in b.items():
+            out[key] = accum(out.get(key), value)
+        return out
+    if type(a) is tuple or type(a) is list:
+        return type(a)(accum(x, y) for x, y in zip(a, b))
+    return a + b
+
+
+def unbroadcast(g, x):
+    """Sum the gradient ``g`` back to the shape of ``x`` after broadcasting."""
+    if g is None:
+        return None
+    shape = getattr(x, "shape", ())
+    gshape = getattr(g, "shape", ())
+    if gshape == shape:
+        return g
+    if not shape:
+        return np.sum(g)
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if lead:
+        g = np.reshape(g, shape)
+    return g

@@ -1,0 +1,140 @@
+"""Gradients of structured values: containers, objects, closures.
+
+Inside generated code the gradient of a tuple is a tuple, of a list a
+list, of a dict a dict, and of any other object (a layer, a closure) a
+dict of its differentiable fields. :func:`index_grad` is the rule for
+``x[i]`` on all of them; :func:`to_user` turns internal gradients (with
+``None`` for zero) into what the user sees (zeros of the right shape and
+dtype, floats for numbers).
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+__all__ = ["index_grad", "gather", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
+
+_NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def is_numeric(x) -> bool:
+    """A value whose gradient is a number or an array (not a structure)."""
+    return isinstance(x, np.ndarray) or (isinstance(x, _NUMBER_TYPES) and not isinstance(x, bool))
+
+
+def float_dtype(x):
+    """The dtype a gradient of ``x`` has: its own if inexact, else float64."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and np.issubdtype(dtype, np.inexact):
+        return dtype
+    return _FLOAT64
+
+
+def zero_like(x):
+    """A real zero gradient for the numeric value ``x``."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, float_dtype(x))
+    if isinstance(x, np.generic):
+        return float_dtype(x).type(0)
+    return 0.0
+
+
+def _is_basic_index(idx) -> bool:
+    if isinstance(idx, tuple):
+        return all(_is_basic_index(i) for i in idx)
+    return idx is None or idx is Ellipsis or isinstance(idx, (int, np.integer, slice))
+
+
+def index_grad(dy, x, idx):
+    """The gradient of ``x[idx]`` with respect to ``x``, given the gradient ``dy`` of the result."""
+    if isinstance(x, np.ndarray):
+        dx = np.zeros(x.shape, float_dtype(x))
+        if _is_basic_index(idx):
+            dx[idx] = dy
+        else:
+            # Repeated fancy indices must add up, which only add.at does.
+            np.add.at(dx, idx, dy)
+        return dx
+    if isinstance(x, (tuple, list)):
+        grads = [None] * len(x)
+        if isinstance(idx, slice):
+            for position, g in zip(range(*idx.indices(len(x))), dy):
+                grads[position] = g
+        else:
+            grads[idx] = dy
+        return type(x)(grads) if isinstance(x, tuple) else grads
+    if isinstance(x, dict):
+        return {idx: dy}
+    raise TypeError(f"srcgrad cannot differentiate indexing into {type(x).__name__} objects")
+
+
+def captured(fn):
+    """The values of a closure's captured variables, in ``co_freevars`` order."""
+    return tuple(cell.cell_contents for cell in fn.__closure__)
+
+
+def _fields(obj):
+    if isinstance(obj, types.FunctionType):
+        names = obj.__code__.co_freevars
+        cells = obj.__closure__ or ()
+        out = {}
+        for name, cell in zip(names, cells):
+            try:
+                out[name] = cell.cell_contents
+            except ValueError:
+                pass
+        return out
+    fields = getattr(obj, "__dict__", None)
+    if fields is not None:
+        return fields
+    slots = getattr(type(obj), "__slots__", ())
+    return {name: getattr(obj, name) for name in slots if hasattr(obj, name)}
+
+
+def to_user(g, x):
+    """Turn the internal gradient ``g`` of the value ``x`` into the user's view of it.
+
+    ``None`` becomes a zero of ``x``'s shape and float dtype, numbers become
+    floats, containers keep their structure, and other objects become a
+    dict of their fields (``None`` for fields that cannot carry a gradient).
+    """
+    if isinstance(x, bool) or x is None or isinstance(x, (str, bytes, type, types.ModuleType)):
+        return None
+    if isinstance(x, np.ndarray):
+        if g is None:
+            return np.zeros(x.shape, float_dtype(x))
+        return np.asarray(g, dtype=float_dtype(x)).reshape(x.shape)
+    if isinstance(x, _NUMBER_TYPES):
+        if g is None:
+            return 0.0
+        if isinstance(x, np.generic):
+            return float_dtype(x).type(g)
+        return complex(g) if isinstance(x, complex) else float(np.real_if_close(g))
+    if isinstance(x, (tuple, list)):
+        gs = g if g is not None else [None] * len(x)
+        out = [to_user(gi, xi) for gi, xi in zip(gs, x)]
+        return tuple(out) if isinstance(x, tuple) else out
+    if isinstance(x, dict):
+        gs = g or {}
+        return {k: to_user(gs.get(k), v) for k, v in x.items()}
+    if isinstance(x, (types.BuiltinFunctionType, np.ufunc)):
+        return None
+    fields = _fields(x)
+    gs = g if isinstance(g, dict) else {}
+    out = {name: to_user(gs.get(name), value) for name, value in fields.items() if not name.startswith("__")}
+    if not out or all(v is None for v in out.values()):
+        return None
+    return out
+
+
+def gather(grads, x):
+    """The gradient of ``x`` from the gradients of the parts it was unpacked into (``a, b = x``)."""
+    if isinstance(x, np.ndarray):
+        parts = [g if g is not None else np.zeros(x.shape[1:], float_dtype(x)) for g in grads]
+        return np.stack([np.broadcast_to(p, x.shape[1:]) for p in parts]).astype(float_dtype(x), copy=False)
+    if isinstance(x, list):
+        return list(grads)
+    return tuple(grads)
