@@ -85,6 +85,12 @@ class _Normaliser:
 
     def stmt(self, s):
         out: list = []
+        try:
+            return self._stmt(s, out)
+        finally:
+            self.line = getattr(s, "lineno", self.line)
+
+    def _stmt(self, s, out):
         if isinstance(s, gast.Assign):
             if len(s.targets) == 1:
                 self.assign_to(s.targets[0], s.value, out)
@@ -113,23 +119,16 @@ class _Normaliser:
         elif isinstance(s, gast.If):
             cond = self.test_name(s.test, out)
             body, orelse = self.nested(s.body), self.nested(s.orelse)
-            out.append(self.mark(gast.If(test=cond, body=body or [gast.Pass()], orelse=orelse)))
+            node = gast.If(test=cond, body=body or [gast.Pass()], orelse=orelse)
+            node._srcgrad_line = s.lineno
+            out.append(node)
         elif isinstance(s, gast.For):
-            iterable = self.atom(s.iter, out)
-            self.depth += 1
-            prologue: list = []
-            if isinstance(s.target, gast.Name):
-                target = self.bind_name(s.target.id)
-            else:
-                item = self.namer.fresh("item")
-                target = build.store(item)
-                self.unpack(s.target, build.name(item), prologue)
-            body = prologue + self.block(s.body)
-            self.depth -= 1
-            out.append(self.mark(gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None)))
+            out.append(self.for_loop(s, out))
         elif isinstance(s, gast.While):
             test = self.opaque(s.test)
-            out.append(self.mark(gast.While(test=test, body=self.nested(s.body), orelse=[])))
+            node = gast.While(test=test, body=self.nested(s.body), orelse=[])
+            node._srcgrad_line = s.lineno
+            out.append(node)
         elif isinstance(s, (gast.Break, gast.Continue)):
             self.refuse(s, f"'{type(s).__name__.lower()}'",
                         "use a loop condition (or a while loop whose test checks a flag) instead")
@@ -140,6 +139,69 @@ class _Normaliser:
         else:
             self.refuse(s, f"the statement {type(s).__name__!r}", "rewrite it with assignments, if and for")
         return out
+
+    def for_loop(self, s, out):
+        """Every loop becomes a loop over ``range``: ``for x in xs`` reads ``x = xs[i]``.
+
+        ``enumerate`` names the index, ``zip`` indexes several sequences,
+        ``reversed`` counts down. The backward pass then only ever runs
+        ``reversed(range(...))``, and each element's gradient flows back to
+        its sequence by index.
+        """
+        import builtins
+
+        iterable, target, index_name = s.iter, s.target, None
+        callee = self.callee(iterable)
+        if callee is builtins.enumerate and len(iterable.args) == 1 and isinstance(target, gast.Tuple) \
+                and len(target.elts) == 2 and isinstance(target.elts[0], gast.Name):
+            index_name, target, iterable = target.elts[0].id, target.elts[1], iterable.args[0]
+            callee = self.callee(iterable)
+        prologue: list = []
+        if callee is builtins.range and index_name is None and isinstance(target, gast.Name):
+            header = build.call(iterable.func, *[self.atom(a, out) for a in iterable.args])
+            self.depth += 1
+            index = self.bind_name(target.id)
+        else:
+            if callee is builtins.zip:
+                seqs = [self.atom(a, out) for a in iterable.args]
+            else:
+                seqs = [self.atom(iterable.args[0] if callee is builtins.reversed else iterable, out)]
+            lengths = [build.call("len", q) for q in seqs]
+            count = lengths[0] if len(lengths) == 1 else build.call("min", *lengths)
+            if callee is builtins.reversed:
+                header = build.call("range", gast.BinOp(left=count, op=gast.Sub(), right=build.const(1)),
+                                    build.const(-1), build.const(-1))
+            else:
+                header = build.call("range", count)
+            self.depth += 1
+            index = self.bind_name(index_name) if index_name else build.store(self.namer.fresh("i"))
+            position = build.name(index.id)
+            if len(seqs) == 1:
+                self.assign_from_index(target, seqs[0], position, prologue)
+            elif isinstance(target, gast.Tuple) and len(target.elts) == len(seqs):
+                for elt, seq in zip(target.elts, seqs):
+                    self.assign_from_index(elt, seq, position, prologue)
+            else:
+                items = [self.atom(gast.Subscript(value=q, slice=position, ctx=gast.Load()), prologue) for q in seqs]
+                self.assign_to(target, gast.Tuple(elts=items, ctx=gast.Load()), prologue)
+        body = prologue + self.block(s.body)
+        self.depth -= 1
+        node = gast.For(target=index, iter=header, body=body, orelse=[], type_comment=None)
+        node._srcgrad_line = s.lineno
+        return node
+
+    def callee(self, expr):
+        """The builtin a loop's iterable calls (range, enumerate, zip, reversed), if any."""
+        if isinstance(expr, gast.Call) and not expr.keywords and not any(isinstance(a, gast.Starred) for a in expr.args):
+            return self.scope.resolve(expr.func)
+        return None
+
+    def assign_from_index(self, target, seq, index, out):
+        item = gast.Subscript(value=seq, slice=index, ctx=gast.Load())
+        if isinstance(target, gast.Name):
+            out.append(self.mark(build.assign(self.bind_name(target.id), item)))
+        else:
+            self.unpack(target, self.atom(item, out), out)
 
     def nested(self, stmts):
         self.depth += 1
@@ -164,6 +226,12 @@ class _Normaliser:
     def assign_to(self, target, value, out):
         if isinstance(target, gast.Name):
             op = self.expr(value, out)
+            current = self.rename.get(target.id, target.id)
+            if self.depth > 0 and not build.is_atom(op) and current in build.names_in(op):
+                # In a loop ``s = s * x`` would overwrite the s its own gradient reads.
+                temp = self.namer.fresh(temp_base(op))
+                out.append(self.mark(build.assign(temp, op)))
+                op = build.name(temp)
             out.append(self.mark(build.assign(self.bind_name(target.id), op)))
         elif isinstance(target, (gast.Tuple, gast.List)):
             self.unpack(target, self.atom(value, out), out)
@@ -202,7 +270,10 @@ class _Normaliser:
         op = self.expr(e, out)
         if build.is_atom(op) or (isinstance(op, gast.Attribute) and self.scope.is_static_path(op)):
             return op
-        temp = self.namer.fresh(base or temp_base(e))
+        base = base or temp_base(e)
+        if base in self.namer.taken and isinstance(e, gast.Call):
+            base = base + "_out"  # the result of calling l1 is l1_out, not l1_2
+        temp = self.namer.fresh(base)
         out.append(self.mark(build.assign(temp, op)))
         return build.name(temp)
 

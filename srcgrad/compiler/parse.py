@@ -133,6 +133,16 @@ def _pick_lambda(candidates, code):
     return None
 
 
+def _readable_name(fn, name):
+    """``Affine.__call__`` -> ``Affine_call``; ``f`` -> ``f``."""
+    parts = [p for p in fn.__qualname__.split(".") if p != "<locals>"]
+    if len(parts) >= 2 and name.startswith("__"):
+        return parts[-2] + "_" + name.strip("_")
+    if len(parts) >= 2 and parts[-2][:1].isupper():
+        return parts[-2] + "_" + name
+    return name
+
+
 def parse_function(fn: types.FunctionType) -> Parsed:
     """Find and parse the source of ``fn``; raise :class:`SourceNotFoundError` if it has none."""
     code = fn.__code__
@@ -197,6 +207,6 @@ def parse_function(fn: types.FunctionType) -> Parsed:
                 col=fdef.col_offset,
                 fix="write a plain (synchronous) function",
             )
-        name = fdef.name
+        name = _readable_name(fn, fdef.name)
     return Parsed(fn=fn, node=fdef, filename=filename, name=name, lines=lines)
 

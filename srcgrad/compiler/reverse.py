@@ -141,6 +141,7 @@ class _Reverse:
         self.active: set[str] = set()
         self.numeric: set[str] = set()
         self.shape: dict[str, object] = {}
+        self.stmt_shape: dict[int, object] = {}
         self.injected: dict[str, object] = {}
         self.inject_names: dict[int, str] = {}
         self.depends_on: list = []
@@ -335,6 +336,7 @@ class _Reverse:
                     token = tokens.pop()
             elif op is not None and op.kind == "copy":
                 token = self.shape_of(op.operands[0])
+            self.stmt_shape[id(stmt)] = token
             if t in self.shape and self.shape[t] != token:
                 token = None
             self.shape[t] = token
@@ -402,6 +404,7 @@ class _Reverse:
         defined |= set(self.back_names.values()) | {self.tape_name(v) for v in self.taped}
         defined |= set(self.counters.values())
         defined |= {n for n in read if self.scope.kind(n) in ("free", "global")}
+        defined -= self.loop_targets_read_only_inside(backward)
         saved = sorted((read & defined) - set(self.injected), key=self.first_use)
         takes_closure = any(self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
         prologue = []
@@ -418,13 +421,11 @@ class _Reverse:
         if saved:
             backward.insert(0, build.assign(build.tuple_([build.store(n) for n in saved], store_ctx=True), build.name(saved_name)))
         fname = self.parsed.name
-        args = copy.deepcopy(self.fdef.args)
-        for a in args.args + args.kwonlyargs:
-            a.annotation = None
-        args.defaults = [build.const(None) for _ in args.defaults]
-        args.kw_defaults = [build.const(None) if d is not None else None for d in args.kw_defaults]
-        if closure_arg:
-            args.args.insert(0, gast.Name(id=closure_arg, ctx=gast.Param(), annotation=None, type_comment=None))
+        # The forward takes every parameter positionally; Entry.call binds keywords and defaults.
+        names = ([closure_arg] if closure_arg else []) + list(self.scope.params)
+        args = gast.arguments(
+            args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in names],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         fwd = gast.FunctionDef(name=f"{fname}_forward", args=args, body=forward, decorator_list=[],
                                returns=None, type_comment=None, type_params=[])
         bargs = gast.arguments(
@@ -452,6 +453,23 @@ class _Reverse:
                 continue
             out |= build.names_in(s)
         return out
+
+    def loop_targets_read_only_inside(self, backward) -> set[str]:
+        """Loop variables the backward reads only inside its own reversed loops."""
+        targets = {s.target.id for s in _walk_stmts(self.fdef.body) if isinstance(s, gast.For)}
+
+        def outside(stmts):
+            found = set()
+            for s in stmts:
+                if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
+                    found |= build.names_in(s.iter) | (outside(s.body) - {s.target.id})
+                elif isinstance(s, gast.If):
+                    found |= build.names_in(s.test) | outside(s.body) | outside(s.orelse)
+                else:
+                    found |= build.names_in(s)
+            return found
+
+        return targets - outside(backward)
 
     def restored(self, stmts) -> set[str]:
         found = set()
@@ -501,7 +519,10 @@ class _Reverse:
     def restore(self, stmt, out):
         """Inside a loop, put back the value ``stmt`` overwrote (kept only if the backward reads it)."""
         if id(stmt) in self.in_loop:
-            for t in _targets(stmt):
+            targets = _targets(stmt)
+            if id(stmt) in self.back_names:
+                targets = targets + [self.back_names[id(stmt)]]
+            for t in targets:
                 self.flush_all(out, self._state)
                 line = build.assign(t, build.call("next", build.name(self.tape_name(t))))
                 line._srcgrad_restore = t
@@ -554,7 +575,7 @@ class _Reverse:
             state.pop(t, None)
             return
         dt = build.name(self.namer.adjoint(t))
-        if st == MAYBE:
+        if st == MAYBE and op.kind != "dynamic":  # a pullback accepts None itself
             before = dict(state)
             inner: list = []
             saved_pending = self.pending
@@ -609,7 +630,7 @@ class _Reverse:
         elif op.kind == "dynamic":
             self.dynamic_contributions(stmt, op, t, dt, state, out)
 
-    def needs_unbroadcast(self, op, position, t):
+    def needs_unbroadcast(self, op, position, stmt):
         if not op.rule.broadcast:
             return False
         others = [a for i, a in enumerate(op.operands) if i != position and not isinstance(a, gast.Constant)
@@ -617,7 +638,7 @@ class _Reverse:
         if not others:
             return False
         mine = self.shape_of(op.operands[position])
-        return mine is None or mine != self.shape.get(t)
+        return mine is None or mine != self.stmt_shape.get(id(stmt))
 
     def rule_contributions(self, stmt, op, t, dt, state, out):
         template = template_of(op.rule)
@@ -639,7 +660,7 @@ class _Reverse:
             if template.vararg and position >= len(primal):
                 continue
             grad = substitute(substitute(expr, renames), mapping)
-            if self.needs_unbroadcast(op, position, t):
+            if self.needs_unbroadcast(op, position, stmt):
                 grad = build.call(self.runtime("unbroadcast"), grad, arg)
             self.contribute(arg.id, grad, SET, stmt, state, out)
 
@@ -719,6 +740,10 @@ class _Reverse:
         if not items:
             return
         dv = self.namer.adjoint(var)
+        # Contributions still waiting that read the old d<var> must be written first.
+        for other in list(self.pending):
+            if any(dv in build.names_in(e) for _, e, _ in self.pending.get(other, ())):
+                self.flush(other, out, state)
         sure = [e for _, e, k in items if k == SET]
         unsure = [e for _, e, k in items if k != SET]
         current = state.get(var, UNSET)
@@ -734,6 +759,7 @@ class _Reverse:
             else:
                 out.append(build.assign(dv, build.call(self.runtime("accum"), build.name(dv), total)))
                 current = SET
+        unsure = _merge_field_dicts(unsure)
         for e in unsure:
             if current in (UNSET, NONE):
                 out.append(build.assign(dv, e))
@@ -860,8 +886,10 @@ class _Reverse:
                 if t in self.taped and id(stmt) in self.in_loop:
                     out.append(build.expr_stmt(build.call(build.attr(self.tape_name(t), "append"), build.name(t))))
             if id(stmt) in self.pullback_stmts:
-                op = self.ops[id(stmt)]
                 t = _targets(stmt)[0]
+                back = self.back_names[id(stmt)]
+                if back in self.taped and id(stmt) in self.in_loop:
+                    out.append(build.expr_stmt(build.call(build.attr(self.tape_name(back), "append"), build.name(back))))
                 call = stmt.value
                 pb = gast.Call(func=self.runtime("pullback"), args=[copy.deepcopy(call.func)] + list(call.args),
                                keywords=list(call.keywords))
@@ -879,10 +907,21 @@ class _Reverse:
         for t in sorted(self.taped):
             if t in self.scope.params or t in self.counters.values():
                 continue
-            first = next((s for s in _walk_stmts(head) if t in _targets(s)), None)
+            first = next((s for s in _walk_stmts(head)
+                          if t in _targets(s) or self.back_names.get(id(s)) == t), None)
             if first is not None and id(first) in self.in_loop:
                 lines.append(build.assign(t, build.const(None)))
         return lines
+
+
+def _merge_field_dicts(exprs):
+    """``{'W': dW}`` and ``{'b': db}`` contributions become one ``{'W': dW, 'b': db}``."""
+    dicts = [e for e in exprs if isinstance(e, gast.Dict) and all(isinstance(k, gast.Constant) for k in e.keys)]
+    keys = [k.value for d in dicts for k in d.keys]
+    if len(dicts) < 2 or len(set(keys)) != len(keys):
+        return exprs
+    merged = gast.Dict(keys=[k for d in dicts for k in d.keys], values=[v for d in dicts for v in d.values])
+    return [merged] + [e for e in exprs if not any(e is d for d in dicts)]
 
 
 def _has_code(stmts):

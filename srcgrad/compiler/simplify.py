@@ -20,6 +20,7 @@ import operator
 
 import gast
 
+from ..rules.operators import power_slope
 from . import build
 
 __all__ = ["simplify"]
@@ -208,6 +209,11 @@ class _Tidy(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         fn = self.helpers.get(node.func.id) if isinstance(node.func, gast.Name) else None
+        if fn is power_slope and len(node.args) == 2 and _number(node.args[1]) and node.args[1].value != 0:
+            # A literal exponent prints as the power rule itself: x ** 2 -> 2 * x.
+            a, c = node.args
+            return self.visit(gast.BinOp(left=c, op=gast.Mult(),
+                                         right=gast.BinOp(left=a, op=gast.Pow(), right=build.const(c.value - 1))))
         defaults = getattr(fn, "__defaults__", None)
         if defaults and not node.keywords:
             nparams = fn.__code__.co_argcount

@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from .operators import matmul_grad_a, matmul_grad_b, sum_to_shape
+from .operators import matmul_grad_a, matmul_grad_b, power_slope, sum_to_shape
 from .registry import defattribute, defmethod, defrule, nograd, nondiff_attributes, nondiff_methods
 
 rule = functools.partial(defrule, _builtin=True)
@@ -277,7 +277,7 @@ def divide(dy, y, a, b):
 
 @rule(np.power)
 def power(dy, y, a, b):
-    return (dy * b * a ** (b - 1), dy * y * np.log(a))
+    return (dy * power_slope(a, b), dy * y * np.log(a))
 
 
 @rule(np.maximum)

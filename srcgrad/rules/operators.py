@@ -36,6 +36,11 @@ def matmul_grad_b(dy, a, b):
     return sum_to_shape(np.swapaxes(a, -1, -2) @ dy, np.shape(b))
 
 
+def power_slope(a, b):
+    """``d(a ** b)/da = b * a ** (b - 1)``, taken as 0 where ``b == 0`` (``x ** 0`` is flat, even at 0)."""
+    return b * (a * 1.0) ** np.where(b == 0, 1, b - 1)
+
+
 def sum_to_shape(g, shape):
     """Sum the leading (batch) axes of ``g`` away until it has ``shape``."""
     if np.shape(g) == shape:
@@ -67,7 +72,7 @@ def truediv(dy, y, a, b):
 
 @rule(operator.pow)
 def pow(dy, y, a, b):
-    return (dy * b * a ** (b - 1), dy * y * np.log(a))
+    return (dy * power_slope(a, b), dy * y * np.log(a))
 
 
 @rule(operator.mod)
