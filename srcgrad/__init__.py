@@ -15,6 +15,7 @@ from .errors import (
     SrcgradError,
     UnsupportedSyntaxError,
 )
+from .params import Grads, Params, params
 from .rules.registry import defrule, nograd
 
 __version__ = "0.1.0"
@@ -24,6 +25,9 @@ __all__ = [
     "withgradient",
     "pullback",
     "adjoint_source",
+    "params",
+    "Params",
+    "Grads",
     "defrule",
     "nograd",
     "cache_info",

@@ -14,6 +14,7 @@ import numpy as np
 from .compiler.cache import adjoint_of
 from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError
+from .params import Grads, Params, collect
 from .runtime import dispatch
 from .runtime.structure import to_user
 
@@ -48,13 +49,26 @@ def withgradient(f, *args):
     >>> srcgrad.withgradient(lambda x: x ** 3, 2.0)
     (8.0, (12.0,))
     """
+    if len(args) == 1 and isinstance(args[0], Params):
+        return _implicit(f, args[0])
     y, back = dispatch.pullback(f, *args)
     grads = back(_seed(y, f))
     return y, tuple(to_user(g, a) for g, a in zip(grads[1:], args))
 
 
+def _implicit(f, ps: Params):
+    """``withgradient(f, params(...))``: ``f`` takes no arguments and reads the parameters itself."""
+    ps.check_bindings()
+    y, back = dispatch.pullback(f)
+    dself = back(_seed(y, f))[0]
+    return y, Grads(ps, collect(ps, f, dself))
+
+
 def gradient(f, *args):
     """The gradient of the scalar function ``f`` with respect to each argument, as a tuple.
+
+    With a single :class:`Params` argument, ``f`` takes no arguments and the
+    result is a :class:`Grads` indexed by the parameter arrays (``gs[W]``).
 
     >>> import numpy as np, srcgrad
     >>> srcgrad.gradient(lambda x: 3 * x ** 2 + 2 * x + 1, 2)
