@@ -98,6 +98,13 @@ def _first_line(node) -> int:
 
 def _lambda_name(node) -> str:
     parent = getattr(node, "_srcgrad_parent", None)
+    if isinstance(parent, gast.Tuple):  # f, g = (lambda ...), (lambda ...)
+        position = parent.elts.index(node)
+        grand = getattr(parent, "_srcgrad_parent", None)
+        if isinstance(grand, gast.Assign) and len(grand.targets) == 1 and isinstance(grand.targets[0], gast.Tuple):
+            elts = grand.targets[0].elts
+            if position < len(elts) and isinstance(elts[position], gast.Name):
+                return elts[position].id
     if isinstance(parent, gast.Assign) and len(parent.targets) == 1:
         target = parent.targets[0]
         if isinstance(target, gast.Name):

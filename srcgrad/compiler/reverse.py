@@ -414,6 +414,11 @@ class _Reverse:
             cells = [build.store(n) for n in self.scope.freevars]
             prologue.append(build.assign(build.tuple_(cells, store_ctx=True), build.call(self.runtime("captured"), build.name(closure_arg))))
         pre_init = self.pre_inits(head)
+        # A saved value assigned on only some paths starts as None, so saving it never fails.
+        sure = self.definitely_assigned(head) | set(self.scope.params) | {self.tape_name(t) for t in self.taped}
+        sure |= {n for n in saved if self.scope.kind(n) in ("free", "global")}
+        already = {s.targets[0].id for s in pre_init if isinstance(s.targets[0], gast.Name)}
+        pre_init += [build.assign(n, build.const(None)) for n in saved if n not in sure and n not in already]
         output = ret.value
         forward.append(gast.Return(value=build.tuple_([output, build.tuple_([build.name(n) for n in saved])])))
         forward = prologue + pre_init + forward
@@ -453,6 +458,20 @@ class _Reverse:
                 continue
             out |= build.names_in(s)
         return out
+
+    def definitely_assigned(self, stmts) -> set[str]:
+        """Names every path through ``stmts`` assigns (loops may run zero times)."""
+        names: set[str] = set()
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                names |= set(_targets(s))
+                if id(s) in self.back_names:
+                    names.add(self.back_names[id(s)])
+            elif isinstance(s, gast.If):
+                names |= self.definitely_assigned(s.body) & self.definitely_assigned(s.orelse)
+            elif isinstance(s, gast.While):
+                names.add(self.counters[id(s)])
+        return names
 
     def loop_targets_read_only_inside(self, backward) -> set[str]:
         """Loop variables the backward reads only inside its own reversed loops."""

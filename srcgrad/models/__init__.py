@@ -1,0 +1,40 @@
+"""Models: layers, activations, losses, one-hot encoding, and saving.
+
+Layers are plain callables with array fields, differentiated by srcgrad
+through their source; a model's parameters are found by walking its
+structure (``functor``).
+
+>>> import numpy as np
+>>> from srcgrad.models import Chain, Dense, mse, relu
+>>> model = Chain(Dense(2, 16, relu), Dense(16, 1))
+>>> float(mse(model(np.zeros((4, 2))), np.zeros((4, 1))))
+0.0
+"""
+
+from . import init
+from .activations import elu, gelu, identity, leakyrelu, logsoftmax, relu, sigmoid, softmax, softplus, swish, tanh, σ
+from .functor import functor, named_arrays, trainable
+from .init import glorot_normal, glorot_uniform
+from .layers import Chain, Dense, compose
+from .losses import (
+    binarycrossentropy,
+    crossentropy,
+    huber,
+    logitbinarycrossentropy,
+    logitcrossentropy,
+    mae,
+    mse,
+)
+from .onehot import onecold, onehot
+from .save import load, save
+
+__all__ = [
+    "Dense", "Chain", "compose",
+    "identity", "sigmoid", "σ", "relu", "leakyrelu", "tanh", "softplus", "elu", "gelu", "swish", "softmax",
+    "logsoftmax",
+    "mse", "mae", "crossentropy", "logitcrossentropy", "binarycrossentropy", "logitbinarycrossentropy", "huber",
+    "onehot", "onecold",
+    "functor", "trainable", "named_arrays",
+    "glorot_uniform", "glorot_normal", "init",
+    "save", "load",
+]

@@ -1,0 +1,71 @@
+"""Finding a function's source: def, lambdas (several on one line), nested, methods, generated code."""
+
+import numpy as np
+import pytest
+
+import srcgrad
+
+first, second = (lambda x: x * 2.0), (lambda x: x * 3.0)
+left, right = (lambda a: a ** 2), (lambda b: b ** 3)
+
+
+def test_two_lambdas_on_one_line_are_told_apart():
+    assert srcgrad.gradient(first, 1.0) == (2.0,)
+    assert srcgrad.gradient(second, 1.0) == (3.0,)
+    assert srcgrad.gradient(left, 2.0) == (4.0,)
+    assert srcgrad.gradient(right, 2.0) == (12.0,)
+
+
+def test_nested_function_and_closure():
+    def outer(scale):
+        def inner(x):
+            return scale * x ** 2
+        return inner
+
+    f = outer(3.0)
+    assert srcgrad.gradient(f, 2.0) == (12.0,)
+    assert srcgrad.gradient(outer(5.0), 2.0) == (20.0,)
+
+
+class Model:
+    def __init__(self):
+        self.w = np.array([1.0, 2.0])
+
+    def energy(self, x):
+        return np.sum(self.w * x ** 2)
+
+    @staticmethod
+    def helper(x):
+        return x * 4.0
+
+
+def test_methods_decorated_and_plain():
+    m = Model()
+    (g,) = srcgrad.gradient(m.energy, np.array([1.0, 1.0]))
+    np.testing.assert_allclose(g, [2.0, 4.0])
+    assert srcgrad.gradient(Model.helper, 1.0) == (4.0,)
+
+
+def test_generated_source_names_the_lambda_after_its_variable():
+    source = srcgrad.adjoint_source(first)
+    assert "def first_forward(x):" in source and "def first_backward(" in source
+
+
+def test_source_not_found_names_the_fix():
+    namespace = {}
+    exec("g = lambda x: x * 2", namespace)
+    with pytest.raises(srcgrad.SourceNotFoundError) as info:
+        srcgrad.gradient(namespace["g"], 1.0)
+    message = str(info.value)
+    assert "<string>" in message and "Fix:" in message
+
+
+def test_jupyter_style_cells_are_read_through_linecache():
+    import linecache
+
+    source = "def cell_f(x):\n    return x ** 3\n"
+    filename = "<ipython-input-7-abc>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {}
+    exec(compile(source, filename, "exec"), namespace)
+    assert srcgrad.gradient(namespace["cell_f"], 2.0) == (12.0,)
