@@ -6,6 +6,7 @@
 """
 
 from . import rules as _rules  # noqa: F401  (registers the built-in rules)
+from . import models, optim
 from .api import adjoint_source, gradient, pullback, withgradient
 from .compiler.cache import cache_info, clear_cache
 from .errors import (
@@ -21,6 +22,8 @@ from .rules.registry import defrule, nograd
 __version__ = "0.1.0"
 
 __all__ = [
+    "models",
+    "optim",
     "gradient",
     "withgradient",
     "pullback",

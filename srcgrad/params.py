@@ -66,6 +66,13 @@ class Grads:
         self.params = params
         self._grads = grads
 
+    def get(self, x, default=None):
+        """The gradient of ``x``, or ``default`` when it had none (an optimiser can skip it)."""
+        if x not in self.params:
+            return default
+        g = self._grads.get(id(x))
+        return default if g is None else g
+
     def __getitem__(self, x):
         if x not in self.params:
             raise KeyError("this array is not one of the parameters passed to gradient (see params(...))")
@@ -104,46 +111,11 @@ class Grads:
         return f"Grads({len(self)} parameters)"
 
 
-def _arrays_in(obj, out, seen):
-    if id(obj) in seen:
-        return
-    seen.add(id(obj))
-    if isinstance(obj, np.ndarray):
-        if np.issubdtype(obj.dtype, np.inexact):
-            out.append(obj)
-        return
-    if isinstance(obj, Params):
-        out.extend(obj)
-        return
-    if isinstance(obj, (list, tuple)):
-        for v in obj:
-            _arrays_in(v, out, seen)
-        return
-    if isinstance(obj, dict):
-        for v in obj.values():
-            _arrays_in(v, out, seen)
-        return
-    if isinstance(obj, types.FunctionType):
-        for cell in obj.__closure__ or ():
-            try:
-                _arrays_in(cell.cell_contents, out, seen)
-            except ValueError:
-                pass
-        return
-    if isinstance(obj, (str, bytes, int, float, complex, bool, type, types.ModuleType)) or obj is None:
-        return
-    trainable = getattr(obj, "trainable", None)
-    if callable(trainable) and not isinstance(obj, type):
-        _arrays_in(trainable(), out, seen)
-        return
-    fields = getattr(obj, "__dict__", None)
-    if fields is not None:
-        for v in fields.values():
-            _arrays_in(v, out, seen)
-
-
 def params(*objs) -> Params:
     """Collect the arrays in ``objs`` (recursively) as implicit parameters.
+
+    Arrays are found in lists, tuples, dicts, objects' fields (narrowed by
+    ``@functor`` or a ``trainable()`` method) and closures' captured variables.
 
     >>> import numpy as np, srcgrad
     >>> W, b = np.array(2.0), np.array(3.0)
@@ -152,10 +124,11 @@ def params(*objs) -> Params:
     >>> float(gs[W]), float(gs[b])
     (4.0, 1.0)
     """
+    from .models.functor import leaves  # the one walker params, save/load and optimisers share
+
     arrays: list = []
-    seen: set = set()
     for obj in objs:
-        _arrays_in(obj, arrays, seen)
+        arrays.extend(obj if isinstance(obj, Params) else (array for _, array in leaves(obj)))
     names = []
     caller = sys._getframe(1).f_globals
     for name, value in list(caller.items()):

@@ -44,7 +44,7 @@ class Parsed:
         return ""
 
 
-_module_cache: dict[tuple[str, str], gast.Module] = {}
+_module_cache: dict[tuple[str, str], dict] = {}
 _lock = threading.Lock()
 
 
@@ -70,23 +70,35 @@ def register_source(filename: str, text: str) -> None:
     linecache.cache[filename] = (len(text), None, lines, filename)
 
 
-def _parse_file(filename: str, lines: list[str]) -> gast.Module:
+def _parse_file(filename: str, lines: list[str]):
+    """The file's definitions, indexed: ``{("def", name, first_line): node, ("lambda", line): [nodes]}``."""
     text = "".join(lines)
     key = (filename, hashlib.sha1(text.encode()).hexdigest())
     with _lock:
-        module = _module_cache.get(key)
-    if module is None:
+        index = _module_cache.get(key)
+    if index is None:
         module = gast.parse(text)
         _attach_parents(module)
+        index = {}
+        for node in gast.walk(module):
+            if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)):
+                index[("def", node.name, _first_line(node))] = node
+            elif isinstance(node, gast.Lambda):
+                index.setdefault(("lambda", node.lineno), []).append(node)
         with _lock:
-            _module_cache[key] = module
-    return module
+            _module_cache[key] = index
+    return index
+
+
+#: child node id -> parent node, for the cached modules. Kept outside the nodes:
+#: an attribute pointing up the tree would make every deepcopy copy the whole file.
+_parents: dict[int, gast.AST] = {}
 
 
 def _attach_parents(module):
     for node in gast.walk(module):
         for child in gast.iter_child_nodes(node):
-            child._srcgrad_parent = node
+            _parents[id(child)] = node
 
 
 def _first_line(node) -> int:
@@ -97,10 +109,10 @@ def _first_line(node) -> int:
 
 
 def _lambda_name(node) -> str:
-    parent = getattr(node, "_srcgrad_parent", None)
+    parent = _parents.get(id(node))
     if isinstance(parent, gast.Tuple):  # f, g = (lambda ...), (lambda ...)
         position = parent.elts.index(node)
-        grand = getattr(parent, "_srcgrad_parent", None)
+        grand = _parents.get(id(parent))
         if isinstance(grand, gast.Assign) and len(grand.targets) == 1 and isinstance(grand.targets[0], gast.Tuple):
             elts = grand.targets[0].elts
             if position < len(elts) and isinstance(elts[position], gast.Name):
@@ -162,7 +174,7 @@ def parse_function(fn: types.FunctionType) -> Parsed:
             "interactive prompt and exec() of a string keep no source",
         )
     try:
-        module = _parse_file(filename, lines)
+        index = _parse_file(filename, lines)
     except SyntaxError as exc:
         raise SourceNotFoundError(
             f"cannot parse the file holding {fn.__qualname__!r}: {exc.msg}",
@@ -173,7 +185,7 @@ def parse_function(fn: types.FunctionType) -> Parsed:
 
     first = code.co_firstlineno
     if code.co_name == "<lambda>":
-        candidates = [n for n in gast.walk(module) if isinstance(n, gast.Lambda) and n.lineno == first]
+        candidates = index.get(("lambda", first), [])
         node = _pick_lambda(candidates, code)
         if node is None:
             raise SourceNotFoundError(
@@ -191,13 +203,8 @@ def parse_function(fn: types.FunctionType) -> Parsed:
         )
         gast.copy_location(fdef, node)
     else:
-        candidates = [
-            n
-            for n in gast.walk(module)
-            if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef))
-            and n.name == code.co_name
-            and _first_line(n) == first
-        ]
+        found = index.get(("def", code.co_name, first))
+        candidates = [found] if found is not None else []
         if not candidates:
             raise SourceNotFoundError(
                 f"cannot find the definition of {fn.__qualname__!r} at line {first}",

@@ -45,7 +45,7 @@ import types
 
 import gast
 
-from ..errors import NoRuleError
+from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
 from ..runtime import dispatch, structure
 from ..runtime.accumulate import accum, unbroadcast
@@ -223,6 +223,11 @@ class _Reverse:
 
     def classify_call(self, stmt, call) -> _Op:
         args = list(call.args)
+        if sum(isinstance(a, gast.Starred) for a in args) > 1 or any(k.arg is None for k in call.keywords):
+            raise UnsupportedSyntaxError(
+                "a call with more than one '*' argument, or with '**' keyword arguments",
+                filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
+                fix="build one tuple of positional arguments (f(*(a + b))) and pass keywords by name")
         keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
         starred = any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in call.keywords)
         func = call.func
@@ -321,31 +326,50 @@ class _Reverse:
             if all(self.ops.get(id(s)) is not None and self.ops[id(s)].numeric for s in stmts):
                 self.numeric.add(t)
         # Shape classes, to skip unbroadcast where shapes provably agree.
+        self.assign_count = {}
+        for stmt in _walk_stmts(body):
+            for t in _targets(stmt):
+                self.assign_count[t] = self.assign_count.get(t, 0) + 1
+        for p in self.scope.params:
+            self.assign_count[p] = self.assign_count.get(p, 0) + 1
         for stmt in _walk_stmts(body):
             op = self.ops.get(id(stmt))
             targets = _targets(stmt)
-            if len(targets) != 1:
-                for t in targets:
-                    self.shape[t] = None
+            if len(targets) != 1 or op is None:
                 continue
-            t = targets[0]
-            token = None
-            if op is not None and op.kind == "rule" and op.rule.broadcast:
-                tokens = {self.shape_of(a) for a in op.operands if not isinstance(a, gast.Constant)}
-                if len(tokens) == 1:
-                    token = tokens.pop()
-            elif op is not None and op.kind == "copy":
-                token = self.shape_of(op.operands[0])
+            token = self.result_shape(op)
             self.stmt_shape[id(stmt)] = token
-            if t in self.shape and self.shape[t] != token:
-                token = None
-            self.shape[t] = token
+            t = targets[0]
+            if token is not None and self.assign_count.get(t) == 1:
+                self.shape[t] = token
+
+    def result_shape(self, op):
+        """A token for the shape of an operation's result, or None when unknown.
+
+        Two values with the same token have the same shape: a name stands for
+        its own shape, an elementwise operation of operands sharing a token
+        has that token, and ``math`` functions give scalars.
+        """
+        if op.kind == "copy":
+            return self.shape_of(op.operands[0])
+        if op.kind not in ("rule", "rulecall"):
+            return None
+        if op.rule.scalar:
+            return "()"
+        if not op.rule.elementwise:
+            return None
+        tokens = {self.shape_of(a) for a in op.operands
+                  if not isinstance(a, gast.Constant) and not (isinstance(a, gast.Attribute) and self.scope.is_static_path(a))}
+        if len(tokens) == 1:
+            return tokens.pop()
+        return None
 
     def shape_of(self, atom):
-        if isinstance(atom, gast.Name):
-            return self.shape.get(atom.id, atom.id) if atom.id in self.shape or atom.id not in self.scope.locals \
-                or atom.id in self.scope.params else None
-        return None
+        if not isinstance(atom, gast.Name):
+            return None
+        if self.assign_count.get(atom.id, 0) > 1:
+            return None
+        return self.shape.get(atom.id, atom.id)
 
     def mark_loops(self, stmts, inside):
         for stmt in stmts:
@@ -378,7 +402,7 @@ class _Reverse:
             results.append(build.name(self.namer.adjoint(p)) if state.get(p, UNSET) in (SET, MAYBE) else build.const(None))
         free = sorted(
             {n for n in state if n not in self.scope.locals and state[n] in (SET, MAYBE)},
-            key=lambda n: self.first_use(n),
+            key=lambda n: (self.first_use(n), n),
         )
         has_self_grad = bool(free)
         if has_self_grad:
@@ -405,7 +429,7 @@ class _Reverse:
         defined |= set(self.counters.values())
         defined |= {n for n in read if self.scope.kind(n) in ("free", "global")}
         defined -= self.loop_targets_read_only_inside(backward)
-        saved = sorted((read & defined) - set(self.injected), key=self.first_use)
+        saved = sorted((read & defined) - set(self.injected), key=lambda n: (self.first_use(n), n))
         takes_closure = any(self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
         prologue = []
         closure_arg = None
@@ -657,7 +681,11 @@ class _Reverse:
         if not others:
             return False
         mine = self.shape_of(op.operands[position])
-        return mine is None or mine != self.stmt_shape.get(id(stmt))
+        if mine is not None and mine == self.stmt_shape.get(id(stmt)):
+            return False
+        arg = op.operands[position]
+        # Within one statement a name has one shape: h * h needs no unbroadcast.
+        return not all(isinstance(o, gast.Name) and o.id == getattr(arg, "id", None) for o in others)
 
     def rule_contributions(self, stmt, op, t, dt, state, out):
         template = template_of(op.rule)
@@ -713,7 +741,9 @@ class _Reverse:
         receivers.append((callee_name, MAYBE))
         for arg in op.operands:
             if isinstance(arg, gast.Starred):
-                receivers.append(("*", MAYBE))
+                # f(a, *rest): the gradients of rest's elements arrive as a starred group.
+                inner = arg.value
+                receivers.append(("*" + inner.id if self.is_active_atom(inner) else "*", MAYBE))
             elif self.is_active_atom(arg):
                 receivers.append((arg.id, SET if arg.id in self.numeric else MAYBE))
             else:
@@ -724,7 +754,10 @@ class _Reverse:
         direct = []
         for name, kind in receivers:
             if name is None or name == "*":
-                names.append("_")
+                names.append("*_" if name == "*" else "_")
+                continue
+            if name.startswith("*"):
+                names.append("*" + self.namer.fresh(self.namer.adjoint(name[1:]) + "_parts"))
                 continue
             if state.get(name, UNSET) == UNSET and name not in self.pending and not any(n == name for n, _ in direct):
                 names.append(self.namer.adjoint(name))
@@ -732,13 +765,18 @@ class _Reverse:
             else:
                 part = self.namer.fresh(self.namer.adjoint(name) + "_part")
                 names.append(part)
-        if all(n == "_" for n in names):
+        if all(n in ("_", "*_") for n in names):
             return
-        names += ["_"] * (len(receivers) - len(names))
-        target = build.tuple_([build.store(n) for n in names], store_ctx=True)
+        elts = [gast.Starred(value=build.store(n[1:]), ctx=gast.Store()) if n.startswith("*") else build.store(n)
+                for n in names]
+        target = build.tuple_(elts, store_ctx=True)
         out.append(build.assign(target, gast.Call(func=build.name(back), args=[dt], keywords=[])))
         for (name, kind), n in zip(receivers, names):
-            if n == "_" or name is None:
+            if n in ("_", "*_") or name is None:
+                continue
+            if n.startswith("*"):
+                grad = build.call(self.runtime("gather"), build.name(n[1:]), build.name(name[1:]))
+                self.contribute(name[1:], grad, MAYBE, stmt, state, out)
                 continue
             if (name, kind) in direct and n == self.namer.adjoint(name):
                 state[name] = kind if kind == SET else MAYBE
@@ -903,12 +941,12 @@ class _Reverse:
                 continue
             for t in _targets(stmt):
                 if t in self.taped and id(stmt) in self.in_loop:
-                    out.append(build.expr_stmt(build.call(build.attr(self.tape_name(t), "append"), build.name(t))))
+                    self.push_early(out, t)
             if id(stmt) in self.pullback_stmts:
                 t = _targets(stmt)[0]
                 back = self.back_names[id(stmt)]
                 if back in self.taped and id(stmt) in self.in_loop:
-                    out.append(build.expr_stmt(build.call(build.attr(self.tape_name(back), "append"), build.name(back))))
+                    self.push_early(out, back)
                 call = stmt.value
                 pb = gast.Call(func=self.runtime("pullback"), args=[copy.deepcopy(call.func)] + list(call.args),
                                keywords=list(call.keywords))
@@ -919,6 +957,22 @@ class _Reverse:
                 continue
             out.append(stmt)
         return out
+
+    def push_early(self, out, var):
+        """Push ``var`` on its tape right after its last assignment in this block.
+
+        Early, so the pushes do not sit between a temporary and its use and
+        the simplifier can fold the temporary back into the user's line.
+        """
+        position = 0
+        for k, s in enumerate(out):
+            written = {t for inner in _walk_stmts([s]) for t in _targets(inner)}
+            if isinstance(s, gast.Assign):
+                written |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)}
+            if var in written:
+                position = k + 1
+        push = build.expr_stmt(build.call(build.attr(self.tape_name(var), "append"), build.name(var)))
+        out.insert(position, push)
 
     def pre_inits(self, head):
         """Tapes start empty; a taped variable first assigned inside a loop starts as None."""

@@ -242,8 +242,22 @@ class _Tidy(gast.NodeTransformer):
             return left
         if isinstance(node.op, gast.Mult):
             return self.product(node)
+        if isinstance(node.op, gast.Add) and isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub):
+            return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)  # a + -b -> a - b
+        if isinstance(node.op, gast.Add) and gast.dump(left) == gast.dump(right):
+            return self.visit(gast.BinOp(left=build.const(2), op=gast.Mult(), right=right))  # e + e -> 2 * e
         if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
             return left
+        return node
+
+    def visit_IfExp(self, node):
+        """``a if None is None else b`` (a rule's default argument) -> ``a``."""
+        self.generic_visit(node)
+        test = node.test
+        if isinstance(test, gast.Compare) and len(test.ops) == 1 and isinstance(test.left, gast.Constant) \
+                and isinstance(test.comparators[0], gast.Constant) and isinstance(test.ops[0], (gast.Is, gast.IsNot)):
+            same = test.left.value is test.comparators[0].value
+            return node.body if same == isinstance(test.ops[0], gast.Is) else node.orelse
         return node
 
     def product(self, node):

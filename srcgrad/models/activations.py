@@ -16,6 +16,8 @@ array([0.5, 0.5])
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -99,6 +101,10 @@ def elu(x, alpha=1.0):
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
 
 
+# A Python float, not a NumPy one, so float32 inputs stay float32.
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
 def gelu(x):
     """The Gaussian error linear unit, in the tanh approximation (as Flux's ``gelu``).
 
@@ -106,8 +112,7 @@ def gelu(x):
     >>> gelu(np.array([0.0, 10.0]))
     array([ 0., 10.])
     """
-    c = np.sqrt(2.0 / np.pi)
-    return 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
 
 
 def swish(x):

@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ["functor", "children", "trainable", "child", "leaves", "named_arrays", "mirror", "count"]
 
 # Values with no parameters inside, however they look (modules have a __dict__).
-_OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, types.MethodType, np.ufunc, np.generic,
+_OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, np.ufunc, np.generic,
            str, bytes, int, float, complex, bool, type(None))
 
 
@@ -69,6 +69,8 @@ def children(x) -> dict:
     >>> children([10, 20])
     {0: 10, 1: 20}
     """
+    if isinstance(x, types.MethodType):  # a bound method stands for its object, as in its gradient
+        x = x.__self__
     if isinstance(x, np.ndarray) or isinstance(x, _OPAQUE):
         return {}
     if isinstance(x, (list, tuple)):
@@ -92,8 +94,9 @@ def children(x) -> dict:
 def trainable(x) -> dict:
     """The children of ``x`` that are searched for parameters.
 
-    A class's ``trainable()`` method wins (returning a dict of fields, or
-    their names), then the names given to :func:`functor`, then all children.
+    A class's ``trainable()`` method wins (it returns a dict of the fields
+    that are parameters, as Optimisers.jl's returns a NamedTuple), then the
+    names given to :func:`functor`, then all children.
 
     >>> import numpy as np
     >>> class Frozen:
@@ -104,11 +107,16 @@ def trainable(x) -> dict:
     >>> list(trainable(Frozen()))
     ['W']
     """
+    if isinstance(x, types.MethodType):
+        x = x.__self__
     kids = children(x)
     method = getattr(type(x), "trainable", None)
     if callable(method) and not isinstance(x, _OPAQUE):
         chosen = x.trainable()
-        return dict(chosen) if isinstance(chosen, dict) else {name: kids[name] for name in chosen}
+        if not isinstance(chosen, dict):
+            raise TypeError(f"{type(x).__name__}.trainable() should return a dict of fields, "
+                            f"such as {{'W': self.W}}, not a {type(chosen).__name__}")
+        return chosen
     names = getattr(type(x), "__trainable__", None)
     if names is not None and not isinstance(x, _OPAQUE):
         return {name: kids[name] for name in names if name in kids}
@@ -121,6 +129,8 @@ def child(x, key):
     >>> child({"a": 1}, "a"), child([5, 6], 1)
     (1, 6)
     """
+    if isinstance(x, types.MethodType):
+        x = x.__self__
     if isinstance(x, (list, tuple, dict)):
         return x[key]
     if isinstance(x, types.FunctionType):

@@ -42,6 +42,10 @@ class Rule:
     broadcast: bool = True
     #: Written by srcgrad itself (True) or registered by a user (False).
     builtin: bool = False
+    #: The output has the (broadcast) shape of the inputs: a ufunc-like operation.
+    elementwise: bool = False
+    #: The output is always a Python scalar (the ``math`` module).
+    scalar: bool = False
     #: Forward-mode rule ``tangent(dx..., y, *args)``, when not derivable.
     forward: Callable | None = None
 
@@ -81,7 +85,8 @@ def add_listener(fn: Callable[[Any], None]) -> None:
     _listeners.append(fn)
 
 
-def defrule(primal, *, broadcast: bool = True, _builtin: bool = False):
+def defrule(primal, *, broadcast: bool = True, elementwise: bool = False, scalar: bool = False,
+            _builtin: bool = False):
     """Register a reverse-mode rule for ``primal``; use as a decorator.
 
     The rule is called ``rule(dy, y, *args, **kwargs)`` with the cotangent
@@ -102,7 +107,8 @@ def defrule(primal, *, broadcast: bool = True, _builtin: bool = False):
 
     def register(reverse):
         with _lock:
-            rules[_key(primal)] = Rule(primal, reverse, broadcast=broadcast, builtin=_builtin)
+            rules[_key(primal)] = Rule(primal, reverse, broadcast=broadcast, builtin=_builtin,
+                                       elementwise=elementwise or (broadcast and _builtin), scalar=scalar)
             nondiff.discard(_key(primal))
             _changed(primal)
         return reverse

@@ -122,6 +122,8 @@ def to_user(g, x):
         return {k: to_user(gs.get(k), v) for k, v in x.items()}
     if isinstance(x, (types.BuiltinFunctionType, np.ufunc)):
         return None
+    if isinstance(x, types.MethodType):  # a bound method's gradient is its object's
+        return to_user(g, x.__self__)
     fields = _fields(x)
     gs = g if isinstance(g, dict) else {}
     out = {name: to_user(gs.get(name), value) for name, value in fields.items() if not name.startswith("__")}

@@ -1,0 +1,36 @@
+"""Optimisers and training: rules, ``update``/``setup``, ``train``, ``DataLoader``.
+
+>>> import numpy as np
+>>> from srcgrad.optim import Adam, setup, update
+>>> model = {"w": np.array([1.0, -1.0])}
+>>> state = setup(Adam(0.1), model)
+>>> state, model = update(state, model, {"w": np.array([0.5, -0.5])})
+>>> model["w"].round(3)
+array([ 0.9, -0.9])
+"""
+
+from .data import DataLoader
+from .rules import (
+    ADAM,
+    AdaGrad,
+    Adam,
+    AdamW,
+    ClipNorm,
+    ClipValue,
+    Descent,
+    Momentum,
+    Nesterov,
+    OptimiserChain,
+    RMSProp,
+    Rule,
+    WeightDecay,
+)
+from .train import throttle, train
+from .update import Leaf, setup, update
+
+__all__ = [
+    "Rule", "Descent", "Momentum", "Nesterov", "RMSProp", "Adam", "ADAM", "AdamW", "AdaGrad", "ClipValue",
+    "ClipNorm", "WeightDecay", "OptimiserChain",
+    "setup", "update", "Leaf",
+    "train", "throttle", "DataLoader",
+]

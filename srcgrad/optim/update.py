@@ -1,0 +1,215 @@
+"""Applying rules to parameters, in two styles.
+
+*Implicit* (Flux's ``update!``, as in the seeds): the rule keeps one state
+per array, keyed by the array's identity, and ``update`` changes the array
+in place::
+
+    update(opt, W, gs[W])      # one array
+    update(opt, ps, gs)        # every array of ps = srcgrad.params(...)
+
+*Explicit* (Optimisers.jl): the state lives in a tree shaped like the
+model, made by ``setup``; the gradient is the structural one that
+``srcgrad.gradient(loss, model, ...)[0]`` returns (a dict of fields for an
+object, lists/tuples/dicts mirrored, ``None`` for no gradient)::
+
+    state = setup(opt, model)
+    state, model = update(state, model, grad)
+
+Either way, every step is computed before any array changes, and the
+arrays change together with Ctrl-C held off, so an update is applied
+whole or not at all. An array reached twice (shared weights) is updated
+once, with the sum of its gradients.
+
+>>> import numpy as np
+>>> from srcgrad.optim import Descent
+>>> W = np.array([1.0, 2.0])
+>>> update(Descent(0.1), W, np.array([10.0, 0.0]))
+>>> W
+array([0., 2.])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import weakref
+
+import numpy as np
+
+from ..models.functor import child, mirror
+from .rules import Rule
+
+__all__ = ["Leaf", "setup", "update"]
+
+
+class Leaf:
+    """The optimiser state of one parameter array in an explicit state tree: its rule and state.
+
+    >>> from srcgrad.optim import Momentum
+    >>> Leaf(Momentum(), np.zeros(2))
+    Leaf(Momentum(lr=0.01, rho=0.9), array([0., 0.]))
+    """
+
+    __slots__ = ("rule", "state")
+
+    def __init__(self, rule, state):
+        self.rule = rule
+        self.state = state
+
+    def __repr__(self):
+        return f"Leaf({self.rule!r}, {self.state!r})"
+
+
+def setup(opt, model):
+    """The optimiser state tree for ``model``: a :class:`Leaf` for each parameter, ``None`` elsewhere.
+
+    >>> from srcgrad.models import Dense
+    >>> from srcgrad.optim import Descent
+    >>> setup(Descent(), Dense(2, 1))
+    {'W': Leaf(Descent(lr=0.1), None), 'b': Leaf(Descent(lr=0.1), None), 'activation': None}
+    """
+    if not isinstance(opt, Rule):
+        raise TypeError(f"setup(opt, model) needs an optimisation rule such as Adam(), not {type(opt).__name__}")
+    return mirror(lambda x: Leaf(opt, opt.init(x)), model)
+
+
+def update(opt, model, grad):
+    """Apply one optimisation step; see the module docstring for the two styles.
+
+    Implicit: ``update(opt, x, dx)`` or ``update(opt, ps, gs)`` changes the
+    arrays in place and returns ``None``. Explicit: ``update(state, model,
+    grad)`` changes the model's arrays in place and returns ``(state,
+    model)``, the same objects, updated.
+
+    >>> import numpy as np
+    >>> from srcgrad.optim import Descent
+    >>> model = {"w": np.array([1.0])}
+    >>> state = setup(Descent(0.5), model)
+    >>> state, model = update(state, model, {"w": np.array([2.0])})
+    >>> model["w"]
+    array([0.])
+    """
+    if isinstance(opt, Rule):
+        if isinstance(model, np.ndarray):
+            _commit([_ImplicitStep(opt, model, grad)])
+        elif np.ndim(model) == 0 and not hasattr(model, "__iter__"):
+            raise TypeError(f"update changes arrays in place, so it cannot update a {type(model).__name__}; "
+                            f"keep the parameter in an array, e.g. np.array({model!r})")
+        else:
+            _commit([_ImplicitStep(opt, p, grad[p]) for p in model if p in grad and grad[p] is not None])
+        return None
+    steps = {}
+    _collect(opt, model, grad, (), steps)
+    _commit(list(steps.values()))
+    return opt, model
+
+
+class _ImplicitStep:
+    """One array's update, with its state kept in the rule, keyed by the array's identity."""
+
+    def __init__(self, rule, x, grad):
+        self.rule, self.x, self.grad = rule, x, grad
+        self.store = rule.__dict__.setdefault("_implicit_state", {})
+        entry = self.store.get(id(x))
+        # An id can be reused once its array is gone; the weak reference tells the two apart.
+        self.state = entry[1] if entry is not None and entry[0]() is x else rule.init(x)
+
+    def save(self, state):
+        store, key = self.store, id(self.x)
+
+        def forget(ref):
+            if store.get(key, (None,))[0] is ref:
+                del store[key]
+
+        store[key] = (weakref.ref(self.x, forget), state)
+
+
+class _ExplicitStep:
+    """One array's update, with its state kept in the state tree's :class:`Leaf`."""
+
+    def __init__(self, leaf, x, grad):
+        self.rule, self.x, self.grad, self.state, self.leaf = leaf.rule, x, grad, leaf.state, leaf
+
+    def save(self, state):
+        self.leaf.state = state
+
+
+def _collect(tree, model, grad, path, steps):
+    """Pair each Leaf of ``tree`` with its array in ``model`` and its gradient in ``grad``."""
+    if tree is None or grad is None:
+        return
+    if isinstance(tree, Leaf):
+        if not isinstance(model, np.ndarray):
+            raise TypeError(f"the state tree has a parameter at {_where(path)} but the model has "
+                            f"{type(model).__name__} there; was the model changed after setup?")
+        previous = steps.get(id(tree))
+        if previous is None:
+            steps[id(tree)] = _ExplicitStep(tree, model, grad)
+        else:  # the same array reached again: its gradients add up
+            previous.grad = previous.grad + grad
+        return
+    keys = range(len(tree)) if isinstance(tree, (list, tuple)) else tree.keys()
+    for key in keys:
+        if tree[key] is not None:
+            _collect(tree[key], child(model, key), _grad_child(grad, key, model, path), path + (key,), steps)
+
+
+def _grad_child(grad, key, model, path):
+    if isinstance(grad, dict):
+        return grad.get(key)
+    if isinstance(grad, (list, tuple)) and isinstance(key, int) and isinstance(model, (list, tuple)):
+        return grad[key] if key < len(grad) else None
+    hint = ""
+    if isinstance(grad, tuple) and not isinstance(model, (list, tuple)):
+        hint = ("; srcgrad.gradient returns one gradient per argument, so pass "
+                "srcgrad.gradient(loss, model, ...)[0] for the model's")
+    raise TypeError(f"the gradient at {_where(path)} should have the structure of the "
+                    f"{type(model).__name__} there (a dict of its fields for an object), "
+                    f"not a {type(grad).__name__}{hint}")
+
+
+def _where(path):
+    return "the top" if not path else "model." + ".".join(map(str, path))
+
+
+def _commit(steps):
+    """Compute every step, then subtract them all and save the new states, uninterrupted."""
+    results = []
+    for s in steps:
+        grad = np.asarray(s.grad)
+        if grad.shape != s.x.shape:
+            raise ValueError(f"gradient of shape {grad.shape} for a parameter of shape {s.x.shape}")
+        state, step = s.rule.apply(s.state, s.x, grad)
+        results.append((s, state, np.asarray(step)))
+    with _interrupts_deferred():
+        for s, state, step in results:
+            _subtract(s.x, step)
+            s.save(state)
+
+
+def _subtract(x, step):
+    np.subtract(x, step, out=x, casting="same_kind")
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block has finished."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    except ValueError:  # not the main interpreter: signals cannot be handled here anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, received[0])
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
