@@ -35,8 +35,14 @@ class CacheInfo(tuple):
 
 
 def adjoint_of(fn):
-    """The compiled :class:`~srcgrad.compiler.Entry` for the plain function ``fn``."""
-    code = fn.__code__
+    """The compiled :class:`~srcgrad.compiler.Entry` for the plain function ``fn``.
+
+    Entries are keyed by the code object's identity: code objects compare
+    by value, so the same text in two modules would otherwise share one
+    entry and read the first module's globals. The entry keeps its function
+    (and so its code) alive, so the identity is never reused while cached.
+    """
+    code = id(fn.__code__)
     entry = _entries.get(code)
     if entry is not None:
         _stats["hits"] += 1
@@ -69,9 +75,9 @@ def _invalidate(primal) -> None:
         if isinstance(primal, str):  # an array method or attribute rule
             _entries.clear()
             return
-        stale = [code for code, entry in _entries.items() if any(d is primal for d in entry.depends_on)]
-        for code in stale:
-            del _entries[code]
+        stale = [key for key, entry in _entries.items() if any(d is primal for d in entry.depends_on)]
+        for key in stale:
+            del _entries[key]
         # Code that called the primal at run time looks the rule up each call;
         # code that inlined or skipped it is gone above.
 

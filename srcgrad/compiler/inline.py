@@ -33,6 +33,8 @@ class Template:
     outputs: list | None
     #: name -> object for the globals the rule's expressions read.
     free: dict
+    #: Keyword-only parameters (after ``*args``).
+    kwonly: list = dataclasses.field(default_factory=list)
 
 
 _templates: dict = {}
@@ -46,14 +48,16 @@ def template_of(rule) -> Template:
     if found is not None:
         return found
     sig = inspect.signature(fn)
-    params, vararg, defaults = [], None, {}
+    params, kwonly, vararg, defaults = [], [], None, {}
     for p in sig.parameters.values():
         if p.kind == p.VAR_POSITIONAL:
             vararg = p.name
-        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             params.append(p.name)
-            if p.default is not p.empty:
-                defaults[p.name] = p.default
+        elif p.kind == p.KEYWORD_ONLY:
+            kwonly.append(p.name)
+        if p.default is not p.empty:
+            defaults[p.name] = p.default
     outputs, free = None, {}
     try:
         fdef = parse_function(fn).node
@@ -63,7 +67,7 @@ def template_of(rule) -> Template:
         body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         if len(body) == 1 and isinstance(body[0], gast.Return) and isinstance(body[0].value, gast.Tuple):
             outputs = body[0].value.elts
-            local = set(params) | ({vararg} if vararg else set())
+            local = set(params) | set(kwonly) | ({vararg} if vararg else set())
             for node in gast.walk(body[0].value):
                 if isinstance(node, gast.Name) and node.id not in local:
                     value = fn.__globals__.get(node.id, getattr(builtins, node.id, MISSING))
@@ -71,7 +75,7 @@ def template_of(rule) -> Template:
                         outputs = None
                         break
                     free[node.id] = value
-    template = Template(fn, params, vararg, defaults, outputs, free)
+    template = Template(fn, params, vararg, defaults, outputs, free, kwonly)
     with _lock:
         _templates[fn] = template
     return template
@@ -92,10 +96,10 @@ def bind_arguments(template: Template, args: list, keywords: dict):
     if template.vararg is not None:
         bound[template.vararg] = gast.Tuple(elts=list(args[len(primal):]), ctx=gast.Load())
     for key, value in keywords.items():
-        if key not in primal or key in bound:
+        if key not in primal + template.kwonly or key in bound:
             return None
         bound[key] = value
-    for param in primal:
+    for param in primal + template.kwonly:
         if param not in bound:
             if param not in template.defaults:
                 return None

@@ -161,7 +161,8 @@ class _Reverse:
         candidate = name
         user_value = self.scope.value(name) if self.scope.kind(name) in ("free", "global", "builtin") else MISSING
         clash = (candidate in self.scope.locals) or (user_value is not MISSING and user_value is not value) \
-            or (candidate in self.injected and self.injected[candidate] is not value)
+            or (candidate in self.injected and self.injected[candidate] is not value) \
+            or (candidate in self.namer.taken and candidate not in self.injected and user_value is not value)
         if clash:
             candidate = self.namer.fresh(name + "_")
         self.namer.taken.add(candidate)
@@ -202,6 +203,9 @@ class _Reverse:
                 return self.rule_op(stmt, rule, [value.value], {})
             if value.attr in registry.nondiff_attributes:
                 return _Op("inactive")
+            if value.attr in registry.method_rules:
+                # total = a.sum: a bound method's gradient is its object's.
+                return _Op("copy", operands=[value.value])
             return _Op("attr", operands=[value.value], attr=value.attr)
         if isinstance(value, gast.BinOp):
             fn = _BINOPS[type(value.op)]
@@ -274,8 +278,9 @@ class _Reverse:
         template = template_of(rule)
         bindings = bind_arguments(template, args, keywords)
         if bindings is None or template.outputs is None or MISSING in bindings.values():
-            return _Op("rulecall", operands=args, rule=rule, keywords=keywords, numeric=True)
-        return _Op("rule", operands=args, rule=rule, bindings=bindings, keywords=keywords, numeric=True)
+            return _Op("rulecall", operands=args, rule=rule, keywords=keywords, numeric=not rule.structured)
+        return _Op("rule", operands=args, rule=rule, bindings=bindings, keywords=keywords,
+                   numeric=not rule.structured)
 
     # ------------------------------------------------------------ analysis
     def analyse(self):
@@ -1008,10 +1013,11 @@ def _unstar(a):
 def _index_expr(index):
     """The index of ``x[...]`` as an ordinary expression (slices become ``slice(...)``)."""
     if isinstance(index, gast.Slice):
+        # slice(a) means [:a], so a lower bound always comes with its upper bound.
         parts = [index.lower, index.upper, index.step]
-        while parts and parts[-1] is None:
+        if parts[2] is None:
             parts.pop()
-        return build.call("slice", *[p if p is not None else build.const(None) for p in parts] or [build.const(None)])
+        return build.call("slice", *[p if p is not None else build.const(None) for p in parts])
     if isinstance(index, gast.Tuple):
         return build.tuple_([_index_expr(e) for e in index.elts])
     return copy.deepcopy(index)

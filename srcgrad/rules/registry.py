@@ -46,6 +46,8 @@ class Rule:
     elementwise: bool = False
     #: The output is always a Python scalar (the ``math`` module).
     scalar: bool = False
+    #: The output is a list or tuple of arrays (``np.split``), not one array.
+    structured: bool = False
     #: Forward-mode rule ``tangent(dx..., y, *args)``, when not derivable.
     forward: Callable | None = None
 
@@ -86,7 +88,7 @@ def add_listener(fn: Callable[[Any], None]) -> None:
 
 
 def defrule(primal, *, broadcast: bool = True, elementwise: bool = False, scalar: bool = False,
-            _builtin: bool = False):
+            structured: bool = False, _builtin: bool = False):
     """Register a reverse-mode rule for ``primal``; use as a decorator.
 
     The rule is called ``rule(dy, y, *args, **kwargs)`` with the cotangent
@@ -108,7 +110,8 @@ def defrule(primal, *, broadcast: bool = True, elementwise: bool = False, scalar
     def register(reverse):
         with _lock:
             rules[_key(primal)] = Rule(primal, reverse, broadcast=broadcast, builtin=_builtin,
-                                       elementwise=elementwise or (broadcast and _builtin), scalar=scalar)
+                                       elementwise=elementwise or (broadcast and _builtin), scalar=scalar,
+                                       structured=structured)
             nondiff.discard(_key(primal))
             _changed(primal)
         return reverse

@@ -99,11 +99,12 @@ def pullback(fn, *args, **kwargs):
     if isinstance(call, types.FunctionType):
         entry = adjoint_of(call)
         return entry.call(call, fn, args, kwargs)
-    if isinstance(fn, types.MethodType):
-        rule = registry.method_rules.get(fn.__name__)
+    owner = getattr(fn, "__self__", None)
+    if isinstance(fn, types.BuiltinMethodType) and owner is not None and not isinstance(owner, types.ModuleType):
+        rule = registry.method_rules.get(fn.__name__)  # a NumPy method held in a variable: a.sum
         if rule is not None:
             y = fn(*args, **kwargs)
-            back = _rule_back(rule, y, (fn.__self__,) + args, kwargs, nkw)
+            back = _rule_back(rule, y, (owner,) + args, kwargs, nkw)
             return y, lambda dy: _method_grads(back(dy))
     if isinstance(fn, (types.BuiltinFunctionType, types.BuiltinMethodType, types.MethodWrapperType)) or callable(fn):
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))

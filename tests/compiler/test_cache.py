@@ -67,11 +67,11 @@ def test_a_rule_for_an_inlined_callable_drops_the_entries_that_inlined_it():
 
     f = lambda x: np.sum(np.sin(x))
     srcgrad.gradient(f, np.ones(2))
-    assert f.__code__ in cache._entries
+    assert id(f.__code__) in cache._entries
     original = registry.lookup(np.sin)
     try:
         srcgrad.defrule(np.sin, broadcast=False)(lambda dy, y, x: (dy * 0.0,))
-        assert f.__code__ not in cache._entries
+        assert id(f.__code__) not in cache._entries
         (g,) = srcgrad.gradient(f, np.ones(2))
         np.testing.assert_array_equal(g, [0.0, 0.0])
     finally:
@@ -115,3 +115,19 @@ def test_eight_threads_same_and_different_functions():
         t.join()
     assert not errors, errors
     assert srcgrad.cache_info().size == 2
+
+
+def test_the_same_code_in_two_modules_reads_each_modules_globals(tmp_path):
+    import importlib.util
+
+    for name, w in (("mod_a", 1.0), ("mod_b", 100.0)):
+        (tmp_path / f"{name}.py").write_text(f"W = {w}\n\ndef f(x):\n    return W * x\n")
+    modules = []
+    for name in ("mod_a", "mod_b"):
+        spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    assert modules[0].f.__code__ == modules[1].f.__code__  # equal by value...
+    assert srcgrad.gradient(modules[0].f, 2.0) == (1.0,)
+    assert srcgrad.gradient(modules[1].f, 2.0) == (100.0,)  # ...but not one entry

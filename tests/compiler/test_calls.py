@@ -64,7 +64,9 @@ def test_one_compiled_adjoint_serves_every_closure_of_the_same_code():
     other = linear(5, 4)
     srcgrad.gradient(lambda x: np.sum(other(x)), x)
     # The inner lambda of linear() was compiled once for all three closures.
-    codes = [k for k in srcgrad.compiler.cache._entries if k.co_name == "<lambda>" and k.co_firstlineno == linear.__code__.co_firstlineno + 3]
+    entries = srcgrad.compiler.cache._entries.values()
+    codes = [e for e in entries if e.fn.__code__.co_name == "<lambda>"
+             and e.fn.__code__.co_firstlineno == linear.__code__.co_firstlineno + 3]
     assert len(codes) == 1
     assert srcgrad.cache_info().size >= size
 
