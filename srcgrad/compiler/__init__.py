@@ -18,7 +18,7 @@ import types
 
 import gast
 
-from ..runtime.dispatch import Back
+from ..runtime.dispatch import Back, Layout
 from . import build
 from .anf import normalise
 from .emit import compile_functions, to_source
@@ -49,56 +49,69 @@ class Entry:
     depends_on: list
     name: str
 
+    vararg: str | None = None
+
     def __post_init__(self):
         self.nparams = len(self.params)
         self._signature = None
+        self._direct = {}
 
     def call(self, fn, bound_self, args, kwargs):
         """Run the forward on a call ``fn(*args, **kwargs)``; return ``(y, Back)``."""
-        positional = args if bound_self is None else (bound_self,) + args
-        if kwargs or len(positional) != self.nparams:
-            values, layout = self._bind(fn, bound_self, args, kwargs)
-        else:
-            values, layout = positional, self._direct_layout(bound_self is not None)
+        values, layout, vararg_sizes = self.plan(fn, bound_self, args, kwargs)
         if self.takes_closure:
             y, saved = self.forward(fn, *values)
         else:
             y, saved = self.forward(*values)
-        return y, Back(self.backward, saved, args, len(kwargs), layout)
+        return y, Back(self.backward, saved, args, layout, self.has_self_grad, vararg_sizes)
 
-    def _split(self, grads):
-        if self.has_self_grad:
-            return grads[0], grads[1:]
-        return None, grads
+    def plan(self, fn, bound_self, args, kwargs):
+        """The forward's arguments for this call, and where the call's gradients come from.
 
-    def _direct_layout(self, bound):
-        if bound:
-            def layout(grads):
-                _, pgrads = self._split(grads)
-                return list(pgrads)
-        else:
-            def layout(grads):
-                dself, pgrads = self._split(grads)
-                return [dself, *pgrads]
-        return layout
-
-    def _bind(self, fn, bound_self, args, kwargs):
+        ``full = (dself, *dparams)`` is what the backward gives; slot 0 of
+        the call's gradients is the callee's (``dself``, or the bound
+        object's gradient), then one per argument, then one per keyword.
+        """
+        positional = args if bound_self is None else (bound_self,) + args
+        if not kwargs and self.vararg is None and len(positional) == self.nparams:
+            bound = bound_self is not None
+            layout = self._direct.get(bound)
+            if layout is None:
+                first = (1, None) if bound else (0, None)
+                rest = [(j + 1, None) for j in range(1 if bound else 0, self.nparams)]
+                layout = self._direct[bound] = Layout([first] + rest, self.nparams + 1)
+            return positional, layout, None
         if self._signature is None:
             self._signature = inspect.signature(fn)
-        positional = args if bound_self is None else (bound_self,) + args
-        bound = self._signature.bind(*positional, **kwargs)
-        bound.apply_defaults()
-        values = [bound.arguments[p] for p in self.params]
+        arguments = self._signature.bind(*positional, **kwargs)
+        arguments.apply_defaults()
+        values = [arguments.arguments[p] if p in arguments.arguments else () for p in self.params]
         offset = 0 if bound_self is None else 1
-        arg_index = [i + offset for i in range(len(args))]
-        kw_index = [self.params.index(k) for k in kwargs]
+        named = [p for p in self.params if p != self.vararg]
+        n_named_positional = len(positional) if self.vararg is None else self.params.index(self.vararg)
+        sources = [(1, None) if bound_self is not None else (0, None)]
+        vararg_sizes = {}
+        for i in range(len(args)):
+            position = i + offset
+            if self.vararg is not None and position >= n_named_positional:
+                j = self.params.index(self.vararg) + 1
+                vararg_sizes[j] = len(values[j - 1])
+                sources.append((j, position - n_named_positional))
+            else:
+                sources.append((self.params.index(named[position]) + 1, None))
+        for key in kwargs:
+            sources.append((self.params.index(key) + 1, None))
+        return values, Layout(sources, self.nparams + 1), vararg_sizes
 
-        def layout(grads):
-            dself, pgrads = self._split(grads)
-            head = pgrads[0] if bound_self is not None else dself
-            return [head] + [pgrads[i] for i in arg_index] + [pgrads[i] for i in kw_index]
-
-        return values, layout
+    def unplan(self, dvalues, bound_self, args, kwargs):
+        """Gradients of the forward's arguments, arranged as the call's (args, then keywords)."""
+        if self.vararg is None and not kwargs:
+            offset = 0 if bound_self is None else 1
+            return tuple(dvalues[offset:offset + len(args)])
+        _, layout, _ = self.plan(self.fn, bound_self, args, kwargs)
+        full = (None,) + tuple(dvalues)
+        picked = layout.apply(full)
+        return tuple(picked[1:])
 
 
 def _prepare(fn):
@@ -107,7 +120,7 @@ def _prepare(fn):
     scope = Scope(fn, parsed.node)
     user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
     user_names |= set(scope.params)
-    namer = Namer(user_names | _GENERATED_BUILTINS | set(dir(builtins)))
+    namer = Namer(user_names | _GENERATED_BUILTINS | set(dir(builtins)) | set(fn.__code__.co_freevars))
     return parsed, scope, namer, user_names
 
 
@@ -115,7 +128,7 @@ def _foldable(namer, user_names):
     """Names the simplifier may fold away: temporaries and their adjoints, never the user's own."""
     adjoints = set(namer._adjoints.values())
     user_adjoints = {namer._adjoints[n] for n in user_names if n in namer._adjoints}
-    invented = namer.taken - user_names - set(dir(builtins)) - _GENERATED_BUILTINS - user_adjoints
+    invented = set(namer.invented) - user_adjoints
     return invented, adjoints
 
 
@@ -131,7 +144,11 @@ def compile_adjoint(fn) -> Entry:
         source, [result.forward.name, result.backward.name], result.injected, fn.__globals__, parsed.name
     )
     return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
-                 result.takes_closure, result.depends_on, parsed.name)
+                 result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf))
+
+
+def scope_vararg(fdef):
+    return fdef.args.vararg.id if fdef.args.vararg is not None else None
 
 
 def stages(fn) -> dict[str, str]:

@@ -239,6 +239,9 @@ class _Normaliser:
             self.refuse(target, "this assignment target", "assign to plain names")
 
     def unpack(self, target, value, out):
+        if any(isinstance(e, gast.Starred) for e in target.elts):
+            self.unpack_starred(target, value, out)
+            return
         elts = []
         later = []
         for elt in target.elts:
@@ -252,6 +255,25 @@ class _Normaliser:
         out.append(self.mark(build.assign(build.tuple_(stores, store_ctx=True), value)))
         for elt, temp in later:
             self.unpack(elt, temp, out)
+
+    def unpack_starred(self, target, value, out):
+        """``a, *rest, b = t`` reads ``a = t[0]``, ``rest = t[1:-1]``, ``b = t[-1]``.
+
+        (``rest`` is a slice of ``t``, so a tuple for a tuple, where Python
+        would make a list.)
+        """
+        elts = target.elts
+        star = next(i for i, e in enumerate(elts) if isinstance(e, gast.Starred))
+        after = len(elts) - star - 1
+        for i, elt in enumerate(elts):
+            if i < star:
+                index = build.const(i)
+            elif i > star:
+                index = build.const(i - len(elts))
+            else:
+                elt = elt.value
+                index = gast.Slice(lower=build.const(star), upper=build.const(-after) if after else None, step=None)
+            self.assign_to(elt, gast.Subscript(value=value, slice=index, ctx=gast.Load()), out)
 
     # -- expressions -----------------------------------------------------
     def load(self, node: gast.Name) -> gast.Name:

@@ -67,15 +67,12 @@ def fence(parsed) -> None:
                     _check_target(parsed, target)
             if isinstance(node, gast.For):
                 _check_target(parsed, node.target, loop=True)
-            if isinstance(node, gast.Starred) and isinstance(getattr(node, "ctx", None), gast.Store):
-                _refuse(parsed, node, "starred unpacking 'a, *rest = ...'", "index the sequence instead")
 
 
 def _check_signature(parsed, fdef):
     args = fdef.args
-    if args.vararg is not None or args.kwarg is not None:
-        node = args.vararg or args.kwarg
-        _refuse(parsed, node, "'*args' or '**kwargs' in the signature", "name each parameter")
+    if args.kwarg is not None:
+        _refuse(parsed, args.kwarg, "'**kwargs' in the signature", "name each keyword parameter")
     if getattr(args, "posonlyargs", None):
         _refuse(parsed, args.posonlyargs[0], "positional-only parameters ('/')", "drop the '/'")
 
@@ -85,7 +82,7 @@ def _check_target(parsed, target, loop=False):
         return
     if isinstance(target, (gast.Tuple, gast.List)):
         for elt in target.elts:
-            _check_target(parsed, elt, loop)
+            _check_target(parsed, elt.value if isinstance(elt, gast.Starred) else elt, loop)
         return
     if loop:
         _refuse(parsed, target, "a loop variable that is not a plain name", "loop over a plain name")
@@ -98,8 +95,6 @@ def _check_target(parsed, target, loop=False):
         )
     if isinstance(target, gast.Attribute):
         _refuse(parsed, target, "assignment to an attribute ('obj.a = ...')", "return the new value instead")
-    if isinstance(target, gast.Starred):
-        _refuse(parsed, target, "starred unpacking 'a, *rest = ...'", "index the sequence instead")
 
 
 def _refuse(parsed, node, what, fix):

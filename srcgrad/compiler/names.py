@@ -79,6 +79,8 @@ class Namer:
 
     def __init__(self, taken=()):
         self.taken = set(taken)
+        #: Every name this namer made up (temporaries and adjoints).
+        self.invented: set[str] = set()
         self._adjoints: dict[str, str] = {}
 
     def fresh(self, base: str) -> str:
@@ -90,6 +92,7 @@ class Namer:
             n += 1
             name = f"{base}_{n}"
         self.taken.add(name)
+        self.invented.add(name)
         return name
 
     def adjoint(self, var: str) -> str:
@@ -99,5 +102,6 @@ class Namer:
             first = "d" + var if not var.startswith("_") else "d" + var.lstrip("_")
             name = first if first not in self.taken else self.fresh(var + "_bar")
             self.taken.add(name)
+            self.invented.add(name)
             self._adjoints[var] = name
         return name

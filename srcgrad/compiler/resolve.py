@@ -48,7 +48,11 @@ class Scope:
 
     def __init__(self, fn: types.FunctionType, fdef: gast.FunctionDef):
         self.fn = fn
-        self.params = [a.id for a in fdef.args.args] + [a.id for a in fdef.args.kwonlyargs]
+        args = fdef.args
+        #: Parameters in the order the forward takes them: named, then *args, then keyword-only.
+        self.vararg = args.vararg.id if args.vararg is not None else None
+        self.params = [a.id for a in args.args] + ([self.vararg] if self.vararg else []) \
+            + [a.id for a in args.kwonlyargs]
         self.locals = set(self.params)
         for node in gast.walk(gast.Module(body=fdef.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):

@@ -74,6 +74,7 @@ RUNTIME = {
     "index_grad": structure.index_grad,
     "captured": structure.captured,
     "gather": structure.gather,
+    "item": structure.item,
 }
 
 
@@ -142,6 +143,7 @@ class _Reverse:
         self.numeric: set[str] = set()
         self.shape: dict[str, object] = {}
         self.stmt_shape: dict[int, object] = {}
+        self.cotangent_maybe_none = False
         self.injected: dict[str, object] = {}
         self.inject_names: dict[int, str] = {}
         self.depends_on: list = []
@@ -160,7 +162,8 @@ class _Reverse:
             return self.inject_names[id(value)]
         candidate = name
         user_value = self.scope.value(name) if self.scope.kind(name) in ("free", "global", "builtin") else MISSING
-        clash = (candidate in self.scope.locals) or (user_value is not MISSING and user_value is not value) \
+        clash = (candidate in self.scope.locals) or (candidate in self.scope.freevars) \
+            or (user_value is not MISSING and user_value is not value) \
             or (candidate in self.injected and self.injected[candidate] is not value) \
             or (candidate in self.namer.taken and candidate not in self.injected and user_value is not value)
         if clash:
@@ -285,6 +288,8 @@ class _Reverse:
     # ------------------------------------------------------------ analysis
     def analyse(self):
         body = self.fdef.body
+        # Temporaries are locals too (one may share a name with a global the user never reads).
+        self.scope.locals |= {t for s in _walk_stmts(body) for t in _targets(s)}
         for position, stmt in enumerate(_walk_stmts(body)):
             self.order[id(stmt)] = position
             if isinstance(stmt, gast.Assign):
@@ -445,7 +450,8 @@ class _Reverse:
         pre_init = self.pre_inits(head)
         # A saved value assigned on only some paths starts as None, so saving it never fails.
         sure = self.definitely_assigned(head) | set(self.scope.params) | {self.tape_name(t) for t in self.taped}
-        sure |= {n for n in saved if self.scope.kind(n) in ("free", "global")}
+        assigned = {t for s in _walk_stmts(head) for t in _targets(s)} | set(self.back_names.values())
+        sure |= {n for n in saved if n not in assigned and self.scope.kind(n) in ("free", "global")}
         already = {s.targets[0].id for s in pre_init if isinstance(s.targets[0], gast.Name)}
         pre_init += [build.assign(n, build.const(None)) for n in saved if n not in sure and n not in already]
         output = ret.value
@@ -641,7 +647,9 @@ class _Reverse:
             out.append(gast.If(test=test, body=inner + tail, orelse=[]))
             return
         state.pop(t, None)
+        self.cotangent_maybe_none = st == MAYBE
         self.contributions(stmt, op, t, dt, state, out)
+        self.cotangent_maybe_none = False
 
     def contributions(self, stmt, op, t, dt, state, out):
         value = stmt.value
@@ -670,10 +678,9 @@ class _Reverse:
                 if not self.is_active_atom(elt):
                     continue
                 if keys is None:
-                    key = build.const(position)
-                    grad = gast.Subscript(value=dt, slice=key, ctx=gast.Load())
+                    grad = build.call(self.runtime("item"), dt, build.const(position))
                 else:
-                    grad = build.call(build.attr(dt, "get"), keys[position])
+                    grad = build.call(self.runtime("item"), dt, keys[position])
                 self.contribute(elt.id, grad, MAYBE, stmt, state, out)
         elif op.kind == "dynamic":
             self.dynamic_contributions(stmt, op, t, dt, state, out)
@@ -755,6 +762,8 @@ class _Reverse:
                 receivers.append((None, None))
         for key, value in op.keywords.items():
             receivers.append((value.id if self.is_active_atom(value) else None, SET if self.is_active_atom(value) and value.id in self.numeric else MAYBE))
+        if self.cotangent_maybe_none:  # back(None) is all None, even for numeric arguments
+            receivers = [(name, MAYBE if kind is not None else None) for name, kind in receivers]
         names = []
         direct = []
         for name, kind in receivers:

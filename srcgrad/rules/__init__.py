@@ -3,10 +3,11 @@
 - :mod:`.operators` — Python's operators (``+ - * / ** @``, unary minus, ``%``);
 - :mod:`.builtins` — ``abs``, ``min``, ``max``, ``sum``, ``float``, ``pow``, and what passes no gradient;
 - :mod:`.math` — the ``math`` module;
-- :mod:`.numpy` — NumPy functions, array methods and properties.
+- :mod:`.numpy` — NumPy functions, array methods and properties;
+- :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 
-from . import builtins, math, numpy, operators  # noqa: F401
+from . import builtins, math, numpy, operators, runtime  # noqa: F401
 from .registry import defrule, nograd
 
 __all__ = ["defrule", "nograd"]

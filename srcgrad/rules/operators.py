@@ -17,23 +17,27 @@ rule = functools.partial(defrule, _builtin=True)
 def matmul_grad_a(dy, a, b):
     """The gradient of ``a @ b`` with respect to ``a`` (any of 1-D, 2-D, batched)."""
     if np.ndim(a) == 1 and np.ndim(b) == 1:
-        return dy * b
-    if np.ndim(b) == 1:
-        return sum_to_shape(np.expand_dims(dy, -1) * b, np.shape(a))
-    if np.ndim(a) == 1:
-        return sum_to_shape(np.squeeze(b @ np.expand_dims(dy, -1), -1), np.shape(a))
-    return sum_to_shape(dy @ np.swapaxes(b, -1, -2), np.shape(a))
+        g = dy * b
+    elif np.ndim(b) == 1:
+        g = sum_to_shape(np.expand_dims(dy, -1) * b, np.shape(a))
+    elif np.ndim(a) == 1:
+        g = sum_to_shape(np.squeeze(b @ np.expand_dims(dy, -1), -1), np.shape(a))
+    else:
+        g = sum_to_shape(dy @ np.swapaxes(b, -1, -2), np.shape(a))
+    return g
 
 
 def matmul_grad_b(dy, a, b):
     """The gradient of ``a @ b`` with respect to ``b`` (any of 1-D, 2-D, batched)."""
     if np.ndim(a) == 1 and np.ndim(b) == 1:
-        return dy * a
-    if np.ndim(a) == 1:
-        return sum_to_shape(np.expand_dims(a, -1) * np.expand_dims(dy, -2), np.shape(b))
-    if np.ndim(b) == 1:
-        return sum_to_shape(np.squeeze(np.swapaxes(a, -1, -2) @ np.expand_dims(dy, -1), -1), np.shape(b))
-    return sum_to_shape(np.swapaxes(a, -1, -2) @ dy, np.shape(b))
+        g = dy * a
+    elif np.ndim(a) == 1:
+        g = sum_to_shape(np.expand_dims(a, -1) * np.expand_dims(dy, -2), np.shape(b))
+    elif np.ndim(b) == 1:
+        g = sum_to_shape(np.squeeze(np.swapaxes(a, -1, -2) @ np.expand_dims(dy, -1), -1), np.shape(b))
+    else:
+        g = sum_to_shape(np.swapaxes(a, -1, -2) @ dy, np.shape(b))
+    return g
 
 
 def power_slope(a, b):
@@ -43,11 +47,16 @@ def power_slope(a, b):
 
 def sum_to_shape(g, shape):
     """Sum the leading (batch) axes of ``g`` away until it has ``shape``."""
-    if np.shape(g) == shape:
-        return g
-    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
-    return np.sum(g, axis=axes, keepdims=True) if axes else g
+    if np.shape(g) != shape:
+        g = np.reshape(np.sum(g, axis=batch_axes(np.shape(g), shape), keepdims=True), shape)
+    return g
+
+
+@nograd
+def batch_axes(gshape, shape):
+    """The axes of a ``gshape`` gradient that were broadcast onto a ``shape`` value."""
+    lead = len(gshape) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
 
 
 @rule(operator.add)
@@ -85,12 +94,12 @@ def matmul(dy, y, a, b):
     return (matmul_grad_a(dy, a, b), matmul_grad_b(dy, a, b))
 
 
-@rule(operator.neg, broadcast=False)
+@rule(operator.neg, broadcast=False, elementwise=True)
 def neg(dy, y, a):
     return (-dy,)
 
 
-@rule(operator.pos, broadcast=False)
+@rule(operator.pos, broadcast=False, elementwise=True)
 def pos(dy, y, a):
     return (dy,)
 

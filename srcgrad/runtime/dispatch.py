@@ -9,6 +9,11 @@ one gradient per argument in call order. ``back(None)`` is all ``None``.
 
 A ``None`` gradient for a numeric argument is replaced by a real zero, so
 the caller can add to it without testing; structures keep ``None``.
+
+Higher order: generated code is itself differentiated. A call to a
+pullback object runs :meth:`Back.__call__`, which is ordinary traceable
+Python; a call to :func:`pullback` is differentiated through a stand-in
+written in the traceable subset (:func:`srcgrad.higher.pullback`).
 """
 
 from __future__ import annotations
@@ -17,96 +22,228 @@ import types
 
 from ..errors import NoRuleError
 from ..rules import registry
-from .accumulate import unbroadcast
+from .accumulate import accum, unbroadcast
 from .structure import is_numeric, zero_like
 
-__all__ = ["pullback", "Back"]
+__all__ = ["pullback", "Back", "Layout", "arrange", "traced_as"]
+
+
+class Layout:
+    """Where each gradient of a call (callee first, then arguments) comes from.
+
+    The backward function returns ``full = (dself, *dparams)``; slot ``i``
+    of the call's gradients is ``full[j]`` for ``sources[i] = (j, None)``,
+    or ``full[j][k]`` for an argument gathered into ``*args``, or nothing
+    for ``None``. Being data, a layout can be transposed (second order).
+    """
+
+    __slots__ = ("sources", "nfull")
+
+    def __init__(self, sources, nfull):
+        self.sources = sources
+        self.nfull = nfull
+
+    def apply(self, full):
+        out = []
+        for src in self.sources:
+            if src is None:
+                out.append(None)
+            else:
+                j, k = src
+                g = full[j]
+                out.append(g if k is None or g is None else g[k])
+        return out
+
+    def transpose(self, douts, vararg_sizes):
+        dfull = [None] * self.nfull
+        for d, src in zip(douts, self.sources):
+            if src is None or d is None:
+                continue
+            j, k = src
+            if k is None:
+                dfull[j] = accum(dfull[j], d)
+            elif j in vararg_sizes:  # (a *args slot whose gradient was None had a constant zero)
+                parts = list(dfull[j]) if dfull[j] is not None else [None] * vararg_sizes[j]
+                parts[k] = accum(parts[k], d)
+                dfull[j] = tuple(parts)
+        return dfull
 
 
 class Back:
-    """The pullback of one call: ``back(dy) -> (dfn, *dargs)``."""
+    """The pullback of one call of compiled code: ``back(dy) -> (dfn, *dargs)``.
 
-    __slots__ = ("backward", "saved", "args", "nkw", "layout")
+    ``__call__`` is written in the subset srcgrad differentiates, so a
+    pullback called inside generated code can itself be differentiated
+    (higher order); :func:`arrange` is its one rule-backed step.
+    """
 
-    def __init__(self, backward, saved, args, nkw, layout):
+    __slots__ = ("backward", "saved", "args", "layout", "has_self", "vararg_sizes")
+
+    def __init__(self, backward, saved, args, layout, has_self, vararg_sizes=None):
         self.backward = backward
         self.saved = saved
         self.args = args
-        self.nkw = nkw
-        #: How the backward's outputs map onto (fn, *args, *kwargs).
         self.layout = layout
+        self.has_self = has_self
+        self.vararg_sizes = vararg_sizes or {}
 
     def __call__(self, dy):
-        n = 1 + len(self.args) + self.nkw
         if dy is None:
-            return (None,) * n
-        grads = self.backward(self.saved, dy)
-        out = self.layout(grads)
-        for i, arg in enumerate(self.args):
-            if out[i + 1] is None and is_numeric(arg):
-                out[i + 1] = zero_like(arg)
-        return tuple(out)
+            grads = no_gradients(self.layout)
+        else:
+            raw = self.backward(self.saved, dy)
+            grads = arrange(raw, self.layout, self.args, self.has_self)
+        return grads
 
 
-def _rule_back(rule, y, args, kwargs, nkw):
-    def back(dy):
+@registry.nograd
+def no_gradients(layout):
+    """The call's gradients when no cotangent reached it."""
+    return (None,) * len(layout.sources)
+
+
+def arrange(raw, layout, args, has_self):
+    """The backward's raw gradients laid out as the call's: callee, then arguments.
+
+    A numeric argument whose gradient is ``None`` gets a real zero, so the
+    caller can add to it without testing.
+    """
+    full = tuple(raw) if has_self else (None,) + tuple(raw)
+    out = layout.apply(full)
+    for i, arg in enumerate(args):
+        if out[i + 1] is None and is_numeric(arg):
+            out[i + 1] = zero_like(arg)
+    return tuple(out)
+
+
+@registry.defrule(arrange, broadcast=False, _builtin=True)
+def arrange_rule(dy, y, raw, layout, args, has_self):
+    return (transpose_layout(dy, raw, layout, has_self), None, None, None)
+
+
+def transpose_layout(douts, raw, layout, has_self):
+    """The transpose of :func:`arrange`: each call gradient's cotangent back to its raw slot."""
+    if douts is None:
+        return None
+    sizes = {j + (0 if has_self else 1): len(g) for j, g in enumerate(raw) if isinstance(g, tuple)}
+    dfull = layout.transpose(douts, sizes)
+    return tuple(dfull) if has_self else tuple(dfull[1:])
+
+
+def apply_layout(raw, layout, has_self):
+    """:func:`arrange` without the zeros: the transpose of :func:`transpose_layout`."""
+    if raw is None:
+        return None
+    full = tuple(raw) if has_self else (None,) + tuple(raw)
+    return tuple(layout.apply(full))
+
+
+@registry.defrule(transpose_layout, broadcast=False, _builtin=True)
+def transpose_layout_rule(dy, y, douts, raw, layout, has_self):
+    return (apply_layout(dy, layout, has_self), None, None, None)
+
+
+@registry.defrule(apply_layout, broadcast=False, _builtin=True)
+def apply_layout_rule(dy, y, raw, layout, has_self):
+    return (transpose_layout(dy, raw, layout, has_self), None, None)
+
+
+class RuleBack:
+    """The pullback of a call to a callable with a rule: ``back(dy) -> (None, *dargs)``."""
+
+    __slots__ = ("reverse", "y", "args", "kwargs", "broadcast", "nkw")
+
+    def __init__(self, rule, y, args, kwargs):
+        self.reverse = rule.reverse
+        self.y = y
+        self.args = args
+        self.kwargs = kwargs
+        self.broadcast = rule.broadcast and len(args) > 1
+        self.nkw = len(kwargs)
+
+    def __call__(self, dy):
         if dy is None:
-            return (None,) * (1 + len(args) + nkw)
-        grads = rule.reverse(dy, y, *args, **kwargs)
-        out = [None]
-        for g, a in zip(grads, args):
-            if g is not None and rule.broadcast and len(args) > 1:
-                g = unbroadcast(g, a)
-            if g is None and is_numeric(a):
-                g = zero_like(a)
-            out.append(g)
-        out.extend([None] * (len(args) - len(grads)))
-        out.extend([None] * nkw)
-        return tuple(out)
-
-    return back
+            grads = (None,) * (1 + len(self.args) + self.nkw)
+        else:
+            raw = self.reverse(dy, self.y, *self.args, **self.kwargs)
+            grads = rule_grads(raw, self.args, self.broadcast, self.nkw)
+        return grads
 
 
-def _constant_back(n):
-    nones = (None,) * n
+def rule_grads(raw, args, broadcast, nkw):
+    """A rule's gradients as a call's: none for the callee, one per argument, none for keywords."""
+    out = [None]
+    for position, a in enumerate(args):
+        g = raw[position] if position < len(raw) else None
+        if g is not None and broadcast:
+            g = unbroadcast(g, a)
+        if g is None and is_numeric(a):
+            g = zero_like(a)
+        out.append(g)
+    return tuple(out) + (None,) * nkw
 
-    def back(dy):
-        return nones
 
-    return back
+class MethodBack:
+    """A NumPy method's pullback, ``a.sum``: the method's gradient is its array's."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, dy):
+        return self.inner(dy)[1:]
+
+
+class ConstantBack:
+    """The pullback of a call that passes no gradient."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n):
+        self.n = n
+
+    def __call__(self, dy):
+        return (None,) * self.n
+
+
+def _forward_of(fn, args, kwargs):
+    """``(entry, callee, bound_self)`` for Python code, or None for rules and constants."""
+    from ..compiler.cache import adjoint_of
+
+    if isinstance(fn, types.FunctionType):
+        return adjoint_of(fn), fn, None
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return adjoint_of(fn.__func__), fn.__func__, fn.__self__
+    call = getattr(type(fn), "__call__", None)
+    if not isinstance(fn, type) and isinstance(call, types.FunctionType):
+        return adjoint_of(call), call, fn
+    return None
 
 
 def pullback(fn, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` and return ``(y, back)``."""
-    from ..compiler.cache import adjoint_of
-
     nkw = len(kwargs)
+    fn = stand_in_for(fn)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
         y = fn(*args, **kwargs)
-        return y, _rule_back(rule, y, args, kwargs, nkw)
+        return y, RuleBack(rule, y, args, kwargs)
     if registry.is_nondiff(fn):
-        return fn(*args, **kwargs), _constant_back(1 + len(args) + nkw)
-    if isinstance(fn, types.FunctionType):
-        entry = adjoint_of(fn)
-        return entry.call(fn, None, args, kwargs)
-    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
-        entry = adjoint_of(fn.__func__)
-        return entry.call(fn.__func__, fn.__self__, args, kwargs)
+        return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
+    found = _forward_of(fn, args, kwargs)
+    if found is not None:
+        entry, callee, bound_self = found
+        return entry.call(callee, bound_self, args, kwargs)
     if isinstance(fn, type):
         return _construct(fn, args, kwargs)
-    call = getattr(type(fn), "__call__", None)
-    if isinstance(call, types.FunctionType):
-        entry = adjoint_of(call)
-        return entry.call(call, fn, args, kwargs)
     owner = getattr(fn, "__self__", None)
     if isinstance(fn, types.BuiltinMethodType) and owner is not None and not isinstance(owner, types.ModuleType):
         rule = registry.method_rules.get(fn.__name__)  # a NumPy method held in a variable: a.sum
         if rule is not None:
             y = fn(*args, **kwargs)
-            back = _rule_back(rule, y, (owner,) + args, kwargs, nkw)
-            return y, lambda dy: _method_grads(back(dy))
-    if isinstance(fn, (types.BuiltinFunctionType, types.BuiltinMethodType, types.MethodWrapperType)) or callable(fn):
+            return y, MethodBack(RuleBack(rule, y, (owner,) + args, kwargs))
+    if callable(fn):
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
         raise NoRuleError(
             f"no derivative rule for {name}, and it has no Python source to differentiate",
@@ -115,27 +252,22 @@ def pullback(fn, *args, **kwargs):
     raise TypeError(f"{fn!r} is not callable")
 
 
-def _method_grads(grads):
-    # (None, dself, *dargs) -> (dself, *dargs): the bound method's gradient is its object's.
-    return grads[1:]
+#: Library functions differentiated through a stand-in written in the traceable subset.
+_TRACED_AS: dict = {}
+
+
+def stand_in_for(fn):
+    """What to differentiate for a call to ``fn``: its stand-in, or ``fn`` itself."""
+    return _TRACED_AS.get(fn, fn) if type(fn) is types.FunctionType else fn
+
+
+def traced_as(fn, stand_in) -> None:
+    """Differentiate calls to ``fn`` by reading ``stand_in``'s source instead."""
+    _TRACED_AS[fn] = stand_in
 
 
 def _construct(cls, args, kwargs):
-    """``cls(*args)`` for a class whose ``__init__`` is Python: differentiate through ``__init__``."""
-    init = cls.__init__
-    if not isinstance(init, types.FunctionType):
-        raise NoRuleError(
-            f"no derivative rule for constructing {cls.__qualname__}",
-            fix=f"register one with @srcgrad.defrule({cls.__qualname__})",
-        )
-    from ..compiler.cache import adjoint_of
-
-    obj = cls.__new__(cls)
-    entry = adjoint_of(init)
-    _, back = entry.call(init, obj, args, kwargs)
-
-    def construct_back(dy):
-        grads = back(dy)
-        return (None,) + tuple(grads[1:])
-
-    return obj, construct_back
+    raise NoRuleError(
+        f"constructing a {cls.__qualname__} inside a differentiated function is not supported yet",
+        fix="build the object outside the differentiated function and pass it in (or read it from a global)",
+    )

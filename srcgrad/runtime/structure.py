@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 
-__all__ = ["index_grad", "gather", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
+__all__ = ["index_grad", "gather", "item", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
 
 _NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
 _FLOAT64 = np.dtype(np.float64)
@@ -50,6 +50,8 @@ def _is_basic_index(idx) -> bool:
 
 def index_grad(dy, x, idx):
     """The gradient of ``x[idx]`` with respect to ``x``, given the gradient ``dy`` of the result."""
+    if x is None or dy is None:  # (x is None only for a gradient that was None: nothing flows)
+        return None
     if isinstance(x, np.ndarray):
         dx = np.zeros(x.shape, float_dtype(x))
         if _is_basic_index(idx):
@@ -69,6 +71,15 @@ def index_grad(dy, x, idx):
     if isinstance(x, dict):
         return {idx: dy}
     raise TypeError(f"srcgrad cannot differentiate indexing into {type(x).__name__} objects")
+
+
+def item(v, index):
+    """``v[index]`` for a gradient that may be ``None``, or a dict missing the key."""
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return v.get(index)
+    return v[index]
 
 
 def captured(fn):

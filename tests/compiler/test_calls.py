@@ -162,3 +162,16 @@ def test_numpy_functions_implemented_in_python_are_not_traced():
     # np.linspace-style library code is never read: a function from numpy without a rule is refused.
     with pytest.raises(srcgrad.NoRuleError):
         srcgrad.gradient(lambda x: np.sum(np.polyval(x, 2.0)), np.ones(3))
+
+
+def total(first, *rest, scale=1.0):
+    out = first * scale
+    for r in rest:
+        out = out + r * scale
+    return out
+
+
+def test_star_args_in_signatures():
+    check_gradient(lambda a, b, c: total(a, b, c, scale=2.0), 1.0, 2.0, 3.0)
+    check_gradient(lambda a: total(a), 1.5)
+    check_gradient(lambda a, b: total(a, *b), 1.5, (2.0, 3.0))

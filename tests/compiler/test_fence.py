@@ -92,8 +92,8 @@ def uses_loop_else(x):
     return x
 
 
-def uses_varargs(*xs):
-    return xs[0]
+def uses_varargs(**options):
+    return options["x"]
 
 
 def uses_setitem(x):
@@ -171,7 +171,7 @@ CASES = [
     (uses_set, "set literal", (), gast.Set),
     (uses_match, "match", (), gast.Match),
     (uses_loop_else, "'else' on a loop", (), None),
-    (uses_varargs, "*args", (), None),
+    (uses_varargs, "**kwargs", (), None),
     (uses_setitem, "assignment into an element", (), None),
     (uses_setattr, "assignment to an attribute", (None,), None),
     (uses_break, "'break'", (), None),

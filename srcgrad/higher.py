@@ -1,0 +1,116 @@
+"""Higher order: differentiating code that itself computes gradients.
+
+``df = lambda x: gradient(f, x)[0]`` is ordinary code to srcgrad, so
+``gradient(df, x)`` differentiates through the call to ``gradient``, and
+through the generated code that call runs. Two library functions are
+differentiated through stand-ins written here, in the subset srcgrad
+reads, instead of their own source:
+
+- :func:`srcgrad.gradient` through :func:`gradient` (one pullback, seeded with 1);
+- the dispatcher :func:`srcgrad.runtime.dispatch.pullback`, which generated
+  code calls for every user function, through :func:`pullback`.
+
+Pullback objects (:class:`~srcgrad.runtime.dispatch.Back`) have traceable
+``__call__`` methods, so a call to one inside generated code is
+differentiated like any callable object. What is left are three small
+rules for the glue: :func:`make_back`, :func:`bound_object` and ``arrange``.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from .errors import NonScalarOutputError
+from .rules.registry import defrule, nograd
+from .runtime.dispatch import Back, pullback as runtime_pullback
+from .runtime.structure import item
+
+__all__ = ["gradient", "pullback", "seed"]
+
+
+@nograd
+def seed(y):
+    """The cotangent 1 of a scalar output, in its dtype."""
+    if isinstance(y, (np.ndarray, np.generic)) and np.ndim(y) == 0 and np.issubdtype(y.dtype, np.inexact):
+        return np.ones((), y.dtype)[()]
+    if np.ndim(y) != 0:
+        raise NonScalarOutputError(
+            f"gradient needs a function that returns a scalar, but it returned shape {np.shape(y)}",
+            fix="reduce the output to a scalar (e.g. np.sum), or use srcgrad.pullback or srcgrad.jacobian",
+        )
+    return 1.0
+
+
+def gradient(f, *args):
+    """``srcgrad.gradient`` as differentiated code sees it: one pullback, seeded with 1."""
+    y, back = runtime_pullback(f, *args)
+    grads = back(seed(y))
+    return grads[1:]
+
+
+@nograd
+def plan(fn, args):
+    """How a call ``fn(*args)`` reaches compiled code: ``(forward, backward, how, layout, has_self)``."""
+    from .compiler.cache import adjoint_of
+    from .runtime.dispatch import stand_in_for
+
+    fn = stand_in_for(fn)
+    if isinstance(fn, types.FunctionType):
+        entry, callee, bound = adjoint_of(fn), fn, None
+        how = "closure" if entry.takes_closure else "plain"
+    elif isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        entry, callee, bound, how = adjoint_of(fn.__func__), fn.__func__, fn.__self__, "bound"
+    elif isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and not isinstance(fn, type):
+        entry, callee, bound, how = adjoint_of(type(fn).__call__), type(fn).__call__, fn, "object"
+    else:
+        return None, None, "other", None, False, None
+    _, layout, _ = entry.plan(callee, bound, args, {})
+    split = None
+    if entry.vararg is not None:  # the forward takes the extra arguments as one tuple
+        split = entry.params.index(entry.vararg) - (0 if bound is None else 1)
+        how += "+tuple"
+    return entry.forward, entry.backward, how, layout, entry.has_self_grad, split
+
+
+def pullback(fn, *args):
+    """The dispatcher as differentiated code sees it (plain, closure, bound and object calls)."""
+    forward, backward, how, layout, has_self, split = plan(fn, args)
+    if how == "plain+tuple":
+        y, saved = forward(*args[:split], args[split:])
+    elif how == "closure+tuple":
+        y, saved = forward(fn, *args[:split], args[split:])
+    elif how == "plain":
+        y, saved = forward(*args)
+    elif how == "closure":
+        y, saved = forward(fn, *args)
+    elif how == "bound":
+        y, saved = forward(bound_object(fn), *args)
+    elif how == "object":
+        y, saved = forward(fn, *args)
+    else:
+        y, back = runtime_pullback(fn, *args)
+    if how != "other":
+        back = make_back(backward, saved, args, layout, has_self)
+    return y, back
+
+
+def make_back(backward, saved, args, layout, has_self):
+    """A pullback object; its gradient (a dict of its fields) reaches ``saved``."""
+    return Back(backward, saved, args, layout, has_self)
+
+
+@defrule(make_back, broadcast=False, _builtin=True)
+def make_back_rule(dy, y, backward, saved, args, layout, has_self):
+    return (None, item(dy, "saved"), None, None, None)
+
+
+def bound_object(method):
+    """The object a bound method is bound to."""
+    return method.__self__
+
+
+@defrule(bound_object, broadcast=False, _builtin=True)
+def bound_object_rule(dy, y, method):
+    return (dy,)
