@@ -134,7 +134,10 @@ def _pick_lambda(candidates, code):
     if positions is not None:
         cols = [(line, col) for line, _, col, _ in positions() if line is not None and col is not None]
         cols = [(line, col) for line, col in cols if line >= code.co_firstlineno]
-        for node in candidates:
+        # The innermost lambda holding the instructions (lambda f: lambda x: ... holds two).
+        by_size = sorted(candidates, key=lambda n: (getattr(n, "end_lineno", n.lineno) - n.lineno,
+                                                    (getattr(n, "end_col_offset", 0) or 0) - n.col_offset))
+        for node in by_size:
             end_line = getattr(node, "end_lineno", node.lineno)
             end_col = getattr(node, "end_col_offset", None)
             inside = [

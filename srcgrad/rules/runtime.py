@@ -2,7 +2,10 @@
 
 Each helper generated code calls (``unbroadcast``, ``index_grad``,
 ``accum``, ``gather``, ``captured``) is linear in the gradient it moves, so
-its rule is one line: the transpose of what it does.
+its rule is one line: the transpose of what it does. The helpers the rules
+use come in transpose pairs too (``spread``/``unbroadcast``,
+``parts``/``gather``, ``item``/``index_grad``, ``cell_grads``/``cell_values``),
+so every level of a higher derivative finds a rule.
 """
 
 import functools
@@ -20,6 +23,18 @@ def parts(v, grads):
     if v is None:
         return None
     return tuple(v[i] for i in range(len(grads)))
+
+
+def cell_grads(v, closure):
+    """A closure's gradient (a dict by captured name) from the gradients of its cell values."""
+    return dict(zip(closure.__code__.co_freevars, v))
+
+
+def cell_values(v, closure):
+    """The gradients of a closure's cell values, from its gradient (a dict by captured name)."""
+    if v is None:
+        return None
+    return tuple(v.get(name) for name in closure.__code__.co_freevars)
 
 
 def present(v, x):
@@ -59,4 +74,29 @@ def gather(dy, y, grads, x):
 
 @rule(structure.captured)
 def captured(dy, y, closure):
-    return (dict(zip(closure.__code__.co_freevars, dy)),)
+    return (cell_grads(dy, closure),)
+
+
+@rule(cell_grads)
+def cell_grads_rule(dy, y, v, closure):
+    return (cell_values(dy, closure), None)
+
+
+@rule(cell_values)
+def cell_values_rule(dy, y, v, closure):
+    return (cell_grads(dy, closure), None)
+
+
+@rule(present)
+def present_rule(dy, y, v, x):
+    return (present(dy, x), None)
+
+
+@rule(spread)
+def spread_rule(dy, y, v, g):
+    return (accumulate.unbroadcast(dy, v), None)
+
+
+@rule(parts)
+def parts_rule(dy, y, v, grads):
+    return (structure.gather(dy, v), None)
