@@ -13,7 +13,8 @@ an *atom* (a name, a literal, or a static path such as ``np.pi``):
 - ``if c: ... else: ...`` with ``c`` a name holding the test's value;
 - ``for x in t: ...`` over a name, and ``while TEST: ...`` whose test is
   kept whole (it only decides control flow and carries no gradient);
-- ``return a`` as the last statement of the function.
+- ``return a`` as the last statement of the function (``break``,
+  ``continue`` and early returns were lowered to flags by :mod:`.jumps`).
 
 ``x += y`` becomes ``x = x + y`` (never mutating the caller's array), ``and``,
 ``or`` and ``a if c else b`` become ``if`` statements, and a name assigned
@@ -30,6 +31,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import build
+from .jumps import lower_jumps
 from .names import temp_base
 
 __all__ = ["normalise"]
@@ -37,7 +39,7 @@ __all__ = ["normalise"]
 
 def normalise(parsed, scope, namer) -> gast.FunctionDef:
     """Return a new ``FunctionDef`` in A-normal form (the input is left untouched)."""
-    fdef = copy.deepcopy(parsed.node)
+    fdef = lower_jumps(copy.deepcopy(parsed.node), namer)
     norm = _Normaliser(parsed, scope, namer)
     body = norm.block(fdef.body, top=True)
     if not body or not isinstance(body[-1], gast.Return):
@@ -45,6 +47,13 @@ def normalise(parsed, scope, namer) -> gast.FunctionDef:
     fdef.body = body
     fdef.decorator_list = []
     return fdef
+
+
+def runtime_call(helper: str, *args):
+    """A call to one of srcgrad's runtime helpers (``with_item``, ``appended``...)."""
+    call = build.call(helper, *args)
+    call.func._srcgrad_runtime = helper
+    return call
 
 
 def _line(node, lineno):
@@ -77,9 +86,6 @@ class _Normaliser:
         out = []
         for i, stmt in enumerate(stmts):
             self.line = getattr(stmt, "lineno", self.line)
-            if isinstance(stmt, gast.Return) and not (top and i == len(stmts) - 1):
-                self.refuse(stmt, "a 'return' before the end of the function",
-                            "assign the result to a variable and return it once, at the end")
             out.extend(self.stmt(stmt))
         return out
 
@@ -103,11 +109,21 @@ class _Normaliser:
                 self.assign_to(s.target, s.value, out)
         elif isinstance(s, gast.AugAssign):
             target = s.target
-            current = gast.Name(id=target.id, ctx=gast.Load(), annotation=None, type_comment=None)
+            if isinstance(target, gast.Subscript):
+                current = gast.Subscript(value=build.name(target.value.id), slice=target.slice, ctx=gast.Load())
+            else:
+                current = gast.Name(id=target.id, ctx=gast.Load(), annotation=None, type_comment=None)
             self.assign_to(target, gast.BinOp(left=current, op=s.op, right=s.value), out)
         elif isinstance(s, gast.Expr):
             if isinstance(s.value, gast.Constant):
                 return out  # a docstring or a bare literal
+            if self.is_list_growth(s.value):
+                call = s.value
+                helper = "appended" if call.func.attr == "append" else "extended"
+                receiver = call.func.value
+                value = runtime_call(helper, self.load(receiver), self.atom(call.args[0], out))
+                out.append(self.mark(build.assign(self.bind_name(receiver.id), value)))
+                return out
             if isinstance(s.value, gast.Call):
                 out.append(self.mark(build.expr_stmt(self.expr(s.value, out))))
             else:
@@ -129,9 +145,6 @@ class _Normaliser:
             node = gast.While(test=test, body=self.nested(s.body), orelse=[])
             node._srcgrad_line = s.lineno
             out.append(node)
-        elif isinstance(s, (gast.Break, gast.Continue)):
-            self.refuse(s, f"'{type(s).__name__.lower()}'",
-                        "use a loop condition (or a while loop whose test checks a flag) instead")
         elif isinstance(s, gast.Pass):
             pass
         elif isinstance(s, (gast.Assert, gast.Raise)):
@@ -223,7 +236,20 @@ class _Normaliser:
         self.defined.add(user_name)
         return build.store(current)
 
+    def is_list_growth(self, call):
+        """``xs.append(v)`` or ``xs.extend(vs)`` on a local list: a new list, functionally."""
+        return (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
+                and call.func.attr in ("append", "extend") and isinstance(call.func.value, gast.Name)
+                and call.func.value.id in self.scope.locals and len(call.args) == 1 and not call.keywords)
+
     def assign_to(self, target, value, out):
+        if isinstance(target, gast.Subscript):
+            # y[i] = v reads y = with_item(y, i, v): a new array, so nothing the backward needs is lost.
+            base = target.value
+            index = self.index_value(target.slice, out)
+            new = runtime_call("with_item", self.load(base), index, self.atom(value, out))
+            out.append(self.mark(build.assign(self.bind_name(base.id), new)))
+            return
         if isinstance(target, gast.Name):
             op = self.expr(value, out)
             current = self.rename.get(target.id, target.id)
@@ -349,6 +375,8 @@ class _Normaliser:
             return self.boolop(e, out)
         if isinstance(e, gast.JoinedStr):
             return self.opaque(e)
+        if isinstance(e, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
+            return self.comprehension(e, out)
         self.refuse(e, f"the expression {type(e).__name__!r}", "rewrite it with simpler operations")
 
     def starred(self, e, out):
@@ -367,6 +395,50 @@ class _Normaliser:
         args = [self.starred(a, out) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, out)) for k in e.keywords]
         return gast.Call(func=callee, args=args, keywords=keywords)
+
+    def index_value(self, s, out):
+        """The index of ``x[...]`` as a value: slices become ``slice(...)`` calls."""
+        if isinstance(s, gast.Slice):
+            parts = [self.atom(p, out) if p is not None else build.const(None) for p in (s.lower, s.upper, s.step)]
+            return self.atom(build.call("slice", *parts), out, base="index")
+        if isinstance(s, gast.Tuple):
+            return self.atom(gast.Tuple(elts=[self.index_value(e, out) for e in s.elts], ctx=gast.Load()), out,
+                             base="index")
+        return self.atom(s, out)
+
+    def comprehension(self, e, out):
+        """``[f(x) for x in xs if c]`` is a loop that appends; a dict comprehension fills a dict."""
+        result = self.namer.fresh("items" if not isinstance(e, gast.DictComp) else "fields")
+        start = gast.Dict(keys=[], values=[]) if isinstance(e, gast.DictComp) else gast.List(elts=[], ctx=gast.Load())
+        out.append(self.mark(build.assign(result, start)))
+        e = copy.deepcopy(e)
+        # The comprehension's own variables get fresh names: they must not clobber the function's.
+        renames = {}
+        for generator in e.generators:
+            for node in gast.walk(generator.target):
+                if isinstance(node, gast.Name):
+                    renames[node.id] = self.namer.fresh(node.id)
+        for node in gast.walk(e):
+            if isinstance(node, gast.Name) and node.id in renames:
+                node.id = renames[node.id]
+        if isinstance(e, gast.DictComp):
+            store = [gast.Assign(targets=[gast.Subscript(value=build.name(result), slice=e.key, ctx=gast.Store())],
+                                 value=e.value, type_comment=None)]
+        else:
+            store = [gast.Expr(value=build.call(build.attr(result, "append"), e.elt))]
+        body = store
+        for generator in reversed(e.generators):
+            for condition in reversed(generator.ifs):
+                body = [gast.If(test=condition, body=body, orelse=[])]
+            body = [gast.For(target=generator.target, iter=generator.iter, body=body, orelse=[], type_comment=None)]
+        for stmt in body:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.stmt):
+                    node.lineno = self.line
+        self.scope.locals |= {result, *renames.values()}
+        for stmt in body:
+            out.extend(self.stmt(stmt))
+        return build.name(result)
 
     def index(self, s, out):
         if isinstance(s, gast.Slice):

@@ -42,10 +42,7 @@ REFUSED = {
         "a lambda inside the differentiated function",
         "define the lambda outside the differentiated function and call it",
     ),
-    gast.ListComp: ("a list comprehension", "write an explicit for loop that appends to a list"),
     gast.SetComp: ("a set comprehension", "write an explicit for loop"),
-    gast.DictComp: ("a dict comprehension", "write an explicit for loop that fills a dict"),
-    gast.GeneratorExp: ("a generator expression", "write an explicit for loop"),
     gast.Set: ("a set literal", "use a list or a tuple"),
 }
 
@@ -87,11 +84,13 @@ def _check_target(parsed, target, loop=False):
     if loop:
         _refuse(parsed, target, "a loop variable that is not a plain name", "loop over a plain name")
     if isinstance(target, gast.Subscript):
+        if isinstance(target.value, gast.Name):
+            return
         _refuse(
             parsed,
             target,
-            "assignment into an element ('x[i] = ...')",
-            "build a new array, e.g. with np.where or np.concatenate",
+            "assignment into an element of an element ('x[i][j] = ...' or 'obj.x[i] = ...')",
+            "index once: x[i, j] = ..., or assign to a local array and store it afterwards",
         )
     if isinstance(target, gast.Attribute):
         _refuse(parsed, target, "assignment to an attribute ('obj.a = ...')", "return the new value instead")

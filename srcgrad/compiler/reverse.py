@@ -75,6 +75,9 @@ RUNTIME = {
     "captured": structure.captured,
     "gather": structure.gather,
     "item": structure.item,
+    "with_item": structure.with_item,
+    "appended": structure.appended,
+    "extended": structure.extended,
 }
 
 
@@ -230,6 +233,10 @@ class _Reverse:
 
     def classify_call(self, stmt, call) -> _Op:
         args = list(call.args)
+        helper = getattr(call.func, "_srcgrad_runtime", None)
+        if helper is not None:  # with_item, appended...: written by the normaliser
+            call.func.id = self.inject(helper, RUNTIME[helper])
+            return self.rule_op(stmt, registry.lookup(RUNTIME[helper]), args, {})
         if sum(isinstance(a, gast.Starred) for a in args) > 1 or any(k.arg is None for k in call.keywords):
             raise UnsupportedSyntaxError(
                 "a call with more than one '*' argument, or with '**' keyword arguments",
@@ -540,6 +547,8 @@ class _Reverse:
             if isinstance(s, (gast.If, gast.For)):
                 s.body = self.prune_restores(s.body) or [gast.Pass()]
                 s.orelse = self.prune_restores(s.orelse)
+                if isinstance(s, gast.If) and not _has_code(s.body) and not _has_code(s.orelse):
+                    continue  # nothing left to replay on either path
             out.append(s)
         return out
 
@@ -638,13 +647,15 @@ class _Reverse:
             self.contributions(stmt, op, t, dt, state, inner)
             self.flush_all(inner, state)
             self.pending = saved_pending
-            skipped = {k: v for k, v in before.items() if k != t}
+            # Where the guard is skipped, d<t> is bound to None (that is what the test saw).
+            skipped = {**{k: v for k, v in before.items() if k != t}, t: NONE}
             merged, (pre, tail) = self.merge([skipped, state])
             state.clear()
             state.update(merged)
-            out.extend(pre)
-            test = gast.Compare(left=dt, ops=[gast.IsNot()], comparators=[build.const(None)])
-            out.append(gast.If(test=test, body=inner + tail, orelse=[]))
+            if _has_code(inner):
+                out.extend(pre)
+                test = gast.Compare(left=dt, ops=[gast.IsNot()], comparators=[build.const(None)])
+                out.append(gast.If(test=test, body=inner + tail, orelse=[]))
             return
         state.pop(t, None)
         self.cotangent_maybe_none = st == MAYBE

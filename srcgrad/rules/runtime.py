@@ -100,3 +100,23 @@ def spread_rule(dy, y, v, g):
 @rule(parts)
 def parts_rule(dy, y, v, grads):
     return (structure.gather(dy, v), None)
+
+
+@rule(structure.with_item)
+def with_item(dy, y, x, index, value):
+    return (structure.without_item(dy, index), None, accumulate.unbroadcast(structure.item(dy, index), value))
+
+
+@rule(structure.without_item)
+def without_item(dy, y, g, index):
+    return (structure.without_item(dy, index), None)
+
+
+@rule(structure.appended)
+def appended(dy, y, xs, value):
+    return (structure.item(dy, slice(None, -1)), structure.item(dy, -1))
+
+
+@rule(structure.extended)
+def extended(dy, y, xs, values):
+    return (structure.item(dy, slice(None, len(xs))), structure.item(dy, slice(len(xs), None)))

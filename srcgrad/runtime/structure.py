@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 
-__all__ = ["index_grad", "gather", "item", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
+__all__ = ["index_grad", "gather", "item", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
 
 _NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
 _FLOAT64 = np.dtype(np.float64)
@@ -80,6 +80,38 @@ def item(v, index):
     if isinstance(v, dict):
         return v.get(index)
     return v[index]
+
+
+def with_item(x, index, value):
+    """``x`` with ``x[index] = value``, as a new array, list or dict (``x`` is left as it was)."""
+    if isinstance(x, np.ndarray):
+        out = x.astype(np.result_type(x, value), copy=True)
+    elif isinstance(x, list):
+        out = list(x)
+    elif isinstance(x, dict):
+        out = dict(x)
+    else:
+        raise TypeError(f"srcgrad cannot differentiate assignment into {type(x).__name__} objects")
+    out[index] = value
+    return out
+
+
+def without_item(g, index):
+    """The gradient ``g`` with the part at ``index`` removed (it was overwritten)."""
+    if g is None:
+        return None
+    out = with_item(g, index, 0 if isinstance(g, np.ndarray) else None)
+    return out
+
+
+def appended(xs, value):
+    """``xs + [value]`` for ``xs.append(value)``, as a new list."""
+    return list(xs) + [value]
+
+
+def extended(xs, values):
+    """``xs + list(values)`` for ``xs.extend(values)``, as a new list."""
+    return list(xs) + list(values)
 
 
 def captured(fn):

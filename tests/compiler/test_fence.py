@@ -76,10 +76,6 @@ def uses_lambda(x):
     return f(x)
 
 
-def uses_listcomp(x):
-    return sum([x * i for i in range(3)])
-
-
 def uses_set(x):
     return len({x, 1.0})
 
@@ -96,22 +92,14 @@ def uses_varargs(**options):
     return options["x"]
 
 
-def uses_setitem(x):
-    y = np.zeros(3)
-    y[0] = x
-    return y[0]
+def uses_nested_setitem(x):
+    y = [[0.0]]
+    y[0][0] = x
+    return y[0][0]
 
 
 def uses_setattr(obj, x):
     obj.value = x
-    return x
-
-
-def uses_break(x):
-    for i in range(3):
-        if i > 1:
-            break
-        x = x * 2
     return x
 
 
@@ -127,14 +115,6 @@ def uses_setcomp(x):
     return len({x * i for i in range(3)})
 
 
-def uses_dictcomp(x):
-    return {i: x for i in range(3)}[0]
-
-
-def uses_genexp(x):
-    return sum(x * i for i in range(3))
-
-
 def uses_match(x):
     match x:
         case 1.0:
@@ -142,12 +122,6 @@ def uses_match(x):
         case _:
             y = -x
     return y
-
-
-def uses_early_return(x):
-    if x > 0:
-        return x
-    return -x
 
 
 CASES = [
@@ -164,18 +138,13 @@ CASES = [
     (uses_import_from, "import", (), gast.ImportFrom),
     (uses_walrus, "walrus", (), gast.NamedExpr),
     (uses_lambda, "lambda", (), gast.Lambda),
-    (uses_listcomp, "list comprehension", (), gast.ListComp),
     (uses_setcomp, "set comprehension", (), gast.SetComp),
-    (uses_dictcomp, "dict comprehension", (), gast.DictComp),
-    (uses_genexp, "generator expression", (), gast.GeneratorExp),
+    (uses_nested_setitem, "element of an element", (), None),
     (uses_set, "set literal", (), gast.Set),
     (uses_match, "match", (), gast.Match),
     (uses_loop_else, "'else' on a loop", (), None),
     (uses_varargs, "**kwargs", (), None),
-    (uses_setitem, "assignment into an element", (), None),
     (uses_setattr, "assignment to an attribute", (None,), None),
-    (uses_break, "'break'", (), None),
-    (uses_early_return, "'return' before the end", (), None),
 ]
 
 
