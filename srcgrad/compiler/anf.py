@@ -147,6 +147,10 @@ class _Normaliser:
             out.append(node)
         elif isinstance(s, gast.Pass):
             pass
+        elif isinstance(s, gast.FunctionDef):
+            node = self.closure(s)
+            node.name = self.bind_name(s.name).id
+            out.append(self.mark(node))
         elif isinstance(s, (gast.Assert, gast.Raise)):
             out.append(self.mark(self.opaque(s)))
         else:
@@ -377,6 +381,8 @@ class _Normaliser:
             return self.opaque(e)
         if isinstance(e, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             return self.comprehension(e, out)
+        if isinstance(e, gast.Lambda):
+            return self.closure(e)
         self.refuse(e, f"the expression {type(e).__name__!r}", "rewrite it with simpler operations")
 
     def starred(self, e, out):
@@ -384,8 +390,28 @@ class _Normaliser:
             return gast.Starred(value=self.atom(e.value, out), ctx=gast.Load())
         return self.atom(e, out)
 
+    def closure(self, node):
+        """A function made here: kept whole, reading the current names of what it captures."""
+        node = copy.deepcopy(node)
+        bound = _bound_names(node)
+        for inner in gast.walk(node.body if isinstance(node, gast.Lambda) else gast.Module(body=node.body, type_ignores=[])):
+            if isinstance(inner, gast.Name) and isinstance(inner.ctx, gast.Load) and inner.id not in bound:
+                inner.id = self.rename.get(inner.id, inner.id)
+        return node
+
     def call(self, e, out):
+        import builtins
+
         func = e.func
+        if self.scope.resolve(func) is builtins.map and len(e.args) >= 2 and not e.keywords:
+            # map(f, xs) is [f(x) for x in xs]
+            names = [self.namer.fresh("item") for _ in e.args[1:]]
+            target = build.store(names[0]) if len(names) == 1 else build.tuple_([build.store(n) for n in names], True)
+            source = e.args[1] if len(names) == 1 else build.call("zip", *e.args[1:])
+            element = gast.Call(func=e.args[0], args=[build.name(n) for n in names], keywords=[])
+            listcomp = gast.ListComp(elt=element, generators=[gast.comprehension(
+                target=target, iter=source, ifs=[], is_async=0)])
+            return self.comprehension(listcomp, out)
         if self.scope.is_static_path(func):
             callee = copy.deepcopy(func)
         elif isinstance(func, gast.Attribute):
@@ -483,6 +509,18 @@ class _Normaliser:
             nested = body
         self.depth -= 1
         return build.name(temp)
+
+
+def _bound_names(fn) -> set[str]:
+    """Names a nested function binds itself (parameters and, for a def, its own locals)."""
+    args = fn.args
+    names = {a.id for a in args.args + args.kwonlyargs + getattr(args, "posonlyargs", [])}
+    names |= {a.id for a in (args.vararg, args.kwarg) if a is not None}
+    if isinstance(fn, gast.FunctionDef):
+        for node in gast.walk(gast.Module(body=fn.body, type_ignores=[])):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                names.add(node.id)
+    return names
 
 
 def _is_plain(test) -> bool:

@@ -34,14 +34,6 @@ REFUSED = {
     gast.ImportFrom: ("an import inside the differentiated function", "import at the top of the module"),
     gast.NamedExpr: ("the walrus operator ':='", "assign the value in its own statement"),
     gast.Match: ("a 'match' statement", "use if/elif/else"),
-    gast.FunctionDef: (
-        "a function defined inside the differentiated function",
-        "define the helper at module level (or outside the function) and call it",
-    ),
-    gast.Lambda: (
-        "a lambda inside the differentiated function",
-        "define the lambda outside the differentiated function and call it",
-    ),
     gast.SetComp: ("a set comprehension", "write an explicit for loop"),
     gast.Set: ("a set literal", "use a list or a tuple"),
 }
@@ -53,6 +45,8 @@ def fence(parsed) -> None:
     _check_signature(parsed, fdef)
     for stmt in fdef.body:
         for node in gast.walk(stmt):
+            if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+                _check_closure(parsed, node)
             refused = REFUSED.get(type(node))
             if refused is not None:
                 _refuse(parsed, node, *refused)
@@ -64,6 +58,16 @@ def fence(parsed) -> None:
                     _check_target(parsed, target)
             if isinstance(node, gast.For):
                 _check_target(parsed, node.target, loop=True)
+
+
+def _check_closure(parsed, node):
+    """A function defined inside: its own body is checked when it is called."""
+    if isinstance(node, gast.FunctionDef) and node.decorator_list:
+        _refuse(parsed, node, "a decorated function defined inside the differentiated function",
+                "define it at module level")
+    for inner in gast.walk(node):
+        if isinstance(inner, (gast.Nonlocal, gast.Global)):
+            _refuse(parsed, inner, "'nonlocal' or 'global' in a nested function", "return the value instead")
 
 
 def _check_signature(parsed, fdef):

@@ -116,6 +116,8 @@ def transform(parsed, scope, namer, fdef) -> Transformed:
 
 
 def _targets(stmt) -> list[str]:
+    if isinstance(stmt, gast.FunctionDef):
+        return [stmt.name]
     if isinstance(stmt, gast.Assign):
         t = stmt.targets[0]
         if isinstance(t, gast.Name):
@@ -194,6 +196,8 @@ class _Reverse:
 
     # ------------------------------------------------------------ classify
     def classify(self, stmt) -> _Op:
+        if isinstance(stmt, gast.FunctionDef) or isinstance(getattr(stmt, "value", None), gast.Lambda):
+            return self.closure_op(stmt if isinstance(stmt, gast.FunctionDef) else stmt.value)
         if isinstance(stmt, gast.Assign) and not isinstance(stmt.targets[0], gast.Name):
             return _Op("unpack", operands=[stmt.value])
         value = stmt.value
@@ -230,6 +234,16 @@ class _Reverse:
         if isinstance(value, gast.Call):
             return self.classify_call(stmt, value)
         return _Op("inactive")
+
+    def closure_op(self, fn) -> _Op:
+        """A function made here captures locals; its gradient (a dict by name) flows back to them."""
+        from .anf import _bound_names
+
+        body = fn.body if isinstance(fn, gast.Lambda) else gast.Module(body=fn.body, type_ignores=[])
+        bound = _bound_names(fn)
+        captured = sorted({n.id for n in gast.walk(body) if isinstance(n, gast.Name)
+                           and isinstance(n.ctx, gast.Load) and n.id not in bound and n.id in self.scope.locals})
+        return _Op("closure", operands=[build.name(c) for c in captured])
 
     def classify_call(self, stmt, call) -> _Op:
         args = list(call.args)
@@ -299,7 +313,7 @@ class _Reverse:
         self.scope.locals |= {t for s in _walk_stmts(body) for t in _targets(s)}
         for position, stmt in enumerate(_walk_stmts(body)):
             self.order[id(stmt)] = position
-            if isinstance(stmt, gast.Assign):
+            if isinstance(stmt, (gast.Assign, gast.FunctionDef)):
                 self.ops[id(stmt)] = self.classify(stmt)
         self.mark_loops(body, False)
         for stmt in _walk_stmts(body):
@@ -594,7 +608,7 @@ class _Reverse:
     def reverse_stmt(self, stmt, state) -> list:
         self._state = state
         out: list = []
-        if isinstance(stmt, gast.Assign):
+        if isinstance(stmt, (gast.Assign, gast.FunctionDef)):
             self.reverse_assign(stmt, state, out)
             self.restore(stmt, out)
         elif isinstance(stmt, gast.If):
@@ -663,8 +677,12 @@ class _Reverse:
         self.cotangent_maybe_none = False
 
     def contributions(self, stmt, op, t, dt, state, out):
-        value = stmt.value
-        if op.kind == "copy":
+        if op.kind == "closure":
+            for c in op.operands:
+                if self.is_active_atom(c):
+                    grad = build.call(self.runtime("item"), dt, build.const(c.id))
+                    self.contribute(c.id, grad, MAYBE, stmt, state, out)
+        elif op.kind == "copy":
             src = op.operands[0]
             if self.is_active_atom(src):
                 self.contribute(src.id, dt, SET, stmt, state, out)

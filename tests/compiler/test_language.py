@@ -91,6 +91,27 @@ def nested_comprehension(rows):
     return sum([a * b for row in rows for a, b in zip(row, row[1:])])
 
 
+def with_lambda(x, w):
+    f = lambda t: t * w + x
+    return f(2.0) * f(x)
+
+
+def with_def(xs, w):
+    def scale(t):
+        s = t * w
+        return s * s
+    return sum(map(scale, xs))
+
+
+def apply_twice(x):
+    g = lambda t: np.sin(t) * x
+    return g(g(x))
+
+
+def map_two(xs, ys):
+    return sum(map(lambda a, b: a * b, xs, ys))
+
+
 CASES = [
     (early, [(1.5,), (-1.5,)], None),
     (accumulate_until, [(1.3, 10), (0.2, 4), (1.0, 0)], [0]),
@@ -104,6 +125,10 @@ CASES = [
     (comprehensions, [([1.0, -2.0, 3.0],), ([-1.0],)], None),
     (dict_comprehension, [([1.0, -2.0, 3.0],), ([0.5, 0.5, 0.5],)], None),
     (nested_comprehension, [([[1.0, 2.0, 3.0], [0.5, 4.0]],)], None),
+    (with_lambda, [(1.5, 0.3), (-0.5, 2.0)], None),
+    (with_def, [([1.0, 2.0], 0.7)], None),
+    (apply_twice, [(0.4,), (-1.2,)], None),
+    (map_two, [([1.0, 2.0], [3.0, 4.0])], None),
 ]
 
 
