@@ -132,10 +132,10 @@ def _foldable(namer, user_names):
     return invented, adjoints
 
 
-def compile_adjoint(fn) -> Entry:
+def compile_adjoint(fn, returns_self=False) -> Entry:
     """Transform ``fn`` into its forward and backward functions and compile them."""
     parsed, scope, namer, user_names = _prepare(fn)
-    anf = normalise(parsed, scope, namer)
+    anf = normalise(parsed, scope, namer, returns_self=returns_self)
     result = transform(parsed, scope, namer, anf)
     invented, adjoints = _foldable(namer, user_names)
     simplify([result.forward, result.backward], invented, adjoints, result.injected)

@@ -37,11 +37,20 @@ from .names import temp_base
 __all__ = ["normalise"]
 
 
-def normalise(parsed, scope, namer) -> gast.FunctionDef:
-    """Return a new ``FunctionDef`` in A-normal form (the input is left untouched)."""
+def normalise(parsed, scope, namer, returns_self=False) -> gast.FunctionDef:
+    """Return a new ``FunctionDef`` in A-normal form (the input is left untouched).
+
+    With ``returns_self`` (a constructor's ``__init__``), the function
+    returns its first parameter, so the new object's gradient flows back
+    into the constructor's arguments.
+    """
     fdef = lower_jumps(copy.deepcopy(parsed.node), namer)
     norm = _Normaliser(parsed, scope, namer)
     body = norm.block(fdef.body, top=True)
+    if returns_self:
+        body = [s for s in body if not isinstance(s, gast.Return)]
+        body.append(_line(gast.Return(value=build.name(norm.rename.get(scope.params[0], scope.params[0]))),
+                          fdef.lineno))
     if not body or not isinstance(body[-1], gast.Return):
         body.append(_line(gast.Return(value=build.const(None)), fdef.lineno))
     fdef.body = body
@@ -111,6 +120,8 @@ class _Normaliser:
             target = s.target
             if isinstance(target, gast.Subscript):
                 current = gast.Subscript(value=build.name(target.value.id), slice=target.slice, ctx=gast.Load())
+            elif isinstance(target, gast.Attribute):
+                current = gast.Attribute(value=build.name(target.value.id), attr=target.attr, ctx=gast.Load())
             else:
                 current = gast.Name(id=target.id, ctx=gast.Load(), annotation=None, type_comment=None)
             self.assign_to(target, gast.BinOp(left=current, op=s.op, right=s.value), out)
@@ -122,6 +133,14 @@ class _Normaliser:
                 helper = "appended" if call.func.attr == "append" else "extended"
                 receiver = call.func.value
                 value = runtime_call(helper, self.load(receiver), self.atom(call.args[0], out))
+                out.append(self.mark(build.assign(self.bind_name(receiver.id), value)))
+                return out
+            if self.is_method_for_effect(s.value):
+                # c.add(x) may change c: c = mutate(c, "add", x), differentiated through the method.
+                call = s.value
+                receiver = call.func.value
+                args = [self.atom(a, out) for a in call.args]
+                value = runtime_call("mutate", self.load(receiver), build.const(call.func.attr), *args)
                 out.append(self.mark(build.assign(self.bind_name(receiver.id), value)))
                 return out
             if isinstance(s.value, gast.Call):
@@ -240,6 +259,15 @@ class _Normaliser:
         self.defined.add(user_name)
         return build.store(current)
 
+    def is_method_for_effect(self, call):
+        """A method called on a local object for its effect (not a NumPy array method)."""
+        from ..rules import registry
+
+        return (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
+                and isinstance(call.func.value, gast.Name) and call.func.value.id in self.scope.locals
+                and call.func.attr not in registry.method_rules and call.func.attr not in registry.nondiff_methods
+                and not call.keywords and not any(isinstance(a, gast.Starred) for a in call.args))
+
     def is_list_growth(self, call):
         """``xs.append(v)`` or ``xs.extend(vs)`` on a local list: a new list, functionally."""
         return (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
@@ -247,6 +275,12 @@ class _Normaliser:
                 and call.func.value.id in self.scope.locals and len(call.args) == 1 and not call.keywords)
 
     def assign_to(self, target, value, out):
+        if isinstance(target, gast.Attribute):
+            # obj.a = v stays a mutation: the backward takes d(obj)['a'] for v, then drops it.
+            node = build.assign(gast.Attribute(value=self.load(target.value), attr=target.attr, ctx=gast.Store()),
+                                self.atom(value, out))
+            out.append(self.mark(node))
+            return
         if isinstance(target, gast.Subscript):
             # y[i] = v reads y = with_item(y, i, v): a new array, so nothing the backward needs is lost.
             base = target.value

@@ -34,7 +34,7 @@ class CacheInfo(tuple):
         return f"CacheInfo(hits={self.hits}, misses={self.misses}, size={self.size})"
 
 
-def adjoint_of(fn):
+def adjoint_of(fn, constructor=False):
     """The compiled :class:`~srcgrad.compiler.Entry` for the plain function ``fn``.
 
     Entries are keyed by the code object's identity: code objects compare
@@ -42,7 +42,7 @@ def adjoint_of(fn):
     entry and read the first module's globals. The entry keeps its function
     (and so its code) alive, so the identity is never reused while cached.
     """
-    code = id(fn.__code__)
+    code = id(fn.__code__) if not constructor else (id(fn.__code__), "constructor")
     entry = _entries.get(code)
     if entry is not None:
         _stats["hits"] += 1
@@ -52,7 +52,7 @@ def adjoint_of(fn):
     with _lock:
         entry = _entries.get(code)
         if entry is None:
-            entry = compile_adjoint(fn)
+            entry = compile_adjoint(fn, returns_self=constructor)
             _entries[code] = entry
             _stats["misses"] += 1
         return entry

@@ -97,7 +97,10 @@ def _check_target(parsed, target, loop=False):
             "index once: x[i, j] = ..., or assign to a local array and store it afterwards",
         )
     if isinstance(target, gast.Attribute):
-        _refuse(parsed, target, "assignment to an attribute ('obj.a = ...')", "return the new value instead")
+        if isinstance(target.value, gast.Name):
+            return
+        _refuse(parsed, target, "assignment to an attribute of an attribute ('a.b.c = ...')",
+                "assign to a local object first: b = a.b; b.c = ...")
 
 
 def _refuse(parsed, node, what, fix):

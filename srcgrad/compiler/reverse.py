@@ -69,6 +69,7 @@ _UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operato
 #: Runtime helpers generated code may call, by the name it calls them.
 RUNTIME = {
     "pullback": dispatch.pullback,
+    "mutate": dispatch.mutate,
     "accum": accum,
     "unbroadcast": unbroadcast,
     "index_grad": structure.index_grad,
@@ -76,6 +77,7 @@ RUNTIME = {
     "gather": structure.gather,
     "item": structure.item,
     "with_item": structure.with_item,
+    "without_item": structure.without_item,
     "appended": structure.appended,
     "extended": structure.extended,
 }
@@ -122,6 +124,8 @@ def _targets(stmt) -> list[str]:
         t = stmt.targets[0]
         if isinstance(t, gast.Name):
             return [t.id]
+        if isinstance(t, gast.Attribute):
+            return []  # obj.a = v changes obj, it does not rebind a name
         return [e.id for e in t.elts]
     if isinstance(stmt, gast.For):
         return [stmt.target.id]
@@ -198,6 +202,8 @@ class _Reverse:
     def classify(self, stmt) -> _Op:
         if isinstance(stmt, gast.FunctionDef) or isinstance(getattr(stmt, "value", None), gast.Lambda):
             return self.closure_op(stmt if isinstance(stmt, gast.FunctionDef) else stmt.value)
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Attribute):
+            return _Op("setattr", operands=[stmt.value], attr=stmt.targets[0].attr, callee=stmt.targets[0].value)
         if isinstance(stmt, gast.Assign) and not isinstance(stmt.targets[0], gast.Name):
             return _Op("unpack", operands=[stmt.value])
         value = stmt.value
@@ -248,8 +254,10 @@ class _Reverse:
     def classify_call(self, stmt, call) -> _Op:
         args = list(call.args)
         helper = getattr(call.func, "_srcgrad_runtime", None)
-        if helper is not None:  # with_item, appended...: written by the normaliser
+        if helper is not None:  # with_item, appended, mutate...: written by the normaliser
             call.func.id = self.inject(helper, RUNTIME[helper])
+            if helper == "mutate":
+                return _Op("dynamic", operands=args, callee=call.func, callee_target=None, keywords={})
             return self.rule_op(stmt, registry.lookup(RUNTIME[helper]), args, {})
         if sum(isinstance(a, gast.Starred) for a in args) > 1 or any(k.arg is None for k in call.keywords):
             raise UnsupportedSyntaxError(
@@ -341,6 +349,9 @@ class _Reverse:
                     sources.append(True)
                 if op.kind in ("rule", "rulecall") and any(self.is_active_atom(v) for v in op.keywords.values()):
                     sources.append(True)
+                if op.kind == "setattr" and sources and op.callee.id not in self.active:
+                    self.active.add(op.callee.id)
+                    changed = True
                 if sources:
                     for t in _targets(stmt):
                         if t not in self.active:
@@ -625,8 +636,25 @@ class _Reverse:
             self.flush(var, out, state)
         return state.get(var, UNSET)
 
+    def reverse_setattr(self, stmt, op, state, out):
+        """``obj.a = v``: ``dv`` is d(obj)['a'], which then no longer belongs to obj."""
+        base = op.callee.id
+        value = op.operands[0]
+        st = self.consume(base, state, out)
+        if st in (UNSET, NONE) or not self.is_active_atom(value):
+            return
+        dbase = build.name(self.namer.adjoint(base))
+        grad = build.call(self.runtime("item"), dbase, build.const(op.attr))
+        self.contribute(value.id, grad, MAYBE, stmt, state, out)
+        self.flush(value.id, out, state)
+        out.append(build.assign(dbase.id, build.call(self.runtime("without_item"), dbase, build.const(op.attr))))
+        state[base] = MAYBE
+
     def reverse_assign(self, stmt, state, out):
         op = self.ops[id(stmt)]
+        if op.kind == "setattr":
+            self.reverse_setattr(stmt, op, state, out)
+            return
         targets = _targets(stmt)
         if op.kind == "inactive" or not any(t in self.active for t in targets):
             for t in targets:

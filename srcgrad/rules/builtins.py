@@ -5,30 +5,37 @@ import functools
 
 import numpy as np
 
-from .operators import power_slope
+from .operators import power_slope, sum_to_shape
 from .registry import defrule, nograd
 
 rule = functools.partial(defrule, _builtin=True)
 
 
 def sum_grad(dy, xs):
-    """The gradient of ``sum(xs)`` for a list, tuple or array ``xs``."""
+    """The gradient of ``sum(xs)`` for a list, tuple or array ``xs``.
+
+    Each element gets ``dy``, summed back to its own shape where the
+    addition broadcast it (``sum([matrix, row, 1.0])``).
+    """
     if isinstance(xs, np.ndarray):
         return np.broadcast_to(dy, xs.shape)
-    return [dy for _ in xs]
+    return [sum_to_shape(dy, np.shape(x)) for x in xs]
 
 
 def extremum_grad(dy, y, xs):
-    """The gradient of ``max(xs)``/``min(xs)``: all of it to the first element equal to the result."""
+    """The gradient of ``max(xs)``/``min(xs)``: shared equally by the elements equal to the result.
+
+    At a tie that is what central differences give (and what ``np.max`` does).
+    """
     if isinstance(xs, np.ndarray):
-        g = np.zeros(xs.shape, float)
-        g[np.unravel_index(np.argmax(xs == y), xs.shape)] = dy
-        return g
-    first = [x is y or x == y for x in xs].index(True)
-    return [dy if i == first else None for i in range(len(xs))]
+        winners = xs == y
+        return dy * winners / np.sum(winners)
+    winners = [x is y or x == y for x in xs]
+    share = dy / builtins.sum(winners)
+    return [share if won else None for won in winners]
 
 
-@rule(builtins.abs, broadcast=False)
+@rule(builtins.abs, broadcast=False, elementwise=True)
 def abs(dy, y, x):
     return (dy * np.sign(x),)
 
@@ -45,7 +52,7 @@ def pow(dy, y, a, b):
 
 @rule(builtins.sum, broadcast=False)
 def sum(dy, y, xs, start=0):
-    return (sum_grad(dy, xs), dy)
+    return (sum_grad(dy, xs), sum_to_shape(dy, np.shape(start)))
 
 
 @rule(builtins.max, broadcast=False)
@@ -59,18 +66,16 @@ def min(dy, y, a, *rest):
 
 
 def extremum_pair(dy, y, a, rest):
-    """``max(a, b, ...)`` gives its gradient to the first argument equal to the result."""
+    """``max(xs)`` or ``max(a, b, ...)``: the arguments equal to the result share the gradient."""
     if not rest:
         return (extremum_grad(dy, y, a),)
-    args = (a,) + tuple(rest)
-    first = [x is y or x == y for x in args].index(True)
-    return tuple(dy if i == first else None for i in range(len(args)))
+    return tuple(extremum_grad(dy, y, (a,) + tuple(rest)))
 
 
 for _fn in (
     builtins.len, builtins.int, builtins.bool, builtins.round, builtins.range, builtins.isinstance,
     builtins.issubclass, builtins.type, builtins.print, builtins.str, builtins.repr, builtins.id,
     builtins.hash, builtins.callable, builtins.hasattr, builtins.any, builtins.all, builtins.format,
-    builtins.divmod, builtins.ord, builtins.chr, builtins.sorted,
+    builtins.divmod, builtins.ord, builtins.chr, builtins.sorted, builtins.slice,
 ):
     nograd(_fn)

@@ -5,7 +5,14 @@ import math
 
 from .registry import defrule, nograd
 
-rule = functools.partial(defrule, _builtin=True, broadcast=False)
+rule = functools.partial(defrule, _builtin=True, broadcast=False, scalar=True)
+
+
+def log_base_grad(dy, y, base):
+    """The gradient of ``y = log(x, base)`` with respect to ``base`` (none when no base was given)."""
+    if base is None:
+        return None
+    return -dy * y / (base * math.log(base))
 
 
 @rule(math.sin)
@@ -34,8 +41,8 @@ def expm1(dy, y, x):
 
 
 @rule(math.log)
-def log(dy, y, x, base=math.e):
-    return (dy / (x * math.log(base)), -dy * y / (base * math.log(base)))
+def log(dy, y, x, base=None):
+    return (dy / x if base is None else dy / (x * math.log(base)), log_base_grad(dy, y, base))
 
 
 @rule(math.log1p)
@@ -108,11 +115,16 @@ def fabs(dy, y, x):
     return (dy * math.copysign(1.0, x),)
 
 
+@rule(math.copysign)
+def copysign(dy, y, x, sign):
+    return (dy * math.copysign(1.0, x) * math.copysign(1.0, y), None)
+
+
 @rule(math.erf)
 def erf(dy, y, x):
     return (dy * 2 / math.sqrt(math.pi) * math.exp(-x ** 2),)
 
 
-for _fn in (math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.copysign,
-            math.factorial, math.gcd, math.isclose):
+for _fn in (math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.factorial, math.gcd,
+            math.isclose):
     nograd(_fn)

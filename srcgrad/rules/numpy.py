@@ -14,12 +14,13 @@ from .operators import matmul_grad_a, matmul_grad_b, power_slope, sum_to_shape
 from .registry import defattribute, defmethod, defrule, nograd, nondiff_attributes, nondiff_methods
 
 rule = functools.partial(defrule, _builtin=True)
-unary = functools.partial(defrule, _builtin=True, broadcast=False)
-shaped = unary  # rules whose gradients already have their argument's shape
+unary = functools.partial(defrule, _builtin=True, broadcast=False, elementwise=True)
+shaped = functools.partial(defrule, _builtin=True, broadcast=False)  # reductions, shapes, products
 
 
 # ------------------------------------------------------------------ helpers
 
+@nograd
 def _axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
@@ -28,12 +29,29 @@ def _axes(axis, ndim):
     return (axis % ndim,)
 
 
+def zeros_for(x):
+    """A zero gradient for the array ``x``: its shape, its float dtype (float64 for integers)."""
+    return np.zeros(np.shape(x), np.result_type(x, np.float32))
+
+
+def winner_grad(dy, a, b):
+    """The part of ``dy`` that goes to ``a`` in ``max(a, b)``: all where ``a > b``, half at a tie."""
+    return dy * (a > b) + 0.5 * dy * (a == b)
+
+
+def nan_winner_grad(dy, a, b):
+    """Like :func:`winner_grad` for ``np.fmax``, which picks ``a`` where ``b`` is NaN."""
+    return winner_grad(dy, a, b) + dy * (np.isnan(b) & ~np.isnan(a))
+
+
 def unreduce(dy, x, axis=None, keepdims=False):
     """Broadcast the gradient ``dy`` of a reduction over ``axis`` back to the shape of ``x``."""
     shape = np.shape(x)
-    if not keepdims and axis is not None and len(shape):
-        dy = np.expand_dims(dy, _axes(axis, len(shape)))
-    return np.broadcast_to(dy, shape)
+    if not keepdims and axis is not None and len(shape):  # put the reduced axes back first
+        g = np.broadcast_to(np.expand_dims(dy, _axes(axis, len(shape))), shape)
+    else:
+        g = np.broadcast_to(dy, shape)
+    return g
 
 
 def reduced_size(x, y):
@@ -48,6 +66,11 @@ def extremum_grad(dy, y, x, axis=None, keepdims=False):
     return unreduce(dy, x, axis, keepdims) * mask / count
 
 
+def std_grad(dy, y, x, axis=None, ddof=0, keepdims=False):
+    """The gradient of ``y = np.std(x, axis, ddof)``: zero where all the values are equal (``y == 0``)."""
+    return var_grad(dy / (2 * np.where(y == 0, 1, y)), x, axis, ddof, keepdims)
+
+
 def var_grad(dy, x, axis=None, ddof=0, keepdims=False):
     """The gradient of ``np.var(x, axis, ddof)``."""
     centred = x - np.mean(x, axis=axis, keepdims=True)
@@ -58,16 +81,15 @@ def var_grad(dy, x, axis=None, ddof=0, keepdims=False):
 def cumsum_grad(dy, x, axis=None):
     """The gradient of ``np.cumsum``: a cumulative sum from the other end."""
     if axis is None:
-        flat = np.ravel(dy)
-        return np.reshape(np.cumsum(flat[::-1])[::-1], np.shape(x))
-    return np.flip(np.cumsum(np.flip(dy, axis), axis), axis)
+        g = np.reshape(np.flip(np.cumsum(np.flip(np.ravel(dy)))), np.shape(x))
+    else:
+        g = np.flip(np.cumsum(np.flip(dy, axis), axis), axis)
+    return g
 
 
 def transpose_grad(dy, axes=None):
     """The gradient of ``np.transpose(x, axes)``: transpose back."""
-    if axes is None:
-        return np.transpose(dy)
-    return np.transpose(dy, np.argsort(axes))
+    return np.transpose(dy) if axes is None else np.transpose(dy, np.argsort(axes))
 
 
 def clip_grad(dy, x, lo, hi):
@@ -78,6 +100,11 @@ def clip_grad(dy, x, lo, hi):
     if hi is not None:
         inside = inside & (x <= hi)
     return dy * inside
+
+
+def bound_grad(dy, x, bound, beyond):
+    """The gradient of a clip bound: ``dy`` where ``beyond(x, bound)``, that is where ``x`` was clipped to it."""
+    return None if bound is None else dy * beyond(x, bound)
 
 
 def concatenate_grad(dy, arrays, axis=0):
@@ -94,12 +121,16 @@ def stack_grad(dy, arrays, axis=0):
     return [np.take(dy, i, axis=axis) for i in range(len(arrays))]
 
 
-def split_grad(dy, x, axis=0):
-    """Join the gradients of the pieces (``None`` for an unused piece) back into one array."""
-    reference = next(g for g in dy if g is not None)
-    pieces = np.array_split(np.zeros(np.shape(x)), len(dy), axis=axis)
-    return np.concatenate([g if g is not None else np.zeros_like(p, dtype=np.result_type(reference))
-                           for g, p in zip(dy, pieces)], axis=axis)
+def joined_grad(dy, arrays, axis, at_least):
+    """The gradient of ``np.vstack``/``np.hstack``: of concatenating ``at_least(array)``, shaped like each array."""
+    pieces = concatenate_grad(dy, [at_least(a) for a in arrays], axis)
+    return [np.reshape(g, np.shape(a)) for g, a in zip(pieces, arrays)]
+
+
+def split_grad(dy, x, indices_or_sections, axis=0):
+    """Join the gradients of the pieces back into one array (zeros for a piece not used, ``None``)."""
+    zeros = np.split(zeros_for(x), indices_or_sections, axis=axis)
+    return np.concatenate([z if g is None else g for g, z in zip(dy, zeros)], axis=axis)
 
 
 def tile_grad(dy, x, reps):
@@ -117,28 +148,23 @@ def tile_grad(dy, x, reps):
 
 
 def repeat_grad(dy, x, repeats, axis=None):
-    """Add up the copies ``np.repeat`` made."""
+    """Add up the copies ``np.repeat`` made of each element."""
     if axis is None:
-        flat = np.ravel(x)
-        counts = np.broadcast_to(repeats, flat.shape)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return np.reshape(np.add.reduceat(np.ravel(dy), starts) * (counts > 0), np.shape(x))
+        return np.reshape(repeat_grad(dy, np.ravel(x), repeats, 0), np.shape(x))
     n = np.shape(x)[axis]
-    counts = np.broadcast_to(repeats, (n,))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.add.reduceat(dy, starts, axis=axis) * np.reshape(counts > 0, [-1 if i == axis % np.ndim(x) else 1 for i in range(np.ndim(x))])
+    copied_from = np.repeat(np.arange(n), repeats) == np.arange(n)[:, None]  # [i, j]: copy j is of element i
+    return np.moveaxis(np.tensordot(copied_from, np.moveaxis(dy, axis, 0), axes=1), 0, axis)
 
 
 def take_grad(dy, x, indices, axis=None):
-    """Scatter ``dy`` back to the positions ``np.take`` read, adding repeats."""
-    g = np.zeros(np.shape(x))
+    """Scatter ``dy`` back to the positions ``np.take`` read, adding up repeated indices."""
+    g = zeros_for(x)
     if axis is None:
         np.add.at(g.reshape(-1), indices, dy)
         return g
-    index = [slice(None)] * np.ndim(x)
-    index[axis] = indices
-    moved = np.moveaxis(g, axis, 0)
-    np.add.at(moved, indices, np.moveaxis(dy, axis, 0) if np.ndim(indices) else dy)
+    axis = axis % np.ndim(x)
+    k = np.ndim(indices)  # the axes of the indices replace ``axis`` in the result
+    np.add.at(np.moveaxis(g, axis, 0), indices, np.moveaxis(dy, range(axis, axis + k), range(k)))
     return g
 
 
@@ -146,7 +172,7 @@ def diag_grad(dy, v, k=0):
     """The gradient of ``np.diag``: build or read the diagonal back."""
     if np.ndim(v) == 1:
         return np.diag(dy, k)
-    g = np.zeros(np.shape(v))
+    g = zeros_for(v)
     n = len(dy)
     rows = np.arange(n) + max(-k, 0)
     cols = np.arange(n) + max(k, 0)
@@ -160,15 +186,55 @@ def trace_grad(dy, x, offset=0):
 
 
 def norm_grad(dy, y, x, ord=None, axis=None, keepdims=False):
-    """The gradient of ``np.linalg.norm`` for the 2-norm/Frobenius, 1-norm and max-norm."""
+    """The gradient of ``np.linalg.norm``: vector norms, or matrix norms over two axes."""
+    matrix_axes = (axis is None and np.ndim(x) == 2) or (np.ndim(axis) == 1 and len(axis) == 2)
+    if matrix_axes and ord not in (None, "fro"):
+        g = matrix_norm_grad(dy, x, ord, (0, 1) if axis is None else axis)
+    else:
+        g = vector_norm_grad(dy, y, x, ord, axis, keepdims)
+    return g
+
+
+def vector_norm_grad(dy, y, x, ord, axis, keepdims):
+    """The gradient of the vector ``ord``-norm (the 2-norm of all of ``x`` when ``ord`` is None or 'fro')."""
+    dys, norms = unreduce(dy, x, axis, keepdims), unreduce(y, x, axis, keepdims)  # shaped like x
     if ord is None or ord == 2 or ord == "fro":
-        safe = np.where(y == 0, 1, y)
-        return unreduce(dy / safe, x, axis, keepdims) * x
-    if ord == 1:
-        return unreduce(dy, x, axis, keepdims) * np.sign(x)
-    if ord == np.inf:
-        return extremum_grad(dy, y, np.abs(x), axis, keepdims) * np.sign(x)
-    raise NotImplementedError(f"srcgrad has no rule for np.linalg.norm with ord={ord!r}")
+        g = dys * x / np.where(norms == 0, 1, norms)
+    elif ord == np.inf or ord == -np.inf:
+        ties = np.abs(x) == norms
+        g = dys * np.sign(x) * ties / np.sum(ties, axis=axis, keepdims=True)
+    elif ord == 0:  # the number of non-zeros
+        g = 0 * dys * x
+    else:
+        g = dys * np.sign(x) * (np.abs(x) / norms) ** (ord - 1)
+    return g
+
+
+def matrix_norm_grad(dy, x, ord, axis):
+    """The gradient of the matrix norm of ``x`` over the axes ``axis = (rows, columns)``."""
+    m = np.moveaxis(x, axis, (-2, -1))
+    dys = np.reshape(dy, np.shape(m)[:-2] + (1, 1))
+    if ord == "nuc":
+        u, _, vt = np.linalg.svd(m, full_matrices=False)
+        g = u @ vt
+    elif ord == 2 or ord == -2:  # the largest (smallest) singular value
+        u, _, vt = np.linalg.svd(m, full_matrices=False)
+        k = 0 if ord == 2 else -1
+        g = u[..., :, k, None] @ vt[..., None, k, :]
+    elif ord == 1 or ord == -1:  # the largest (smallest) column sum of |x|
+        g = np.sign(m) * extreme_share(np.sum(np.abs(m), axis=-2, keepdims=True), ord > 0, axis=-1)
+    elif ord == np.inf or ord == -np.inf:  # the largest (smallest) row sum of |x|
+        g = np.sign(m) * extreme_share(np.sum(np.abs(m), axis=-1, keepdims=True), ord > 0, axis=-2)
+    else:
+        raise NotImplementedError(f"srcgrad has no rule for the matrix norm np.linalg.norm with ord={ord!r}")
+    return np.moveaxis(dys * g, (-2, -1), axis)
+
+
+def extreme_share(values, largest, axis):
+    """``1/k`` at the ``k`` places along ``axis`` where ``values`` is largest (smallest), 0 elsewhere."""
+    best = np.max(values, axis, keepdims=True) if largest else np.min(values, axis, keepdims=True)
+    winners = values == best
+    return winners / np.sum(winners, axis, keepdims=True)
 
 
 def det_grad(dy, y, a):
@@ -179,23 +245,53 @@ def det_grad(dy, y, a):
 def solve_grad_a(dy, x, a):
     """The gradient of ``x = solve(a, b)`` with respect to ``a``."""
     gb = np.linalg.solve(np.swapaxes(a, -1, -2), dy)
-    if np.ndim(x) == np.ndim(a) - 1:
-        return -np.expand_dims(gb, -1) * np.expand_dims(x, -2)
-    return -gb @ np.swapaxes(x, -1, -2)
+    if np.ndim(x) == np.ndim(a) - 1:  # b, and so x, is a vector
+        g = -np.expand_dims(gb, -1) * np.expand_dims(x, -2)
+    else:
+        g = -gb @ np.swapaxes(x, -1, -2)
+    return g
 
 
 def dot_grad_a(dy, a, b):
     """The gradient of ``np.dot(a, b)`` with respect to ``a``."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
-        return sum_to_shape(dy * b, np.shape(a)) if np.ndim(a) else np.sum(dy * b)
-    return matmul_grad_a(dy, a, b)
+        g = sum_to_shape(dy * b, np.shape(a))
+    elif np.ndim(b) <= 2:  # np.dot is a @ b
+        g = matmul_grad_a(dy, a, b)
+    else:  # contract dy with all of b's axes but the summed one, its second-to-last
+        b_free = list(range(np.ndim(b) - 2)) + [np.ndim(b) - 1]
+        g = np.tensordot(dy, b, axes=(list(range(np.ndim(a) - 1, np.ndim(dy))), b_free))
+    return g
 
 
 def dot_grad_b(dy, a, b):
     """The gradient of ``np.dot(a, b)`` with respect to ``b``."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
-        return sum_to_shape(dy * a, np.shape(b)) if np.ndim(b) else np.sum(dy * a)
-    return matmul_grad_b(dy, a, b)
+        g = sum_to_shape(dy * a, np.shape(b))
+    elif np.ndim(b) <= 2:
+        g = matmul_grad_b(dy, a, b)
+    else:
+        a_free = list(range(np.ndim(a) - 1))
+        g = np.moveaxis(np.tensordot(a, dy, axes=(a_free, a_free)), 0, -2)
+    return g
+
+
+def inner_grad_a(dy, a, b):
+    """The gradient of ``np.inner(a, b)`` (a sum over both last axes) with respect to ``a``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0 or np.ndim(a) == np.ndim(b) == 1:
+        g = sum_to_shape(dy * b, np.shape(a))
+    else:
+        g = np.tensordot(dy, b, axes=(list(range(np.ndim(a) - 1, np.ndim(dy))), list(range(np.ndim(b) - 1))))
+    return g
+
+
+def inner_grad_b(dy, a, b):
+    """The gradient of ``np.inner(a, b)`` with respect to ``b``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0 or np.ndim(a) == np.ndim(b) == 1:
+        g = sum_to_shape(dy * a, np.shape(b))
+    else:
+        g = np.tensordot(dy, a, axes=(list(range(np.ndim(a) - 1)), list(range(np.ndim(a) - 1))))
+    return g
 
 
 def _einsum_parts(subscripts, count):
@@ -225,11 +321,9 @@ def einsum_grad(dy, subscripts, operands, i):
     kept = "".join(c for c in target if c in available)
     spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
     g = np.einsum(spec, dy, *[op for _, op in others])
-    if kept != target:
-        shape = [np.shape(operands[i])[target.index(c)] if c in kept else 1 for c in target]
-        g = np.reshape(np.moveaxis(g, range(len(kept)), [target.index(c) for c in kept]) if kept else g,
-                       [s if c in kept else 1 for s, c in zip(shape, target)])
-        g = np.broadcast_to(g, np.shape(operands[i]))
+    if kept != target:  # axes summed within this operand alone: the gradient is constant along them
+        shape = np.shape(operands[i])
+        g = np.broadcast_to(np.reshape(g, [n if c in kept else 1 for c, n in zip(target, shape)]), shape)
     return g
 
 
@@ -243,14 +337,47 @@ def array_grad(dy, x):
 def sort_grad(dy, x, axis=-1):
     """The gradient of ``np.sort``: put each gradient back where its element came from."""
     order = np.argsort(x, axis=axis)
-    g = np.zeros(np.shape(x))
+    g = zeros_for(x)
     np.put_along_axis(g, order, dy, axis=axis)
     return g
 
 
-def logsumexp_grad(dy, y, a, axis=None, keepdims=False):
-    """The gradient of ``logsumexp``: the softmax of ``a`` times ``dy``."""
-    return unreduce(dy, a, axis, keepdims) * np.exp(a - unreduce(y, a, axis, keepdims))
+def logsumexp_grad(dy, y, a, axis=None, b=None, keepdims=False):
+    """The gradient of ``logsumexp(a, axis, b)`` for ``a``: ``dy`` times the (weighted) softmax of ``a``."""
+    weights = 1 if b is None else b
+    return unreduce(dy, a, axis, keepdims) * weights * np.exp(a - unreduce(y, a, axis, keepdims))
+
+
+def logsumexp_weight_grad(dy, y, a, axis=None, b=None, keepdims=False):
+    """The gradient of ``logsumexp(a, axis, b)`` for the weights ``b`` (none when there are none)."""
+    return None if b is None else sum_to_shape(logsumexp_grad(dy, y, a, axis, None, keepdims), np.shape(b))
+
+
+def astype_grad(dy, x, dtype):
+    """``dy`` in ``x``'s float dtype; nothing passes a cast to integers or booleans."""
+    if np.issubdtype(np.dtype(dtype), np.inexact):
+        g = np.asarray(dy).astype(np.result_type(x, np.float32))
+    else:
+        g = zeros_for(x)
+    return g
+
+
+def item_grad(dy, x, *index):
+    """The gradient of ``x.item(*index)``: ``dy`` at the element it read (a flat or a full index)."""
+    g = zeros_for(x)
+    if len(index) == 1 and isinstance(index[0], tuple):
+        index = index[0]
+    if len(index) > 1:
+        g[index] = dy
+    else:
+        g.flat[index[0] if index else 0] = dy
+    return g
+
+
+def transpose_axes(axes):
+    """The ``axes`` of ``x.transpose(*axes)`` as ``np.transpose`` takes them (``x.transpose((1, 0))`` too)."""
+    given_as_one = len(axes) == 1 and not isinstance(axes[0], (int, np.integer))
+    return axes[0] if given_as_one else (axes or None)
 
 
 # ------------------------------------------------------------------ elementwise
@@ -282,22 +409,22 @@ def power(dy, y, a, b):
 
 @rule(np.maximum)
 def maximum(dy, y, a, b):
-    return (dy * (a >= b), dy * (a < b))
+    return (winner_grad(dy, a, b), winner_grad(dy, b, a))
 
 
 @rule(np.minimum)
 def minimum(dy, y, a, b):
-    return (dy * (a <= b), dy * (a > b))
+    return (winner_grad(dy, -a, -b), winner_grad(dy, -b, -a))
 
 
 @rule(np.fmax)
 def fmax(dy, y, a, b):
-    return (dy * (a >= b), dy * (a < b))
+    return (nan_winner_grad(dy, a, b), nan_winner_grad(dy, b, a))
 
 
 @rule(np.fmin)
 def fmin(dy, y, a, b):
-    return (dy * (a <= b), dy * (a > b))
+    return (nan_winner_grad(dy, -a, -b), nan_winner_grad(dy, -b, -a))
 
 
 @rule(np.arctan2)
@@ -484,7 +611,7 @@ def var(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 @shaped(np.std)
 def std(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return (var_grad(dy / (2 * y), a, axis, ddof, keepdims),)
+    return (std_grad(dy, y, a, axis, ddof, keepdims),)
 
 
 @shaped(np.cumsum)
@@ -516,7 +643,7 @@ def outer(dy, y, a, b):
 
 @shaped(np.inner)
 def inner(dy, y, a, b):
-    return (dy * b, dy * a)
+    return (inner_grad_a(dy, a, b), inner_grad_b(dy, a, b))
 
 
 @shaped(np.einsum)
@@ -527,13 +654,13 @@ def einsum(dy, y, subscripts, *operands):
 # ------------------------------------------------------------------ shapes
 
 @shaped(np.reshape)
-def reshape(dy, y, a, *shape, **kwargs):
-    return (np.reshape(dy, np.shape(a)),)
+def reshape(dy, y, a, shape=None, order="C", *, newshape=None, copy=None):
+    return (np.reshape(dy, np.shape(a), order=order),)
 
 
 @shaped(np.ravel)
 def ravel(dy, y, a, order="C"):
-    return (np.reshape(dy, np.shape(a)),)
+    return (np.reshape(dy, np.shape(a), order=order),)
 
 
 @shaped(np.squeeze)
@@ -583,17 +710,17 @@ def stack(dy, y, arrays, axis=0):
 
 @shaped(np.vstack)
 def vstack(dy, y, tup):
-    return (concatenate_grad(dy, [np.atleast_2d(t) for t in tup], 0),)
+    return (joined_grad(dy, tup, 0, np.atleast_2d),)
 
 
 @shaped(np.hstack)
 def hstack(dy, y, tup):
-    return (concatenate_grad(dy, tup, 0 if np.ndim(tup[0]) == 1 else 1),)
+    return (joined_grad(dy, tup, 0 if np.ndim(tup[0]) <= 1 else 1, np.atleast_1d),)
 
 
-@shaped(np.split)
+@shaped(np.split, structured=True)
 def split(dy, y, ary, indices_or_sections, axis=0):
-    return (split_grad(dy, ary, axis), None)
+    return (split_grad(dy, ary, indices_or_sections, axis), None)
 
 
 @shaped(np.tile)
@@ -631,9 +758,9 @@ def asarray(dy, y, a, dtype=None):
     return (array_grad(dy, a),)
 
 
-@shaped(np.clip)
+@rule(np.clip)
 def clip(dy, y, a, a_min, a_max):
-    return (clip_grad(dy, a, a_min, a_max), None, None)
+    return (clip_grad(dy, a, a_min, a_max), bound_grad(dy, a, a_min, np.less), bound_grad(dy, a, a_max, np.greater))
 
 
 # ------------------------------------------------------------------ linear algebra
@@ -692,7 +819,7 @@ def method_var(dy, y, self, axis=None, dtype=None, out=None, ddof=0, keepdims=Fa
 
 @defmethod("std")
 def method_std(dy, y, self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return (var_grad(dy / (2 * y), self, axis, ddof, keepdims),)
+    return (std_grad(dy, y, self, axis, ddof, keepdims),)
 
 
 @defmethod("cumsum")
@@ -701,18 +828,19 @@ def method_cumsum(dy, y, self, axis=None, dtype=None, out=None):
 
 
 @defmethod("reshape")
-def method_reshape(dy, y, self, *shape, order="C"):
-    return (np.reshape(dy, np.shape(self)),)
+def method_reshape(dy, y, self, *shape, **order):
+    # ``**order`` rather than ``order="C"``: the inliner binds keyword-only parameters positionally.
+    return (np.reshape(dy, np.shape(self), **order),) + (None,) * len(shape)
 
 
 @defmethod("ravel")
 def method_ravel(dy, y, self, order="C"):
-    return (np.reshape(dy, np.shape(self)),)
+    return (np.reshape(dy, np.shape(self), order=order),)
 
 
 @defmethod("flatten")
 def method_flatten(dy, y, self, order="C"):
-    return (np.reshape(dy, np.shape(self)),)
+    return (np.reshape(dy, np.shape(self), order=order),)
 
 
 @defmethod("squeeze")
@@ -722,7 +850,7 @@ def method_squeeze(dy, y, self, axis=None):
 
 @defmethod("transpose")
 def method_transpose(dy, y, self, *axes):
-    return (transpose_grad(dy, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else (axes or None)),)
+    return (transpose_grad(dy, transpose_axes(axes)),)
 
 
 @defmethod("swapaxes")
@@ -735,9 +863,9 @@ def method_dot(dy, y, self, b):
     return (dot_grad_a(dy, self, b), dot_grad_b(dy, self, b))
 
 
-@defmethod("clip")
+@defmethod("clip", broadcast=True)
 def method_clip(dy, y, self, min=None, max=None):
-    return (clip_grad(dy, self, min, max), None, None)
+    return (clip_grad(dy, self, min, max), bound_grad(dy, self, min, np.less), bound_grad(dy, self, max, np.greater))
 
 
 @defmethod("take")
@@ -762,12 +890,12 @@ def method_copy(dy, y, self, order="C"):
 
 @defmethod("astype")
 def method_astype(dy, y, self, dtype, copy=True):
-    return (np.asarray(dy).astype(np.result_type(self, np.float32)), None)
+    return (astype_grad(dy, self, dtype), None)
 
 
 @defmethod("item")
 def method_item(dy, y, self, *args):
-    return (np.reshape(dy, np.shape(self)) if np.size(self) == 1 else np.zeros(np.shape(self)),)
+    return (item_grad(dy, self, *args),)
 
 
 @defattribute("T")
@@ -807,7 +935,7 @@ if _special is not None:
 
     @shaped(_special.logsumexp)
     def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
-        return (logsumexp_grad(dy, y, a, axis, keepdims),)
+        return (logsumexp_grad(dy, y, a, axis, b, keepdims), None, logsumexp_weight_grad(dy, y, a, axis, b, keepdims))
 
     @unary(_special.expit)
     def expit(dy, y, x):

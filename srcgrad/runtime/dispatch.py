@@ -23,9 +23,9 @@ import types
 from ..errors import NoRuleError
 from ..rules import registry
 from .accumulate import accum, unbroadcast
-from .structure import is_numeric, zero_like
+from .structure import is_numeric, item, zero_like
 
-__all__ = ["pullback", "Back", "Layout", "arrange", "traced_as"]
+__all__ = ["pullback", "Back", "Layout", "arrange", "traced_as", "mutate"]
 
 
 class Layout:
@@ -225,6 +225,8 @@ def pullback(fn, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` and return ``(y, back)``."""
     nkw = len(kwargs)
     fn = stand_in_for(fn)
+    if fn is mutate:
+        return _mutate(args[0], args[1], args[2:])
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
         y = fn(*args, **kwargs)
@@ -266,8 +268,92 @@ def traced_as(fn, stand_in) -> None:
     _TRACED_AS[fn] = stand_in
 
 
+class ConstructBack:
+    """The pullback of ``cls(*args)``: the new object's gradient flows into the arguments."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, dy):
+        grads = self.inner(dy)
+        return (None,) + tuple(grads[1:])
+
+
+class DataclassBack:
+    """The pullback of a dataclass's generated ``__init__``: each field's gradient to its argument."""
+
+    __slots__ = ("names", "args")
+
+    def __init__(self, names, args):
+        self.names = names
+        self.args = args
+
+    def __call__(self, dy):
+        out = [None]
+        for name, arg in zip(self.names, self.args):
+            g = item(dy, name)
+            out.append(zero_like(arg) if g is None and is_numeric(arg) else g)
+        return tuple(out)
+
+
+def mutate(obj, name, *args):
+    """``obj.name(*args)`` called for its effect on ``obj``; returns ``obj``.
+
+    Differentiated code calls this for a method call used as a statement,
+    so the method is differentiated as if it ended with ``return self`` and
+    the object's gradient flows through the change it made.
+    """
+    getattr(obj, name)(*args)
+    return obj
+
+
+def _mutate(obj, name, args):
+    from ..compiler.cache import adjoint_of
+
+    method = getattr(type(obj), name, None)
+    if not isinstance(method, types.FunctionType):
+        getattr(obj, name)(*args)  # a builtin method: run it, no gradient through the change
+        return obj, ConstantBack(3 + len(args))
+    entry = adjoint_of(method, constructor=True)
+    _, back = entry.call(method, obj, args, {})
+    return obj, MutateBack(back)
+
+
+class MutateBack:
+    """The pullback of :func:`mutate`: the object's gradient, then the arguments'."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, dy):
+        grads = self.inner(dy)
+        return (None, grads[0], None) + tuple(grads[1:])
+
+
 def _construct(cls, args, kwargs):
-    raise NoRuleError(
-        f"constructing a {cls.__qualname__} inside a differentiated function is not supported yet",
-        fix="build the object outside the differentiated function and pass it in (or read it from a global)",
-    )
+    """``cls(*args)`` inside differentiated code: ``__init__`` is differentiated, returning ``self``."""
+    import dataclasses
+
+    from ..compiler.cache import adjoint_of
+
+    init = cls.__init__
+    if dataclasses.is_dataclass(cls) and getattr(init, "__qualname__", "").endswith("__init__") \
+            and init.__code__.co_filename.startswith("<"):
+        obj = cls(*args, **kwargs)
+        fields = [f.name for f in dataclasses.fields(cls) if f.init]
+        names = fields[:len(args)] + list(kwargs)
+        return obj, DataclassBack(names, args + tuple(kwargs.values()))
+    if not isinstance(init, types.FunctionType):
+        raise NoRuleError(
+            f"no derivative rule for constructing {cls.__qualname__} (its __init__ has no Python source)",
+            fix=f"register one with @srcgrad.defrule({cls.__qualname__}), or build the object outside "
+            "the differentiated function",
+        )
+    obj = cls.__new__(cls)
+    entry = adjoint_of(init, constructor=True)
+    _, back = entry.call(init, obj, args, kwargs)
+    return obj, ConstructBack(back)

@@ -98,8 +98,8 @@ def with_item(x, index, value):
 
 def without_item(g, index):
     """The gradient ``g`` with the part at ``index`` removed (it was overwritten)."""
-    if g is None:
-        return None
+    if g is None or (isinstance(g, dict) and index not in g):
+        return g
     out = with_item(g, index, 0 if isinstance(g, np.ndarray) else None)
     return out
 

@@ -94,7 +94,7 @@ def uses_nested_setitem(x):
 
 
 def uses_setattr(obj, x):
-    obj.value = x
+    obj.inner.value = x
     return x
 
 
@@ -138,7 +138,7 @@ CASES = [
     (uses_match, "match", (), gast.Match),
     (uses_loop_else, "'else' on a loop", (), None),
     (uses_varargs, "**kwargs", (), None),
-    (uses_setattr, "assignment to an attribute", (None,), None),
+    (uses_setattr, "assignment to an attribute of an attribute", (None,), None),
 ]
 
 

@@ -4,6 +4,8 @@ Each program is checked against central finite differences at several inputs,
 covering both sides of every branch.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -112,6 +114,52 @@ def map_two(xs, ys):
     return sum(map(lambda a, b: a * b, xs, ys))
 
 
+class Affine:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def __call__(self, x):
+        return self.W @ x + self.b
+
+
+def build_and_use(W, b, x):
+    layer = Affine(W, b)
+    return np.sum(layer(x) ** 2)
+
+
+@dataclasses.dataclass
+class Point:
+    x: float
+    y: float
+
+    def norm2(self):
+        return self.x ** 2 + self.y ** 2
+
+
+def points(a, b):
+    p = Point(a, b * 2.0)
+    return p.norm2() * p.x
+
+
+class Counter:
+    def __init__(self, scale):
+        self.scale = scale
+        self.total = 0.0
+
+    def add(self, v):
+        self.total = self.total + v * self.scale
+
+
+def stateful(xs, s):
+    c = Counter(s)
+    for x in xs:
+        c.add(x)
+    return c.total
+
+
+RNG = np.random.default_rng(0)
+
 CASES = [
     (early, [(1.5,), (-1.5,)], None),
     (accumulate_until, [(1.3, 10), (0.2, 4), (1.0, 0)], [0]),
@@ -129,6 +177,9 @@ CASES = [
     (with_def, [([1.0, 2.0], 0.7)], None),
     (apply_twice, [(0.4,), (-1.2,)], None),
     (map_two, [([1.0, 2.0], [3.0, 4.0])], None),
+    (build_and_use, [(RNG.random((2, 3)), RNG.random(2), RNG.random(3))], None),
+    (points, [(1.5, -0.5), (-2.0, 0.25)], None),
+    (stateful, [([1.0, 2.0, 3.0], 0.5), ([], 2.0)], [1]),
 ]
 
 
