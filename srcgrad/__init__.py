@@ -7,7 +7,17 @@
 
 from . import rules as _rules  # noqa: F401  (registers the built-in rules)
 from . import models, optim
-from .api import adjoint_source, gradient, pullback, withgradient
+from .api import (
+    DifferentiableFunction,
+    adjoint_source,
+    differentiable,
+    gradient,
+    hessian,
+    jacobian,
+    pullback,
+    stop_gradient,
+    withgradient,
+)
 from .compiler.cache import cache_info, clear_cache
 from .errors import (
     NonScalarOutputError,
@@ -28,6 +38,11 @@ __all__ = [
     "withgradient",
     "pullback",
     "adjoint_source",
+    "jacobian",
+    "hessian",
+    "stop_gradient",
+    "differentiable",
+    "DifferentiableFunction",
     "params",
     "Params",
     "Grads",

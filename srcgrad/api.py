@@ -18,7 +18,8 @@ from .params import Grads, Params, collect
 from .runtime import dispatch
 from .runtime.structure import to_user
 
-__all__ = ["gradient", "withgradient", "pullback", "adjoint_source"]
+__all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian", "hessian", "stop_gradient",
+           "differentiable", "DifferentiableFunction"]
 
 
 def _seed(y, f):
@@ -103,6 +104,9 @@ def _register_stand_ins():
     from . import higher
     from .runtime import dispatch
 
+    from .rules.registry import nograd
+
+    nograd(stop_gradient)
     dispatch.traced_as(gradient, higher.gradient)
     dispatch.traced_as(dispatch.pullback, higher.pullback)
 
@@ -119,6 +123,118 @@ def adjoint_source(f) -> str:
     if fn is None:
         raise TypeError(f"{f!r} has no Python source to show")
     return adjoint_of(fn).source
+
+
+def jacobian(f, *args):
+    """The Jacobian of ``f`` with respect to each argument: shape ``y.shape + x.shape``.
+
+    One forward pass, then one backward pass per output element.
+
+    >>> import numpy as np, srcgrad
+    >>> (J,) = srcgrad.jacobian(lambda x: x ** 2, np.array([1.0, 2.0]))
+    >>> J
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    y, back = pullback(f, *args)
+    y_array = np.asarray(y, dtype=float)
+    rows = [[] for _ in args]
+    for index in np.ndindex(y_array.shape):
+        seed = np.zeros(y_array.shape)
+        seed[index] = 1.0
+        grads = back(seed if y_array.shape else 1.0)
+        for row, g in zip(rows, grads):
+            row.append(np.asarray(g, dtype=float))
+    out = []
+    for row, x in zip(rows, args):
+        x_shape = np.shape(x)
+        out.append(np.array(row).reshape(y_array.shape + x_shape))
+    return tuple(out)
+
+
+def hessian(f, x):
+    """The Hessian of the scalar function ``f`` at ``x``: shape ``x.shape + x.shape``.
+
+    >>> import numpy as np, srcgrad
+    >>> srcgrad.hessian(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    return jacobian(_GradientOf(f), x)[0]
+
+
+class _GradientOf:
+    """``x -> gradient(f, x)[0]`` as a callable object srcgrad can differentiate."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __call__(self, x):
+        return gradient(self.f, x)[0]
+
+
+def stop_gradient(x):
+    """``x``, treated as a constant: no gradient flows back through it.
+
+    >>> import srcgrad
+    >>> srcgrad.gradient(lambda x: x * srcgrad.stop_gradient(x), 3.0)
+    (3.0,)
+    """
+    return x
+
+
+class DifferentiableFunction:
+    """A function transformed when it is defined; call it as usual, or ask for its derivative.
+
+    >>> import srcgrad
+    >>> @srcgrad.differentiable
+    ... def f(x):
+    ...     return x ** 3
+    >>> f(2.0), f.gradient(2.0)
+    (8.0, (12.0,))
+    """
+
+    def __init__(self, fn):
+        plain, _ = unwrap_callable(fn)
+        if plain is None:
+            raise TypeError(f"@differentiable needs a Python function, not {fn!r}")
+        adjoint_of(plain)  # transform now: unsupported code fails at the definition
+        self.fn = fn
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "f")
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return DifferentiableFunction(self.fn.__get__(obj, owner))
+
+    def gradient(self, *args):
+        """``srcgrad.gradient`` of this function."""
+        return gradient(self.fn, *args)
+
+    def withgradient(self, *args):
+        """``srcgrad.withgradient`` of this function."""
+        return withgradient(self.fn, *args)
+
+    def pullback(self, *args):
+        """``srcgrad.pullback`` of this function."""
+        return pullback(self.fn, *args)
+
+    def adjoint_source(self):
+        """The generated reverse-mode source."""
+        return adjoint_source(self.fn)
+
+    def __repr__(self):
+        return f"<differentiable {self.__name__}>"
+
+
+def differentiable(fn):
+    """Transform ``fn`` now (errors surface at definition) and return a :class:`DifferentiableFunction`."""
+    return DifferentiableFunction(fn)
 
 
 _register_stand_ins()

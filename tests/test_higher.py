@@ -73,3 +73,75 @@ def test_second_order_through_arrays(seed):
 def test_second_derivative_source_is_generated_code_differentiated_again():
     source = srcgrad.adjoint_source(df)
     assert "def df_forward" in source and "def df_backward" in source
+
+
+def cubic_sum(x):
+    return np.sum(x ** 3)
+
+
+def coupled(x):
+    return x[0] * x[1] ** 2 + np.sin(x[0] * x[2])
+
+
+def log_sum_exp(x):
+    return np.log(np.sum(np.exp(x)))
+
+
+def quadratic(x):
+    A = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 0.5], [0.0, 0.5, 1.0]])
+    return x @ A @ x
+
+
+def rosenbrock(x):
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[1]) ** 2 + 100 * (x[2] - x[1] ** 2) ** 2
+
+
+@pytest.mark.parametrize("fn", [cubic_sum, coupled, log_sum_exp, quadratic, rosenbrock])
+def test_hessian_matches_finite_differences_of_the_gradient(fn):
+    x = np.array([0.3, -0.7, 1.1])
+    H = srcgrad.hessian(fn, x)
+    assert H.shape == (3, 3)
+    grad = lambda x: srcgrad.gradient(fn, x)[0]
+    numeric = np.stack([numerical_gradient(lambda x: grad(x)[i], (x,), 0) for i in range(3)])
+    np.testing.assert_allclose(H, numeric, rtol=1e-5, atol=1e-5)
+
+
+def test_jacobian_shapes_and_values():
+    A = np.arange(6.0).reshape(2, 3)
+    J, K = srcgrad.jacobian(lambda x, s: np.tanh(A @ x) * s, np.array([0.1, 0.2, 0.3]), 2.0)
+    assert J.shape == (2, 3) and K.shape == (2,)
+    z = A @ np.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(J, 2.0 * (1 - np.tanh(z) ** 2)[:, None] * A)
+    np.testing.assert_allclose(K, np.tanh(z))
+
+
+def test_differentiable_transforms_at_definition():
+    @srcgrad.differentiable
+    def g(x):
+        return x ** 3
+
+    assert g(2.0) == 8.0 and g.gradient(2.0) == (12.0,)
+    assert "def g_backward" in g.adjoint_source()
+    with pytest.raises(srcgrad.UnsupportedSyntaxError):
+        @srcgrad.differentiable
+        def bad(x):
+            yield x
+
+
+class Scaled:
+    def __init__(self, k):
+        self.k = k
+
+    @srcgrad.differentiable
+    def energy(self, x):
+        return self.k * x ** 2
+
+
+def test_differentiable_methods():
+    s = Scaled(3.0)
+    assert s.energy(2.0) == 12.0
+    assert s.energy.gradient(2.0) == (12.0,)
+
+
+def test_stop_gradient():
+    assert srcgrad.gradient(lambda x: x * srcgrad.stop_gradient(x), 3.0) == (3.0,)
