@@ -10,12 +10,15 @@ from . import models, optim
 from .api import (
     DifferentiableFunction,
     adjoint_source,
+    derivative,
     differentiable,
     gradient,
     hessian,
     jacobian,
+    jvp,
     pullback,
     stop_gradient,
+    tangent_source,
     withgradient,
 )
 from .compiler.cache import cache_info, clear_cache
@@ -40,6 +43,9 @@ __all__ = [
     "adjoint_source",
     "jacobian",
     "hessian",
+    "jvp",
+    "derivative",
+    "tangent_source",
     "stop_gradient",
     "differentiable",
     "DifferentiableFunction",

@@ -19,6 +19,7 @@ from .runtime import dispatch
 from .runtime.structure import to_user
 
 __all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian", "hessian", "stop_gradient",
+           "jvp", "derivative", "tangent_source",
            "differentiable", "DifferentiableFunction"]
 
 
@@ -173,6 +174,48 @@ class _GradientOf:
         return gradient(self.f, x)[0]
 
 
+def jvp(f, primals, tangents):
+    """Forward mode: ``(f(*primals), J @ tangents)``, from ``f``'s generated tangent function.
+
+    >>> import srcgrad
+    >>> srcgrad.jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 3.0)
+    """
+    from .runtime.forward import tangent_call
+
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp needs one tangent per primal: got {len(primals)} primals and {len(tangents)} tangents")
+    return tangent_call(f, None, primals, tangents)
+
+
+def derivative(f, x):
+    """``df/dx`` at the scalar ``x``, in forward mode.
+
+    >>> import srcgrad
+    >>> srcgrad.derivative(lambda x: 3 * x ** 2 + 2 * x + 1, 2.0)
+    14.0
+    """
+    _, dy = jvp(f, (x,), (1.0,))
+    return dy
+
+
+def tangent_source(f) -> str:
+    """The generated forward-mode source of ``f``: the user's code with each value's tangent.
+
+    >>> import srcgrad
+    >>> def f(x):
+    ...     return 3 * x ** 2 + 2 * x + 1
+    >>> print(srcgrad.tangent_source(f))   # doctest: +SKIP
+    """
+    from .compiler.cache import tangent_of
+
+    fn, _ = unwrap_callable(f)
+    if fn is None:
+        raise TypeError(f"{f!r} has no Python source to show")
+    return tangent_of(fn).source
+
+
 def stop_gradient(x):
     """``x``, treated as a constant: no gradient flows back through it.
 
@@ -227,6 +270,14 @@ class DifferentiableFunction:
     def adjoint_source(self):
         """The generated reverse-mode source."""
         return adjoint_source(self.fn)
+
+    def tangent_source(self):
+        """The generated forward-mode source."""
+        return tangent_source(self.fn)
+
+    def jvp(self, primals, tangents):
+        """``srcgrad.jvp`` of this function."""
+        return jvp(self.fn, primals, tangents)
 
     def __repr__(self):
         return f"<differentiable {self.__name__}>"

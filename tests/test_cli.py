@@ -28,6 +28,9 @@ def test_show_prints_the_adjoint_of_a_function_in_a_file(tmp_path):
     assert "dx = 6 * x * dy + 2 * dy" in result.stdout
     method = run("show", str(tmp_path / "model.py") + ":Affine.__call__")
     assert method.returncode == 0 and "dself = {'W': dW}" in method.stdout
+    forward = run("show", "--mode", "forward", str(tmp_path / "model.py") + ":f")
+    assert forward.returncode == 0, forward.stderr
+    assert "def f_tangent(x, dx):" in forward.stdout and "6 * x * dx + 2 * dx" in forward.stdout
     stages = run("show", "--stages", str(tmp_path / "model.py") + ":f")
     assert stages.returncode == 0
     for stage in ("parse", "normalise", "transform", "simplify"):

@@ -29,7 +29,7 @@ from .resolve import Scope
 from .reverse import transform
 from .simplify import simplify
 
-__all__ = ["Entry", "compile_adjoint", "stages"]
+__all__ = ["Entry", "TangentEntry", "compile_adjoint", "compile_tangent", "stages"]
 
 #: Builtins generated code itself calls; no temporary may shadow them.
 _GENERATED_BUILTINS = {"reversed", "range", "next", "slice", "len", "min", "None", "dict", "tuple"}
@@ -145,6 +145,31 @@ def compile_adjoint(fn, returns_self=False) -> Entry:
     )
     return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
                  result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf))
+
+
+@dataclasses.dataclass(eq=False)
+class TangentEntry:
+    """A compiled forward-mode function ``f_tangent(*params, *tangents) -> (y, dy)``."""
+
+    fn: types.FunctionType
+    tangent: types.FunctionType
+    source: str
+    params: list
+    takes_closure: bool
+
+
+def compile_tangent(fn) -> TangentEntry:
+    """Transform ``fn`` into its tangent (forward-mode) function and compile it."""
+    from .forward import tangent_transform
+
+    parsed, scope, namer, user_names = _prepare(fn)
+    anf = normalise(parsed, scope, namer)
+    fdef, injected, params, takes_closure, _ = tangent_transform(parsed, scope, namer, anf)
+    invented, adjoints = _foldable(namer, user_names)
+    simplify([fdef], invented, adjoints, injected)
+    source = to_source([fdef])
+    (tangent,) = compile_functions(source, [fdef.name], injected, fn.__globals__, parsed.name + " tangent")
+    return TangentEntry(fn, tangent, source, params, takes_closure)
 
 
 def scope_vararg(fdef):

@@ -13,7 +13,7 @@ import threading
 
 from ..rules import registry
 
-__all__ = ["adjoint_of", "cache_info", "clear_cache", "CacheInfo"]
+__all__ = ["adjoint_of", "tangent_of", "cache_info", "clear_cache", "CacheInfo"]
 
 _entries: dict = {}
 _lock = threading.RLock()
@@ -58,6 +58,25 @@ def adjoint_of(fn, constructor=False):
         return entry
 
 
+_tangents: dict = {}
+
+
+def tangent_of(fn):
+    """The compiled forward-mode :class:`~srcgrad.compiler.TangentEntry` for ``fn``."""
+    key = id(fn.__code__)
+    entry = _tangents.get(key)
+    if entry is not None:
+        return entry
+    from . import compile_tangent
+
+    with _lock:
+        entry = _tangents.get(key)
+        if entry is None:
+            entry = compile_tangent(fn)
+            _tangents[key] = entry
+        return entry
+
+
 def cache_info() -> CacheInfo:
     """How often a compiled adjoint was reused, compiled, and how many are kept."""
     return CacheInfo(_stats["hits"], _stats["misses"], len(_entries))
@@ -67,11 +86,13 @@ def clear_cache() -> None:
     """Forget every compiled adjoint (they are recompiled on next use)."""
     with _lock:
         _entries.clear()
+        _tangents.clear()
         _stats["hits"] = _stats["misses"] = 0
 
 
 def _invalidate(primal) -> None:
     with _lock:
+        _tangents.clear()
         if isinstance(primal, str):  # an array method or attribute rule
             _entries.clear()
             return

@@ -307,6 +307,8 @@ class _Reverse:
         self.error_no_rule(stmt, what)
 
     def rule_op(self, stmt, rule, args, keywords) -> _Op:
+        if isinstance(getattr(stmt, "value", None), gast.Call):
+            stmt.value._srcgrad_pure = True  # a call with a rule computes, it does nothing else
         template = template_of(rule)
         bindings = bind_arguments(template, args, keywords)
         if bindings is None or template.outputs is None or MISSING in bindings.values():
@@ -329,9 +331,10 @@ class _Reverse:
                 self.counters[id(stmt)] = self.namer.fresh("steps")
         # Activity: parameters, and non-constant values reached from outside.
         self.active = set(self.scope.params)
+        outer = ("free",) if getattr(self, "globals_are_constants", False) else ("free", "global")
         for node in gast.walk(self.fdef):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                if self.scope.kind(node.id) in ("free", "global") and not is_constant_value(self.scope.value(node.id)):
+                if self.scope.kind(node.id) in outer and not is_constant_value(self.scope.value(node.id)):
                     self.active.add(node.id)
         changed = True
         while changed:
@@ -506,6 +509,7 @@ class _Reverse:
             posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         bwd = gast.FunctionDef(name=f"{fname}_backward", args=bargs, body=backward, decorator_list=[],
                                returns=None, type_comment=None, type_params=[])
+        bwd._srcgrad_keep_gradients = True
         return Transformed(fwd, bwd, dict(self.injected), params, has_self_grad, takes_closure, self.depends_on)
 
     def first_use(self, name):
@@ -857,7 +861,7 @@ class _Reverse:
     # ------------------------------------------------------------ accumulation
     def contribute(self, var, expr, kind, stmt, state, out):
         """Record that ``d<var>`` gains ``expr``; written out when ``d<var>`` is next needed."""
-        self.pending.setdefault(var, []).append((self.order.get(id(stmt), 0), expr, kind))
+        self.pending.setdefault(var, []).append((self.order.get(id(stmt), 0), _pure(expr), kind))
 
     def flush_all(self, out, state):
         for var in list(self.pending):
@@ -1066,6 +1070,14 @@ def _merge_field_dicts(exprs):
         return exprs
     merged = gast.Dict(keys=[k for d in dicts for k in d.keys], values=[v for d in dicts for v in d.values])
     return [merged] + [e for e in exprs if not any(e is d for d in dicts)]
+
+
+def _pure(node):
+    """Mark every call in ``node`` as free of side effects (rules and runtime helpers are)."""
+    for inner in gast.walk(node):
+        if isinstance(inner, gast.Call):
+            inner._srcgrad_pure = True
+    return node
 
 
 def _has_code(stmts):

@@ -135,23 +135,27 @@ def _fold_single_use(functions, invented) -> bool:
     assigned = _assignments(functions)
     changed = False
     for fdef in functions:
-        changed |= _fold_block(fdef.body, invented, loads, assigned)
+        # In a backward function a gradient computed by a call keeps its name (dexp, dlog):
+        # those intermediate gradients are the steps of the derivation a reader follows.
+        keep_calls = getattr(fdef, "_srcgrad_keep_gradients", False)
+        changed |= _fold_block(fdef.body, invented, loads, assigned, keep_calls)
     return changed
 
 
-def _fold_block(stmts, invented, loads, assigned) -> bool:
+def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
     changed = False
     for s in stmts:
         for field in ("body", "orelse"):
             inner = getattr(s, field, None)
             if isinstance(inner, list) and isinstance(s, (gast.If, gast.For, gast.While)):
-                changed |= _fold_block(inner, invented, loads, assigned)
+                changed |= _fold_block(inner, invented, loads, assigned, keep_calls)
     i = 0
     while i < len(stmts):
         stmt = stmts[i]
         if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and stmt.targets[0].id in invented and assigned.get(stmt.targets[0].id) == 1
-                and loads.get(stmt.targets[0].id) == 1 and _is_pure(stmt.value)):
+                and loads.get(stmt.targets[0].id) == 1 and _is_pure(stmt.value)
+                and not (keep_calls and any(isinstance(n, gast.Call) for n in gast.walk(stmt.value)))):
             name = stmt.targets[0].id
             reads = build.names_in(stmt.value)
             for j in range(i + 1, len(stmts)):
