@@ -193,7 +193,30 @@ class _Normaliser:
             index_name, target, iterable = target.elts[0].id, target.elts[1], iterable.args[0]
             callee = self.callee(iterable)
         prologue: list = []
-        if callee is builtins.range and index_name is None and isinstance(target, gast.Name):
+        view = self.dict_view(iterable)
+        if view is not None:  # for k, v in d.items(): loop over the keys, read d[k]
+            d, method = view
+            keys = self.atom(build.call("list", d), out, base="keys")
+            self.depth += 1
+            index = self.bind_name(index_name) if index_name else build.store(self.namer.fresh("i"))
+            key = gast.Subscript(value=keys, slice=build.name(index.id), ctx=gast.Load())
+            if method == "items":
+                if isinstance(target, gast.Tuple) and len(target.elts) == 2:
+                    key_name = self.atom(key, prologue, base="key")
+                    self.assign_to(target.elts[0], key_name, prologue)
+                    self.assign_to(target.elts[1], gast.Subscript(value=d, slice=key_name, ctx=gast.Load()),
+                                   prologue)
+                else:
+                    key_name = self.atom(key, prologue, base="key")
+                    pair = gast.Tuple(elts=[key_name, gast.Subscript(value=d, slice=key_name, ctx=gast.Load())],
+                                      ctx=gast.Load())
+                    self.assign_to(target, pair, prologue)
+            elif method == "values":
+                self.assign_to(target, gast.Subscript(value=d, slice=key, ctx=gast.Load()), prologue)
+            else:
+                self.assign_to(target, key, prologue)
+            header = build.call("range", build.call("len", keys))
+        elif callee is builtins.range and index_name is None and isinstance(target, gast.Name):
             header = build.call(iterable.func, *[self.atom(a, out) for a in iterable.args])
             self.depth += 1
             index = self.bind_name(target.id)
@@ -201,7 +224,9 @@ class _Normaliser:
             if callee is builtins.zip:
                 seqs = [self.atom(a, out) for a in iterable.args]
             else:
-                seqs = [self.atom(iterable.args[0] if callee is builtins.reversed else iterable, out)]
+                source = self.atom(iterable.args[0] if callee is builtins.reversed else iterable, out)
+                # (a dict is walked through its keys, as Python does)
+                seqs = [self.atom(runtime_call("as_sequence", source), out, base="sequence")]
             lengths = [build.call("len", q) for q in seqs]
             count = lengths[0] if len(lengths) == 1 else build.call("min", *lengths)
             if callee is builtins.reversed:
@@ -225,6 +250,14 @@ class _Normaliser:
         node = gast.For(target=index, iter=header, body=body, orelse=[], type_comment=None)
         node._srcgrad_line = s.lineno
         return node
+
+    def dict_view(self, expr):
+        """``(d, "items" | "values" | "keys")`` for ``d.items()`` and the like on a local name."""
+        if (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) and not expr.args
+                and expr.func.attr in ("items", "values", "keys") and isinstance(expr.func.value, gast.Name)
+                and expr.func.value.id in self.scope.locals):
+            return self.load(expr.func.value), expr.func.attr
+        return None
 
     def callee(self, expr):
         """The builtin a loop's iterable calls (range, enumerate, zip, reversed), if any."""

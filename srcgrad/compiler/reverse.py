@@ -70,6 +70,7 @@ _UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operato
 RUNTIME = {
     "pullback": dispatch.pullback,
     "mutate": dispatch.mutate,
+    "as_sequence": structure.as_sequence,
     "accum": accum,
     "unbroadcast": unbroadcast,
     "index_grad": structure.index_grad,
@@ -417,14 +418,19 @@ class _Reverse:
         return self.shape.get(atom.id, atom.id)
 
     def mark_loops(self, stmts, inside):
+        """Mark statements inside a loop or a branch: what they overwrite is kept on a tape.
+
+        (A branch runs at most once, but ``if c: y = y * x`` still overwrites
+        the ``y`` its own gradient needs; straight-line code was renamed instead.)
+        """
         for stmt in stmts:
             if inside:
                 self.in_loop.add(id(stmt))
             if isinstance(stmt, (gast.For, gast.While)):
                 self.mark_loops(stmt.body, True)
             elif isinstance(stmt, gast.If):
-                self.mark_loops(stmt.body, inside)
-                self.mark_loops(stmt.orelse, inside)
+                self.mark_loops(stmt.body, True)
+                self.mark_loops(stmt.orelse, True)
 
     # ------------------------------------------------------------ backward
     def run(self) -> Transformed:
@@ -467,8 +473,13 @@ class _Reverse:
                         for t in sorted(self.taped)] + backward
 
         forward = self.forward_block(head)
-        # What the backward reads from the forward is saved.
-        read = self.names_read(backward)
+        # What the backward reads from the forward is saved (never a name it binds itself:
+        # a module global called dy must not be mistaken for the backward's own dy).
+        bound = {n.id for s in backward for n in gast.walk(s) if isinstance(n, gast.Name)
+                 and isinstance(n.ctx, gast.Store)} | {dy}
+        forward_names = defined_in_forward(head, self.scope.params, self.back_names)
+        forward_names |= {self.tape_name(t) for t in self.taped} | set(self.counters.values())
+        read = self.names_read(backward) - (bound - forward_names)
         defined = set(self.scope.params) | {t for s in _walk_stmts(head) for t in _targets(s)}
         defined |= set(self.back_names.values()) | {self.tape_name(v) for v in self.taped}
         defined |= set(self.counters.values())
@@ -1070,6 +1081,14 @@ def _merge_field_dicts(exprs):
         return exprs
     merged = gast.Dict(keys=[k for d in dicts for k in d.keys], values=[v for d in dicts for v in d.values])
     return [merged] + [e for e in exprs if not any(e is d for d in dicts)]
+
+
+def defined_in_forward(head, params, back_names):
+    """Names the forward binds: parameters, assignments and pullback objects."""
+    names = set(params) | set(back_names.values())
+    for s in _walk_stmts(head):
+        names |= set(_targets(s))
+    return names
 
 
 def _pure(node):

@@ -102,21 +102,36 @@ def parts_rule(dy, y, v, grads):
     return (structure.gather(dy, v), None)
 
 
-@rule(structure.with_item)
+@rule(structure.with_item, structured=True)
 def with_item(dy, y, x, index, value):
     return (structure.without_item(dy, index), None, accumulate.unbroadcast(structure.item(dy, index), value))
 
 
-@rule(structure.without_item)
+@rule(structure.without_item, structured=True)
 def without_item(dy, y, g, index):
     return (structure.without_item(dy, index), None)
 
 
-@rule(structure.appended)
+@rule(structure.appended, structured=True)
 def appended(dy, y, xs, value):
     return (structure.item(dy, slice(None, -1)), structure.item(dy, -1))
 
 
-@rule(structure.extended)
+@rule(structure.extended, structured=True)
 def extended(dy, y, xs, values):
     return (structure.item(dy, slice(None, len(xs))), structure.item(dy, slice(len(xs), None)))
+
+
+def keep_unless_dict(v, xs):
+    """``v``, except for a dict (its keys carry no gradient)."""
+    return None if isinstance(xs, dict) else v
+
+
+@rule(structure.as_sequence)
+def as_sequence(dy, y, xs):
+    return (keep_unless_dict(dy, xs),)
+
+
+@rule(keep_unless_dict)
+def keep_unless_dict_rule(dy, y, v, xs):
+    return (keep_unless_dict(dy, xs), None)

@@ -34,6 +34,10 @@ def unbroadcast(g, x):
     """Sum the gradient ``g`` back to the shape of ``x`` after broadcasting."""
     if g is None:
         return None
+    if isinstance(x, (list, tuple)):
+        raise TypeError(
+            "srcgrad: '+' joining lists or tuples is not supported inside a differentiated function; "
+            "use xs.extend(ys) (or xs.append(y)) to build the longer list")
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:

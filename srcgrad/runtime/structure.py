@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 
-__all__ = ["index_grad", "gather", "item", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
+__all__ = ["index_grad", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
 
 _NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
 _FLOAT64 = np.dtype(np.float64)
@@ -112,6 +112,11 @@ def appended(xs, value):
 def extended(xs, values):
     """``xs + list(values)`` for ``xs.extend(values)``, as a new list."""
     return list(xs) + list(values)
+
+
+def as_sequence(xs):
+    """What ``for x in xs`` walks through by position: a dict's keys, anything else itself."""
+    return list(xs) if isinstance(xs, dict) else xs
 
 
 def captured(fn):
