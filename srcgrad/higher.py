@@ -22,7 +22,7 @@ import types
 
 import numpy as np
 
-from .errors import NonScalarOutputError
+from .errors import NonScalarOutputError, NoRuleError
 from .rules.registry import defrule, nograd
 from .runtime.dispatch import Back, pullback as runtime_pullback
 from .runtime.structure import item
@@ -65,7 +65,11 @@ def plan(fn, args):
     elif isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and not isinstance(fn, type):
         entry, callee, bound, how = adjoint_of(type(fn).__call__), type(fn).__call__, fn, "object"
     else:
-        return None, None, "other", None, False, None
+        raise NoRuleError(
+            f"srcgrad cannot yet take a higher-order derivative through {getattr(fn, '__name__', fn)!r} "
+            "passed around as a value (a NumPy function held in a variable or a field)",
+            fix="call it by its name inside the function (np.tanh(x)), or wrap it: def act(x): return np.tanh(x)",
+        )
     _, layout, _ = entry.plan(callee, bound, args, {})
     split = None
     if entry.vararg is not None:  # the forward takes the extra arguments as one tuple

@@ -128,6 +128,9 @@ def params(*objs) -> Params:
 
     arrays: list = []
     for obj in objs:
+        if isinstance(obj, np.ndarray) and not np.issubdtype(obj.dtype, np.inexact):
+            raise TypeError(f"an array of {obj.dtype} cannot be a parameter (its values cannot move by a "
+                            "gradient step); make it float first: x = x.astype(float)")
         arrays.extend(obj if isinstance(obj, Params) else (array for _, array in leaves(obj)))
     names = []
     caller = sys._getframe(1).f_globals

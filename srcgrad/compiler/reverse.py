@@ -596,21 +596,32 @@ class _Reverse:
         out: list = []
         group_line = None
         last_comment = None
+
+        def comment(line, position):
+            nonlocal last_comment
+            text = self.comment_for(line)
+            if text and text != last_comment:
+                marker = build.expr_stmt(build.const(text))
+                marker._srcgrad_comment = text
+                out.insert(position, marker)
+                last_comment = text
+
         for stmt in reversed(stmts):
             line = getattr(stmt, "_srcgrad_line", None)
             if line != group_line:
-                self.flush_all(out, state)
+                start = len(out)
+                self.flush_all(out, state)  # the last group's deferred gradients
+                if len(out) > start:
+                    comment(group_line, start)
                 group_line = line
             code = self.reverse_stmt(stmt, state)
             if code:
-                comment = self.comment_for(line)
-                if comment and comment != last_comment:
-                    marker = build.expr_stmt(build.const(comment))
-                    marker._srcgrad_comment = comment
-                    out.append(marker)
-                    last_comment = comment
+                comment(line, len(out))
                 out.extend(code)
+        start = len(out)
         self.flush_all(out, state)
+        if len(out) > start:
+            comment(group_line, start)
         return out
 
     def comment_for(self, line):

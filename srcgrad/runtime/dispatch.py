@@ -240,6 +240,9 @@ def pullback(fn, *args, **kwargs):
     if isinstance(fn, type):
         return _construct(fn, args, kwargs)
     owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, types.ModuleType) \
+            and registry.is_nondiff(getattr(type(owner), getattr(fn, "__name__", ""), None)):  # rng.normal(...)
+        return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
     if isinstance(fn, types.BuiltinMethodType) and owner is not None and not isinstance(owner, types.ModuleType):
         rule = registry.method_rules.get(fn.__name__)  # a NumPy method held in a variable: a.sum
         if rule is not None:
