@@ -41,10 +41,11 @@ def _show(args) -> int:
             print(f"# ---- after {stage} " + "-" * max(0, 50 - len(stage)))
             print(text)
         return 0
-    if args.mode == "forward":
-        print(srcgrad.tangent_source(fn), end="")
-    else:
-        print(srcgrad.adjoint_source(fn), end="")
+    if isinstance(fn, type):
+        raise SystemExit(f"srcgrad show: {args.target} is a class; show one of its methods, "
+                         f"e.g. {args.target}.__call__")
+    source = srcgrad.tangent_source(fn) if args.mode == "forward" else srcgrad.adjoint_source(fn)
+    print(source.rstrip("\n"))
     return 0
 
 

@@ -50,9 +50,13 @@ def gradient(f, *args):
     return grads[1:]
 
 
-@nograd
 def plan(fn, args):
-    """How a call ``fn(*args)`` reaches compiled code: ``(forward, backward, how, layout, has_self)``."""
+    """How a call ``fn(*args)`` reaches compiled code: ``(forward, backward, how, layout, has_self, split)``.
+
+    The generated forward reads ``fn``'s globals, so its gradient (a dict of
+    them) is ``fn``'s: that is this function's rule, and how implicit
+    parameters read inside a nested gradient get their gradient.
+    """
     from .compiler.cache import adjoint_of
     from .runtime.dispatch import stand_in_for
 
@@ -76,6 +80,11 @@ def plan(fn, args):
         split = entry.params.index(entry.vararg) - (0 if bound is None else 1)
         how += "+tuple"
     return entry.forward, entry.backward, how, layout, entry.has_self_grad, split
+
+
+@defrule(plan, broadcast=False, _builtin=True)
+def plan_rule(dy, y, fn, args):
+    return (item(dy, 0), None)
 
 
 def pullback(fn, *args):

@@ -55,8 +55,17 @@ class Params:
                     f"the global {name!r} was rebound to a new array after params(...) collected it, "
                     f"so its gradient is no longer tracked; update it in place ({name} -= lr * g) "
                     f"or call params(...) again",
-                    stacklevel=4,
+                    stacklevel=_user_stacklevel(),
                 )
+
+
+def _user_stacklevel() -> int:
+    """How many frames up the first one outside srcgrad is (where the warning belongs)."""
+    frame, level = sys._getframe(1), 1
+    package = __name__.rsplit(".", 1)[0]
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class Grads:

@@ -469,7 +469,29 @@ class _Normaliser:
     def call(self, e, out):
         import builtins
 
+        import functools
+
         func = e.func
+        if self.scope.resolve(func) is functools.reduce and len(e.args) in (2, 3) and not e.keywords:
+            # reduce(f, xs, init) is acc = init; for x in xs: acc = f(acc, x) (Julia's foldl)
+            acc = self.namer.fresh("acc")
+            if len(e.args) == 3:
+                out.append(self.mark(build.assign(acc, self.expr(e.args[2], out))))
+                source = e.args[1]
+            else:
+                seq = self.atom(e.args[1], out)
+                out.append(self.mark(build.assign(acc, gast.Subscript(value=seq, slice=build.const(0),
+                                                                        ctx=gast.Load()))))
+                source = gast.Subscript(value=seq, slice=gast.Slice(lower=build.const(1), upper=None, step=None),
+                                        ctx=gast.Load())
+            item = self.namer.fresh("item")
+            step = build.assign(acc, gast.Call(func=e.args[0], args=[build.name(acc), build.name(item)], keywords=[]))
+            step.lineno = self.line
+            loop = gast.For(target=build.store(item), iter=source, body=[step], orelse=[], type_comment=None)
+            loop.lineno = self.line
+            self.scope.locals |= {acc, item}
+            out.extend(self.stmt(loop))
+            return build.name(acc)
         if self.scope.resolve(func) is builtins.map and len(e.args) >= 2 and not e.keywords:
             # map(f, xs) is [f(x) for x in xs]
             names = [self.namer.fresh("item") for _ in e.args[1:]]

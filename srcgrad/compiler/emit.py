@@ -26,7 +26,7 @@ from .parse import register_source
 __all__ = ["to_source", "compile_functions"]
 
 _counter = itertools.count(1)
-_COMMENT = re.compile(r"^(\s*)'__srcgrad_comment_(\d+)__'$", re.M)
+_COMMENT = re.compile(r"""^(\s*)(?:'|\"\"\")__srcgrad_comment_(\d+)__(?:'|\"\"\")$""", re.M)
 
 
 def to_source(functions) -> str:

@@ -589,6 +589,8 @@ class _Reverse:
                 s.orelse = self.prune_restores(s.orelse)
                 if isinstance(s, gast.If) and not _has_code(s.body) and not _has_code(s.orelse):
                     continue  # nothing left to replay on either path
+                if isinstance(s, gast.For) and not _has_code(s.body):
+                    continue  # a loop that passes no gradient back
             out.append(s)
         return out
 

@@ -286,6 +286,8 @@ class _Tidy(gast.NodeTransformer):
             return build.const(coefficient) if not rest else node
         values = [f for f in rest if not (isinstance(f, gast.Name) and f.id in self.adjoints)]
         grads = [f for f in rest if isinstance(f, gast.Name) and f.id in self.adjoints]
+        if not grads and coefficient == 1 and len(rest) == 1:
+            return node  # y = x * 1.0 is a copy of x in the user's code, not an alias
         ordered = values + grads
         out = ordered[0]
         for f in ordered[1:]:
