@@ -81,9 +81,12 @@ class Entry:
                 rest = [(j + 1, None) for j in range(1 if bound else 0, self.nparams)]
                 layout = self._direct[bound] = Layout([first] + rest, self.nparams + 1)
             return positional, layout, None
-        if self._signature is None:
-            self._signature = inspect.signature(fn)
-        arguments = self._signature.bind(*positional, **kwargs)
+        # Closures of one code object can differ in their defaults: the signature is per function.
+        defaults = (fn.__defaults__, fn.__kwdefaults__)
+        if self._signature is None or self._signature[0][0] is not defaults[0] \
+                or self._signature[0][1] is not defaults[1]:
+            self._signature = (defaults, inspect.signature(fn))
+        arguments = self._signature[1].bind(*positional, **kwargs)
         arguments.apply_defaults()
         values = [arguments.arguments[p] if p in arguments.arguments else () for p in self.params]
         offset = 0 if bound_self is None else 1

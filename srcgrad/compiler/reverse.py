@@ -154,6 +154,7 @@ class _Reverse:
         self.shape: dict[str, object] = {}
         self.stmt_shape: dict[int, object] = {}
         self.cotangent_maybe_none = False
+        self.tape_names: dict[str, str] = {}
         self.injected: dict[str, object] = {}
         self.inject_names: dict[int, str] = {}
         self.depends_on: list = []
@@ -1014,7 +1015,11 @@ class _Reverse:
 
     # ------------------------------------------------------------ forward
     def tape_name(self, var):
-        return f"{var}_tape"
+        """``h_tape`` for ``h`` (a fresh name: generated code may already have an ``h_tape``)."""
+        name = self.tape_names.get(var)
+        if name is None:
+            name = self.tape_names[var] = self.namer.fresh(f"{var}_tape")
+        return name
 
     def forward_block(self, stmts) -> list:
         out = []
