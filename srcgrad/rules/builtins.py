@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 
+from ..runtime.structure import gather
 from .operators import power_slope, sum_to_shape
 from .registry import defrule, nograd
 
@@ -55,6 +56,16 @@ def sum(dy, y, xs, start=0):
     return (sum_grad(dy, xs), sum_to_shape(dy, np.shape(start)))
 
 
+@rule(builtins.list, broadcast=False, structured=True)
+def list_(dy, y, iterable=()):
+    return (gather(dy, iterable),)
+
+
+@rule(builtins.tuple, broadcast=False, structured=True)
+def tuple_(dy, y, iterable=()):
+    return (gather(dy, iterable),)
+
+
 @rule(builtins.max, broadcast=False)
 def max(dy, y, a, *rest):
     return extremum_pair(dy, y, a, rest)
@@ -76,6 +87,6 @@ for _fn in (
     builtins.len, builtins.int, builtins.bool, builtins.round, builtins.range, builtins.isinstance,
     builtins.issubclass, builtins.type, builtins.print, builtins.str, builtins.repr, builtins.id,
     builtins.hash, builtins.callable, builtins.hasattr, builtins.any, builtins.all, builtins.format,
-    builtins.divmod, builtins.ord, builtins.chr, builtins.sorted, builtins.slice,
+    builtins.divmod, builtins.ord, builtins.chr, builtins.sorted, builtins.slice, builtins.set, builtins.frozenset,
 ):
     nograd(_fn)

@@ -121,6 +121,15 @@ def stack_grad(dy, arrays, axis=0):
     return [np.take(dy, i, axis=axis) for i in range(len(arrays))]
 
 
+def atleast_grad(dy, arys):
+    """The gradients of ``np.atleast_2d(*arys)`` (and 1d, 3d): each reshaped back to its array's shape."""
+    if len(arys) == 1:
+        g = (np.reshape(dy, np.shape(arys[0])),)
+    else:
+        g = tuple(None if d is None else np.reshape(d, np.shape(a)) for d, a in zip(dy, arys))
+    return g
+
+
 def joined_grad(dy, arrays, axis, at_least):
     """The gradient of ``np.vstack``/``np.hstack``: of concatenating ``at_least(array)``, shaped like each array."""
     pieces = concatenate_grad(dy, [at_least(a) for a in arrays], axis)
@@ -150,10 +159,14 @@ def tile_grad(dy, x, reps):
 def repeat_grad(dy, x, repeats, axis=None):
     """Add up the copies ``np.repeat`` made of each element."""
     if axis is None:
-        return np.reshape(repeat_grad(dy, np.ravel(x), repeats, 0), np.shape(x))
-    n = np.shape(x)[axis]
-    copied_from = np.repeat(np.arange(n), repeats) == np.arange(n)[:, None]  # [i, j]: copy j is of element i
-    return np.moveaxis(np.tensordot(copied_from, np.moveaxis(dy, axis, 0), axes=1), 0, axis)
+        g = np.reshape(repeat_grad(dy, np.ravel(x), repeats, 0), np.shape(x))
+    else:
+        n = np.shape(x)[axis]
+        copied_from = np.repeat(np.arange(n), repeats) == np.arange(n)[:, None]  # [i, j]: copy j is of element i
+        copies = np.moveaxis(dy, axis, 0)
+        summed = copied_from @ np.reshape(copies, (np.shape(copies)[0], -1))
+        g = np.moveaxis(np.reshape(summed, (n,) + np.shape(copies)[1:]), 0, axis)
+    return g
 
 
 def take_grad(dy, x, indices, axis=None):
@@ -214,13 +227,8 @@ def matrix_norm_grad(dy, x, ord, axis):
     """The gradient of the matrix norm of ``x`` over the axes ``axis = (rows, columns)``."""
     m = np.moveaxis(x, axis, (-2, -1))
     dys = np.reshape(dy, np.shape(m)[:-2] + (1, 1))
-    if ord == "nuc":
-        u, _, vt = np.linalg.svd(m, full_matrices=False)
-        g = u @ vt
-    elif ord == 2 or ord == -2:  # the largest (smallest) singular value
-        u, _, vt = np.linalg.svd(m, full_matrices=False)
-        k = 0 if ord == 2 else -1
-        g = u[..., :, k, None] @ vt[..., None, k, :]
+    if ord in ("nuc", 2, -2):
+        g = singular_grad(m, ord)
     elif ord == 1 or ord == -1:  # the largest (smallest) column sum of |x|
         g = np.sign(m) * extreme_share(np.sum(np.abs(m), axis=-2, keepdims=True), ord > 0, axis=-1)
     elif ord == np.inf or ord == -np.inf:  # the largest (smallest) row sum of |x|
@@ -228,6 +236,17 @@ def matrix_norm_grad(dy, x, ord, axis):
     else:
         raise NotImplementedError(f"srcgrad has no rule for the matrix norm np.linalg.norm with ord={ord!r}")
     return np.moveaxis(dys * g, (-2, -1), axis)
+
+
+def singular_grad(m, ord):
+    """The gradient of the nuclear norm (``U @ Vt``) or of the largest (smallest) singular value (``u v^T``)."""
+    u, _, vt = np.linalg.svd(m, full_matrices=False)
+    if ord == "nuc":
+        g = u @ vt
+    else:
+        k = 0 if ord == 2 else -1
+        g = u[..., :, k, None] @ vt[..., None, k, :]
+    return g
 
 
 def extreme_share(values, largest, axis):
@@ -294,6 +313,37 @@ def inner_grad_b(dy, a, b):
     return g
 
 
+def tensordot_axes(a, b, axes):
+    """``np.tensordot``'s ``axes`` as two lists: the summed axes of ``a`` and, paired with them, of ``b``."""
+    if np.ndim(axes) == 0:
+        pairs = (list(range(np.ndim(a) - axes, np.ndim(a))), list(range(axes)))
+    else:
+        pairs = ([i % np.ndim(a) for i in np.atleast_1d(axes[0])], [i % np.ndim(b) for i in np.atleast_1d(axes[1])])
+    return pairs
+
+
+def tensordot_grad_a(dy, a, b, axes):
+    """The gradient of ``np.tensordot(a, b, axes)`` with respect to ``a``: ``dy`` contracted with ``b``."""
+    a_axes, b_axes = tensordot_axes(a, b, axes)
+    a_free = [i for i in range(np.ndim(a)) if i not in a_axes]
+    b_free = [i for i in range(np.ndim(b)) if i not in b_axes]
+    g = np.tensordot(dy, b, axes=(list(range(len(a_free), np.ndim(dy))), b_free))
+    # g has a's free axes, then b's summed axes in increasing order: put each where a has it.
+    holds = a_free + [a_axes[b_axes.index(j)] for j in sorted(b_axes)]
+    return np.transpose(g, np.argsort(holds))
+
+
+def tensordot_grad_b(dy, a, b, axes):
+    """The gradient of ``np.tensordot(a, b, axes)`` with respect to ``b``."""
+    a_axes, b_axes = tensordot_axes(a, b, axes)
+    a_free = [i for i in range(np.ndim(a)) if i not in a_axes]
+    b_free = [i for i in range(np.ndim(b)) if i not in b_axes]
+    g = np.tensordot(a, dy, axes=(a_free, list(range(len(a_free)))))
+    # g has a's summed axes in increasing order (so b's partners of them), then b's free axes.
+    holds = [b_axes[a_axes.index(i)] for i in sorted(a_axes)] + b_free
+    return np.transpose(g, np.argsort(holds))
+
+
 def _einsum_parts(subscripts, count):
     subscripts = subscripts.replace(" ", "")
     if "..." in subscripts:
@@ -320,11 +370,10 @@ def einsum_grad(dy, subscripts, operands, i):
     available = set(output).union(*[set(s) for s, _ in others])
     kept = "".join(c for c in target if c in available)
     spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
-    g = np.einsum(spec, dy, *[op for _, op in others])
-    if kept != target:  # axes summed within this operand alone: the gradient is constant along them
-        shape = np.shape(operands[i])
-        g = np.broadcast_to(np.reshape(g, [n if c in kept else 1 for c, n in zip(target, shape)]), shape)
-    return g
+    summed = np.einsum(spec, dy, *[op for _, op in others])
+    shape = np.shape(operands[i])
+    # Along axes summed within this operand alone (not in ``kept``) the gradient is constant.
+    return np.broadcast_to(np.reshape(summed, [n if c in kept else 1 for c, n in zip(target, shape)]), shape)
 
 
 def array_grad(dy, x):
@@ -646,6 +695,11 @@ def inner(dy, y, a, b):
     return (inner_grad_a(dy, a, b), inner_grad_b(dy, a, b))
 
 
+@shaped(np.tensordot)
+def tensordot(dy, y, a, b, axes=2):
+    return (tensordot_grad_a(dy, a, b, axes), tensordot_grad_b(dy, a, b, axes))
+
+
 @shaped(np.einsum)
 def einsum(dy, y, subscripts, *operands):
     return (None,) + tuple(einsum_grad(dy, subscripts, operands, i) for i in range(len(operands)))
@@ -706,6 +760,21 @@ def concatenate(dy, y, arrays, axis=0):
 @shaped(np.stack)
 def stack(dy, y, arrays, axis=0):
     return (stack_grad(dy, arrays, axis),)
+
+
+@shaped(np.atleast_1d, structured=True)  # a list for several arrays
+def atleast_1d(dy, y, *arys):
+    return atleast_grad(dy, arys)
+
+
+@shaped(np.atleast_2d, structured=True)  # a list for several arrays
+def atleast_2d(dy, y, *arys):
+    return atleast_grad(dy, arys)
+
+
+@shaped(np.atleast_3d, structured=True)  # a list for several arrays
+def atleast_3d(dy, y, *arys):
+    return atleast_grad(dy, arys)
 
 
 @shaped(np.vstack)
@@ -828,9 +897,8 @@ def method_cumsum(dy, y, self, axis=None, dtype=None, out=None):
 
 
 @defmethod("reshape")
-def method_reshape(dy, y, self, *shape, **order):
-    # ``**order`` rather than ``order="C"``: the inliner binds keyword-only parameters positionally.
-    return (np.reshape(dy, np.shape(self), **order),) + (None,) * len(shape)
+def method_reshape(dy, y, self, *shape, order="C"):
+    return (np.reshape(dy, np.shape(self), order=order),)
 
 
 @defmethod("ravel")
@@ -920,6 +988,10 @@ for _fn in (
 ):
     nograd(_fn)
 
+for _name in dir(np.random.Generator):  # random numbers are constants: rng.normal(size=3)
+    if not _name.startswith("_"):
+        nograd(getattr(np.random.Generator, _name))
+
 nondiff_methods.update({"argmax", "argmin", "argsort", "nonzero", "any", "all", "tolist", "fill", "sort"})
 nondiff_attributes.update({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides", "flags"})
 
@@ -949,5 +1021,11 @@ if _special is not None:
     def gammaln(dy, y, x):
         return (dy * _special.digamma(x),)
 
-    nograd(_special.digamma)
+    @unary(_special.digamma)
+    def digamma(dy, y, x):
+        return (dy * _special.polygamma(1, x),)
+
+    @rule(_special.polygamma)
+    def polygamma(dy, y, n, x):
+        return (None, dy * _special.polygamma(n + 1, x))
 

@@ -47,9 +47,11 @@ def power_slope(a, b):
 
 def sum_to_shape(g, shape):
     """Sum the leading (batch) axes of ``g`` away until it has ``shape``."""
-    if np.shape(g) != shape:
-        g = np.reshape(np.sum(g, axis=batch_axes(np.shape(g), shape), keepdims=True), shape)
-    return g
+    if np.shape(g) == shape:
+        summed = g
+    else:  # (a new name, not ``g =``: the adjoint of the sum needs the old ``g``)
+        summed = np.reshape(np.sum(g, axis=batch_axes(np.shape(g), shape), keepdims=True), shape)
+    return summed
 
 
 @nograd

@@ -1,0 +1,35 @@
+"""Every rule srcgrad registers itself has a spec in one of the tables of tests/rules."""
+
+import srcgrad.models  # noqa: F401  (registers whatever rules the models define)
+
+from . import test_builtins, test_math, test_numpy, test_operators
+from .specs import missing_specs, registered
+
+TABLES = test_operators.SPECS + test_builtins.SPECS + test_math.SPECS + test_numpy.SPECS
+
+#: srcgrad's own plumbing, which generated code calls and which has rules only so that generated
+#: code can be differentiated again (higher order): no maths to tabulate, and the higher-order
+#: tests exercise it. Everything else srcgrad registers needs a spec.
+PLUMBING = ("srcgrad.runtime", "srcgrad.higher", "srcgrad.compiler", "srcgrad.rules.runtime")
+
+
+def is_plumbing(rule):
+    modules = (getattr(rule.primal, "__module__", None) or "", rule.reverse.__module__)
+    return any(module.startswith(PLUMBING) for module in modules)
+
+
+def test_every_registered_rule_has_a_spec():
+    missing = missing_specs(TABLES, skip=is_plumbing)
+    assert not missing, "rules without a spec (add one to tests/rules/test_<module>.py):\n  " + "\n  ".join(missing)
+
+
+def test_specs_name_registered_rules():
+    """A spec for something that has no rule (a typo, a removed rule) is caught too."""
+    keys = {(kind, key if kind != "function" else id(rule.primal)) for kind, key, rule in registered()}
+    stale = [spec.id for spec in TABLES
+             if (spec.kind, spec.primal if spec.kind != "function" else id(spec.primal)) not in keys]
+    assert not stale, f"specs for callables without a rule: {stale}"
+
+
+def test_there_are_rules_to_check():
+    assert len(list(registered())) > 100

@@ -1,0 +1,385 @@
+"""Rules for NumPy (srcgrad/rules/numpy.py), checked against finite differences.
+
+One :class:`~.specs.Spec` per way of calling a rule: functions, array
+methods (``a.sum(axis=1)``) and properties (``a.T``), with their keyword
+arguments, over scalars, vectors, matrices and broadcasting pairs.
+"""
+
+import numpy as np
+import pytest
+from gradcheck import check_gradient
+
+import srcgrad
+
+from .specs import (Spec, check_dynamic, check_inline, check_rule_shapes, check_second_order, define, missing_specs,
+                    params)
+
+try:
+    import scipy.special
+except ImportError:  # pragma: no cover - scipy is optional
+    scipy = None
+
+UNARY = [(), (3,), (2, 3)]
+BINARY = [((), ()), ((3,), (3,)), ((2, 3), (2, 3)), ((3, 1), (4,)), ((2, 3), ()), ((), (3,)), ((2, 1, 3), (4, 1))]
+MATMUL = [((3, 4), (4, 2)), ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)), ((2, 3, 4), (4, 2)),
+          ((2, 3, 4), (2, 4, 2)), ((3, 4), (2, 4, 2)), ((2, 1, 2, 3), (3, 3, 2))]
+
+
+def functions(fn, name, domain, *calls):
+    """One spec per ``(arguments, shapes)`` of ``name(...)``: ``("a, axis=1", [(3, 4)])``."""
+    return [Spec(fn, f"{name}({arguments})", shapes, domain=domain) for arguments, shapes in calls]
+
+
+def methods(method, domain, *calls):
+    """One spec per ``(arguments, shapes)`` of ``a.method(...)``."""
+    return [Spec(method, f"a.{method}({arguments})", shapes, domain=domain, kind="method")
+            for arguments, shapes in calls]
+
+
+#: Every axis/keepdims a reduction takes, on the shapes where it makes sense.
+REDUCTIONS = [
+    ("", [(), (4,), (3, 4)]),
+    ("axis=0", [(4,), (3, 4)]),
+    ("axis=1, keepdims=True", [(3, 4), (2, 3, 4)]),
+    ("axis=-1", [(3, 4), (2, 3, 4)]),
+    ("axis=(0, 2)", [(2, 3, 4)]),
+    ("axis=(0, 1), keepdims=True", [(3, 4)]),
+    ("axis=None, keepdims=True", [(3, 4)]),
+]
+
+
+def reductions(fn, name, domain="real", extra=""):
+    calls = [(", ".join(p for p in ("a", kwargs, extra) if p), shapes) for kwargs, shapes in REDUCTIONS]
+    calls.append(("a, 1" + (", " + extra if extra else ""), [(3, 4)]))   # the axis given positionally
+    return functions(fn, name, domain, *calls)
+
+
+def method_reductions(method, domain="real", extra=""):
+    calls = [(", ".join(p for p in (kwargs, extra) if p), [s if s != () else "0d" for s in shapes])
+             for kwargs, shapes in REDUCTIONS]
+    calls.append(("0" + (", " + extra if extra else ""), [(3, 4)]))
+    return methods(method, domain, *calls)
+
+
+ELEMENTWISE_UNARY = [
+    (np.negative, "real"), (np.positive, "real"), (np.exp, "real"), (np.exp2, "real"), (np.expm1, "real"),
+    (np.log, "pos"), (np.log2, "pos"), (np.log10, "pos"), (np.log1p, "pos"), (np.sqrt, "pos"),
+    (np.cbrt, "nonzero"), (np.square, "real"), (np.reciprocal, "nonzero"), (np.sin, "real"), (np.cos, "real"),
+    (np.tan, "unit"), (np.tanh, "real"), (np.sinh, "real"), (np.cosh, "real"), (np.arcsin, "unit"),
+    (np.arccos, "unit"), (np.arctan, "real"), (np.arcsinh, "real"), (np.arctanh, "unit"), (np.abs, "nonzero"),
+    (np.fabs, "nonzero"),
+]
+
+ELEMENTWISE_BINARY = [
+    (np.add, "real"), (np.subtract, "real"), (np.multiply, "real"), (np.divide, ("real", "nonzero")),
+    (np.power, "pos"), (np.maximum, "real"), (np.minimum, "real"), (np.fmax, "real"), (np.fmin, "real"),
+    (np.arctan2, ("real", "nonzero")), (np.hypot, "nonzero"), (np.logaddexp, "real"),
+]
+
+SPECS = [
+    *[Spec(fn, f"np.{fn.__name__}(a)", UNARY, domain=domain) for fn, domain in ELEMENTWISE_UNARY],
+    *[Spec(fn, f"np.{fn.__name__}(a, b)", BINARY, domain=domain) for fn, domain in ELEMENTWISE_BINARY],
+    Spec(np.power, "np.power(a, 3)", UNARY),
+    Spec(np.where, "np.where(a > b, a, b)", BINARY),
+    Spec(np.where, "np.where(c > 0, a, b)", [((4,), (), (3, 1)), ((2, 3), (2, 3), (2, 3))]),
+
+    # reductions
+    *reductions(np.sum, "np.sum"),
+    *reductions(np.mean, "np.mean"),
+    *reductions(np.prod, "np.prod", "nonzero"),
+    *reductions(np.max, "np.max"),
+    *reductions(np.min, "np.min"),
+    *reductions(np.var, "np.var"),
+    *reductions(np.var, "np.var", extra="ddof=1")[1:3],
+    *reductions(np.std, "np.std"),
+    *reductions(np.std, "np.std", extra="ddof=1")[1:3],
+    *functions(np.cumsum, "np.cumsum", "real", ("a", [(4,), (3, 4)]), ("a, axis=0", [(3, 4)]),
+               ("a, axis=-1", [(2, 3, 4)]), ("a, 1", [(3, 4)])),
+    *functions(np.trace, "np.trace", "real", ("a", [(3, 3), (3, 4)]), ("a, 1", [(3, 4)]),
+               ("a, offset=-1", [(4, 3)])),
+
+    # products
+    Spec(np.matmul, "np.matmul(a, b)", MATMUL),
+    Spec(np.dot, "np.dot(a, b)", MATMUL[:5] + [((), (3,)), ((3, 2), ()), ((2, 3, 4), (2, 4, 3)), ((4,), (2, 4, 3))]),
+    Spec(np.outer, "np.outer(a, b)", [((3,), (4,)), ((2, 2), (3,)), ((), (3,))]),
+    Spec(np.inner, "np.inner(a, b)", [((4,), (4,)), ((3, 4), (4,)), ((3, 4), (2, 4)), ((), (3,)), ((2, 3), ()),
+                                      ((2, 2, 3), (4, 3))]),
+    *functions(np.tensordot, "np.tensordot", "real",
+               ("a, b", [((2, 3, 4), (3, 4, 2)), ((3, 4), (3, 4))]),
+               ("a, b, 1", [((3, 4), (4, 2)), ((2, 3, 4), (4, 3))]),
+               ("a, b, 0", [((3,), (2,))]),
+               ("a, b, axes=([1, 0], [0, 2])", [((3, 2, 4), (2, 4, 3))]),
+               ("a, b, axes=(2, 0)", [((2, 3, 4), (4, 2))]),
+               ("a, b, axes=([-1], [1])", [((2, 3), (4, 3))])),
+    *functions(np.einsum, "np.einsum", "real",
+               ("'ij,jk->ik', a, b", [((3, 4), (4, 2))]),
+               ("'ij,jk', a, b", [((3, 4), (4, 2))]),
+               ("'ij->ji', a", [(3, 4)]),
+               ("'ij->j', a", [(3, 4)]),
+               ("'ij->', a", [(3, 4)]),
+               ("'i,i->', a, b", [((4,), (4,))]),
+               ("'i,j->ij', a, b", [((3,), (4,))]),
+               ("'ij,ij->ij', a, b", [((3, 4), (3, 4))]),
+               ("'ijk,ik->j', a, b", [((2, 3, 4), (2, 4))]),
+               ("'ij,k->i', a, b", [((3, 4), (2,))]),
+               ("'bij,bjk->bik', a, b", [((2, 3, 4), (2, 4, 2))]),
+               ("'ij,jk,k->i', a, b, c", [((2, 3), (3, 4), (4,))]),
+               ("'i j , j -> i', a, b", [((3, 4), (4,))])),
+
+    # shapes
+    *functions(np.reshape, "np.reshape", "real", ("a, (3, 2)", [(2, 3), (6,)]), ("a, -1", [(2, 3)]),
+               ("a, (2, 3), order='F'", [(3, 2)]), ("a, shape=(3, 2)", [(6,)])),
+    *functions(np.ravel, "np.ravel", "real", ("a", [(2, 3)]), ("a, order='F'", [(2, 3)])),
+    *functions(np.squeeze, "np.squeeze", "real", ("a", [(1, 3, 1)]), ("a, axis=1", [(3, 1, 4)])),
+    *functions(np.expand_dims, "np.expand_dims", "real", ("a, 0", [(), (3,), (2, 3)]), ("a, axis=(0, 2)", [(2, 3)]),
+               ("a, -1", [(2, 3)])),
+    *functions(np.transpose, "np.transpose", "real", ("a", [(3,), (2, 3), (2, 3, 4)]), ("a, (1, 0, 2)", [(2, 3, 4)]),
+               ("a, axes=(2, 0, 1)", [(2, 3, 4)])),
+    *functions(np.swapaxes, "np.swapaxes", "real", ("a, 0, 1", [(2, 3), (2, 3, 4)]), ("a, -1, 0", [(2, 3, 4)])),
+    *functions(np.moveaxis, "np.moveaxis", "real", ("a, 0, -1", [(2, 3, 4)]), ("a, [0, 1], [2, 0]", [(2, 3, 4)])),
+    Spec(np.broadcast_to, "np.broadcast_to(a, (2, 3, 4))", [(), (4,), (3, 1), (1, 3, 4)]),
+    *functions(np.flip, "np.flip", "real", ("a", [(3,), (2, 3)]), ("a, 0", [(2, 3)]), ("a, axis=(0, 1)", [(2, 3)]),
+               ("a, axis=-1", [(2, 3, 4)])),
+    *functions(np.concatenate, "np.concatenate", "real",
+               ("[a, b]", [((3,), (2,)), ((2, 3), (1, 3))]),
+               ("[a, b], axis=1", [((2, 3), (2, 1))]),
+               ("(a, b, c), axis=-1", [((2, 1), (2, 3), (2, 2))]),
+               ("[a, b], axis=None", [((2, 3), (4,))])),
+    *functions(np.stack, "np.stack", "real",
+               ("[a, b]", [((3,), (3,)), ((2, 3), (2, 3))]),
+               ("[a, b], axis=1", [((2, 3), (2, 3))]),
+               ("(a, b, c), axis=-1", [((3,), (3,), (3,))]),
+               ("[a, b, c]", [((), (), ())])),
+    Spec(np.atleast_1d, "np.atleast_1d(a)", [(), "0d", (3,)]),
+    Spec(np.atleast_1d, "np.atleast_1d(a, b)", [((), (3,))]),
+    Spec(np.atleast_2d, "np.atleast_2d(a)", [(), (3,), (2, 3)]),
+    Spec(np.atleast_3d, "np.atleast_3d(a)", [(3,), (2, 3)]),
+    Spec(np.vstack, "np.vstack([a, b])", [((3,), (3,)), ((2, 3), (1, 3)), ((3,), (2, 3))]),
+    Spec(np.hstack, "np.hstack([a, b])", [((3,), (2,)), ((2, 3), (2, 1))]),
+    Spec(np.hstack, "np.hstack((a, b, c))", [((), (2,), ())]),
+    *functions(np.split, "np.split", "real",
+               ("a, 2", [(4,), (4, 3)]),
+               ("a, 3, axis=1", [(2, 3)]),
+               ("a, [1, 3]", [(5,)]),
+               ("a, [1], axis=-1", [(2, 3)])),
+    Spec(np.split, "np.split(a, 3)[1]", [(3,), (3, 2)], id="np.split-3-one-piece"),
+    Spec(np.split, "np.split(a, [1, 3], axis=1)[2]", [(2, 4)], id="np.split-1,3-axis1-last-piece"),
+    *functions(np.tile, "np.tile", "real", ("a, 2", [(), (3,), (2, 3)]), ("a, (2, 1)", [(3,), (2, 3)]),
+               ("a, (2, 1, 2)", [(2, 3)]), ("a, [1, 3]", [(2, 2, 2)])),
+    *functions(np.repeat, "np.repeat", "real", ("a, 2", [(), (3,), (2, 3)]), ("a, 2, axis=1", [(2, 3)]),
+               ("a, [1, 0, 2], axis=0", [(3,), (3, 2)]), ("a, [2, 1, 0]", [(3,)]), ("a, 3, axis=-1", [(2, 2)]),
+               ("a, [0, 2], axis=1", [(3, 2)])),
+    *functions(np.take, "np.take", "real", ("a, [0, 2, 2]", [(4,), (2, 3)]), ("a, [0, 2, 2], axis=1", [(2, 3)]),
+               ("a, 1, axis=0", [(3, 4)]), ("a, [[0, 1], [1, 1]], axis=1", [(2, 3), (2, 3, 2)]),
+               ("a, [[0, 3], [5, 5]]", [(2, 3)]), ("a, [-1, 0], axis=-1", [(2, 3)]), ("a, 2", [(4,)])),
+    *functions(np.diag, "np.diag", "real", ("a", [(3,), (3, 3), (3, 4), (4, 3)]), ("a, 1", [(3,), (3, 4), (4, 3)]),
+               ("a, k=-1", [(3,), (4, 3), (3, 4)])),
+    *functions(np.sort, "np.sort", "real", ("a", [(4,), (3, 4)]), ("a, axis=0", [(3, 4)]),
+               ("a, axis=None", [(3, 4)])),
+    *functions(np.array, "np.array", "real", ("[a, b, c]", [((), (), ()), ((3,), (3,), (3,))]),
+               ("[[a, b], [c, d]]", [((), (), (), ())]), ("a", [(3,), (2, 3)]), ("(a, b)", [((), ())])),
+    *functions(np.asarray, "np.asarray", "real", ("[a, b]", [((), ())]), ("a", [(2, 3)])),
+    *functions(np.clip, "np.clip", "real", ("a, -0.5, 0.5", [(), (3,), (3, 4)]), ("a, None, 0.5", [(3, 4)]),
+               ("a, -0.5, None", [(3, 4)])),
+    Spec(np.clip, "np.clip(a, b - 1.0, c + 1.0)", [((3, 4), (4,), ()), ((3,), (3,), (3,)), ((4,), (3, 1), ())],
+         domain=("real", "unit", "unit")),
+
+    # linear algebra
+    *functions(np.linalg.norm, "np.linalg.norm", "nonzero",
+               ("a", [(4,), (3, 4), (2, 3, 2)]),
+               ("a, 1", [(4,), (3, 4)]),
+               ("a, ord=np.inf", [(4,), (3, 4)]),
+               ("a, -np.inf", [(4,), (3, 4)]),
+               ("a, 3", [(4,)]),
+               ("a, 0.5", [(4,)]),
+               ("a, -1", [(4,), (3, 4)]),
+               ("a, 2", [(4,), (3, 4)]),
+               ("a, -2", [(3, 4)]),
+               ("a, 'fro'", [(3, 4)]),
+               ("a, 'nuc'", [(3, 4)]),
+               ("a, axis=1", [(3, 4)]),
+               ("a, axis=0, keepdims=True", [(3, 4)]),
+               ("a, 1, axis=1", [(3, 4)]),
+               ("a, np.inf, axis=-1, keepdims=True", [(3, 4)]),
+               ("a, axis=(1, 2)", [(2, 3, 4)]),
+               ("a, 2, axis=(2, 1)", [(2, 3, 4)]),
+               ("a, 1, axis=(0, 2), keepdims=True", [(3, 2, 4)]),
+               ("a, 'nuc', axis=(0, 1)", [(3, 2)]),
+               ("a, keepdims=True", [(3, 4)])),
+    Spec(np.linalg.inv, "np.linalg.inv(a)", [(3, 3), (2, 3, 3)], domain="matrix"),
+    Spec(np.linalg.det, "np.linalg.det(a)", [(3, 3), (2, 3, 3)], domain="matrix"),
+    Spec(np.linalg.solve, "np.linalg.solve(a, b)", [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 2))],
+         domain=("matrix", "real")),
+
+    # array methods and properties
+    *method_reductions("sum"),
+    *method_reductions("mean"),
+    *method_reductions("prod", "nonzero"),
+    *method_reductions("max"),
+    *method_reductions("min"),
+    *method_reductions("var"),
+    *method_reductions("var", extra="ddof=1")[1:3],
+    *method_reductions("std"),
+    *method_reductions("std", extra="ddof=1")[1:3],
+    *methods("cumsum", "real", ("", [(4,), (3, 4)]), ("axis=1", [(3, 4)]), ("0", [(3, 4)])),
+    *methods("reshape", "real", ("3, 2", [(2, 3)]), ("(3, 2)", [(6,)]), ("-1", [(2, 3)]),
+             ("2, 3, order='F'", [(3, 2)])),
+    *methods("ravel", "real", ("", [(2, 3)]), ("'F'", [(2, 3)])),
+    *methods("flatten", "real", ("", [(2, 3)]), ("order='F'", [(2, 3)])),
+    *methods("squeeze", "real", ("", [(1, 3, 1)]), ("axis=0", [(1, 3)]), ("2", [(2, 3, 1)])),
+    *methods("transpose", "real", ("", [(3,), (2, 3), (2, 3, 4)]), ("1, 0", [(2, 3)]), ("(1, 0)", [(2, 3)]),
+             ("2, 0, 1", [(2, 3, 4)]), ("[1, 2, 0]", [(2, 3, 4)]), ("None", [(2, 3)]), ("0", [(3,)])),
+    *methods("swapaxes", "real", ("0, 1", [(2, 3)]), ("-1, 0", [(2, 3, 4)])),
+    Spec("dot", "a.dot(b)", MATMUL[:5] + [((3, 2), ())], kind="method"),
+    *methods("clip", "real", ("-0.5, 0.5", ["0d", (3,), (3, 4)]), ("max=0.5", [(3, 4)]), ("min=-0.5", [(3, 4)]),
+             ("None, 0.5", [(3,)])),
+    Spec("clip", "a.clip(b - 1.0, c + 1.0)", [((3, 4), (4,), ()), ((4,), (3, 1), ())], domain=("real", "unit", "unit"),
+         kind="method"),
+    *methods("take", "real", ("[0, 2, 2]", [(4,), (2, 3)]), ("[0, 2], axis=1", [(2, 3)]), ("1, axis=0", [(3, 4)]),
+             ("[[0, 1], [1, 1]], axis=0", [(2, 3)])),
+    *methods("repeat", "real", ("2", [(3,), (2, 3)]), ("2, axis=0", [(2, 3)]), ("[1, 0, 2], axis=1", [(2, 3)])),
+    *methods("trace", "real", ("", [(3, 3), (3, 4)]), ("1", [(3, 4)]), ("offset=-1", [(4, 3)])),
+    *methods("copy", "real", ("", [(3,), (2, 3)])),
+    *methods("astype", "real", ("np.float64", [(3,), (2, 3)]), ("float", [(3,)]), ("int", [(3,)]),
+             ("bool", [(3,)])),
+    *methods("item", "real", ("", [(1,), (1, 1), "0d"]), ("2", [(4,), (2, 3)]), ("1, 2", [(2, 3)]),
+             ("(1, 0)", [(2, 3)]), ("-1", [(4,)])),
+    Spec("T", "a.T", [(3,), (2, 3), (2, 3, 4)], kind="attribute"),
+]
+
+if scipy is not None:
+    SPECS += [
+        *functions(scipy.special.logsumexp, "scipy.special.logsumexp", "real",
+                   ("a", [(4,), (3, 4)]), ("a, axis=1", [(3, 4)]), ("a, axis=0, keepdims=True", [(3, 4)]),
+                   ("a, axis=(0, 1)", [(3, 4)]), ("a, b=[1.0, 2.0, 0.5, 1.5]", [(4,), (3, 4)]),
+                   ("a, 0, b", [((3,), (3,))])),
+        Spec(scipy.special.expit, "scipy.special.expit(a)", UNARY),
+        Spec(scipy.special.erf, "scipy.special.erf(a)", UNARY),
+        Spec(scipy.special.gammaln, "scipy.special.gammaln(a)", UNARY, domain="pos"),
+        Spec(scipy.special.digamma, "scipy.special.digamma(a)", UNARY, domain="pos"),
+        Spec(scipy.special.polygamma, "scipy.special.polygamma(1, a)", UNARY, domain="pos"),
+        Spec(scipy.special.polygamma, "scipy.special.polygamma(2, a)", [(3,)], domain="pos"),
+    ]
+
+FUNCTION_SPECS = [spec for spec in SPECS if spec.kind == "function"]
+
+
+@pytest.mark.parametrize("spec, case", params(SPECS))
+def test_inline(spec, case, tmp_path_factory):
+    check_inline(spec, case, tmp_path_factory)
+
+
+@pytest.mark.parametrize("spec, case", params(FUNCTION_SPECS))
+def test_dynamic(spec, case, tmp_path_factory):
+    check_dynamic(spec, case, tmp_path_factory)
+
+
+@pytest.mark.parametrize("spec, case", params(SPECS))
+def test_rule_shapes(spec, case):
+    check_rule_shapes(spec, case)
+
+
+#: The first spec of each function, for second derivatives (which are slow to compile).
+ONE_PER_FUNCTION = list({id(spec.primal): spec for spec in reversed(FUNCTION_SPECS)}.values())[::-1]
+
+
+@pytest.mark.parametrize("spec, case", params(ONE_PER_FUNCTION, last_case_only=True))
+def test_second_order(spec, case, tmp_path_factory):
+    """Rules are ordinary code that srcgrad differentiates again, for higher derivatives."""
+    check_second_order(spec, case, tmp_path_factory)
+
+
+def test_every_numpy_rule_has_a_spec():
+    assert missing_specs(SPECS, "srcgrad.rules.numpy") == []
+
+
+# ------------------------------------------------------------------ ties, errors, dtypes
+
+@pytest.mark.parametrize("call", ["np.max(a)", "np.min(-a)", "np.max(a, axis=0)", "a.max()", "np.maximum(a, b)",
+                                  "np.minimum(-a, -b)", "np.fmax(a, b)", "np.linalg.norm(a, np.inf)"])
+def test_two_way_ties_split_the_gradient(call, tmp_path):
+    """At a two-way tie central differences give each half; so do the rules."""
+    f = define(tmp_path, f"def f(a, b):\n    return np.sum(2.0 * {call}) + 0.0 * np.sum(b)\n")
+    a = np.array([[1.0, 0.5], [1.0, -0.5]])
+    check_gradient(f, a, a.copy())
+
+
+def test_three_way_tie_of_max_shares_equally(tmp_path):
+    f = define(tmp_path, "def f(a):\n    return 3.0 * np.max(a)\n")
+    grad, = srcgrad.gradient(f, np.array([2.0, 2.0, 1.0, 2.0]))
+    np.testing.assert_allclose(grad, [1.0, 1.0, 0.0, 1.0])
+
+
+def test_fmax_ignores_nan(tmp_path):
+    f = define(tmp_path, "def f(a, b):\n    return np.sum(np.fmax(a, b) + np.fmin(a, b))\n")
+    da, db = srcgrad.gradient(f, np.array([1.0, np.nan]), np.array([np.nan, 2.0]))
+    np.testing.assert_array_equal(da, [2.0, 0.0])
+    np.testing.assert_array_equal(db, [0.0, 2.0])
+
+
+@pytest.mark.parametrize("call, message", [
+    ("np.einsum('ii->i', a)", "repeated index"),
+    ("np.einsum('ii', a)", "repeated index"),
+    ("np.einsum('...ij->...ji', a)", "'...'"),
+])
+def test_einsum_refuses_clearly_what_it_cannot_do(call, message, tmp_path):
+    f = define(tmp_path, f"def f(a):\n    return np.sum({call})\n")
+    with pytest.raises(NotImplementedError, match=message):
+        srcgrad.gradient(f, np.ones((3, 3)))
+
+
+def test_norm_refuses_an_unknown_matrix_order(tmp_path):
+    f = define(tmp_path, "def f(a):\n    return np.linalg.norm(a, 3, axis=(0, 1))\n")
+    with pytest.raises((NotImplementedError, ValueError)):
+        srcgrad.gradient(f, np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("body", [
+    "np.sum(np.sin(a))",
+    "np.sum(np.sum(a * a, axis=1) ** 2)",
+    "np.max(a)",
+    "np.sum(np.maximum(a, 0.0))",
+    "np.linalg.norm(a)",
+    "np.sum(a @ a.T)",
+    "np.sum(np.tanh(a).mean(axis=0))",
+    "np.sum(a.astype(np.float64) ** 2)",
+])
+def test_float32_in_float32_out(body, tmp_path):
+    f = define(tmp_path, f"def f(a):\n    return {body}\n")
+    a = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    grad, = srcgrad.gradient(f, a)
+    assert grad.dtype == np.float32 and grad.shape == a.shape
+    reference, = srcgrad.gradient(f, a.astype(np.float64))
+    np.testing.assert_allclose(grad, reference, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ no gradient
+
+NONDIFF = [
+    "np.floor(a)", "np.ceil(a)", "np.round(a)", "np.rint(a)", "np.trunc(a)", "np.fix(a)", "np.sign(a)",
+    "np.signbit(a)", "np.heaviside(a, 0.5)", "np.floor_divide(a, 0.7)", "np.isnan(a)", "np.isinf(a)",
+    "np.isfinite(a)", "np.argmax(a)", "np.argmin(a)", "np.argsort(a)", "np.greater(a, 0.0)", "np.less_equal(a, 0.0)",
+    "np.equal(a, a)", "np.logical_and(a > 0, a < 1)", "np.logical_not(a > 0)", "np.any(a > 1)", "np.all(a > -5)",
+    "np.count_nonzero(a > 0)", "np.shape(a)[0]", "np.ndim(a)", "np.size(a)", "np.zeros_like(a)", "np.ones_like(a)",
+    "np.full_like(a, 2.0)", "np.arange(3)", "np.linspace(0, 1, 3)", "np.eye(3)[0]", "np.ones(3)", "np.zeros(3)",
+    "np.full(3, 2.0)", "np.isclose(a, 0.3)", "np.searchsorted([0.0, 1.0], a)", "np.digitize(a, [0.0, 1.0])",
+    "np.argwhere(a > 0).shape[0]", "np.allclose(a, a)", "np.array_equal(a, a)", "np.unique(np.round(a)).size",
+    "a.argmax()", "a.argmin()", "a.argsort()", "a.any()", "a.all()", "a.shape[0]", "a.size", "a.ndim",
+    "a.dtype.itemsize",
+]
+
+
+@pytest.mark.parametrize("expression", NONDIFF)
+def test_nondiff_passes_zero_gradient(expression, tmp_path):
+    """Inside a differentiated function these are constants: ``a * floor(a)`` has gradient ``floor(a)``."""
+    f = define(tmp_path, f"def f(a):\n    return np.sum(a * ({expression}))\n")
+    a = np.array([0.3, 1.6, -0.8])  # away from every kink
+    grad, = check_gradient(f, a)
+    expected = np.broadcast_to(eval(expression, {"np": np, "a": a}), a.shape)
+    np.testing.assert_array_equal(grad, expected)
+
+
+def test_a_bound_method_held_in_a_variable(tmp_path):
+    """The dynamic path of a method rule: the bound method is a value at run time."""
+    f = define(tmp_path, "def f(a):\n    total = a.sum\n    return np.sum(total(axis=0) ** 2)\n")
+    check_gradient(f, np.random.default_rng(0).standard_normal((3, 4)))
