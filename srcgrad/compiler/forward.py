@@ -54,7 +54,7 @@ MULTILINEAR = {
 #: Linear in all their array arguments together: the tangent is f(d_1, d_2, ...).
 JOINTLY_LINEAR = {
     np.concatenate, np.stack, np.vstack, np.hstack, np.split, np.array, np.asarray,
-    structure.with_item, structure.appended, structure.extended, float,
+    structure.with_item, structure.appended, structure.extended, structure.as_sequence, float,
 }
 #: Reverse rules with a diagonal Jacobian besides the elementwise ones.
 DIAGONAL = {np.clip, "clip", abs}

@@ -155,6 +155,8 @@ class _Reverse:
         self.stmt_shape: dict[int, object] = {}
         self.cotangent_maybe_none = False
         self.tape_names: dict[str, str] = {}
+        #: Names known to hold a tuple or list (displays, tuple(...), list(...), joins of those).
+        self.sequences: set[str] = set()
         self.injected: dict[str, object] = {}
         self.inject_names: dict[int, str] = {}
         self.depends_on: list = []
@@ -225,6 +227,11 @@ class _Reverse:
                 # total = a.sum: a bound method's gradient is its object's.
                 return _Op("copy", operands=[value.value])
             return _Op("attr", operands=[value.value], attr=value.attr)
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and any(
+                isinstance(a, gast.Name) and a.id in self.sequences for a in (value.left, value.right)):
+            # (None,) + rest joins sequences: each side's gradient is its slice of the result's
+            self.sequences.add(stmt.targets[0].id)
+            return _Op("concat", operands=[value.left, value.right])
         if isinstance(value, gast.BinOp):
             fn = _BINOPS[type(value.op)]
             return self.function_op(stmt, fn, [value.left, value.right], {}, what=f"operator.{fn.__name__}")
@@ -236,6 +243,7 @@ class _Reverse:
         if isinstance(value, gast.Subscript):
             return _Op("index", operands=[value.value], index=value.slice)
         if isinstance(value, (gast.Tuple, gast.List)):
+            self.sequences.add(stmt.targets[0].id)
             return _Op("display", operands=list(value.elts))
         if isinstance(value, gast.Dict):
             return _Op("display", operands=list(value.values), index=list(value.keys))
@@ -254,7 +262,12 @@ class _Reverse:
         return _Op("closure", operands=[build.name(c) for c in captured])
 
     def classify_call(self, stmt, call) -> _Op:
+        import builtins
+
         args = list(call.args)
+        if self.scope.resolve(call.func) in (builtins.tuple, builtins.list) and isinstance(stmt, gast.Assign) \
+                and isinstance(stmt.targets[0], gast.Name):
+            self.sequences.add(stmt.targets[0].id)
         helper = getattr(call.func, "_srcgrad_runtime", None)
         if helper is not None:  # with_item, appended, mutate...: written by the normaliser
             call.func.id = self.inject(helper, RUNTIME[helper])
@@ -747,6 +760,15 @@ class _Reverse:
             self.rule_contributions(stmt, op, t, dt, state, out)
         elif op.kind == "rulecall":
             self.rulecall_contributions(stmt, op, t, dt, state, out)
+        elif op.kind == "concat":
+            left, right = op.operands
+            split = build.call("len", copy.deepcopy(left)) if isinstance(left, gast.Name) else build.const(
+                len(left.value) if isinstance(left, gast.Constant) else 0)
+            for part, index in ((left, build.call("slice", build.const(None), split)),
+                                (right, build.call("slice", split, build.const(None)))):
+                if self.is_active_atom(part):
+                    grad = build.call(self.runtime("item"), dt, index)
+                    self.contribute(part.id, grad, MAYBE, stmt, state, out)
         elif op.kind == "attr":
             base = op.operands[0]
             if self.is_active_atom(base):

@@ -35,6 +35,10 @@ def unbroadcast(g, x):
     if g is None:
         return None
     if isinstance(x, (list, tuple)):
+        if isinstance(g, (list, tuple)) and len(g) == len(x):
+            return g
+        if isinstance(g, (list, tuple)) and all(v is None for v in g):
+            return None  # (lists of names or labels joined with +: nothing to differentiate)
         raise TypeError(
             "srcgrad: '+' joining lists or tuples is not supported inside a differentiated function; "
             "use xs.extend(ys) (or xs.append(y)) to build the longer list")

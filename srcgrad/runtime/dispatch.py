@@ -240,6 +240,8 @@ def pullback(fn, *args, **kwargs):
     if isinstance(fn, type):
         return _construct(fn, args, kwargs)
     owner = getattr(fn, "__self__", None)
+    if isinstance(owner, (str, bytes, bool, int, float, complex, range, type(None))):
+        return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)  # "ij,jk".split(",")
     if owner is not None and not isinstance(owner, types.ModuleType) \
             and registry.is_nondiff(getattr(type(owner), getattr(fn, "__name__", ""), None)):  # rng.normal(...)
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)

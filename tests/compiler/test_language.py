@@ -158,6 +158,12 @@ def stateful(xs, s):
     return c.total
 
 
+def joined(x, y):
+    parts = (x * 2.0,) + tuple([y, x * y])
+    more = [x] + [p * 3.0 for p in parts]
+    return parts[2] * more[0] + more[1]
+
+
 RNG = np.random.default_rng(0)
 
 CASES = [
@@ -180,6 +186,7 @@ CASES = [
     (build_and_use, [(RNG.random((2, 3)), RNG.random(2), RNG.random(3))], None),
     (points, [(1.5, -0.5), (-2.0, 0.25)], None),
     (stateful, [([1.0, 2.0, 3.0], 0.5), ([], 2.0)], [1]),
+    (joined, [(1.5, -0.5), (0.2, 2.0)], None),
 ]
 
 
