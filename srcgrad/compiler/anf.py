@@ -79,6 +79,8 @@ class _Normaliser:
         self.defined = set(scope.params)
         self.depth = 0
         self.line = parsed.node.lineno
+        #: Local names captured by a function defined here, and that definition's line.
+        self.captured_by_closure: dict[str, int] = {}
 
     # -- errors ----------------------------------------------------------
     def refuse(self, node, what, fix):
@@ -135,12 +137,19 @@ class _Normaliser:
                 value = runtime_call(helper, self.load(receiver), self.atom(call.args[0], out))
                 out.append(self.mark(build.assign(self.bind_name(receiver.id), value)))
                 return out
+            if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
+                    and s.value.func.attr in _CONTAINER_MUTATORS and isinstance(s.value.func.value, gast.Attribute):
+                self.refuse(s, f"changing a list or dict held in an attribute ('.{s.value.func.attr}' on "
+                               f"'{gast.unparse(s.value.func.value) if hasattr(gast, 'unparse') else 'obj.field'}')",
+                            "work on a local copy and assign it back: items = self.items; "
+                            "items.append(v); self.items = items")
             if self.is_method_for_effect(s.value):
                 # c.add(x) may change c: c = mutate(c, "add", x), differentiated through the method.
                 call = s.value
                 receiver = call.func.value
                 args = [self.atom(a, out) for a in call.args]
                 value = runtime_call("mutate", self.load(receiver), build.const(call.func.attr), *args)
+                value.keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, out)) for k in call.keywords]
                 out.append(self.mark(build.assign(self.bind_name(receiver.id), value)))
                 return out
             if isinstance(s.value, gast.Call):
@@ -285,6 +294,10 @@ class _Normaliser:
 
     def bind_name(self, user_name: str) -> gast.Name:
         """The name an assignment to ``user_name`` writes, renaming a straight-line redefinition."""
+        if user_name in self.captured_by_closure:
+            self.refuse(None, f"assigning '{user_name}' after a function defined on line "
+                              f"{self.captured_by_closure[user_name]} captured it (Python would let that function "
+                              "see the new value)", f"give the new value its own name, or define the function after it")
         current = self.rename.get(user_name, user_name)
         if self.depth == 0 and user_name in self.defined:
             current = self.namer.fresh(user_name)
@@ -299,7 +312,9 @@ class _Normaliser:
         return (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
                 and isinstance(call.func.value, gast.Name) and call.func.value.id in self.scope.locals
                 and call.func.attr not in registry.method_rules and call.func.attr not in registry.nondiff_methods
-                and not call.keywords and not any(isinstance(a, gast.Starred) for a in call.args))
+                and call.func.attr not in _CONTAINER_MUTATORS
+                and all(k.arg is not None for k in call.keywords)
+                and not any(isinstance(a, gast.Starred) for a in call.args))
 
     def is_list_growth(self, call):
         """``xs.append(v)`` or ``xs.extend(vs)`` on a local list: a new list, functionally."""
@@ -461,6 +476,10 @@ class _Normaliser:
         """A function made here: kept whole, reading the current names of what it captures."""
         node = copy.deepcopy(node)
         bound = _bound_names(node)
+        for inner in gast.walk(node):
+            if isinstance(inner, gast.Name) and isinstance(inner.ctx, gast.Load) and inner.id not in bound \
+                    and inner.id in self.scope.locals:
+                self.captured_by_closure[inner.id] = getattr(node, "lineno", self.line)
         for inner in gast.walk(node.body if isinstance(node, gast.Lambda) else gast.Module(body=node.body, type_ignores=[])):
             if isinstance(inner, gast.Name) and isinstance(inner.ctx, gast.Load) and inner.id not in bound:
                 inner.id = self.rename.get(inner.id, inner.id)
@@ -598,6 +617,11 @@ class _Normaliser:
             nested = body
         self.depth -= 1
         return build.name(temp)
+
+
+#: Methods that change a list or dict in place.
+_CONTAINER_MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "sort",
+                       "reverse", "popitem"}
 
 
 def _bound_names(fn) -> set[str]:

@@ -71,6 +71,8 @@ RUNTIME = {
     "pullback": dispatch.pullback,
     "mutate": dispatch.mutate,
     "as_sequence": structure.as_sequence,
+    "callee_grad": structure.callee_grad,
+    "repeats_grad": structure.repeats_grad,
     "accum": accum,
     "unbroadcast": unbroadcast,
     "index_grad": structure.index_grad,
@@ -232,6 +234,11 @@ class _Reverse:
             # (None,) + rest joins sequences: each side's gradient is its slice of the result's
             self.sequences.add(stmt.targets[0].id)
             return _Op("concat", operands=[value.left, value.right])
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult) and any(
+                isinstance(a, gast.Name) and a.id in self.sequences for a in (value.left, value.right)):
+            # [x] * 3 repeats a sequence: each element's gradient adds up over its copies
+            self.sequences.add(stmt.targets[0].id)
+            return _Op("repeat", operands=[value.left, value.right])
         if isinstance(value, gast.BinOp):
             fn = _BINOPS[type(value.op)]
             return self.function_op(stmt, fn, [value.left, value.right], {}, what=f"operator.{fn.__name__}")
@@ -250,6 +257,20 @@ class _Reverse:
         if isinstance(value, gast.Call):
             return self.classify_call(stmt, value)
         return _Op("inactive")
+
+    def is_method_of(self, receiver: str, attr: str) -> bool:
+        """Whether ``receiver.attr`` is a method (its gradient is the receiver's), not a field.
+
+        ``self`` in a method of a class the compiler can find is decided now;
+        anything else is decided at run time by ``callee_grad``.
+        """
+        if receiver != (self.scope.params[0] if self.scope.params else None):
+            return False
+        parts = [p for p in self.scope.fn.__qualname__.split(".") if p != "<locals>"]
+        cls = self.scope.fn.__globals__.get(parts[0]) if len(parts) == 2 else None
+        return isinstance(cls, type) and callable(getattr(cls, attr, None)) and attr not in getattr(cls, "__dict__", {}) \
+            or (isinstance(cls, type) and isinstance(cls.__dict__.get(attr), (types.FunctionType, staticmethod,
+                                                                               classmethod)))
 
     def closure_op(self, fn) -> _Op:
         """A function made here captures locals; its gradient (a dict by name) flows back to them."""
@@ -272,7 +293,8 @@ class _Reverse:
         if helper is not None:  # with_item, appended, mutate...: written by the normaliser
             call.func.id = self.inject(helper, RUNTIME[helper])
             if helper == "mutate":
-                return _Op("dynamic", operands=args, callee=call.func, callee_target=None, keywords={})
+                return _Op("dynamic", operands=args, callee=call.func, callee_target=None,
+                           keywords={k.arg: k.value for k in call.keywords})
             return self.rule_op(stmt, registry.lookup(RUNTIME[helper]), args, {})
         if sum(isinstance(a, gast.Starred) for a in args) > 1 or any(k.arg is None for k in call.keywords):
             raise UnsupportedSyntaxError(
@@ -760,6 +782,11 @@ class _Reverse:
             self.rule_contributions(stmt, op, t, dt, state, out)
         elif op.kind == "rulecall":
             self.rulecall_contributions(stmt, op, t, dt, state, out)
+        elif op.kind == "repeat":
+            for part in op.operands:
+                if self.is_active_atom(part) and part.id in self.sequences:
+                    grad = build.call(self.runtime("repeats_grad"), dt, part)
+                    self.contribute(part.id, grad, MAYBE, stmt, state, out)
         elif op.kind == "concat":
             left, right = op.operands
             split = build.call("len", copy.deepcopy(left)) if isinstance(left, gast.Name) else build.const(
@@ -844,7 +871,7 @@ class _Reverse:
                 grad = build.name(part)
                 if op.rule.broadcast and len(op.operands) > 1:
                     grad = build.call(self.runtime("unbroadcast"), grad, arg)
-                self.contribute(arg.id, grad, MAYBE if not op.rule.builtin else SET, stmt, state, out)
+                self.contribute(arg.id, grad, MAYBE, stmt, state, out)  # a rule may give None
 
     def dynamic_contributions(self, stmt, op, t, dt, state, out):
         self.pullback_stmts.add(id(stmt))
@@ -854,8 +881,11 @@ class _Reverse:
             self.back_names[id(stmt)] = back
         receivers = []
         callee_name = None
+        field = None
         if isinstance(op.callee, gast.Attribute) and not self.scope.is_static_path(op.callee):
             callee_name = op.callee.value.id if self.is_active_atom(op.callee.value) else None
+            if callee_name is not None and not self.is_method_of(op.callee.value.id, op.callee.attr):
+                field = op.callee.attr  # self.inner(x): a callable field, its gradient is dself['inner']
         elif op.callee_target and op.callee_target in self.active:
             callee_name = op.callee_target
         receivers.append((callee_name, MAYBE))
@@ -881,7 +911,8 @@ class _Reverse:
             if name.startswith("*"):
                 names.append("*" + self.namer.fresh(self.namer.adjoint(name[1:]) + "_parts"))
                 continue
-            if state.get(name, UNSET) == UNSET and name not in self.pending and not any(n == name for n, _ in direct):
+            if state.get(name, UNSET) == UNSET and name not in self.pending and not any(n == name for n, _ in direct) \
+                    and not (field is not None and name == callee_name):
                 names.append(self.namer.adjoint(name))
                 direct.append((name, kind))
             else:
@@ -900,7 +931,10 @@ class _Reverse:
                 grad = build.call(self.runtime("gather"), build.name(n[1:]), build.name(name[1:]))
                 self.contribute(name[1:], grad, MAYBE, stmt, state, out)
                 continue
-            if (name, kind) in direct and n == self.namer.adjoint(name):
+            if field is not None and name == callee_name and n in (names[0],):
+                grad = build.call(self.runtime("callee_grad"), build.name(n), build.name(name), build.const(field))
+                self.contribute(name, grad, MAYBE, stmt, state, out)
+            elif (name, kind) in direct and n == self.namer.adjoint(name):
                 state[name] = kind if kind == SET else MAYBE
             else:
                 self.contribute(name, build.name(n), kind, stmt, state, out)

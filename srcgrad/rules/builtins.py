@@ -76,6 +76,20 @@ def min(dy, y, a, *rest):
     return extremum_pair(dy, y, a, rest)
 
 
+def unsort(dy, xs, key=None, reverse=False):
+    """The gradient of ``sorted(xs)``: each element gets the gradient of its sorted position."""
+    order = sorted(range(len(xs)), key=(lambda i: key(xs[i])) if key else (lambda i: xs[i]), reverse=reverse)
+    grads = [None] * len(xs)
+    for position, index in enumerate(order):
+        grads[index] = dy[position]
+    return grads
+
+
+@rule(builtins.sorted, broadcast=False, structured=True)
+def sorted_rule(dy, y, xs, key=None, reverse=False):
+    return (unsort(dy, xs, key, reverse),)
+
+
 def extremum_pair(dy, y, a, rest):
     """``max(xs)`` or ``max(a, b, ...)``: the arguments equal to the result share the gradient."""
     if not rest:
@@ -87,6 +101,6 @@ for _fn in (
     builtins.len, builtins.int, builtins.bool, builtins.round, builtins.range, builtins.isinstance,
     builtins.issubclass, builtins.type, builtins.print, builtins.str, builtins.repr, builtins.id,
     builtins.hash, builtins.callable, builtins.hasattr, builtins.any, builtins.all, builtins.format,
-    builtins.divmod, builtins.ord, builtins.chr, builtins.sorted, builtins.slice, builtins.set, builtins.frozenset,
+    builtins.divmod, builtins.ord, builtins.chr, builtins.slice, builtins.set, builtins.frozenset,
 ):
     nograd(_fn)

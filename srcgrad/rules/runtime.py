@@ -135,3 +135,25 @@ def as_sequence(dy, y, xs):
 @rule(keep_unless_dict)
 def keep_unless_dict_rule(dy, y, v, xs):
     return (keep_unless_dict(dy, xs), None)
+
+
+def callee_part(v, obj, attr):
+    """The transpose of ``callee_grad``: a field's part of ``v``, or all of it for a method."""
+    if v is not None and attr in getattr(obj, "__dict__", {}):
+        return structure.item(v, attr)
+    return v
+
+
+@rule(structure.callee_grad)
+def callee_grad(dy, y, g, obj, attr):
+    return (callee_part(dy, obj, attr), None, None)
+
+
+@rule(callee_part)
+def callee_part_rule(dy, y, v, obj, attr):
+    return (structure.callee_grad(dy, obj, attr), None, None)
+
+
+@rule(structure.repeats_grad)
+def repeats_grad(dy, y, g, xs):
+    return (None if dy is None else list(dy) * (len(g) // max(len(xs), 1)), None)

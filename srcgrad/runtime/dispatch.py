@@ -226,7 +226,7 @@ def pullback(fn, *args, **kwargs):
     nkw = len(kwargs)
     fn = stand_in_for(fn)
     if fn is mutate:
-        return _mutate(args[0], args[1], args[2:])
+        return _mutate(args[0], args[1], args[2:], kwargs)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
         y = fn(*args, **kwargs)
@@ -303,26 +303,26 @@ class DataclassBack:
         return tuple(out)
 
 
-def mutate(obj, name, *args):
+def mutate(obj, name, *args, **kwargs):
     """``obj.name(*args)`` called for its effect on ``obj``; returns ``obj``.
 
     Differentiated code calls this for a method call used as a statement,
     so the method is differentiated as if it ended with ``return self`` and
     the object's gradient flows through the change it made.
     """
-    getattr(obj, name)(*args)
+    getattr(obj, name)(*args, **kwargs)
     return obj
 
 
-def _mutate(obj, name, args):
+def _mutate(obj, name, args, kwargs):
     from ..compiler.cache import adjoint_of
 
     method = getattr(type(obj), name, None)
     if not isinstance(method, types.FunctionType):
-        getattr(obj, name)(*args)  # a builtin method: run it, no gradient through the change
-        return obj, ConstantBack(3 + len(args))
+        getattr(obj, name)(*args, **kwargs)  # a builtin method: run it, no gradient through the change
+        return obj, ConstantBack(3 + len(args) + len(kwargs))
     entry = adjoint_of(method, constructor=True)
-    _, back = entry.call(method, obj, args, {})
+    _, back = entry.call(method, obj, args, kwargs)
     return obj, MutateBack(back)
 
 

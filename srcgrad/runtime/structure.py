@@ -14,6 +14,8 @@ import types
 
 import numpy as np
 
+from .accumulate import accum
+
 __all__ = ["index_grad", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
 
 _NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
@@ -117,6 +119,26 @@ def extended(xs, values):
 def as_sequence(xs):
     """What ``for x in xs`` walks through by position: a dict's keys, anything else itself."""
     return list(xs) if isinstance(xs, dict) else xs
+
+
+def callee_grad(g, obj, attr):
+    """The gradient that calling ``obj.attr(...)`` gives ``obj``: ``g`` for a method, ``{attr: g}`` for a field."""
+    if g is None:
+        return None
+    if attr in getattr(obj, "__dict__", {}):
+        return {attr: g}
+    return g
+
+
+def repeats_grad(g, xs):
+    """The gradient of ``xs`` from that of ``xs * n`` (the copies add up)."""
+    if g is None:
+        return None
+    n = len(xs)
+    grads = [None] * n
+    for k, part in enumerate(g):
+        grads[k % n] = accum(grads[k % n], part)
+    return type(xs)(grads) if isinstance(xs, tuple) else grads
 
 
 def captured(fn):

@@ -164,6 +164,54 @@ def joined(x, y):
     return parts[2] * more[0] + more[1]
 
 
+class Inner:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return self.w * x
+
+
+class Wrapper:
+    def __init__(self, k, inner):
+        self.k = k
+        self.inner = inner
+
+    def __call__(self, x):
+        return self.k * self.inner(x)
+
+    def twice(self, x):
+        return self.helper(x) * 2.0
+
+    def helper(self, x):
+        return self.k * x
+
+
+def wrapped(k, w, x):
+    s = Wrapper(k, Inner(w))
+    return s(x) + s.twice(x)
+
+
+def max_times_min(x, y):
+    return max(x, y) * min(x, y)
+
+
+def smallest_and_largest(xs):
+    s = sorted(xs)
+    return s[0] * 2.0 + s[-1]
+
+
+def repeated(x):
+    ys = [x] * 3
+    return sum(ys)
+
+
+def keyword_method(x):
+    c = Counter(0.5)
+    c.add(v=x)
+    return c.total
+
+
 RNG = np.random.default_rng(0)
 
 CASES = [
@@ -187,7 +235,30 @@ CASES = [
     (points, [(1.5, -0.5), (-2.0, 0.25)], None),
     (stateful, [([1.0, 2.0, 3.0], 0.5), ([], 2.0)], [1]),
     (joined, [(1.5, -0.5), (0.2, 2.0)], None),
+    (wrapped, [(1.5, 2.0, 0.5), (-0.5, 1.0, 2.0)], None),
+    (max_times_min, [(1.5, 0.5), (0.5, 1.5)], None),
+    (smallest_and_largest, [([3.0, 1.0, 2.0],), ([0.5, 4.0, -1.0],)], None),
+    (repeated, [(1.5,)], None),
+    (keyword_method, [(1.5,), (-2.0,)], None),
 ]
+
+
+def test_callable_field_gradient_sits_under_its_field():
+    (ds, _) = srcgrad.gradient(lambda s, x: s(x) + s.twice(x), Wrapper(1.5, Inner(2.0)), 0.5)
+    assert ds == {"k": 2.0, "inner": {"w": 0.75}}
+
+
+def late_binding(x):
+    k = 2.0
+    g = lambda t: t * k
+    k = x
+    return g(x)
+
+
+def test_rebinding_a_captured_variable_is_refused():
+    with pytest.raises(srcgrad.UnsupportedSyntaxError) as info:
+        srcgrad.gradient(late_binding, 1.5)
+    assert "captured" in str(info.value) and "test_language.py" in str(info.value)
 
 
 @pytest.mark.parametrize("fn, inputs, wrt", CASES, ids=[c[0].__name__ for c in CASES])

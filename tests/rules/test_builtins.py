@@ -18,6 +18,8 @@ SPECS = [
     Spec(builtins.sum, "sum([a, b, c])", [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ())]),
     Spec(builtins.sum, "sum([a, b], c)", [((), (), ()), ((3,), (3,), (3,)), ((3,), (3,), ())]),
     Spec(builtins.list, "list(a)", [(3,), (2, 3)]),
+    Spec(builtins.sorted, "sorted([a, b, c])", [((), (), ())]),
+    Spec(builtins.sorted, "sorted([a, b, c], reverse=True)", [((), (), ())]),
     Spec(builtins.list, "list((a, b, c))", [((), (3,), ())]),
     Spec(builtins.tuple, "tuple([a, b])", [((), ()), ((3,), (2,))]),
     Spec(builtins.tuple, "tuple(a)", [(3,), (2, 3)]),
