@@ -12,7 +12,20 @@ import functools
 
 import numpy as np
 
-from ..runtime import accumulate, structure
+from ..runtime.accumulate import accum, unbroadcast
+from ..runtime.structure import (
+    appended,
+    as_sequence,
+    callee_grad,
+    captured,
+    extended,
+    gather,
+    index_grad,
+    item,
+    repeats_grad,
+    with_item,
+    without_item,
+)
 from .registry import defrule
 
 rule = functools.partial(defrule, _builtin=True, broadcast=False)
@@ -47,33 +60,33 @@ def spread(v, g):
     return None if v is None else np.broadcast_to(v, np.shape(g))
 
 
-@rule(accumulate.accum)
-def accum(dy, y, a, b):
+@rule(accum)
+def accum_rule(dy, y, a, b):
     return (present(dy, a), present(dy, b))
 
 
-@rule(accumulate.unbroadcast)
-def unbroadcast(dy, y, g, x):
+@rule(unbroadcast)
+def unbroadcast_rule(dy, y, g, x):
     return (spread(dy, g), None)
 
 
-@rule(structure.index_grad)
-def index_grad(dy, y, g, x, index):
-    return (structure.item(dy, index), None, None)
+@rule(index_grad)
+def index_grad_rule(dy, y, g, x, index):
+    return (item(dy, index), None, None)
 
 
-@rule(structure.item)
-def item(dy, y, v, index):
-    return (structure.index_grad(dy, v, index), None)
+@rule(item)
+def item_rule(dy, y, v, index):
+    return (index_grad(dy, v, index), None)
 
 
-@rule(structure.gather)
-def gather(dy, y, grads, x):
+@rule(gather)
+def gather_rule(dy, y, grads, x):
     return (parts(dy, grads), None)
 
 
-@rule(structure.captured)
-def captured(dy, y, closure):
+@rule(captured)
+def captured_rule(dy, y, closure):
     return (cell_grads(dy, closure),)
 
 
@@ -94,32 +107,32 @@ def present_rule(dy, y, v, x):
 
 @rule(spread)
 def spread_rule(dy, y, v, g):
-    return (accumulate.unbroadcast(dy, v), None)
+    return (unbroadcast(dy, v), None)
 
 
 @rule(parts)
 def parts_rule(dy, y, v, grads):
-    return (structure.gather(dy, v), None)
+    return (gather(dy, v), None)
 
 
-@rule(structure.with_item, structured=True)
-def with_item(dy, y, x, index, value):
-    return (structure.without_item(dy, index), None, accumulate.unbroadcast(structure.item(dy, index), value))
+@rule(with_item, structured=True)
+def with_item_rule(dy, y, x, index, value):
+    return (without_item(dy, index), None, unbroadcast(item(dy, index), value))
 
 
-@rule(structure.without_item, structured=True)
-def without_item(dy, y, g, index):
-    return (structure.without_item(dy, index), None)
+@rule(without_item, structured=True)
+def without_item_rule(dy, y, g, index):
+    return (without_item(dy, index), None)
 
 
-@rule(structure.appended, structured=True)
-def appended(dy, y, xs, value):
-    return (structure.item(dy, slice(None, -1)), structure.item(dy, -1))
+@rule(appended, structured=True)
+def appended_rule(dy, y, xs, value):
+    return (item(dy, slice(None, -1)), item(dy, -1))
 
 
-@rule(structure.extended, structured=True)
-def extended(dy, y, xs, values):
-    return (structure.item(dy, slice(None, len(xs))), structure.item(dy, slice(len(xs), None)))
+@rule(extended, structured=True)
+def extended_rule(dy, y, xs, values):
+    return (item(dy, slice(None, len(xs))), item(dy, slice(len(xs), None)))
 
 
 def keep_unless_dict(v, xs):
@@ -127,8 +140,8 @@ def keep_unless_dict(v, xs):
     return None if isinstance(xs, dict) else v
 
 
-@rule(structure.as_sequence)
-def as_sequence(dy, y, xs):
+@rule(as_sequence)
+def as_sequence_rule(dy, y, xs):
     return (keep_unless_dict(dy, xs),)
 
 
@@ -140,20 +153,20 @@ def keep_unless_dict_rule(dy, y, v, xs):
 def callee_part(v, obj, attr):
     """The transpose of ``callee_grad``: a field's part of ``v``, or all of it for a method."""
     if v is not None and attr in getattr(obj, "__dict__", {}):
-        return structure.item(v, attr)
+        return item(v, attr)
     return v
 
 
-@rule(structure.callee_grad)
-def callee_grad(dy, y, g, obj, attr):
+@rule(callee_grad)
+def callee_grad_rule(dy, y, g, obj, attr):
     return (callee_part(dy, obj, attr), None, None)
 
 
 @rule(callee_part)
 def callee_part_rule(dy, y, v, obj, attr):
-    return (structure.callee_grad(dy, obj, attr), None, None)
+    return (callee_grad(dy, obj, attr), None, None)
 
 
-@rule(structure.repeats_grad)
-def repeats_grad(dy, y, g, xs):
+@rule(repeats_grad)
+def repeats_grad_rule(dy, y, g, xs):
     return (None if dy is None else list(dy) * (len(g) // max(len(xs), 1)), None)

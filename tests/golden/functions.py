@@ -88,5 +88,19 @@ def softmax_cross_entropy(logits, label):
     return -log_probs[label]
 
 
-GOLDEN = [polynomial, affine, sum_of_squares, regression, two_layers, transcendental, branch, rnn,
+def fill_by_index(x):
+    y = np.zeros(3)
+    for i in range(3):
+        y[i] = x * (i + 1)
+    return np.sum(y ** 2)
+
+
+def early_exit(xs, t):
+    for x in xs:
+        if x > t:
+            return x * 2.0
+    return 0.0
+
+
+GOLDEN = [fill_by_index, early_exit, polynomial, affine, sum_of_squares, regression, two_layers, transcendental, branch, rnn,
           halving, over_list, Affine.__call__, softmax_cross_entropy]
