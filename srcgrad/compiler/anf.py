@@ -81,6 +81,10 @@ class _Normaliser:
         self.line = parsed.node.lineno
         #: Local names captured by a function defined here, and that definition's line.
         self.captured_by_closure: dict[str, int] = {}
+        #: Argument objects already copied before a change (obj.a = v on an argument).
+        self.owned: set[str] = set()
+        #: name -> what else it names (z = y), for refusing writes through an alias.
+        self.aliases: dict[str, str] = {}
 
     # -- errors ----------------------------------------------------------
     def refuse(self, node, what, fix):
@@ -197,9 +201,16 @@ class _Normaliser:
 
         iterable, target, index_name = s.iter, s.target, None
         callee = self.callee(iterable)
-        if callee is builtins.enumerate and len(iterable.args) == 1 and isinstance(target, gast.Tuple) \
+        start = None
+        if callee is builtins.enumerate and len(iterable.args) in (1, 2) and isinstance(target, gast.Tuple) \
                 and len(target.elts) == 2 and isinstance(target.elts[0], gast.Name):
-            index_name, target, iterable = target.elts[0].id, target.elts[1], iterable.args[0]
+            if len(iterable.args) == 2:  # enumerate(xs, 1): the name counts from start
+                start = self.atom(iterable.args[1], out)
+                counter = target.elts[0].id
+                index_name = None
+            else:
+                index_name = target.elts[0].id
+            target, iterable = target.elts[1], iterable.args[0]
             callee = self.callee(iterable)
         prologue: list = []
         view = self.dict_view(iterable)
@@ -246,6 +257,9 @@ class _Normaliser:
             self.depth += 1
             index = self.bind_name(index_name) if index_name else build.store(self.namer.fresh("i"))
             position = build.name(index.id)
+            if start is not None:
+                prologue.append(self.mark(build.assign(self.bind_name(counter),
+                                                       gast.BinOp(left=position, op=gast.Add(), right=start))))
             if len(seqs) == 1:
                 self.assign_from_index(target, seqs[0], position, prologue)
             elif isinstance(target, gast.Tuple) and len(target.elts) == len(seqs):
@@ -322,8 +336,26 @@ class _Normaliser:
                 and call.func.attr in ("append", "extend") and isinstance(call.func.value, gast.Name)
                 and call.func.value.id in self.scope.locals and len(call.args) == 1 and not call.keywords)
 
+    def note_alias(self, target, value):
+        """Remember ``z = y`` and ``z = y[0]``: writing into ``z`` would change ``y`` too in Python."""
+        if isinstance(target, gast.Name) and target.id not in self.namer.invented:
+            self.aliases.pop(target.id, None)
+            if isinstance(value, gast.Name) and value.id in self.scope.locals:
+                self.aliases[target.id] = value.id
+                self.aliases.setdefault(value.id, target.id)
+            elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) \
+                    and not isinstance(value.slice, (gast.Slice, gast.Tuple)):
+                self.aliases[target.id] = f"part of {value.value.id}"
+
     def assign_to(self, target, value, out):
+        self.note_alias(target, value)
         if isinstance(target, gast.Attribute):
+            base = target.value.id
+            if base in self.scope.params and base not in self.owned:
+                # The first change to an argument object works on a copy: the caller's is never changed.
+                self.owned.add(base)
+                copied = runtime_call("own_copy", self.load(target.value))
+                out.append(self.mark(build.assign(self.bind_name(base), copied)))
             # obj.a = v stays a mutation: the backward takes d(obj)['a'] for v, then drops it.
             node = build.assign(gast.Attribute(value=self.load(target.value), attr=target.attr, ctx=gast.Store()),
                                 self.atom(value, out))
@@ -332,6 +364,10 @@ class _Normaliser:
         if isinstance(target, gast.Subscript):
             # y[i] = v reads y = with_item(y, i, v): a new array, so nothing the backward needs is lost.
             base = target.value
+            if base.id in self.aliases:
+                self.refuse(target, f"writing into '{base.id}', which is another name for "
+                                    f"{self.aliases[base.id]} (Python would change both)",
+                            f"make it a copy first: {base.id} = {self.aliases[base.id]}.copy()")
             index = self.index_value(target.slice, out)
             new = runtime_call("with_item", self.load(base), index, self.atom(value, out))
             out.append(self.mark(build.assign(self.bind_name(base.id), new)))
@@ -487,6 +523,13 @@ class _Normaliser:
 
     def call(self, e, out):
         import builtins
+
+        if isinstance(e.func, gast.Name) and e.func.id == "super" and not e.args and self.scope.params \
+                and self.scope.resolve(e.func) is builtins.super:
+            # super() needs the class cell Python gives methods; name the class: super(Child, self)
+            parts = [p for p in self.scope.fn.__qualname__.split(".") if p != "<locals>"]
+            if len(parts) == 2:
+                e = gast.Call(func=e.func, args=[build.name(parts[0]), build.name(self.scope.params[0])], keywords=[])
 
         import functools
 

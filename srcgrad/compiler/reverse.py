@@ -73,6 +73,7 @@ RUNTIME = {
     "as_sequence": structure.as_sequence,
     "callee_grad": structure.callee_grad,
     "repeats_grad": structure.repeats_grad,
+    "own_copy": structure.own_copy,
     "accum": accum,
     "unbroadcast": unbroadcast,
     "index_grad": structure.index_grad,
@@ -272,6 +273,17 @@ class _Reverse:
             or (isinstance(cls, type) and isinstance(cls.__dict__.get(attr), (types.FunctionType, staticmethod,
                                                                                classmethod)))
 
+    def check_defaults(self, fn):
+        """A nested function's default values are not captured: one holding a gradient would lose it."""
+        defaults = list(fn.args.defaults) + [d for d in fn.args.kw_defaults if d is not None]
+        for default in defaults:
+            if any(self.is_active_atom(n) for n in gast.walk(default) if isinstance(n, gast.Name)):
+                raise UnsupportedSyntaxError(
+                    "a default value holding a differentiable value in a nested function (lambda t, c=c: ...)",
+                    filename=self.parsed.filename, lineno=getattr(fn, "lineno", None),
+                    fix="use the variable directly, the nested function captures it (lambda t: t * c); "
+                    "defaults that are counters or constants (k=k in a loop over range) are fine")
+
     def closure_op(self, fn) -> _Op:
         """A function made here captures locals; its gradient (a dict by name) flows back to them."""
         from .anf import _bound_names
@@ -280,7 +292,7 @@ class _Reverse:
         bound = _bound_names(fn)
         captured = sorted({n.id for n in gast.walk(body) if isinstance(n, gast.Name)
                            and isinstance(n.ctx, gast.Load) and n.id not in bound and n.id in self.scope.locals})
-        return _Op("closure", operands=[build.name(c) for c in captured])
+        return _Op("closure", operands=[build.name(c) for c in captured], callee=fn)
 
     def classify_call(self, stmt, call) -> _Op:
         import builtins
@@ -397,6 +409,10 @@ class _Reverse:
                         if t not in self.active:
                             self.active.add(t)
                             changed = True
+        for stmt in _walk_stmts(body):
+            op = self.ops.get(id(stmt))
+            if op is not None and op.kind == "closure":
+                self.check_defaults(op.callee)
         # Numeric results: every assignment to the name is a rule's result.
         assigned: dict[str, list] = {}
         for stmt in _walk_stmts(body):

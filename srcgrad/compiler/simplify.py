@@ -86,13 +86,18 @@ def _replace(node, name, value):
 def _propagate_aliases(fdef, invented, adjoints) -> bool:
     """``da = db`` where both are assigned once: use ``db`` everywhere."""
     assigned = _assignments([fdef])
+    # Names a nested function reads are its captured variables, known to the backward by name.
+    captured = {n.id for inner in gast.walk(gast.Module(body=fdef.body, type_ignores=[]))
+                if isinstance(inner, (gast.Lambda, gast.FunctionDef))
+                for n in gast.walk(inner) if isinstance(n, gast.Name)}
     changed = False
     for stmt in list(_direct_statements(fdef.body)):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and isinstance(stmt.value, gast.Name)):
             continue
         target, source = stmt.targets[0].id, stmt.value.id
-        if target not in invented or assigned.get(target) != 1 or assigned.get(source, 0) > 1:
+        if target not in invented or assigned.get(target) != 1 or assigned.get(source, 0) > 1 \
+                or target in captured:
             continue
         if target in adjoints and source not in adjoints:
             continue

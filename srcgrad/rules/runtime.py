@@ -14,6 +14,7 @@ import numpy as np
 
 from ..runtime.accumulate import accum, unbroadcast
 from ..runtime.structure import (
+    own_copy,
     appended,
     as_sequence,
     callee_grad,
@@ -170,3 +171,14 @@ def callee_part_rule(dy, y, v, obj, attr):
 @rule(repeats_grad)
 def repeats_grad_rule(dy, y, g, xs):
     return (None if dy is None else list(dy) * (len(g) // max(len(xs), 1)), None)
+
+
+@rule(own_copy)
+def own_copy_rule(dy, y, obj):
+    return (dy,)
+
+
+@rule(super)
+def super_rule(dy, y, cls, obj):
+    """super(Child, self) (the normaliser names the class): the proxy's gradient is the object's."""
+    return (None, dy)

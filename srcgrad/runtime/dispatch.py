@@ -195,6 +195,22 @@ class MethodBack:
         return self.inner(dy)[1:]
 
 
+class DictGetBack:
+    """The pullback of ``d.get(key, default)``: to the entry if present, else to the default."""
+
+    __slots__ = ("found", "key", "nargs")
+
+    def __init__(self, d, args):
+        self.found = args[0] in d
+        self.key = args[0]
+        self.nargs = len(args)
+
+    def __call__(self, dy):
+        if self.found:
+            return ({self.key: dy},) + (None,) * self.nargs
+        return (None, None) + ((dy,) if self.nargs > 1 else ())
+
+
 class ConstantBack:
     """The pullback of a call that passes no gradient."""
 
@@ -240,6 +256,8 @@ def pullback(fn, *args, **kwargs):
     if isinstance(fn, type):
         return _construct(fn, args, kwargs)
     owner = getattr(fn, "__self__", None)
+    if isinstance(owner, dict) and getattr(fn, "__name__", "") == "get" and not kwargs:
+        return owner.get(*args), DictGetBack(owner, args)
     if isinstance(owner, (str, bytes, bool, int, float, complex, range, type(None))):
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)  # "ij,jk".split(",")
     if owner is not None and not isinstance(owner, types.ModuleType) \
@@ -322,8 +340,8 @@ def _mutate(obj, name, args, kwargs):
         getattr(obj, name)(*args, **kwargs)  # a builtin method: run it, no gradient through the change
         return obj, ConstantBack(3 + len(args) + len(kwargs))
     entry = adjoint_of(method, constructor=True)
-    _, back = entry.call(method, obj, args, kwargs)
-    return obj, MutateBack(back)
+    changed, back = entry.call(method, obj, args, kwargs)  # (a copy, if the method changed an attribute)
+    return changed, MutateBack(back)
 
 
 class MutateBack:
@@ -358,7 +376,6 @@ def _construct(cls, args, kwargs):
             fix=f"register one with @srcgrad.defrule({cls.__qualname__}), or build the object outside "
             "the differentiated function",
         )
-    obj = cls.__new__(cls)
     entry = adjoint_of(init, constructor=True)
-    _, back = entry.call(init, obj, args, kwargs)
+    obj, back = entry.call(init, cls.__new__(cls), args, kwargs)
     return obj, ConstructBack(back)

@@ -121,6 +121,13 @@ def as_sequence(xs):
     return list(xs) if isinstance(xs, dict) else xs
 
 
+def own_copy(obj):
+    """A shallow copy of an argument object before srcgrad changes it (the caller's stays as it was)."""
+    import copy
+
+    return copy.copy(obj)
+
+
 def callee_grad(g, obj, attr):
     """The gradient that calling ``obj.attr(...)`` gives ``obj``: ``g`` for a method, ``{attr: g}`` for a field."""
     if g is None:
@@ -164,6 +171,29 @@ def _fields(obj):
     return {name: getattr(obj, name) for name in slots if hasattr(obj, name)}
 
 
+def _field_to_user(g, value):
+    """A field's gradient: as :func:`to_user`, but an int field with none (a size) stays ``None``."""
+    if g is None and isinstance(value, int) and not isinstance(value, bool):
+        return None
+    return to_user(g, value)
+
+
+def _property_grads(gs, x, fields):
+    """Gradients that reached a ``@property`` of ``x``, pushed through its getter to the fields."""
+    out = {}
+    for name, g in gs.items():
+        prop = getattr(type(x), name, None) if isinstance(name, str) and name not in fields else None
+        if isinstance(prop, property) and g is not None:
+            from .dispatch import pullback
+
+            _, back = pullback(prop.fget, x)
+            dself = back(g)[1]
+            for field, value in (dself or {}).items():
+                if field in fields:
+                    out[field] = to_user(accum(gs.get(field), value), fields[field])
+    return out
+
+
 def to_user(g, x):
     """Turn the internal gradient ``g`` of the value ``x`` into the user's view of it.
 
@@ -196,7 +226,8 @@ def to_user(g, x):
         return to_user(g, x.__self__)
     fields = _fields(x)
     gs = g if isinstance(g, dict) else {}
-    out = {name: to_user(gs.get(name), value) for name, value in fields.items() if not name.startswith("__")}
+    out = {name: _field_to_user(gs.get(name), value) for name, value in fields.items() if not name.startswith("__")}
+    out.update(_property_grads(gs, x, fields))
     if not out or all(v is None for v in out.values()):
         return None
     return out
