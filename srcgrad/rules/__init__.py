@@ -4,6 +4,7 @@
 - :mod:`.builtins` — ``abs``, ``min``, ``max``, ``sum``, ``float``, ``pow``, and what passes no gradient;
 - :mod:`.math` — the ``math`` module;
 - :mod:`.numpy` — NumPy functions, array methods and properties;
+- :mod:`.scipy` — ``scipy.special``, loaded when a SciPy function is first met;
 - :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 

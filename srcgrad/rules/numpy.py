@@ -994,38 +994,3 @@ for _name in dir(np.random.Generator):  # random numbers are constants: rng.norm
 
 nondiff_methods.update({"argmax", "argmin", "argsort", "nonzero", "any", "all", "tolist", "fill", "sort"})
 nondiff_attributes.update({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides", "flags"})
-
-
-# ------------------------------------------------------------------ scipy.special, if installed
-
-try:  # pragma: no cover - depends on the environment
-    import scipy.special as _special
-except ImportError:  # pragma: no cover
-    _special = None
-
-if _special is not None:
-
-    @shaped(_special.logsumexp)
-    def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
-        return (logsumexp_grad(dy, y, a, axis, b, keepdims), None, logsumexp_weight_grad(dy, y, a, axis, b, keepdims))
-
-    @unary(_special.expit)
-    def expit(dy, y, x):
-        return (dy * y * (1 - y),)
-
-    @unary(_special.erf)
-    def erf(dy, y, x):
-        return (dy * 2 / np.sqrt(np.pi) * np.exp(-x ** 2),)
-
-    @unary(_special.gammaln)
-    def gammaln(dy, y, x):
-        return (dy * _special.digamma(x),)
-
-    @unary(_special.digamma)
-    def digamma(dy, y, x):
-        return (dy * _special.polygamma(1, x),)
-
-    @rule(_special.polygamma)
-    def polygamma(dy, y, n, x):
-        return (None, dy * _special.polygamma(n + 1, x))
-

@@ -158,16 +158,37 @@ def nograd(fn):
     return fn
 
 
+_optional_loaded = False
+
+
+def load_optional_rules() -> None:
+    """Register the rules for optional libraries (SciPy), which ``import srcgrad`` skips."""
+    global _optional_loaded
+    if not _optional_loaded:
+        _optional_loaded = True
+        from . import scipy  # noqa: F401
+
+
+def _from_optional_library(fn) -> bool:
+    return (getattr(fn, "__module__", None) or "").startswith("scipy") and not _optional_loaded
+
+
 def lookup(fn) -> Rule | None:
     """The rule registered for ``fn``, or ``None``."""
     try:
-        return rules.get(fn)
+        found = rules.get(fn)
     except TypeError:
-        return rules.get(("id", id(fn)))
+        found = rules.get(("id", id(fn)))
+    if found is None and _from_optional_library(fn):
+        load_optional_rules()
+        return lookup(fn)
+    return found
 
 
 def is_nondiff(fn) -> bool:
     """True when ``fn`` was declared non-differentiable."""
+    if _from_optional_library(fn):
+        load_optional_rules()
     try:
         return fn in nondiff
     except TypeError:

@@ -50,6 +50,8 @@ try:
     import scipy.special
 except ImportError:  # pragma: no cover - scipy is optional
     scipy = None
+else:
+    registry.load_optional_rules()  # srcgrad loads SciPy's rules lazily; the tables cover them
 
 __all__ = ["Spec", "params", "check_inline", "check_dynamic", "check_rule_shapes", "missing_specs", "define"]
 
