@@ -62,7 +62,8 @@ def reduced_size(x, y):
 def extremum_grad(dy, y, x, axis=None, keepdims=False):
     """The gradient of ``max``/``min`` over ``axis``: shared equally among tied extrema."""
     mask = x == unreduce(y, x, axis, keepdims)
-    count = np.sum(mask, axis=axis, keepdims=True)
+    # (counted in the gradient's float type: an int64 count would turn float32 into float64)
+    count = np.sum(mask, axis=axis, keepdims=True, dtype=np.result_type(dy, x, np.float32))
     return unreduce(dy, x, axis, keepdims) * mask / count
 
 
