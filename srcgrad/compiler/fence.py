@@ -50,8 +50,6 @@ def fence(parsed) -> None:
             refused = REFUSED.get(type(node))
             if refused is not None:
                 _refuse(parsed, node, *refused)
-            if isinstance(node, (gast.For, gast.While)) and node.orelse:
-                _refuse(parsed, node, "'else' on a loop", "set a flag before 'break' and test it after the loop")
             if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
                 targets = node.targets if isinstance(node, gast.Assign) else [node.target]
                 for target in targets:

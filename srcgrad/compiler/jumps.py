@@ -6,6 +6,7 @@ control flow (``if``, ``for``, ``while``), whose reversal is already known.
 
 - ``return v`` anywhere sets ``result = v`` and ``returned = True``;
 - ``break`` sets ``broke = True``, ``continue`` sets ``skip = True``;
+- a loop's ``else`` runs under ``if not broke:`` after the loop;
 - every statement that follows one that may have set a flag runs under
   ``if not (flag):``; a loop whose body may set one stops by testing it
   (``while ... and not broke``; a ``for`` loop runs its remaining
@@ -27,7 +28,7 @@ __all__ = ["lower_jumps"]
 
 def lower_jumps(fdef: gast.FunctionDef, namer) -> gast.FunctionDef:
     """Rewrite ``fdef`` in place (a copy made by the caller) without jumps."""
-    if not _has_jump(fdef.body, top=True):
+    if not _has_jump(fdef.body, top=True) and not _has_loop_else(fdef.body):
         return fdef
     lowering = _Lowering(namer)
     if any(isinstance(n, gast.Return) for n in gast.walk(gast.Module(body=fdef.body[:-1], type_ignores=[]))) \
@@ -47,6 +48,13 @@ def lower_jumps(fdef: gast.FunctionDef, namer) -> gast.FunctionDef:
 def _at(node, like):
     gast.copy_location(node, like)
     return node
+
+
+def _has_loop_else(stmts):
+    for node in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(node, (gast.For, gast.While)) and node.orelse:
+            return True
+    return False
 
 
 def _has_jump(stmts, top=False):
@@ -125,8 +133,10 @@ class _Lowering:
         return [s]
 
     def loop(self, s):
+        orelse = self.block(s.orelse, None) if s.orelse else []
+        s.orelse = []
         if not _has_jump(s.body):
-            return [s]
+            return [s] + orelse  # no break: a loop's else always runs
         inner = _Loop(self.namer.fresh("broke"), self.namer.fresh("skip"))
         returns = self.returned is not None and _contains(s.body, gast.Return, stop_at_loops=False)
         body = self.block(s.body, inner)  # (rewrites the body's statements in place)
@@ -147,7 +157,10 @@ class _Lowering:
             if stops:
                 body = [_at(gast.If(test=_none_set(stops), body=body or [gast.Pass()], orelse=[]), s)]
             s.body = body or [gast.Pass()]
-        return before + [s]
+        after = []
+        if orelse:  # for ... else: the else runs when the loop ended without break (or return)
+            after = [_at(gast.If(test=_none_set(stops), body=orelse, orelse=[]), s)] if stops else orelse
+        return before + [s] + after
 
 
 def _none_set(flags):

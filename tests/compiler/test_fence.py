@@ -75,14 +75,6 @@ def uses_set(x):
     return len({x, 1.0})
 
 
-def uses_loop_else(x):
-    for i in range(3):
-        x = x * 2
-    else:
-        x = x + 1
-    return x
-
-
 def uses_varargs(**options):
     return options["x"]
 
@@ -136,7 +128,6 @@ CASES = [
     (uses_nested_setitem, "element of an element", (), None),
     (uses_set, "set literal", (), gast.Set),
     (uses_match, "match", (), gast.Match),
-    (uses_loop_else, "'else' on a loop", (), None),
     (uses_varargs, "**kwargs", (), None),
     (uses_setattr, "assignment to an attribute of an attribute", (None,), None),
 ]

@@ -212,6 +212,24 @@ def keyword_method(x):
     return c.total
 
 
+def find_or_scale(xs, t):
+    for x in xs:
+        if x > t:
+            found = x * 3.0
+            break
+    else:
+        found = t * 2.0
+    return found
+
+
+def while_else(x):
+    while x < 10.0:
+        x = x * 1.5
+    else:
+        x = x + 1.0
+    return x
+
+
 RNG = np.random.default_rng(0)
 
 CASES = [
@@ -240,6 +258,8 @@ CASES = [
     (smallest_and_largest, [([3.0, 1.0, 2.0],), ([0.5, 4.0, -1.0],)], None),
     (repeated, [(1.5,)], None),
     (keyword_method, [(1.5,), (-2.0,)], None),
+    (find_or_scale, [([0.1, 0.5, 0.9], 0.4), ([0.1, 0.2], 0.4)], None),
+    (while_else, [(0.7,), (12.0,)], None),
 ]
 
 

@@ -224,8 +224,6 @@ CASES = [
     (uses_try, (1.0,), "try", uses_try),
     (uses_try_finally, (1.0,), "try", uses_try_finally),
     (uses_with, (1.0,), "with", uses_with),
-    (uses_for_else, (1.0,), "else", uses_for_else),
-    (uses_while_else, (1.0,), "else", uses_while_else),
     (uses_set_literal, (1.0,), "set literal", uses_set_literal),
     (uses_set_comprehension, (1.0, [1.2, 2.7]), "set comprehension", uses_set_comprehension),
     (uses_kwargs, (1.0,), "**kwargs", uses_kwargs),
