@@ -19,7 +19,6 @@ import types
 import gast
 
 from ..runtime.dispatch import Back, Layout
-from . import build
 from .anf import normalise
 from .emit import compile_functions, to_source
 from .fence import fence

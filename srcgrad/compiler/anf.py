@@ -144,7 +144,7 @@ class _Normaliser:
             if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
                     and s.value.func.attr in _CONTAINER_MUTATORS and isinstance(s.value.func.value, gast.Attribute):
                 self.refuse(s, f"changing a list or dict held in an attribute ('.{s.value.func.attr}' on "
-                               f"'{gast.unparse(s.value.func.value) if hasattr(gast, 'unparse') else 'obj.field'}')",
+                               f"'{_text(s.value.func.value)}')",
                             "work on a local copy and assign it back: items = self.items; "
                             "items.append(v); self.items = items")
             if self.is_method_for_effect(s.value):
@@ -311,7 +311,7 @@ class _Normaliser:
         if user_name in self.captured_by_closure:
             self.refuse(None, f"assigning '{user_name}' after a function defined on line "
                               f"{self.captured_by_closure[user_name]} captured it (Python would let that function "
-                              "see the new value)", f"give the new value its own name, or define the function after it")
+                              "see the new value)", "give the new value its own name, or define the function after it")
         current = self.rename.get(user_name, user_name)
         if self.depth == 0 and user_name in self.defined:
             current = self.namer.fresh(user_name)
@@ -665,6 +665,13 @@ class _Normaliser:
 #: Methods that change a list or dict in place.
 _CONTAINER_MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "sort",
                        "reverse", "popitem"}
+
+
+def _text(node) -> str:
+    """The source text of an expression, for messages."""
+    import ast
+
+    return ast.unparse(gast.gast_to_ast(node))
 
 
 def _bound_names(fn) -> set[str]:

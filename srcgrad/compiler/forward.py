@@ -33,12 +33,11 @@ import gast
 import numpy as np
 
 from ..errors import NoRuleError
-from ..rules import registry
 from ..runtime import forward as runtime_forward
 from ..runtime import structure
 from . import build
 from .inline import substitute, template_of
-from .reverse import _BINOPS, RUNTIME, _pure, _Reverse, _targets, _unstar
+from .reverse import _pure, _Reverse, _targets, _unstar
 
 __all__ = ["tangent_transform", "MULTILINEAR", "JOINTLY_LINEAR"]
 
@@ -122,7 +121,6 @@ class _Forward(_Reverse):
 
     def block(self, stmts):
         out = []
-        last_comment = None
         for stmt in stmts:
             if isinstance(stmt, gast.If):
                 out.append(gast.If(test=stmt.test, body=self.block(stmt.body) or [gast.Pass()],
@@ -400,5 +398,3 @@ FORWARD_RULES = {
     np.std: std_tangent, "std": std_tangent, np.linalg.norm: norm_tangent, np.linalg.inv: inv_tangent,
     np.linalg.det: det_tangent, np.linalg.solve: solve_tangent, np.sort: sort_tangent,
 }
-
-_ = (_BINOPS, RUNTIME)

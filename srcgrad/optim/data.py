@@ -13,7 +13,6 @@ the batch axis ``Dense`` and the losses expect: ``x`` of shape
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -10,6 +10,7 @@ import functools
 
 import numpy as np
 
+from ..errors import NoRuleError
 from .operators import matmul_grad_a, matmul_grad_b, power_slope, sum_to_shape
 from .registry import defattribute, defmethod, defrule, nograd, nondiff_attributes, nondiff_methods
 
@@ -235,7 +236,7 @@ def matrix_norm_grad(dy, x, ord, axis):
     elif ord == np.inf or ord == -np.inf:  # the largest (smallest) row sum of |x|
         g = np.sign(m) * extreme_share(np.sum(np.abs(m), axis=-1, keepdims=True), ord > 0, axis=-2)
     else:
-        raise NotImplementedError(f"srcgrad has no rule for the matrix norm np.linalg.norm with ord={ord!r}")
+        raise NoRuleError(f"srcgrad has no rule for the matrix norm np.linalg.norm with ord={ord!r}")
     return np.moveaxis(dys * g, (-2, -1), axis)
 
 
@@ -348,7 +349,7 @@ def tensordot_grad_b(dy, a, b, axes):
 def _einsum_parts(subscripts, count):
     subscripts = subscripts.replace(" ", "")
     if "..." in subscripts:
-        raise NotImplementedError("srcgrad's einsum rule does not handle '...' yet; write the axes out")
+        raise NoRuleError("srcgrad's einsum rule does not handle '...' yet", fix="write the axes out")
     if "->" in subscripts:
         inputs, output = subscripts.split("->")
     else:
@@ -366,7 +367,8 @@ def einsum_grad(dy, subscripts, operands, i):
     inputs, output = _einsum_parts(subscripts, len(operands))
     target = inputs[i]
     if len(set(target)) != len(target):
-        raise NotImplementedError("srcgrad's einsum rule does not handle a repeated index in one operand")
+        raise NoRuleError("srcgrad's einsum rule does not handle a repeated index in one operand",
+                          fix="take the diagonal first with np.diagonal, then use einsum")
     others = [(s, op) for j, (s, op) in enumerate(zip(inputs, operands)) if j != i]
     available = set(output).union(*[set(s) for s, _ in others])
     kept = "".join(c for c in target if c in available)

@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from .numpy import logsumexp_grad, logsumexp_weight_grad
-from .registry import defrule, nograd
+from .registry import defrule
 
 rule = functools.partial(defrule, _builtin=True)
 unary = functools.partial(defrule, _builtin=True, broadcast=False, elementwise=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import NoRuleError
 from ..rules import registry
-from .structure import float_dtype, is_numeric, item
+from .structure import float_dtype, is_numeric
 
 __all__ = ["zero_tangent", "or_zero", "spread_to", "cell_tangents", "struct_tangent", "tangent_call",
            "unreduce_like"]
@@ -128,5 +128,3 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     prefix = (plain, dfn) if entry.takes_closure else ()
     return entry.tangent(*prefix, *values, *tangents)
 
-
-_ = item

@@ -324,13 +324,13 @@ def test_fmax_ignores_nan(tmp_path):
 ])
 def test_einsum_refuses_clearly_what_it_cannot_do(call, message, tmp_path):
     f = define(tmp_path, f"def f(a):\n    return np.sum({call})\n")
-    with pytest.raises(NotImplementedError, match=message):
+    with pytest.raises(srcgrad.NoRuleError, match=message):
         srcgrad.gradient(f, np.ones((3, 3)))
 
 
 def test_norm_refuses_an_unknown_matrix_order(tmp_path):
     f = define(tmp_path, "def f(a):\n    return np.linalg.norm(a, 3, axis=(0, 1))\n")
-    with pytest.raises((NotImplementedError, ValueError)):
+    with pytest.raises((srcgrad.NoRuleError, ValueError)):
         srcgrad.gradient(f, np.ones((3, 3)))
 
 
