@@ -30,6 +30,24 @@ def _wrt_then_consts(wrt, consts):
     return tuple(wrt) + tuple(consts)
 
 
+def _gmm(d, k, tiny, n=1000):
+    """The ADBench GMM objective at one size (the two sizes differ in nothing else)."""
+    return Task(
+        name=f"gmm_d{d}_k{k}",
+        title=f"ADBench GMM d={d}, k={k}, n={n}",
+        objective="gmm",
+        bind="bind_gmm",
+        inputs=data.gmm_inputs,
+        full_args=_wrt_then_consts,
+        wrt_pos=(0, 1, 2),
+        wrt_names=("alphas", "means", "icf"),
+        hand=handwritten.make_gmm,
+        sizes={"full": {"d": d, "k": k, "n": n}, "quick": {"d": d, "k": k, "n": n}, "tiny": tiny},
+        rtol=1e-8,
+        atol=1e-8,
+    )
+
+
 TASKS = [
     Task(
         name="poly",
@@ -98,36 +116,8 @@ TASKS = [
         rtol=1e-8,
         atol=1e-12,
     ),
-    Task(
-        name="gmm_d2_k5",
-        title="ADBench GMM d=2, k=5, n=1000",
-        objective="gmm",
-        bind="bind_gmm",
-        inputs=data.gmm_inputs,
-        full_args=_wrt_then_consts,
-        wrt_pos=(0, 1, 2),
-        wrt_names=("alphas", "means", "icf"),
-        hand=handwritten.make_gmm,
-        sizes={"full": {"d": 2, "k": 5, "n": 1000}, "quick": {"d": 2, "k": 5, "n": 1000},
-               "tiny": {"d": 2, "k": 3, "n": 10}},
-        rtol=1e-8,
-        atol=1e-8,
-    ),
-    Task(
-        name="gmm_d10_k25",
-        title="ADBench GMM d=10, k=25, n=1000",
-        objective="gmm",
-        bind="bind_gmm",
-        inputs=data.gmm_inputs,
-        full_args=_wrt_then_consts,
-        wrt_pos=(0, 1, 2),
-        wrt_names=("alphas", "means", "icf"),
-        hand=handwritten.make_gmm,
-        sizes={"full": {"d": 10, "k": 25, "n": 1000}, "quick": {"d": 10, "k": 25, "n": 1000},
-               "tiny": {"d": 4, "k": 3, "n": 10}},
-        rtol=1e-8,
-        atol=1e-8,
-    ),
+    _gmm(d=2, k=5, tiny={"d": 2, "k": 3, "n": 10}),
+    _gmm(d=10, k=25, tiny={"d": 4, "k": 3, "n": 10}),
     Task(
         name="lstm",
         title="ADBench LSTM, 2 layers, b=14, sequence 1024 (l2_c1024)",

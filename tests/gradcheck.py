@@ -8,6 +8,8 @@ hand-derived formulas.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 import srcgrad
@@ -48,9 +50,16 @@ def replace_leaf(x, path, value):
     raise TypeError(type(x))
 
 
-def numerical_gradient(f, args, index, path=(), eps=1e-6):
-    """Central differences of the scalar ``f(*args)`` with respect to one float leaf."""
-    leaf = get_leaf(args[index], path)
+def numerical_gradient(f, args, index, path=(), eps=1e-6, get=None, put=None, keep_dtype=False):
+    """Central differences of the scalar ``f(*args)`` with respect to one float leaf.
+
+    ``get(x, path)`` / ``put(x, path, value)`` read and replace the leaf (containers by
+    default; tests/programs passes versions that also reach object fields). Every call gets
+    its own deep copy of the arguments, so a function that changes them cannot skew the next.
+    """
+    get = get or get_leaf
+    put = put or replace_leaf
+    leaf = get(args[index], path)
     scalar = not isinstance(leaf, np.ndarray)
     base = np.array(leaf, dtype=float)
     grad = np.zeros_like(base)
@@ -59,10 +68,10 @@ def numerical_gradient(f, args, index, path=(), eps=1e-6):
         for sign in (1, -1):
             bumped = base.copy()
             bumped[i] += sign * eps
-            new = float(bumped) if scalar else bumped
+            new = float(bumped) if scalar else (bumped.astype(np.asarray(leaf).dtype) if keep_dtype else bumped)
             call = list(args)
-            call[index] = replace_leaf(args[index], path, new)
-            values.append(float(np.real(f(*call))))
+            call[index] = put(args[index], path, new)
+            values.append(float(np.real(f(*copy.deepcopy(call)))))
         grad[i] = (values[0] - values[1]) / (2 * eps)
     return float(grad) if scalar else grad
 
