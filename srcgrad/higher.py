@@ -27,7 +27,7 @@ from .rules.registry import defrule, nograd
 from .runtime.dispatch import Back, pullback as runtime_pullback
 from .runtime.structure import item
 
-__all__ = ["gradient", "pullback", "seed"]
+__all__ = ["gradient", "pullback", "pullback_wrt", "seed"]
 
 
 @nograd
@@ -107,6 +107,11 @@ def pullback(fn, *args):
     if how != "other":
         back = make_back(backward, saved, args, layout, has_self)
     return y, back
+
+
+def pullback_wrt(wrt, fn, *args):
+    """:func:`srcgrad.runtime.dispatch.pullback_wrt` as differentiated code sees it: every gradient."""
+    return pullback(fn, *args)
 
 
 def make_back(backward, saved, args, layout, has_self):

@@ -49,20 +49,54 @@ class Entry:
     name: str
 
     vararg: str | None = None
+    #: Compiled as ``__init__``/a mutating method: the forward returns the object.
+    returns_self: bool = False
+    #: Which gradients the backward computes (see :func:`~srcgrad.compiler.reverse.transform`).
+    wants: tuple | None = None
 
     def __post_init__(self):
         self.nparams = len(self.params)
         self._signature = None
         self._direct = {}
+        self._narrowed = {}
 
-    def call(self, fn, bound_self, args, kwargs):
-        """Run the forward on a call ``fn(*args, **kwargs)``; return ``(y, Back)``."""
+    def call(self, fn, bound_self, args, kwargs, wrt=None):
+        """Run the forward on a call ``fn(*args, **kwargs)``; return ``(y, Back)``.
+
+        ``wrt``: the call's slots (0 the callee, then arguments, then
+        keywords) whose gradients the caller uses; ``None`` for all.
+        """
         values, layout, vararg_sizes = self.plan(fn, bound_self, args, kwargs)
-        if self.takes_closure:
-            y, saved = self.forward(fn, *values)
+        entry = self
+        if wrt is not None:
+            entry, layout = self.narrowed(wrt, layout)
+        if entry.takes_closure:
+            y, saved = entry.forward(fn, *values)
         else:
-            y, saved = self.forward(*values)
-        return y, Back(self.backward, saved, args, layout, self.has_self_grad, vararg_sizes)
+            y, saved = entry.forward(*values)
+        return y, Back(entry.backward, saved, args, layout, entry.has_self_grad, vararg_sizes)
+
+    def narrowed(self, wrt, layout):
+        """The variant computing only the gradients of the slots ``wrt``, and the call's layout for it."""
+        key = (wrt, id(layout))
+        found = self._narrowed.get(key)
+        if found is not None and found[2] is layout:
+            return found[0], found[1]
+        wants = [False] * layout.nfull
+        for slot in wrt:
+            source = layout.sources[slot]
+            if source is not None:
+                wants[source[0]] = True
+        wanted = set(wrt)
+        narrow = Layout([s if i in wanted else None for i, s in enumerate(layout.sources)], layout.nfull)
+        from .cache import adjoint_of
+
+        wants = tuple(wants)
+        everything = self.wants is None and all(wants[1:]) and (wants[0] or not self.has_self_grad)
+        entry = self if everything or wants == self.wants else adjoint_of(self.fn, self.returns_self, wants)
+        if any(layout is d for d in self._direct.values()):  # only the per-entry layouts are worth keeping
+            self._narrowed[key] = (entry, narrow, layout)
+        return entry, narrow
 
     def plan(self, fn, bound_self, args, kwargs):
         """The forward's arguments for this call, and where the call's gradients come from.
@@ -134,11 +168,15 @@ def _foldable(namer, user_names):
     return invented, adjoints
 
 
-def compile_adjoint(fn, returns_self=False) -> Entry:
-    """Transform ``fn`` into its forward and backward functions and compile them."""
+def compile_adjoint(fn, returns_self=False, wants=None) -> Entry:
+    """Transform ``fn`` into its forward and backward functions and compile them.
+
+    ``wants``: which gradients to compute (free variables first, then each
+    parameter); ``None`` for all.
+    """
     parsed, scope, namer, user_names = _prepare(fn)
     anf = normalise(parsed, scope, namer, returns_self=returns_self)
-    result = transform(parsed, scope, namer, anf)
+    result = transform(parsed, scope, namer, anf, wants)
     invented, adjoints = _foldable(namer, user_names)
     simplify([result.forward, result.backward], invented, adjoints, result.injected)
     source = to_source([result.forward, result.backward])
@@ -146,7 +184,7 @@ def compile_adjoint(fn, returns_self=False) -> Entry:
         source, [result.forward.name, result.backward.name], result.injected, fn.__globals__, parsed.name
     )
     return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
-                 result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf))
+                 result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf), returns_self, wants)
 
 
 @dataclasses.dataclass(eq=False)

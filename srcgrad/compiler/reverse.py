@@ -69,6 +69,7 @@ _UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operato
 #: Runtime helpers generated code may call, by the name it calls them.
 RUNTIME = {
     "pullback": dispatch.pullback,
+    "pullback_wrt": dispatch.pullback_wrt,
     "mutate": dispatch.mutate,
     "as_sequence": structure.as_sequence,
     "callee_grad": structure.callee_grad,
@@ -117,8 +118,15 @@ class _Op:
     numeric: bool = False  # the result is certainly a number or an array
 
 
-def transform(parsed, scope, namer, fdef) -> Transformed:
-    return _Reverse(parsed, scope, namer, fdef).run()
+def transform(parsed, scope, namer, fdef, wants=None) -> Transformed:
+    """The forward and backward of ``fdef``.
+
+    ``wants`` narrows which gradients the backward computes: one flag for
+    the function's free variables and globals, then one per parameter
+    (``None``: all of them). Nothing else changes, so a narrowed backward
+    returns the same values for what it computes.
+    """
+    return _Reverse(parsed, scope, namer, fdef, wants).run()
 
 
 def _targets(stmt) -> list[str]:
@@ -146,8 +154,9 @@ def _walk_stmts(stmts):
 
 
 class _Reverse:
-    def __init__(self, parsed, scope, namer, fdef):
+    def __init__(self, parsed, scope, namer, fdef, wants=None):
         self.parsed = parsed
+        self.wants = wants
         self.scope = scope
         self.namer = namer
         self.fdef = fdef
@@ -378,9 +387,12 @@ class _Reverse:
         for stmt in _walk_stmts(body):
             if isinstance(stmt, gast.While):
                 self.counters[id(stmt)] = self.namer.fresh("steps")
-        # Activity: parameters, and non-constant values reached from outside.
+        # Activity: parameters, and non-constant values reached from outside (those wanted).
         self.active = set(self.scope.params)
         outer = ("free",) if getattr(self, "globals_are_constants", False) else ("free", "global")
+        if self.wants is not None:
+            self.active = {p for p, wanted in zip(self.scope.params, self.wants[1:]) if wanted}
+            outer = outer if self.wants[0] else ()
         for node in gast.walk(self.fdef):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 if self.scope.kind(node.id) in outer and not is_constant_value(self.scope.value(node.id)):
@@ -1124,8 +1136,14 @@ class _Reverse:
                 if back in self.taped and id(stmt) in self.in_loop:
                     self.push_early(out, back)
                 call = stmt.value
-                pb = gast.Call(func=self.runtime("pullback"), args=[copy.deepcopy(call.func)] + list(call.args),
-                               keywords=list(call.keywords))
+                wrt = self.call_wrt(self.ops[id(stmt)])
+                if wrt is None:
+                    pb = gast.Call(func=self.runtime("pullback"), args=[copy.deepcopy(call.func)] + list(call.args),
+                                   keywords=list(call.keywords))
+                else:
+                    pb = gast.Call(func=self.runtime("pullback_wrt"),
+                                   args=[build.const(wrt), copy.deepcopy(call.func)] + list(call.args),
+                                   keywords=list(call.keywords))
                 target = build.tuple_([build.store(t), build.store(self.back_names[id(stmt)])], store_ctx=True)
                 new = build.assign(target, pb)
                 new._srcgrad_line = getattr(stmt, "_srcgrad_line", None)
@@ -1133,6 +1151,25 @@ class _Reverse:
                 continue
             out.append(stmt)
         return out
+
+    def call_wrt(self, op):
+        """The call's slots (0 the callee, then arguments, then keywords) whose gradient is used.
+
+        ``None`` when every slot's is, or when the slots are not known
+        statically (a ``*args`` call; ``mutate``, which has its own layout).
+        """
+        if any(isinstance(a, gast.Starred) for a in op.operands) or op.callee_target is None \
+                and isinstance(op.callee, gast.Name) and self.injected.get(op.callee.id) is dispatch.mutate:
+            return None
+        if isinstance(op.callee, gast.Attribute) and not self.scope.is_static_path(op.callee):
+            callee = self.is_active_atom(op.callee.value)
+        else:
+            callee = bool(op.callee_target) and op.callee_target in self.active
+        slots = [callee] + [self.is_active_atom(a) for a in op.operands]
+        slots += [self.is_active_atom(v) for v in op.keywords.values()]
+        if all(slots):
+            return None
+        return tuple(i for i, used in enumerate(slots) if used)
 
     def push_early(self, out, var):
         """Push ``var`` on its tape right after its last assignment in this block.

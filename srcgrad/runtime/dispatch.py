@@ -25,7 +25,7 @@ from ..rules import registry
 from .accumulate import accum, unbroadcast
 from .structure import is_numeric, item, zero_like
 
-__all__ = ["pullback", "Back", "Layout", "arrange", "traced_as", "mutate"]
+__all__ = ["pullback", "pullback_wrt", "Back", "Layout", "arrange", "traced_as", "mutate"]
 
 
 class Layout:
@@ -110,8 +110,9 @@ def arrange(raw, layout, args, has_self):
     """
     full = tuple(raw) if has_self else (None,) + tuple(raw)
     out = layout.apply(full)
+    sources = layout.sources
     for i, arg in enumerate(args):
-        if out[i + 1] is None and is_numeric(arg):
+        if out[i + 1] is None and sources[i + 1] is not None and is_numeric(arg):
             out[i + 1] = zero_like(arg)
     return tuple(out)
 
@@ -223,22 +224,64 @@ class ConstantBack:
         return (None,) * self.n
 
 
-def _forward_of(fn, args, kwargs):
+def _forward_of(fn, args, kwargs, wrt):
     """``(entry, callee, bound_self)`` for Python code, or None for rules and constants."""
     from ..compiler.cache import adjoint_of
 
     if isinstance(fn, types.FunctionType):
-        return adjoint_of(fn), fn, None
+        return adjoint_of(fn, False, wants_of(fn, args, kwargs, wrt, False)), fn, None
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
-        return adjoint_of(fn.__func__), fn.__func__, fn.__self__
+        return adjoint_of(fn.__func__, False, wants_of(fn.__func__, args, kwargs, wrt, True)), fn.__func__, fn.__self__
     call = getattr(type(fn), "__call__", None)
     if not isinstance(fn, type) and isinstance(call, types.FunctionType):
-        return adjoint_of(call), call, fn
+        return adjoint_of(call, False, wants_of(call, args, kwargs, wrt, True)), call, fn
     return None
+
+
+_STAR_ARGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
+_wants_of: dict = {}
+
+
+def binds_in_order(code, nargs, bound):
+    """Whether ``nargs`` positional arguments (after a bound object) fill exactly ``code``'s parameters."""
+    return not code.co_flags & _STAR_ARGS and not code.co_kwonlyargcount and code.co_argcount == nargs + bound
+
+
+def wants_of(fn, args, kwargs, wrt, bound):
+    """Which gradients the compiled code must compute, for a call that binds every parameter in order.
+
+    ``(free variables, *parameters)`` flags from the call's used slots
+    ``wrt``; ``None`` (every gradient) when ``wrt`` is, or when the call
+    binds its parameters in some other way (:meth:`Entry.narrowed` then
+    picks the variant from the call's layout).
+    """
+    if wrt is None or kwargs or not binds_in_order(fn.__code__, len(args), bound):
+        return None
+    key = (wrt, len(args), bound)
+    wants = _wants_of.get(key, False)
+    if wants is False:
+        slots = tuple(i in wrt for i in range(len(args) + 1))
+        wants = ((False,) + slots) if bound else None if all(slots) else slots
+        _wants_of[key] = wants
+    return wants
 
 
 def pullback(fn, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` and return ``(y, back)``."""
+    return _pullback(None, fn, args, kwargs)
+
+
+def pullback_wrt(wrt, fn, *args, **kwargs):
+    """:func:`pullback` for a caller that uses only some gradients of the call.
+
+    ``wrt`` lists the slots it uses (0 the callee, then the arguments, then
+    the keywords); compiled code then computes only those, and ``back``
+    gives ``None`` for the rest.
+    """
+    return _pullback(wrt, fn, args, kwargs)
+
+
+def _pullback(wrt, fn, args, kwargs):
     nkw = len(kwargs)
     fn = stand_in_for(fn)
     if fn is mutate:
@@ -249,10 +292,10 @@ def pullback(fn, *args, **kwargs):
         return y, RuleBack(rule, y, args, kwargs)
     if registry.is_nondiff(fn):
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
-    found = _forward_of(fn, args, kwargs)
+    found = _forward_of(fn, args, kwargs, wrt)
     if found is not None:
         entry, callee, bound_self = found
-        return entry.call(callee, bound_self, args, kwargs)
+        return entry.call(callee, bound_self, args, kwargs, wrt)
     if isinstance(fn, type):
         return _construct(fn, args, kwargs)
     owner = getattr(fn, "__self__", None)

@@ -61,17 +61,23 @@ def test_registering_a_rule_invalidates_and_takes_effect():
     assert srcgrad.gradient(calls_opaque, 3.0) == (6.0,)
 
 
-def test_a_rule_for_an_inlined_callable_drops_the_entries_that_inlined_it():
+def _cached(fn):
+    """Whether some compiled variant of ``fn``'s adjoint is in the cache."""
     from srcgrad.compiler import cache
+
+    return any(entry.fn.__code__ is fn.__code__ for entry in cache._entries.values())
+
+
+def test_a_rule_for_an_inlined_callable_drops_the_entries_that_inlined_it():
     from srcgrad.rules import registry
 
     f = lambda x: np.sum(np.sin(x))
     srcgrad.gradient(f, np.ones(2))
-    assert id(f.__code__) in cache._entries
+    assert _cached(f)
     original = registry.lookup(np.sin)
     try:
         srcgrad.defrule(np.sin, broadcast=False)(lambda dy, y, x: (dy * 0.0,))
-        assert id(f.__code__) not in cache._entries
+        assert not _cached(f)
         (g,) = srcgrad.gradient(f, np.ones(2))
         np.testing.assert_array_equal(g, [0.0, 0.0])
     finally:

@@ -1,0 +1,142 @@
+"""Variants: compiled code computes only the gradients its caller uses.
+
+``gradient(f, W, b)`` asks for the arguments' gradients, so nothing inside
+computes the gradient of data a closure captured, of globals, or of
+arguments a call passes that do not depend on ``W`` or ``b``. The values
+of the gradients that are computed are those of the full adjoint.
+"""
+
+import numpy as np
+import pytest
+
+import srcgrad
+from srcgrad.compiler import cache
+from gradcheck import check_gradient
+
+rng = np.random.default_rng(7)
+
+
+def loss(W, b, X, Y):
+    h = np.tanh(X @ W + b)
+    return np.sum((h - Y) ** 2)
+
+
+def bind(X, Y):
+    def bound_loss(W, b):
+        return loss(W, b, X, Y)
+
+    return bound_loss
+
+
+def variants_of(fn):
+    return {entry.wants: entry for entry in cache._entries.values() if entry.fn.__code__ is fn.__code__}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_data_captured_by_a_closure_gets_no_gradient_and_the_rest_is_exact(seed):
+    r = np.random.default_rng(seed)
+    X, Y = r.normal(size=(6, 4)), r.normal(size=(6, 3))
+    W, b = r.normal(size=(4, 3)), r.normal(size=3)
+    f = bind(X, Y)
+    srcgrad.clear_cache()
+    dW, db = srcgrad.gradient(f, W, b)
+    check_gradient(f, W, b)
+    # The callee was compiled for W and b only: its backward never forms dX or dY.
+    (variant,) = variants_of(loss).values()
+    assert variant.wants == (False, True, True, False, False)
+    assert "dX" not in variant.source and "dY" not in variant.source
+    # The full adjoint (what adjoint_source shows) computes them, and agrees on dW, db.
+    assert "dX" in srcgrad.adjoint_source(loss)
+    y, back = srcgrad.pullback(loss, W, b, X, Y)
+    full = back(1.0)
+    np.testing.assert_allclose(dW, full[0], rtol=1e-12)
+    np.testing.assert_allclose(db, full[1], rtol=1e-12)
+
+
+def test_implicit_parameters_still_reach_captured_arrays():
+    X, Y = rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+    W, b = rng.normal(size=(4, 2)), rng.normal(size=2)
+    gs = srcgrad.gradient(lambda: loss(W, b, X, Y), srcgrad.params(W, b))
+    dW, db = srcgrad.gradient(loss, W, b, X, Y)[:2]
+    np.testing.assert_allclose(gs[W], dW, rtol=1e-12)
+    np.testing.assert_allclose(gs[b], db, rtol=1e-12)
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x, k):
+        return np.sum(np.sin(self.w * x) * k)
+
+    def apply(self, x, k):
+        return self(x, k)
+
+
+def uses_some(obj, x, k):
+    return obj.apply(x, k) + obj(x, 2.0 * k)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_methods_objects_and_keywords_called_with_some_constant_arguments(seed):
+    r = np.random.default_rng(seed)
+    obj, x, k = Scaled(r.normal(size=3)), r.normal(size=3), r.normal(size=3)
+    check_gradient(lambda x: uses_some(obj, x, k), x)
+    check_gradient(lambda k: uses_some(obj, x, k), k)
+    check_gradient(lambda w: uses_some(Scaled(w), x, k), obj.w)
+    f = lambda x, k: loss(W=x, b=k, X=np.ones((2, 3)), Y=np.zeros((2, 3)))  # keywords
+    check_gradient(f, r.normal(size=(3, 3)), r.normal(size=3))
+
+
+def poly(x):
+    return 3.0 * x ** 2 + 2.0 * x + 1.0
+
+
+def test_the_short_path_sees_a_rule_registered_later():
+    srcgrad.clear_cache()
+    assert srcgrad.gradient(poly, 2.0) == (14.0,)
+    assert srcgrad.gradient(poly, 2.0) == (14.0,)  # through cache.direct
+    assert cache.direct
+    try:
+        srcgrad.defrule(poly)(lambda dy, y, x: (dy * 100.0,))
+        assert srcgrad.gradient(poly, 2.0) == (100.0,)
+    finally:
+        from srcgrad.rules import registry
+
+        del registry.rules[poly]
+        registry._changed(poly)
+    assert srcgrad.gradient(poly, 2.0) == (14.0,)
+
+
+def with_default(x, scale=2.0):
+    return scale * x ** 2
+
+
+def test_the_short_path_keeps_defaults_keywords_and_shapes():
+    for _ in range(2):  # the first call compiles; the second may take the short path
+        assert srcgrad.gradient(with_default, 3.0) == (12.0,)
+        assert srcgrad.gradient(with_default, 3.0, 1.0) == (6.0, 9.0)
+        x = np.array([1.0, 2.0])
+        (g,) = srcgrad.gradient(lambda x: np.sum(with_default(x)), x)
+        np.testing.assert_array_equal(g, [4.0, 8.0])
+        x32 = np.ones(2, np.float32)
+        (g,) = srcgrad.gradient(lambda x: np.sum(x * 2), x32)
+        assert g.dtype == np.float32
+        (g,) = srcgrad.gradient(lambda x: 2.0, np.ones(3))  # no dependence: zeros of x's shape
+        np.testing.assert_array_equal(g, np.zeros(3))
+
+
+def test_second_order_through_a_variant():
+    X = rng.normal(size=(4, 3))
+
+    def inner(w):
+        return np.sum(np.tanh(X @ w))
+
+    def slope(w):
+        return srcgrad.gradient(inner, w)[0]
+
+    w = rng.normal(size=3)
+    H = srcgrad.jacobian(slope, w)[0]
+    t = np.tanh(X @ w)
+    expected = X.T @ np.diag(-2 * t * (1 - t ** 2)) @ X
+    np.testing.assert_allclose(H, expected, rtol=1e-10, atol=1e-12)
