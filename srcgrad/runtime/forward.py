@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import types
+import weakref
 
 import numpy as np
 
@@ -68,9 +69,14 @@ def unreduce_like(y, a, axis, keepdims):
     return np.broadcast_to(y, np.shape(a))
 
 
+_signatures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _bind(plain, entry, values, tangents, kwargs, dkwargs):
     """The tangent function's arguments for a call with keywords, defaults or ``*args``: values, then tangents."""
-    signature = inspect.signature(plain)
+    signature = _signatures.get(plain)
+    if signature is None:
+        signature = _signatures[plain] = inspect.signature(plain)
     arguments = signature.bind(*values, **kwargs)
     arguments.apply_defaults()
     given = signature.bind_partial(*tangents, **dkwargs).arguments
