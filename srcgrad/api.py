@@ -16,11 +16,11 @@ import numpy as np
 from .compiler import cache
 from .compiler.cache import adjoint_of
 from .compiler.parse import unwrap_callable
-from .errors import NonScalarOutputError
+from .errors import NonScalarOutputError, NoRuleError, UnsupportedSyntaxError
 from .params import Grads, Params, collect
 from .rules import registry
 from .runtime import dispatch
-from .runtime.structure import to_user
+from .runtime.structure import float_dtype, to_user
 
 __all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian", "hessian", "stop_gradient",
            "jvp", "derivative", "tangent_source",
@@ -191,11 +191,39 @@ def jacobian(f, *args):
 def hessian(f, x):
     """The Hessian of the scalar function ``f`` at ``x``: shape ``x.shape + x.shape``.
 
+    Forward over reverse: forward mode (:func:`jvp`) applied to the gradient
+    function, one column per basis tangent, running through the generated
+    backward code. If forward mode cannot run some part of that code, the
+    Hessian is taken in reverse over reverse mode instead (:func:`jacobian`
+    of the gradient), which gives the same numbers where both work.
+
     >>> import numpy as np, srcgrad
     >>> srcgrad.hessian(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]))
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
+    try:
+        return _forward_over_reverse(f, x)
+    except (NoRuleError, UnsupportedSyntaxError):
+        return _reverse_over_reverse(f, x)
+
+
+def _forward_over_reverse(f, x):
+    grad = _GradientOf(f)
+    shape = np.shape(x)
+    dtype = float_dtype(np.asarray(x))
+    columns = []
+    for i in range(int(np.prod(shape, dtype=int))):
+        basis = np.zeros(shape, dtype)
+        basis.flat[i] = 1
+        _, column = jvp(grad, (x,), (basis if shape else float(basis),))
+        columns.append(np.asarray(column, dtype=dtype))
+    if not shape:
+        return np.asarray(columns[0]).reshape(())
+    return np.stack(columns, axis=-1).reshape(shape + shape)
+
+
+def _reverse_over_reverse(f, x):
     return jacobian(_GradientOf(f), x)[0]
 
 

@@ -115,3 +115,31 @@ def test_jvp_matches_finite_differences_and_reverse_mode(fn, inputs):
 def test_jvp_needs_one_tangent_per_primal():
     with pytest.raises(ValueError):
         srcgrad.jvp(poly, (1.0, 2.0), (1.0,))
+
+
+def cube(x):
+    return x ** 3
+
+
+def uses_cube(x):
+    return np.sum(cube(x) * np.array([1.0, -2.0]))
+
+
+def test_a_users_rule_works_in_forward_mode_by_transposing_it():
+    """A rule gives forward mode too: J t is the gradient in dy of <rule(dy), t>, the rule run in reverse mode."""
+    from srcgrad.rules import registry
+
+    @srcgrad.defrule(cube)
+    def cube_rule(dy, y, x):
+        return (3 * x ** 2 * dy,)
+
+    try:
+        x, t = np.array([0.5, -1.5]), np.array([2.0, 0.25])
+        _, dy = srcgrad.jvp(uses_cube, (x,), (t,))
+        assert "transposed_tangent(cube_rule" in srcgrad.tangent_source(uses_cube)
+        np.testing.assert_allclose(dy, numeric_jvp(uses_cube, (x,), (t,)), rtol=1e-7)
+        _, dy_dynamic = srcgrad.jvp(lambda x, f: np.sum(f(x) * np.array([1.0, -2.0])), (x, cube), (t, None))
+        np.testing.assert_allclose(dy_dynamic, dy, rtol=1e-12)
+    finally:
+        registry.rules.pop(cube, None)
+        registry._changed(cube)

@@ -196,6 +196,7 @@ class TangentEntry:
     source: str
     params: list
     takes_closure: bool
+    vararg: str | None = None
 
 
 def compile_tangent(fn) -> TangentEntry:
@@ -209,7 +210,7 @@ def compile_tangent(fn) -> TangentEntry:
     simplify([fdef], invented, adjoints, injected)
     source = to_source([fdef])
     (tangent,) = compile_functions(source, [fdef.name], injected, fn.__globals__, parsed.name + " tangent")
-    return TangentEntry(fn, tangent, source, params, takes_closure)
+    return TangentEntry(fn, tangent, source, params, takes_closure, scope_vararg(anf))
 
 
 def scope_vararg(fdef):

@@ -13,33 +13,49 @@ tangent of every active value is a real number or array, never ``None``
 (a branch that assigns a constant gives a zero), so no guards are needed.
 
 Rules come from the same registry as reverse mode (one derivative, two
-modes):
+modes); :func:`forward_kind` says which way each rule goes:
 
-- a rule whose Jacobian is diagonal (elementwise operations, ``math``)
-  gives its tangent by feeding each argument's tangent to its reverse rule
-  in place of ``dy`` and adding the results;
-- a *linear* operation (``sum``, ``reshape``, ``@``, indexing...) is its
-  own tangent: apply it to the tangents (one argument at a time for the
+- *diagonal*: a rule whose Jacobian is diagonal (elementwise operations,
+  ``math``) gives its tangent by feeding each argument's tangent to its
+  reverse rule in place of ``dy`` and adding the results;
+- *linear*: a linear operation (``sum``, ``reshape``, ``@``, indexing, and
+  srcgrad's own glue such as ``accum`` and ``unbroadcast``) is its own
+  tangent: apply it to the tangents (one argument at a time for the
   multilinear ones, such as ``a @ b``);
-- a few others have an explicit forward rule in :data:`FORWARD_RULES`.
+- *explicit*: a few others have a forward rule in :data:`FORWARD_RULES`,
+  several of them derived from the reverse rule too (a reduction's tangent
+  is its reverse rule at ``dy = 1``, contracted with the tangent);
+- *transposed*: anything else (a user's ``@defrule``) runs its reverse rule
+  in reverse mode at run time: ``J t`` is the gradient in ``dy`` of
+  ``<rule(dy), t>``.
+
+Forward mode also reads tapes (``reversed``, ``next``), so it runs through
+generated backward code: that is how :func:`srcgrad.hessian` works
+(forward over reverse).
 """
 
 from __future__ import annotations
 
+import builtins
 import copy
+import inspect
 import operator
 
 import gast
 import numpy as np
 
+from .. import higher
 from ..errors import NoRuleError
+from ..rules import numpy as numpy_rules
+from ..rules import registry
+from ..rules import runtime as runtime_rules
+from ..runtime import accumulate, dispatch, structure
 from ..runtime import forward as runtime_forward
-from ..runtime import structure
 from . import build
 from .inline import substitute, template_of
 from .reverse import _pure, _Reverse, _targets, _unstar
 
-__all__ = ["tangent_transform", "MULTILINEAR", "JOINTLY_LINEAR"]
+__all__ = ["tangent_transform", "forward_kind", "MULTILINEAR", "JOINTLY_LINEAR", "LINEAR_IN_FIRST", "FORWARD_RULES"]
 
 #: Linear in each array argument separately: the tangent sums f(..., d_i, ...).
 MULTILINEAR = {
@@ -48,13 +64,33 @@ MULTILINEAR = {
     np.expand_dims, np.transpose, np.swapaxes, np.moveaxis, np.broadcast_to, np.flip, np.tile, np.repeat,
     np.take, np.diag, np.negative, np.positive,
     "sum", "mean", "cumsum", "reshape", "ravel", "flatten", "squeeze", "transpose", "swapaxes", "dot", "take",
-    "repeat", "trace", "copy", "T",
+    "repeat", "trace", "copy", "item", "T",
 }
 #: Linear in all their array arguments together: the tangent is f(d_1, d_2, ...).
 JOINTLY_LINEAR = {
     np.concatenate, np.stack, np.vstack, np.hstack, np.split, np.array, np.asarray,
     structure.with_item, structure.appended, structure.extended, structure.as_sequence, float,
+    builtins.sum, builtins.list, builtins.tuple, np.atleast_1d, np.atleast_2d, np.atleast_3d, accumulate.accum,
+    reversed, next,
 }
+#: Linear in their first argument; the others only say where or what shape. These are srcgrad's own
+#: glue, which generated backward code calls: forward mode through it is forward-over-reverse.
+LINEAR_IN_FIRST = {
+    accumulate.unbroadcast, structure.index_grad, structure.item, structure.gather, structure.without_item,
+    structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
+    runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
+    runtime_rules.cell_values, dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout,
+    higher.bound_object,
+}
+def _forward_only(dy, y, *args):
+    raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
+
+
+#: Calls that only forward mode differentiates: reading the tapes of generated backward code
+#: (``h_tape = reversed(h_tape)``, ``h = next(h_tape)``). Their tangents are the same calls on the
+#: tangents, which walk the tangents' tape in step with the values'.
+FORWARD_ONLY = {fn: registry.Rule(fn, _forward_only, broadcast=False, builtin=True) for fn in (reversed, next)}
+
 #: Reverse rules with a diagonal Jacobian besides the elementwise ones.
 DIAGONAL = {np.clip, "clip", abs}
 
@@ -66,6 +102,9 @@ def tangent_transform(parsed, scope, namer, fdef):
 class _Forward(_Reverse):
     #: jvp differentiates with respect to the arguments; globals are constants.
     globals_are_constants = True
+
+    def lookup_rule(self, target):
+        return FORWARD_ONLY.get(target) if _hashable(target) and target in FORWARD_ONLY else registry.lookup(target)
 
     def tangent_name(self, var):
         return self.namer.adjoint(var)
@@ -212,15 +251,19 @@ class _Forward(_Reverse):
         primal = rule.primal
         key = primal if not isinstance(primal, str) else primal
         active = [i for i, a in enumerate(op.operands) if self.is_active_atom(_unstar(a))]
-        explicit = FORWARD_RULES.get(key) if _hashable(key) else None
+        explicit = explicit_forward(rule)
         if explicit is not None:
             name = self.inject(explicit.__name__, explicit)
             dargs = build.tuple_([self.d(_unstar(a)) or build.const(None) for a in op.operands])
             return build.call(name, dargs, build.name(t), *[copy.deepcopy(a) for a in op.operands], **op.keywords)
-        if (rule.elementwise or rule.scalar or (_hashable(key) and key in DIAGONAL)) and op.kind == "rule":
+        diagonal = rule.elementwise or rule.scalar or (_hashable(key) and key in DIAGONAL)
+        if diagonal and op.kind == "rule":
             template = template_of(rule)
             terms = []
             for i in active:
+                expr = template.outputs[i]
+                if isinstance(expr, gast.Constant) and expr.value is None:
+                    continue  # no derivative with respect to this argument (math.copysign's sign)
                 mapping = dict(op.bindings)
                 mapping[template.params[0]] = self.d(op.operands[i])
                 mapping[template.params[1]] = build.name(t)
@@ -229,7 +272,6 @@ class _Forward(_Reverse):
                     injected = self.inject(name, value)
                     if injected != name:
                         renames[name] = build.name(injected)
-                expr = template.outputs[i]
                 terms.append(substitute(substitute(expr, renames), mapping))
             if not terms:
                 return self.zero(t)
@@ -244,19 +286,26 @@ class _Forward(_Reverse):
             if not covered and not same and not rule.scalar:
                 total = build.call(self.runtime_f("spread_to"), total, build.name(t))
             return total
+        if _hashable(key) and key in LINEAR_IN_FIRST:
+            if 0 not in active:
+                return self.zero(t)
+            return self.apply_to_tangents(stmt.value, op, [0], all_at_once=False)
         linear = _hashable(key) and (key in MULTILINEAR or key in JOINTLY_LINEAR)
         if linear:
             call = stmt.value
             if _hashable(key) and key in JOINTLY_LINEAR:
                 return self.apply_to_tangents(call, op, active, all_at_once=True)
             terms = [self.apply_to_tangents(call, op, [i], all_at_once=False) for i in active]
+            if not terms:  # only a keyword (an axis, a dtype) depends on the inputs
+                return self.zero(t)
             return _sum(terms)
-        raise NoRuleError(
-            f"no forward-mode rule for {rule.name}",
-            filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
-            fix="use reverse mode (srcgrad.gradient/pullback/jacobian) for this function, or add a forward "
-            "rule to srcgrad.compiler.forward.FORWARD_RULES",
-        )
+        # A rule that could not be inlined, or one that is none of the above (a user's rule):
+        # its tangent comes from the reverse rule at run time (diagonal, or transposed).
+        helper = "diagonal_tangent" if diagonal else "transposed_tangent"
+        reverse = self.inject(getattr(rule.reverse, "__name__", "rule"), rule.reverse)
+        dargs = build.tuple_([self.d(_unstar(a)) or build.const(None) for a in op.operands])
+        return build.call(self.runtime_f(helper), build.name(reverse), dargs, build.name(t),
+                          *[copy.deepcopy(a) for a in op.operands], **op.keywords)
 
     def apply_to_tangents(self, call, op, positions, all_at_once):
         """The operation itself, with the arguments at ``positions`` replaced by their tangents."""
@@ -358,16 +407,59 @@ def var_tangent(dargs, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=F
     return 2 * np.sum(centred * dargs[0], axis=axis, keepdims=keepdims) / (n - ddof)
 
 
-def std_tangent(dargs, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """d std(a) = d var(a) / (2 std(a))."""
-    return var_tangent(dargs, y ** 2, a, axis, dtype, out, ddof, keepdims) / (2 * y)
+def reduction_tangent(grad):
+    """The forward rule of a reduction from its reverse rule: ``dy = sum(grad(1) * da)`` over the reduced axes.
+
+    ``grad(dy, y, a, ...)`` is the reverse rule's gradient for ``a``; at ``dy = 1`` it is the
+    slope of each output element with respect to the elements of ``a`` that went into it.
+    """
+
+    def tangent(dargs, y, a, *args, **kwargs):
+        names = list(inspect.signature(grad).parameters)[3:]
+        bound = dict(zip(names, args), **kwargs)
+        axis, keepdims = bound.get("axis"), bound.get("keepdims", False)
+        slope = grad(np.ones_like(y), y, a, *args, **kwargs)
+        return np.sum(slope * dargs[0], axis=axis, keepdims=keepdims)
+
+    tangent.__name__ = tangent.__qualname__ = grad.__name__.replace("_slope", "_tangent")
+    return tangent
 
 
-def norm_tangent(dargs, y, x, ord=None, axis=None, keepdims=False):
-    """d ||x|| = <x, dx> / ||x|| (2-norm and Frobenius)."""
-    if not (ord is None or ord == 2 or ord == "fro"):
-        raise NoRuleError(f"no forward-mode rule for np.linalg.norm with ord={ord!r}")
-    return np.sum(x * dargs[0], axis=axis, keepdims=keepdims) / np.where(y == 0, 1, y)
+def std_slope(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """The reverse rule of ``np.std`` for ``a``."""
+    return numpy_rules.std_grad(dy, y, a, axis, ddof, keepdims)
+
+
+def norm_slope(dy, y, x, ord=None, axis=None, keepdims=False):
+    """The reverse rule of ``np.linalg.norm`` (every ``ord``)."""
+    return numpy_rules.norm_grad(dy, y, x, ord, axis, keepdims)
+
+
+def astype_tangent(dargs, y, a, dtype, copy=True):
+    """A cast to floats carries the tangent along; a cast to integers or booleans does not."""
+    if np.issubdtype(np.dtype(dtype), np.inexact):
+        return np.asarray(dargs[0]).astype(dtype)
+    return runtime_forward.zero_tangent(np.asarray(y, float))
+
+
+def extremum_of_tangent(dargs, y, a, *rest, key=None, default=None):
+    """d max(a, b, ...) (or of a list or array): the tangent of the winner, shared equally among ties."""
+    if not rest:
+        values, tangents = a, dargs[0]
+    else:
+        values, tangents = (a,) + rest, dargs
+    if isinstance(values, np.ndarray):
+        winners = values == y
+        return np.sum(tangents * winners) / np.sum(winners)
+    winners = [i for i, v in enumerate(values) if v is y or v == y]
+    shares = [tangents[i] for i in winners if tangents is not None and tangents[i] is not None]
+    return sum(shares) / len(winners) if shares else runtime_forward.zero_tangent(y)
+
+
+def sorted_tangent(dargs, y, xs, key=None, reverse=False):
+    """The tangents follow their elements into sorted order."""
+    order = sorted(range(len(xs)), key=(lambda i: key(xs[i])) if key else (lambda i: xs[i]), reverse=reverse)
+    return [runtime_forward.or_zero(dargs[0][i], xs[i]) for i in order]
 
 
 def inv_tangent(dargs, y, a):
@@ -392,9 +484,62 @@ def sort_tangent(dargs, y, a, axis=-1):
     return np.take_along_axis(dargs[0], np.argsort(a, axis=axis), axis=axis)
 
 
+def captured_tangent(dargs, y, closure):
+    """The tangents of a closure's captured values: from the closure's tangent (a dict by name)."""
+    return runtime_forward.cell_tangents(dargs[0], closure)
+
+
+def super_tangent(dargs, y, cls, obj):
+    """``super(cls, obj)`` has the object's tangent."""
+    return dargs[1]
+
+
+def plan_tangent(dargs, y, fn, args):
+    """The compiled forward ``plan`` picks reads ``fn``'s globals and closure: it has ``fn``'s tangent."""
+    return (dargs[0], None, None, None, None, None)
+
+
+def make_back_tangent(dargs, y, backward, saved, args, layout, has_self):
+    """A pullback object's tangent: that of what it saved (a dict of its fields, like any object's)."""
+    return {"saved": dargs[1]}
+
+
+std_tangent = reduction_tangent(std_slope)
+norm_tangent = reduction_tangent(norm_slope)
+
 FORWARD_RULES = {
     np.prod: prod_tangent, "prod": prod_tangent, np.max: extremum_tangent, np.min: extremum_tangent,
     "max": extremum_tangent, "min": extremum_tangent, np.var: var_tangent, "var": var_tangent,
     np.std: std_tangent, "std": std_tangent, np.linalg.norm: norm_tangent, np.linalg.inv: inv_tangent,
     np.linalg.det: det_tangent, np.linalg.solve: solve_tangent, np.sort: sort_tangent,
+    "astype": astype_tangent, builtins.max: extremum_of_tangent, builtins.min: extremum_of_tangent,
+    builtins.sorted: sorted_tangent, structure.captured: captured_tangent, super: super_tangent,
+    higher.plan: plan_tangent, higher.make_back: make_back_tangent,
 }
+"""Explicit forward rules ``tangent(dargs, y, *args, **kwargs)``, by primal (or array method name).
+
+A rule registered elsewhere can carry its own in :attr:`Rule.forward` (SciPy's, loaded lazily, do).
+"""
+
+
+def forward_kind(rule):
+    """How forward mode gets the tangent of ``rule``'s primal: one of
+
+    ``"explicit"`` (a forward rule), ``"diagonal"`` (the reverse rule, with the tangent for ``dy``),
+    ``"linear"`` (the primal applied to the tangents) or ``"transposed"`` (reverse mode over the
+    reverse rule, at run time: correct for any rule srcgrad can differentiate, but slower).
+    """
+    key = rule.primal
+    if explicit_forward(rule) is not None:
+        return "explicit"
+    if rule.elementwise or rule.scalar or (_hashable(key) and key in DIAGONAL):
+        return "diagonal"
+    if _hashable(key) and (key in MULTILINEAR or key in JOINTLY_LINEAR or key in LINEAR_IN_FIRST):
+        return "linear"
+    return "transposed"
+
+
+def explicit_forward(rule):
+    """The explicit forward rule for ``rule``, or None."""
+    key = rule.primal
+    return rule.forward or (FORWARD_RULES.get(key) if _hashable(key) else None)

@@ -303,6 +303,10 @@ class _Reverse:
                            and isinstance(n.ctx, gast.Load) and n.id not in bound and n.id in self.scope.locals})
         return _Op("closure", operands=[build.name(c) for c in captured], callee=fn)
 
+    def lookup_rule(self, target):
+        """The rule for a call to ``target`` (forward mode knows a few more)."""
+        return registry.lookup(target)
+
     def classify_call(self, stmt, call) -> _Op:
         import builtins
 
@@ -328,7 +332,7 @@ class _Reverse:
         if self.scope.is_static_path(func):
             target = self.scope.resolve(func)
             if target is not MISSING and not starred:
-                rule = registry.lookup(target)
+                rule = self.lookup_rule(target)
                 if rule is not None:
                     self.depends_on.append(target)
                     return self.rule_op(stmt, rule, args, keywords)

@@ -9,7 +9,8 @@ import functools
 
 import numpy as np
 
-from .numpy import logsumexp_grad, logsumexp_weight_grad
+from . import registry
+from .numpy import logsumexp_grad, logsumexp_weight_grad, unreduce
 from .registry import defrule
 
 rule = functools.partial(defrule, _builtin=True)
@@ -27,6 +28,19 @@ if _special is not None:
     @shaped(_special.logsumexp)
     def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
         return (logsumexp_grad(dy, y, a, axis, b, keepdims), None, logsumexp_weight_grad(dy, y, a, axis, b, keepdims))
+
+    def logsumexp_tangent(dargs, y, a, axis=None, b=None, keepdims=False):
+        """The forward rule: ``sum(b exp(a - y) da) + sum(exp(a - y) db)`` over the reduced axes."""
+        da, db = dargs[0], dargs[2] if len(dargs) > 2 else None
+        softmax = np.exp(a - unreduce(y, a, axis, keepdims))
+        total = np.zeros(np.shape(y))
+        if da is not None:
+            total = total + np.sum((1 if b is None else b) * softmax * da, axis=axis, keepdims=keepdims)
+        if db is not None:
+            total = total + np.sum(softmax * db, axis=axis, keepdims=keepdims)
+        return total
+
+    registry.lookup(_special.logsumexp).forward = logsumexp_tangent
 
     @unary(_special.expit)
     def expit(dy, y, x):

@@ -8,7 +8,9 @@ float dtype, :func:`or_zero` fills one in where a structure held none, and
 
 from __future__ import annotations
 
+import inspect
 import types
+import weakref
 
 import numpy as np
 
@@ -17,7 +19,7 @@ from ..rules import registry
 from .structure import float_dtype, is_numeric
 
 __all__ = ["zero_tangent", "or_zero", "spread_to", "cell_tangents", "struct_tangent", "tangent_call",
-           "unreduce_like"]
+           "unreduce_like", "diagonal_tangent", "transposed_tangent", "rule_tangent"]
 
 
 def zero_tangent(x):
@@ -67,26 +69,41 @@ def unreduce_like(y, a, axis, keepdims):
     return np.broadcast_to(y, np.shape(a))
 
 
+_signatures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _bind(plain, entry, values, tangents, kwargs, dkwargs):
+    """The tangent function's arguments for a call with keywords, defaults or ``*args``: values, then tangents."""
+    signature = _signatures.get(plain)
+    if signature is None:
+        signature = _signatures[plain] = inspect.signature(plain)
+    arguments = signature.bind(*values, **kwargs)
+    arguments.apply_defaults()
+    given = signature.bind_partial(*tangents, **dkwargs).arguments
+    out_values, out_tangents = [], []
+    for p in entry.params:
+        value = arguments.arguments[p] if p in arguments.arguments else ()
+        out_values.append(value)
+        d = given.get(p)
+        if p == entry.vararg:
+            d = tuple(or_zero(t, v) if is_numeric(v) else t for t, v in zip(d or (None,) * len(value), value))
+        elif d is None and is_numeric(value):
+            d = zero_tangent(value)
+        out_tangents.append(d)
+    return out_values, out_tangents
+
+
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     """``(fn(*args), its tangent)`` given the arguments' tangents ``dargs``."""
     from ..compiler.cache import tangent_of
+    from .dispatch import stand_in_for
 
     kwargs = dict(keywords)
+    fn = stand_in_for(fn)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
         y = fn(*args, **kwargs)
-        terms = []
-        for i, d in enumerate(dargs):
-            if d is None:
-                continue
-            if not (rule.elementwise or rule.scalar):
-                raise NoRuleError(f"no forward-mode rule for {rule.name} called through a variable",
-                                  fix="call it by its name inside the function")
-            g = rule.reverse(d, y, *args, **kwargs)[i]
-            if g is not None:
-                terms.append(g)
-        total = sum(terms[1:], terms[0]) if terms else zero_tangent(y)
-        return y, total + zero_tangent(y) if np.shape(total) != np.shape(y) else total
+        return y, rule_tangent(fn, rule, tuple(dargs), y, args, kwargs)
     if registry.is_nondiff(fn):
         y = fn(*args, **kwargs)
         return y, zero_tangent(y)
@@ -107,24 +124,90 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     if bound is not None:
         values = [bound] + values
         tangents = [dfn] + tangents
-    if kwargs:
-        import inspect
-
-        arguments = inspect.signature(plain).bind(*values, **kwargs)
-        arguments.apply_defaults()
-        named = dict(zip(list(kwargs), dkeywords))
-        positional_names = list(arguments.arguments)
-        values = [arguments.arguments[p] for p in entry.params]
-        by_name = dict(zip(positional_names[:len(tangents)], tangents))
-        by_name.update(named)
-        tangents = [by_name.get(p, zero_tangent(arguments.arguments[p])) for p in entry.params]
-    elif len(values) < len(entry.params):
-        import inspect
-
-        arguments = inspect.signature(plain).bind(*values)
-        arguments.apply_defaults()
-        values = [arguments.arguments[p] for p in entry.params]
-        tangents = tangents + [zero_tangent(v) for v in values[len(tangents):]]
+    if kwargs or entry.vararg is not None or len(values) != len(entry.params):
+        values, tangents = _bind(plain, entry, values, tangents, kwargs, dict(zip(kwargs, dkeywords)))
     prefix = (plain, dfn) if entry.takes_closure else ()
     return entry.tangent(*prefix, *values, *tangents)
 
+
+# ---------------------------------------------------------------- tangents from reverse rules
+
+def diagonal_tangent(reverse, dargs, y, *args, **kwargs):
+    """The tangent of an elementwise ``y = f(*args)``: its reverse rule with each tangent in place of ``dy``."""
+    total = None
+    for i, d in enumerate(dargs):
+        if d is None:
+            continue
+        g = reverse(d, y, *args, **kwargs)[i]
+        if g is not None:
+            total = g if total is None else total + g
+    if total is None:
+        return zero_tangent(y)
+    return total if np.shape(total) == np.shape(y) else spread_to(total, y)
+
+
+def transposed_tangent(reverse, dargs, y, *args, **kwargs):
+    """The tangent of ``y = f(*args)`` from nothing but its reverse rule, by transposing it.
+
+    ``reverse(dy)`` is ``J^T dy``, linear in ``dy``, so ``<reverse(dy), t> = <dy, J t>`` and
+    ``J t`` is the gradient of the left side with respect to ``dy``: reverse mode applied to
+    the rule itself. Any rule srcgrad can differentiate again (which higher order needs
+    anyway) works in forward mode this way, at the cost of a reverse pass per call.
+    """
+    from .dispatch import pullback
+
+    if all(d is None for d in dargs):
+        return zero_tangent(y)
+    grads, back = pullback(reverse, zero_tangent(y), y, *args, **kwargs)
+    cotangents = tuple(_cotangent(d, g) for d, g in zip(dargs, grads))
+    cotangents += (None,) * (len(grads) - len(cotangents))
+    dy = back(cotangents)[1]
+    return zero_tangent(y) if dy is None else dy
+
+
+def _cotangent(d, g):
+    """The tangent ``d`` of an argument as the cotangent of its gradient ``g`` (broadcast where ``g`` was)."""
+    if d is None or g is None:
+        return None
+    if isinstance(g, np.ndarray) and np.shape(d) != g.shape:
+        return np.broadcast_to(d, g.shape)
+    return d
+
+
+def _constant_tangent(a):
+    """In ``f(d_1, d_2, ...)``: a zero for a constant float, and a size or index (an int) as it is."""
+    if isinstance(a, float) or (isinstance(a, (np.ndarray, np.generic)) and np.issubdtype(a.dtype, np.inexact)):
+        return zero_tangent(a)
+    return a
+
+
+def rule_tangent(fn, rule, dargs, y, args, kwargs):
+    """The tangent of ``y = fn(*args, **kwargs)``, a call to a function with a rule, at run time.
+
+    The same choice the compiler makes for a call it can see: an explicit forward rule,
+    the reverse rule of an elementwise function, the function itself for a linear one,
+    else the transposed reverse rule.
+    """
+    from ..compiler.forward import DIAGONAL, JOINTLY_LINEAR, LINEAR_IN_FIRST, MULTILINEAR, _hashable, explicit_forward
+
+    if all(d is None for d in dargs):
+        return zero_tangent(y)
+    key = fn if _hashable(fn) else None
+    explicit = explicit_forward(rule)
+    if explicit is not None:
+        return explicit(dargs, y, *args, **kwargs)
+    if rule.elementwise or rule.scalar or (key is not None and key in DIAGONAL):
+        return diagonal_tangent(rule.reverse, dargs, y, *args, **kwargs)
+    if key is not None and key in LINEAR_IN_FIRST:
+        return zero_tangent(y) if dargs[0] is None else fn(dargs[0], *args[1:], **kwargs)
+    if key is not None and key in JOINTLY_LINEAR:
+        values = [d if d is not None else _constant_tangent(a) for d, a in zip(dargs, args)]
+        return fn(*values, **kwargs)
+    if key is not None and key in MULTILINEAR:
+        total = None
+        for i, d in enumerate(dargs):
+            if d is not None:
+                term = fn(*args[:i], d, *args[i + 1:], **kwargs)
+                total = term if total is None else total + term
+        return total
+    return transposed_tangent(rule.reverse, dargs, y, *args, **kwargs)

@@ -22,7 +22,12 @@ central differences at two seeded random inputs:
   so the runtime calls the rule;
 - :func:`check_second_order`: the gradient of ``f`` is differentiated again;
 - :func:`check_rule_shapes`: the rule, called directly, returns one gradient
-  per argument, shaped like it.
+  per argument, shaped like it;
+- :func:`check_forward` (and :func:`check_forward_dynamic`, the primal passed
+  in): forward mode. ``jvp`` of ``f(a, b) = call`` along a random tangent
+  matches central differences of the call along that tangent, and agrees
+  with reverse mode: ``<jvp(t), w> == <t, vjp(w)>`` for a random ``w``,
+  which catches a transposed or sign-flipped rule at once.
 
 :func:`missing_specs` lists the registered rules a table leaves out.
 """
@@ -44,6 +49,7 @@ import numpy as np
 import pytest
 from gradcheck import check_gradient
 
+import srcgrad
 from srcgrad.rules import registry
 
 try:
@@ -391,3 +397,67 @@ def missing_specs(table, namespace=None, skip=None):
         if probe not in covered:
             missing.append(f"{kind} {rule.name}" if kind == "function" else f"{kind} .{key}")
     return sorted(missing)
+
+
+# ------------------------------------------------------------------ forward mode
+
+def _tangent_like(x, rng):
+    """A random tangent for the argument ``x``: same shape, a float (or 0-d array) for a scalar."""
+    if isinstance(x, np.ndarray):
+        return rng.standard_normal(x.shape)
+    return float(rng.standard_normal())
+
+
+def _along(values, tangents, step):
+    return [v + step * t for v, t in zip(values, tangents)]
+
+
+def _flat(y):
+    """The output as one float64 vector (a list or tuple of arrays, concatenated)."""
+    if isinstance(y, (list, tuple)):
+        return np.concatenate([_flat(part) for part in y]) if len(y) else np.zeros(0)
+    return np.ravel(np.asarray(y, dtype=float))
+
+
+def _assert_tangent_shaped_like(dy, y, where):
+    if isinstance(y, (list, tuple)):
+        assert isinstance(dy, (list, tuple)) and len(dy) == len(y), f"{where}: tangent {dy!r} for {type(y).__name__}"
+        for d, part in zip(dy, y):
+            _assert_tangent_shaped_like(d, part, where)
+        return
+    assert np.shape(dy) == np.shape(y), f"{where}: tangent of shape {np.shape(dy)} for an output of {np.shape(y)}"
+    assert np.result_type(dy) == np.float64, f"{where}: tangent of dtype {np.result_type(dy)}"
+
+
+def _check_forward(spec, case, tmp_path_factory, call, params, extra=(), eps=1e-6):
+    module = _function(tmp_path_factory, f"def f({', '.join(params)}):\n    return {call}\n")
+    for seed in SEEDS:
+        values = spec.inputs(case, seed)
+        rng = np.random.default_rng(100 + seed)
+        tangents = [_tangent_like(v, rng) for v in values]
+        y, dy = srcgrad.jvp(module.f, (*values, *extra), (*tangents, *[None] * len(extra)))
+        expected_y = module.f(*values, *extra)
+        _assert_tangent_shaped_like(dy, expected_y, spec.id)
+        np.testing.assert_allclose(_flat(y), _flat(expected_y), rtol=1e-12, atol=1e-12)
+        up = module.f(*_along(values, tangents, eps), *extra)
+        down = module.f(*_along(values, tangents, -eps), *extra)
+        numeric = (_flat(up) - _flat(down)) / (2 * eps)
+        np.testing.assert_allclose(_flat(dy), numeric, rtol=spec.rtol, atol=spec.atol,
+                                   err_msg=f"{spec.id}: jvp against central differences")
+        # <J t, w> == <t, J^T w>: forward and reverse mode agree (catches a transposed rule at once).
+        w = _random_like(expected_y, rng)
+        _, back = srcgrad.pullback(module.f, *values, *extra)
+        grads = back(w)
+        reverse = sum(float(np.sum(g * t)) for g, t in zip(grads, tangents) if g is not None)
+        np.testing.assert_allclose(float(_flat(dy) @ _flat(w)), reverse, rtol=1e-9, atol=1e-10,
+                                   err_msg=f"{spec.id}: <jvp(t), w> against <t, vjp(w)>")
+
+
+def check_forward(spec, case, tmp_path_factory):
+    """``jvp`` of the call as written matches central differences along a random tangent, and reverse mode."""
+    _check_forward(spec, case, tmp_path_factory, spec.call, spec.args)
+
+
+def check_forward_dynamic(spec, case, tmp_path_factory):
+    """``jvp`` with the primal passed in as a variable (its forward rule runs at run time)."""
+    _check_forward(spec, case, tmp_path_factory, spec.dynamic, spec.args + ["fn"], extra=(spec.primal,))

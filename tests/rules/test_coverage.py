@@ -33,3 +33,24 @@ def test_specs_name_registered_rules():
 
 def test_there_are_rules_to_check():
     assert len(list(registered())) > 100
+
+
+#: Rules whose forward mode is their reverse rule transposed at run time (reverse mode over the
+#: rule): correct for any rule srcgrad can differentiate again, but a reverse pass per call, so each
+#: needs a reason here. None does today; a user's own @defrule takes this path.
+TRANSPOSED: dict = {}
+
+
+def test_every_rule_has_a_direct_forward_rule():
+    """Forward mode of every rule, the plumbing's too: explicit, diagonal (from the reverse rule) or linear.
+
+    The test_forward columns of the tables check the maths against finite differences and reverse
+    mode; tests/test_hessian.py checks the plumbing (forward mode through generated backward code).
+    """
+    from srcgrad.compiler.forward import forward_kind
+
+    missing = sorted(f"{kind} {rule.name} ({rule.reverse.__module__})" for kind, key, rule in registered()
+                     if forward_kind(rule) == "transposed" and rule.name not in TRANSPOSED)
+    assert not missing, ("rules whose forward mode falls back to transposing the reverse rule (give them a "
+                         "forward rule in srcgrad/compiler/forward.py, or a reason in TRANSPOSED):\n  "
+                         + "\n  ".join(missing))

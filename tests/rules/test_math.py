@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from gradcheck import check_gradient
 
-from .specs import Spec, check_dynamic, check_inline, check_rule_shapes, define, missing_specs, params
+from .specs import (Spec, check_dynamic, check_forward, check_forward_dynamic, check_inline, check_rule_shapes, define,
+                    missing_specs, params)
 
 S = [()]        # math works on Python floats only
 S2 = [((), ())]
@@ -53,6 +54,17 @@ def test_dynamic(spec, case, tmp_path_factory):
 @pytest.mark.parametrize("spec, case", params(SPECS))
 def test_rule_shapes(spec, case):
     check_rule_shapes(spec, case)
+
+
+@pytest.mark.parametrize("spec, case", params(SPECS))
+def test_forward(spec, case, tmp_path_factory):
+    """Forward mode: jvp matches central differences along a random tangent, and reverse mode."""
+    check_forward(spec, case, tmp_path_factory)
+
+
+@pytest.mark.parametrize("spec, case", params(SPECS))
+def test_forward_dynamic(spec, case, tmp_path_factory):
+    check_forward_dynamic(spec, case, tmp_path_factory)
 
 
 def test_every_math_rule_has_a_spec():

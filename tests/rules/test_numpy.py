@@ -11,8 +11,8 @@ from gradcheck import check_gradient
 
 import srcgrad
 
-from .specs import (Spec, check_dynamic, check_inline, check_rule_shapes, check_second_order, define, missing_specs,
-                    params)
+from .specs import (Spec, check_dynamic, check_forward, check_forward_dynamic, check_inline, check_rule_shapes,
+                    check_second_order, define, missing_specs, params)
 
 try:
     import scipy.special
@@ -277,6 +277,17 @@ def test_dynamic(spec, case, tmp_path_factory):
 @pytest.mark.parametrize("spec, case", params(SPECS))
 def test_rule_shapes(spec, case):
     check_rule_shapes(spec, case)
+
+
+@pytest.mark.parametrize("spec, case", params(SPECS))
+def test_forward(spec, case, tmp_path_factory):
+    """Forward mode: jvp matches central differences along a random tangent, and reverse mode."""
+    check_forward(spec, case, tmp_path_factory)
+
+
+@pytest.mark.parametrize("spec, case", params(FUNCTION_SPECS))
+def test_forward_dynamic(spec, case, tmp_path_factory):
+    check_forward_dynamic(spec, case, tmp_path_factory)
 
 
 #: The first spec of each function, for second derivatives (which are slow to compile).

@@ -8,7 +8,8 @@ from gradcheck import check_gradient
 
 import srcgrad
 
-from .specs import Spec, check_dynamic, check_inline, check_rule_shapes, define, missing_specs, params
+from .specs import (Spec, check_dynamic, check_forward, check_forward_dynamic, check_inline, check_rule_shapes, define,
+                    missing_specs, params)
 
 #: Scalars, same shapes, and shapes that broadcast against each other.
 BINARY = [((), ()), ((3,), (3,)), ((2, 3), (2, 3)), ((3, 1), (4,)), ((2, 3), ()), ((), (3,)), ((2, 1, 3), (4, 1))]
@@ -46,6 +47,17 @@ def test_dynamic(spec, case, tmp_path_factory):
 @pytest.mark.parametrize("spec, case", params(SPECS))
 def test_rule_shapes(spec, case):
     check_rule_shapes(spec, case)
+
+
+@pytest.mark.parametrize("spec, case", params(SPECS))
+def test_forward(spec, case, tmp_path_factory):
+    """Forward mode: jvp matches central differences along a random tangent, and reverse mode."""
+    check_forward(spec, case, tmp_path_factory)
+
+
+@pytest.mark.parametrize("spec, case", params(SPECS))
+def test_forward_dynamic(spec, case, tmp_path_factory):
+    check_forward_dynamic(spec, case, tmp_path_factory)
 
 
 def test_every_operator_rule_has_a_spec():
