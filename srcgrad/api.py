@@ -57,29 +57,25 @@ def withgradient(f, *args):
     """
     if len(args) == 1 and isinstance(args[0], Params):
         return _implicit(f, args[0])
-    entry = cache.direct.get(id(f.__code__)) if type(f) is types.FunctionType else None
-    if entry is not None and entry.nparams == len(args):
+    known = dispatch.direct.get((id(f.__code__), _wrt(len(args)), len(args))) \
+        if type(f) is types.FunctionType else None
+    if known is not None:
         # The short way for a plain function already seen: its forward, then its backward.
         cache.count_hit()
-        y, saved = entry.forward(f, *args) if entry.takes_closure else entry.forward(*args)
-        raw = entry.backward(saved, 1.0 if type(y) is float else _seed(y, f))
-        return y, tuple(map(_user_gradient, raw[1:] if entry.has_self_grad else raw, args))
-    wrt = tuple(range(1, len(args) + 1))
-    y, back = dispatch.pullback_wrt(wrt, f, *args)
+        y, saved = known.forward(f, *args) if known.takes_closure else known.forward(*args)
+        raw = known.backward(saved, 1.0 if type(y) is float else _seed(y, f))
+        return y, tuple(map(_user_gradient, raw[1:] if known.has_self_grad else raw, args))
+    y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
     grads = back(_seed(y, f))
-    _remember_direct(f, args, wrt)
     return y, tuple(to_user(g, a) for g, a in zip(grads[1:], args))
 
 
-def _remember_direct(f, args, wrt):
-    """Keep ``f``'s variant for the short way in :func:`withgradient`, when ``f`` is plain code."""
-    if type(f) is not types.FunctionType or dispatch.stand_in_for(f) is not f \
-            or registry.lookup(f) is not None or registry.is_nondiff(f) \
-            or not dispatch.binds_in_order(f.__code__, len(args), False):
-        return
-    entry = cache.cached(f, False, dispatch.wants_of(f, args, {}, wrt, False))
-    if entry is not None:
-        cache.direct[id(f.__code__)] = entry
+_WRT = [tuple(range(1, n + 1)) for n in range(16)]
+
+
+def _wrt(n):
+    """The slots of ``n`` arguments (0 is the function itself): what ``gradient(f, *args)`` uses."""
+    return _WRT[n] if n < 16 else tuple(range(1, n + 1))
 
 
 def _user_gradient(g, x):
@@ -126,7 +122,7 @@ def pullback(f, *args):
     >>> back(np.array([1.0, 10.0]))
     (array([ 2., 20.]),)
     """
-    y, back = dispatch.pullback_wrt(tuple(range(1, len(args) + 1)), f, *args)
+    y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
 
     def user_back(dy):
         grads = back(dy)

@@ -17,8 +17,9 @@ import inspect
 import types
 
 import gast
+import numpy as np
 
-from ..runtime.dispatch import Back, Layout
+from ..runtime.dispatch import Back, DirectCall, Layout, direct
 from .anf import normalise
 from .emit import compile_functions, to_source
 from .fence import fence
@@ -53,12 +54,17 @@ class Entry:
     returns_self: bool = False
     #: Which gradients the backward computes (see :func:`~srcgrad.compiler.reverse.transform`).
     wants: tuple | None = None
+    #: The ``ndim`` of each argument this variant was compiled for (None: any value).
+    kinds: tuple | None = None
+    #: The function has a loop: its variants for number arguments need no unbroadcast.
+    loops: bool = False
 
     def __post_init__(self):
         self.nparams = len(self.params)
         self._signature = None
         self._direct = {}
         self._narrowed = {}
+        self._specialised = {}
 
     def call(self, fn, bound_self, args, kwargs, wrt=None):
         """Run the forward on a call ``fn(*args, **kwargs)``; return ``(y, Back)``.
@@ -70,11 +76,27 @@ class Entry:
         entry = self
         if wrt is not None:
             entry, layout = self.narrowed(wrt, layout)
+        if entry.loops:
+            entry = entry.specialised(values)
+        elif bound_self is None and not kwargs and self.vararg is None and len(args) == self.nparams:
+            direct[(id(fn.__code__), wrt, len(args))] = DirectCall(entry, layout)  # next time, straight here
         if entry.takes_closure:
             y, saved = entry.forward(fn, *values)
         else:
             y, saved = entry.forward(*values)
         return y, Back(entry.backward, saved, args, layout, entry.has_self_grad, vararg_sizes)
+
+    def specialised(self, values):
+        """The variant for these arguments' kinds: numbers and arrays by ``ndim``."""
+        kinds = tuple(_ndim(v) for v in values)
+        if self.kinds is not None or all(k is None for k in kinds):
+            return self
+        found = self._specialised.get(kinds)
+        if found is None:
+            from .cache import adjoint_of
+
+            found = self._specialised[kinds] = adjoint_of(self.fn, self.returns_self, self.wants, kinds)
+        return found
 
     def narrowed(self, wrt, layout):
         """The variant computing only the gradients of the slots ``wrt``, and the call's layout for it."""
@@ -168,15 +190,17 @@ def _foldable(namer, user_names):
     return invented, adjoints
 
 
-def compile_adjoint(fn, returns_self=False, wants=None) -> Entry:
+def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     """Transform ``fn`` into its forward and backward functions and compile them.
 
     ``wants``: which gradients to compute (free variables first, then each
-    parameter); ``None`` for all.
+    parameter); ``None`` for all. ``kinds``: each argument's ``ndim``, for
+    a variant specialised to numbers and arrays (``None``: any value).
     """
     parsed, scope, namer, user_names = _prepare(fn)
     anf = normalise(parsed, scope, namer, returns_self=returns_self)
-    result = transform(parsed, scope, namer, anf, wants)
+    loops = any(isinstance(node, (gast.For, gast.While)) for node in gast.walk(anf))
+    result = transform(parsed, scope, namer, anf, wants, kinds)
     invented, adjoints = _foldable(namer, user_names)
     simplify([result.forward, result.backward], invented, adjoints, result.injected)
     source = to_source([result.forward, result.backward])
@@ -184,7 +208,8 @@ def compile_adjoint(fn, returns_self=False, wants=None) -> Entry:
         source, [result.forward.name, result.backward.name], result.injected, fn.__globals__, parsed.name
     )
     return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
-                 result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf), returns_self, wants)
+                 result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf), returns_self, wants,
+                 kinds, loops)
 
 
 @dataclasses.dataclass(eq=False)
@@ -211,6 +236,15 @@ def compile_tangent(fn) -> TangentEntry:
     source = to_source([fdef])
     (tangent,) = compile_functions(source, [fdef.name], injected, fn.__globals__, parsed.name + " tangent")
     return TangentEntry(fn, tangent, source, params, takes_closure, scope_vararg(anf))
+
+
+def _ndim(value):
+    """``ndim`` of a number (0) or an array; None for anything else."""
+    if isinstance(value, np.ndarray):
+        return value.ndim
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return 0
+    return None
 
 
 def scope_vararg(fdef):

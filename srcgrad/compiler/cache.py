@@ -12,6 +12,7 @@ import inspect
 import threading
 
 from ..rules import registry
+from ..runtime import dispatch
 
 __all__ = ["adjoint_of", "tangent_of", "cache_info", "clear_cache", "CacheInfo"]
 
@@ -34,16 +35,17 @@ class CacheInfo(tuple):
         return f"CacheInfo(hits={self.hits}, misses={self.misses}, size={self.size})"
 
 
-def adjoint_of(fn, constructor=False, wants=None):
+def adjoint_of(fn, constructor=False, wants=None, kinds=None):
     """The compiled :class:`~srcgrad.compiler.Entry` for the plain function ``fn``.
 
     Entries are keyed by the code object's identity: code objects compare
     by value, so the same text in two modules would otherwise share one
     entry and read the first module's globals. The entry keeps its function
     (and so its code) alive, so the identity is never reused while cached.
-    ``wants`` selects a variant that computes only some gradients.
+    ``wants`` selects a variant that computes only some gradients, ``kinds``
+    one specialised to number and array arguments.
     """
-    code = _key(fn, constructor, wants)
+    code = _key(fn, constructor, wants, kinds)
     entry = _entries.get(code)
     if entry is not None:
         _stats["hits"] += 1
@@ -53,25 +55,18 @@ def adjoint_of(fn, constructor=False, wants=None):
     with _lock:
         entry = _entries.get(code)
         if entry is None:
-            entry = compile_adjoint(fn, returns_self=constructor, wants=wants)
+            entry = compile_adjoint(fn, returns_self=constructor, wants=wants, kinds=kinds)
             _entries[code] = entry
             _stats["misses"] += 1
         return entry
 
 
-def _key(fn, constructor, wants):
+def _key(fn, constructor, wants, kinds):
     code = id(fn.__code__) if not constructor else (id(fn.__code__), "constructor")
+    if kinds is not None:
+        return (code, wants, kinds)
     return code if wants is None else (code, wants)
 
-
-def cached(fn, constructor=False, wants=None):
-    """The entry :func:`adjoint_of` would return if it is already compiled, else None (not counted)."""
-    return _entries.get(_key(fn, constructor, wants))
-
-
-#: id(code) -> the variant of a plain function's adjoint that computes its
-#: arguments' gradients only, for ``gradient(f, *args)`` called with every parameter.
-direct: dict = {}
 
 _tangents: dict = {}
 
@@ -93,7 +88,7 @@ def tangent_of(fn):
 
 
 def count_hit() -> None:
-    """Count a reuse of a compiled adjoint taken without :func:`adjoint_of` (``cache.direct``)."""
+    """Count a reuse of a compiled adjoint taken without :func:`adjoint_of` (``dispatch.direct``)."""
     _stats["hits"] += 1
 
 
@@ -107,14 +102,14 @@ def clear_cache() -> None:
     with _lock:
         _entries.clear()
         _tangents.clear()
-        direct.clear()
+        dispatch.direct.clear()
         _stats["hits"] = _stats["misses"] = 0
 
 
 def _invalidate(primal) -> None:
     with _lock:
         _tangents.clear()
-        direct.clear()  # (the function itself may have gained a rule)
+        dispatch.direct.clear()  # (the function itself may have gained a rule)
         if isinstance(primal, str):  # an array method or attribute rule
             _entries.clear()
             return

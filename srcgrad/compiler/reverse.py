@@ -118,15 +118,17 @@ class _Op:
     numeric: bool = False  # the result is certainly a number or an array
 
 
-def transform(parsed, scope, namer, fdef, wants=None) -> Transformed:
+def transform(parsed, scope, namer, fdef, wants=None, kinds=None) -> Transformed:
     """The forward and backward of ``fdef``.
 
     ``wants`` narrows which gradients the backward computes: one flag for
     the function's free variables and globals, then one per parameter
     (``None``: all of them). Nothing else changes, so a narrowed backward
-    returns the same values for what it computes.
+    returns the same values for what it computes. ``kinds`` gives each
+    parameter's ``ndim`` when the call passed a number or an array (else
+    ``None``): a loop over numbers then needs no ``unbroadcast``.
     """
-    return _Reverse(parsed, scope, namer, fdef, wants).run()
+    return _Reverse(parsed, scope, namer, fdef, wants, kinds).run()
 
 
 def _targets(stmt) -> list[str]:
@@ -154,9 +156,12 @@ def _walk_stmts(stmts):
 
 
 class _Reverse:
-    def __init__(self, parsed, scope, namer, fdef, wants=None):
+    def __init__(self, parsed, scope, namer, fdef, wants=None, kinds=None):
         self.parsed = parsed
         self.wants = wants
+        self.kinds = kinds
+        self.scalars: set[str] = set()
+        self.param_ndim: dict[str, int] = {}
         self.scope = scope
         self.namer = namer
         self.fdef = fdef
@@ -439,23 +444,50 @@ class _Reverse:
                 continue
             if all(self.ops.get(id(s)) is not None and self.ops[id(s)].numeric for s in stmts):
                 self.numeric.add(t)
-        # Shape classes, to skip unbroadcast where shapes provably agree.
+        self.infer_shapes(body, assigned)
+
+    def infer_shapes(self, body, assigned):
+        """Shape classes, to skip ``unbroadcast`` where shapes provably agree.
+
+        A name assigned once has a token for its shape (see
+        :meth:`result_shape`). A name assigned several times (a loop's
+        carried value) is known only as a scalar, "()": when the call's
+        arguments are numbers (``self.kinds``), every assignment to it is
+        checked to give a scalar, assuming the same of the others, until
+        nothing changes.
+        """
         self.assign_count = {}
         for stmt in _walk_stmts(body):
             for t in _targets(stmt):
                 self.assign_count[t] = self.assign_count.get(t, 0) + 1
         for p in self.scope.params:
             self.assign_count[p] = self.assign_count.get(p, 0) + 1
-        for stmt in _walk_stmts(body):
-            op = self.ops.get(id(stmt))
-            targets = _targets(stmt)
-            if len(targets) != 1 or op is None:
-                continue
-            token = self.result_shape(op)
-            self.stmt_shape[id(stmt)] = token
-            t = targets[0]
-            if token is not None and self.assign_count.get(t) == 1:
-                self.shape[t] = token
+        self.param_ndim = dict(zip(self.scope.params, self.kinds or ()))
+        self.scalars = {t for t, n in self.assign_count.items() if n > 1 and self.kinds is not None
+                        and (t not in self.scope.params or self.param_ndim.get(t) == 0)}
+        while True:
+            self.shape = {p: "()" for p, ndim in self.param_ndim.items() if ndim == 0}
+            for stmt in _walk_stmts(body):
+                op = self.ops.get(id(stmt))
+                targets = _targets(stmt)
+                if isinstance(stmt, gast.For):  # a range loop's counter is an int
+                    self.stmt_shape[id(stmt)] = "()" if _is_range(stmt.iter) else None
+                    if _is_range(stmt.iter) and self.assign_count.get(stmt.target.id) == 1:
+                        self.shape[stmt.target.id] = "()"
+                    continue
+                if len(targets) != 1 or op is None:
+                    continue
+                constant = isinstance(getattr(stmt, "value", None), gast.Constant)
+                token = self.shape_of(stmt.value) if constant else self.result_shape(op)
+                self.stmt_shape[id(stmt)] = token
+                t = targets[0]
+                if token is not None and self.assign_count.get(t) == 1:
+                    self.shape[t] = token
+            wrong = {t for t in self.scalars
+                     if any(self.stmt_shape.get(id(s)) != "()" for s in assigned.get(t, ()))}
+            if not wrong:
+                return
+            self.scalars -= wrong
 
     def result_shape(self, op):
         """A token for the shape of an operation's result, or None when unknown.
@@ -466,6 +498,12 @@ class _Reverse:
         """
         if op.kind == "copy":
             return self.shape_of(op.operands[0])
+        if op.kind == "index":  # v[i] of a vector the call passed, at an int
+            base = op.operands[0]
+            if isinstance(base, gast.Name) and self.param_ndim.get(base.id) == 1 \
+                    and self.assign_count.get(base.id) == 1 and self.shape_of(op.index) == "()":
+                return "()"
+            return None
         if op.kind not in ("rule", "rulecall"):
             return None
         if op.rule.scalar:
@@ -479,10 +517,12 @@ class _Reverse:
         return None
 
     def shape_of(self, atom):
+        if isinstance(atom, gast.Constant) and type(atom.value) in (int, float):
+            return "()"
         if not isinstance(atom, gast.Name):
             return None
         if self.assign_count.get(atom.id, 0) > 1:
-            return None
+            return "()" if atom.id in self.scalars else None
         return self.shape.get(atom.id, atom.id)
 
     def mark_loops(self, stmts, inside):
@@ -1002,7 +1042,7 @@ class _Reverse:
             elif current == SET:
                 out.append(build.assign(dv, gast.BinOp(left=build.name(dv), op=gast.Add(), right=total)))
             else:
-                out.append(build.assign(dv, build.call(self.runtime("accum"), build.name(dv), total)))
+                out.append(build.assign(dv, self.accumulated(var, total)))
                 current = SET
         unsure = _merge_field_dicts(unsure)
         for e in unsure:
@@ -1010,8 +1050,16 @@ class _Reverse:
                 out.append(build.assign(dv, e))
                 current = MAYBE
             else:
-                out.append(build.assign(dv, build.call(self.runtime("accum"), build.name(dv), e)))
+                out.append(build.assign(dv, self.accumulated(var, e)))
         state[var] = current
+
+    def accumulated(self, var, e):
+        """``d<var> + e`` where ``d<var>`` may be None: inline for a scalar, else ``accum``."""
+        dv = self.namer.adjoint(var)
+        if self.shape_of(build.name(var)) == "()" and isinstance(e, (gast.Name, gast.BinOp, gast.UnaryOp)):
+            return gast.IfExp(test=gast.Compare(left=build.name(dv), ops=[gast.Is()], comparators=[build.const(None)]),
+                              body=e, orelse=gast.BinOp(left=build.name(dv), op=gast.Add(), right=copy.deepcopy(e)))
+        return build.call(self.runtime("accum"), build.name(dv), e)
 
     def merge(self, branch_states):
         """Join the adjoint states at the end of alternative paths.
@@ -1228,6 +1276,10 @@ def _pure(node):
         if isinstance(inner, gast.Call):
             inner._srcgrad_pure = True
     return node
+
+
+def _is_range(node):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range"
 
 
 def _has_code(stmts):

@@ -25,7 +25,7 @@ from ..rules import registry
 from .accumulate import accum, unbroadcast
 from .structure import is_numeric, item, zero_like
 
-__all__ = ["pullback", "pullback_wrt", "Back", "Layout", "arrange", "traced_as", "mutate"]
+__all__ = ["pullback", "pullback_wrt", "direct", "DirectCall", "Back", "Layout", "arrange", "traced_as", "mutate"]
 
 
 class Layout:
@@ -37,13 +37,16 @@ class Layout:
     for ``None``. Being data, a layout can be transposed (second order).
     """
 
-    __slots__ = ("sources", "nfull")
+    __slots__ = ("sources", "nfull", "identity")
 
     def __init__(self, sources, nfull):
         self.sources = sources
         self.nfull = nfull
+        self.identity = len(sources) == nfull and all(s == (i, None) for i, s in enumerate(sources))
 
     def apply(self, full):
+        if self.identity:
+            return list(full)
         out = []
         for src in self.sources:
             if src is None:
@@ -268,6 +271,10 @@ def wants_of(fn, args, kwargs, wrt, bound):
 
 def pullback(fn, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` and return ``(y, back)``."""
+    if not kwargs and type(fn) is types.FunctionType:
+        known = direct.get((id(fn.__code__), None, len(args)))
+        if known is not None:
+            return known.call(fn, args)
     return _pullback(None, fn, args, kwargs)
 
 
@@ -278,7 +285,36 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
     the keywords); compiled code then computes only those, and ``back``
     gives ``None`` for the rest.
     """
+    if not kwargs and type(fn) is types.FunctionType:
+        known = direct.get((id(fn.__code__), wrt, len(args)))
+        if known is not None:
+            return known.call(fn, args)
     return _pullback(wrt, fn, args, kwargs)
+
+
+#: ``(id(code), wrt, nargs)`` -> :class:`DirectCall`, for calls of plain functions seen
+#: before: no rule, no stand-in, positional arguments filling the parameters in order.
+#: Filled by :meth:`srcgrad.compiler.Entry.call`; emptied with the cache and on any rule change.
+direct: dict = {}
+
+
+class DirectCall:
+    """A plain function's compiled variant and layout, for :func:`pullback` to call directly."""
+
+    __slots__ = ("forward", "backward", "takes_closure", "has_self_grad", "layout", "nparams", "code")
+
+    def __init__(self, entry, layout):
+        self.code = entry.fn.__code__  # (alive while its id is a key)
+        self.forward = entry.forward
+        self.backward = entry.backward
+        self.takes_closure = entry.takes_closure
+        self.has_self_grad = entry.has_self_grad
+        self.nparams = entry.nparams
+        self.layout = layout
+
+    def call(self, fn, args):
+        y, saved = self.forward(fn, *args) if self.takes_closure else self.forward(*args)
+        return y, Back(self.backward, saved, args, self.layout, self.has_self_grad)
 
 
 def _pullback(wrt, fn, args, kwargs):

@@ -11,6 +11,7 @@ import pytest
 
 import srcgrad
 from srcgrad.compiler import cache
+from srcgrad.runtime import dispatch
 from gradcheck import check_gradient
 
 rng = np.random.default_rng(7)
@@ -95,8 +96,8 @@ def poly(x):
 def test_the_short_path_sees_a_rule_registered_later():
     srcgrad.clear_cache()
     assert srcgrad.gradient(poly, 2.0) == (14.0,)
-    assert srcgrad.gradient(poly, 2.0) == (14.0,)  # through cache.direct
-    assert cache.direct
+    assert srcgrad.gradient(poly, 2.0) == (14.0,)  # through dispatch.direct
+    assert dispatch.direct
     try:
         srcgrad.defrule(poly)(lambda dy, y, x: (dy * 100.0,))
         assert srcgrad.gradient(poly, 2.0) == (100.0,)
@@ -140,3 +141,64 @@ def test_second_order_through_a_variant():
     t = np.tanh(X @ w)
     expected = X.T @ np.diag(-2 * t * (1 - t ** 2)) @ X
     np.testing.assert_allclose(H, expected, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- number loops
+def horner(c, x):
+    y = 0.0
+    for i in range(c.shape[0]):
+        y = y * x + c[i]
+    return y
+
+
+def logistic(r, x0, n):
+    x = x0
+    for i in range(n):
+        x = r * x * (1.0 - x)
+    return x
+
+
+def damped(x, steps):
+    total = 0.0
+    k = 0
+    while k < steps:
+        if x > 0:
+            total = total + np.sin(x) * k
+        else:
+            total = total - x
+        x = x * 0.9 - 0.1
+        k = k + 1
+    return total
+
+
+def specialised(fn):
+    return [entry for entry in cache._entries.values() if entry.fn.__code__ is fn.__code__ and entry.kinds]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_loop_over_numbers_is_compiled_without_unbroadcast_and_stays_exact(seed):
+    r = np.random.default_rng(seed)
+    c = r.normal(size=7)
+    srcgrad.clear_cache()
+    check_gradient(horner, c, float(r.uniform(-1, 1)))
+    check_gradient(lambda rate, x0: logistic(rate, x0, 5), float(r.uniform(2.5, 3.5)), float(r.uniform(0.2, 0.8)))
+    check_gradient(lambda x: damped(x, 6), float(r.uniform(-0.5, 2.0)))
+    for fn in (horner, logistic):
+        (entry,) = specialised(fn)
+        assert "unbroadcast" not in entry.source
+        assert "accum(" not in entry.source.replace("accum(dc", "")  # inline, for a number
+        assert "unbroadcast" in srcgrad.adjoint_source(fn)  # the general adjoint keeps it
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_same_loop_with_arrays_gets_its_own_variant(seed):
+    r = np.random.default_rng(seed)
+    c = r.normal(size=5)
+    # Numbers first, then arrays: a vector of points, and a scalar rate with a vector of starts
+    # (its gradient sums over the starts, which only unbroadcast does).
+    check_gradient(horner, c, 0.3)
+    check_gradient(lambda x: np.sum(horner(c, x)), r.uniform(-1, 1, size=4))
+    check_gradient(lambda rate, x0: np.sum(logistic(rate, x0, 4)), 3.1, r.uniform(0.2, 0.8, size=3))
+    check_gradient(lambda rate, x0: logistic(rate, x0, 4), 3.1, np.float64(0.4))
+    check_gradient(lambda rate, x0: np.sum(logistic(rate, x0, 4)), np.array(3.1), np.array(0.4))
+    assert {entry.kinds for entry in specialised(logistic)} == {(0, 0, 0), (0, 1, 0)}  # (0-d arrays are numbers)
