@@ -34,6 +34,8 @@ def unbroadcast(g, x):
     """Sum the gradient ``g`` back to the shape of ``x`` after broadcasting."""
     if g is None:
         return None
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape:
+        return g  # (the usual case, first)
     if isinstance(x, (list, tuple)):
         if isinstance(g, (list, tuple)) and len(g) == len(x):
             return g
