@@ -503,9 +503,10 @@ class _Reverse:
         results = []
         for p in params:
             results.append(build.name(self.namer.adjoint(p)) if state.get(p, UNSET) in (SET, MAYBE) else build.const(None))
+        uses = self.first_uses()
         free = sorted(
             {n for n in state if n not in self.scope.locals and state[n] in (SET, MAYBE)},
-            key=lambda n: (self.first_use(n), n),
+            key=lambda n: (uses.get(n, -1), n),
         )
         has_self_grad = bool(free)
         if has_self_grad:
@@ -537,7 +538,8 @@ class _Reverse:
         defined |= set(self.counters.values())
         defined |= {n for n in read if self.scope.kind(n) in ("free", "global")}
         defined -= self.loop_targets_read_only_inside(backward)
-        saved = sorted((read & defined) - set(self.injected), key=lambda n: (self.first_use(n), n))
+        uses = self.first_uses()
+        saved = sorted((read & defined) - set(self.injected), key=lambda n: (uses.get(n, -1), n))
         takes_closure = any(self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
         prologue = []
         closure_arg = None
@@ -575,11 +577,14 @@ class _Reverse:
         bwd._srcgrad_keep_gradients = True
         return Transformed(fwd, bwd, dict(self.injected), params, has_self_grad, takes_closure, self.depends_on)
 
-    def first_use(self, name):
+    def first_uses(self) -> dict[str, int]:
+        """Name -> order of the first statement that reads or binds it (one walk, not one per name)."""
+        uses: dict[str, int] = {}
         for stmt in _walk_stmts(self.fdef.body):
-            if name in build.names_in(stmt) or name in _targets(stmt):
-                return self.order.get(id(stmt), 0)
-        return -1
+            order = self.order.get(id(stmt), 0)
+            for name in build.names_in(stmt).union(_targets(stmt)):
+                uses.setdefault(name, order)
+        return uses
 
     def names_read(self, stmts, skip_restores=False) -> set[str]:
         out = set()
