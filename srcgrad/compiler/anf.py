@@ -459,7 +459,7 @@ class _Normaliser:
     def opaque(self, e):
         """Keep ``e`` whole (it carries no gradient), with renamed names."""
         e = copy.deepcopy(e)
-        for node in gast.walk(e):
+        for node in build.walk(e):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 node.id = self.rename.get(node.id, node.id)
         return e
@@ -512,11 +512,11 @@ class _Normaliser:
         """A function made here: kept whole, reading the current names of what it captures."""
         node = copy.deepcopy(node)
         bound = _bound_names(node)
-        for inner in gast.walk(node):
+        for inner in build.walk(node):
             if isinstance(inner, gast.Name) and isinstance(inner.ctx, gast.Load) and inner.id not in bound \
                     and inner.id in self.scope.locals:
                 self.captured_by_closure[inner.id] = getattr(node, "lineno", self.line)
-        for inner in gast.walk(node.body if isinstance(node, gast.Lambda) else gast.Module(body=node.body, type_ignores=[])):
+        for inner in build.walk(node.body if isinstance(node, gast.Lambda) else gast.Module(body=node.body, type_ignores=[])):
             if isinstance(inner, gast.Name) and isinstance(inner.ctx, gast.Load) and inner.id not in bound:
                 inner.id = self.rename.get(inner.id, inner.id)
         return node
@@ -592,10 +592,10 @@ class _Normaliser:
         # The comprehension's own variables get fresh names: they must not clobber the function's.
         renames = {}
         for generator in e.generators:
-            for node in gast.walk(generator.target):
+            for node in build.walk(generator.target):
                 if isinstance(node, gast.Name):
                     renames[node.id] = self.namer.fresh(node.id)
-        for node in gast.walk(e):
+        for node in build.walk(e):
             if isinstance(node, gast.Name) and node.id in renames:
                 node.id = renames[node.id]
         if isinstance(e, gast.DictComp):
@@ -609,7 +609,7 @@ class _Normaliser:
                 body = [gast.If(test=condition, body=body, orelse=[])]
             body = [gast.For(target=generator.target, iter=generator.iter, body=body, orelse=[], type_comment=None)]
         for stmt in body:
-            for node in gast.walk(stmt):
+            for node in build.walk(stmt):
                 if isinstance(node, gast.stmt):
                     node.lineno = self.line
         self.scope.locals |= {result, *renames.values()}
@@ -680,7 +680,7 @@ def _bound_names(fn) -> set[str]:
     names = {a.id for a in args.args + args.kwonlyargs + getattr(args, "posonlyargs", [])}
     names |= {a.id for a in (args.vararg, args.kwarg) if a is not None}
     if isinstance(fn, gast.FunctionDef):
-        for node in gast.walk(gast.Module(body=fn.body, type_ignores=[])):
+        for node in build.walk(gast.Module(body=fn.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
     return names
@@ -691,5 +691,5 @@ def _is_plain(test) -> bool:
     return all(
         isinstance(n, (gast.Compare, gast.Name, gast.Constant, gast.Load, gast.cmpop, gast.BoolOp,
                        gast.boolop, gast.UnaryOp, gast.unaryop, gast.Attribute))
-        for n in gast.walk(test)
+        for n in build.walk(test)
     )

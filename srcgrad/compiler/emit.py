@@ -21,6 +21,7 @@ import textwrap
 
 import gast
 
+from . import build
 from .parse import register_source
 
 __all__ = ["to_source", "compile_functions"]
@@ -34,7 +35,7 @@ def to_source(functions) -> str:
     comments: list[str] = []
     chunks = []
     for fdef in functions:
-        for node in gast.walk(fdef):
+        for node in build.walk(fdef):
             for field in ("body", "orelse"):
                 stmts = getattr(node, field, None)
                 if not isinstance(stmts, list):

@@ -17,6 +17,7 @@ import threading
 
 import gast
 
+from . import build
 from .parse import parse_function
 from .resolve import MISSING
 
@@ -68,7 +69,7 @@ def template_of(rule) -> Template:
         if len(body) == 1 and isinstance(body[0], gast.Return) and isinstance(body[0].value, gast.Tuple):
             outputs = body[0].value.elts
             local = set(params) | set(kwonly) | ({vararg} if vararg else set())
-            for node in gast.walk(body[0].value):
+            for node in build.walk(body[0].value):
                 if isinstance(node, gast.Name) and node.id not in local:
                     value = fn.__globals__.get(node.id, getattr(builtins, node.id, MISSING))
                     if value is MISSING:

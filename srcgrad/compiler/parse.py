@@ -29,6 +29,7 @@ import types
 import gast
 
 from ..errors import SourceNotFoundError, UnsupportedSyntaxError
+from . import build
 
 __all__ = ["Parsed", "parse_function", "unwrap_callable", "register_source"]
 
@@ -97,7 +98,7 @@ def _parse_file(filename: str, lines: list[str]):
         module = gast.parse(text)
         _attach_parents(module)
         index = {}
-        for node in gast.walk(module):
+        for node in build.walk(module):
             if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)):
                 index[("def", node.name, _first_line(node))] = node
             elif isinstance(node, gast.Lambda):
@@ -175,7 +176,7 @@ _parents: dict[int, gast.AST] = {}
 
 
 def _attach_parents(module):
-    for node in gast.walk(module):
+    for node in build.walk(module):
         for child in gast.iter_child_nodes(node):
             _parents[id(child)] = node
 

@@ -277,7 +277,7 @@ class _Reverse:
         """A nested function's default values are not captured: one holding a gradient would lose it."""
         defaults = list(fn.args.defaults) + [d for d in fn.args.kw_defaults if d is not None]
         for default in defaults:
-            if any(self.is_active_atom(n) for n in gast.walk(default) if isinstance(n, gast.Name)):
+            if any(self.is_active_atom(n) for n in build.walk(default) if isinstance(n, gast.Name)):
                 raise UnsupportedSyntaxError(
                     "a default value holding a differentiable value in a nested function (lambda t, c=c: ...)",
                     filename=self.parsed.filename, lineno=getattr(fn, "lineno", None),
@@ -290,7 +290,7 @@ class _Reverse:
 
         body = fn.body if isinstance(fn, gast.Lambda) else gast.Module(body=fn.body, type_ignores=[])
         bound = _bound_names(fn)
-        captured = sorted({n.id for n in gast.walk(body) if isinstance(n, gast.Name)
+        captured = sorted({n.id for n in build.walk(body) if isinstance(n, gast.Name)
                            and isinstance(n.ctx, gast.Load) and n.id not in bound and n.id in self.scope.locals})
         return _Op("closure", operands=[build.name(c) for c in captured], callee=fn)
 
@@ -381,7 +381,7 @@ class _Reverse:
         # Activity: parameters, and non-constant values reached from outside.
         self.active = set(self.scope.params)
         outer = ("free",) if getattr(self, "globals_are_constants", False) else ("free", "global")
-        for node in gast.walk(self.fdef):
+        for node in build.walk(self.fdef):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 if self.scope.kind(node.id) in outer and not is_constant_value(self.scope.value(node.id)):
                     self.active.add(node.id)
@@ -528,7 +528,7 @@ class _Reverse:
         forward = self.forward_block(head)
         # What the backward reads from the forward is saved (never a name it binds itself:
         # a module global called dy must not be mistaken for the backward's own dy).
-        bound = {n.id for s in backward for n in gast.walk(s) if isinstance(n, gast.Name)
+        bound = {n.id for s in backward for n in build.walk(s) if isinstance(n, gast.Name)
                  and isinstance(n.ctx, gast.Store)} | {dy}
         forward_names = defined_in_forward(head, self.scope.params, self.back_names)
         forward_names |= {self.tape_name(t) for t in self.taped} | set(self.counters.values())
@@ -1149,7 +1149,7 @@ class _Reverse:
         for k, s in enumerate(out):
             written = {t for inner in _walk_stmts([s]) for t in _targets(inner)}
             if isinstance(s, gast.Assign):
-                written |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)}
+                written |= {n.id for n in build.walk(s.targets[0]) if isinstance(n, gast.Name)}
             if var in written:
                 position = k + 1
         push = build.expr_stmt(build.call(build.attr(self.tape_name(var), "append"), build.name(var)))
@@ -1188,7 +1188,7 @@ def defined_in_forward(head, params, back_names):
 
 def _pure(node):
     """Mark every call in ``node`` as free of side effects (rules and runtime helpers are)."""
-    for inner in gast.walk(node):
+    for inner in build.walk(node):
         if isinstance(inner, gast.Call):
             inner._srcgrad_pure = True
     return node

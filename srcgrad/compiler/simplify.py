@@ -48,7 +48,7 @@ def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = 
 
 def _assignments(stmts):
     counts: dict[str, int] = {}
-    for node in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+    for node in build.walk(gast.Module(body=stmts, type_ignores=[])):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             counts[node.id] = counts.get(node.id, 0) + 1
         if isinstance(node, gast.arguments):
@@ -60,14 +60,14 @@ def _assignments(stmts):
 def _loads(nodes):
     counts: dict[str, int] = {}
     for root in nodes:
-        for node in gast.walk(root):
+        for node in build.walk(root):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 counts[node.id] = counts.get(node.id, 0) + 1
     return counts
 
 
 def _is_pure(expr) -> bool:
-    for node in gast.walk(expr):
+    for node in build.walk(expr):
         if isinstance(node, gast.Call) and not getattr(node, "_srcgrad_pure", False):
             return False
     return True
@@ -87,9 +87,9 @@ def _propagate_aliases(fdef, invented, adjoints) -> bool:
     """``da = db`` where both are assigned once: use ``db`` everywhere."""
     assigned = _assignments([fdef])
     # Names a nested function reads are its captured variables, known to the backward by name.
-    captured = {n.id for inner in gast.walk(gast.Module(body=fdef.body, type_ignores=[]))
+    captured = {n.id for inner in build.walk(gast.Module(body=fdef.body, type_ignores=[]))
                 if isinstance(inner, (gast.Lambda, gast.FunctionDef))
-                for n in gast.walk(inner) if isinstance(n, gast.Name)}
+                for n in build.walk(inner) if isinstance(n, gast.Name)}
     changed = False
     for stmt in list(_direct_statements(fdef.body)):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
@@ -160,7 +160,7 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
         if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and stmt.targets[0].id in invented and assigned.get(stmt.targets[0].id) == 1
                 and loads.get(stmt.targets[0].id) == 1 and _is_pure(stmt.value)
-                and not (keep_calls and any(isinstance(n, gast.Call) for n in gast.walk(stmt.value)))):
+                and not (keep_calls and any(isinstance(n, gast.Call) for n in build.walk(stmt.value)))):
             name = stmt.targets[0].id
             reads = build.names_in(stmt.value)
             for j in range(i + 1, len(stmts)):
@@ -179,7 +179,7 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
                 # Stop at anything that could change what the expression reads.
                 if not isinstance(later, gast.Assign) or not _is_pure(later.value):
                     break
-                written = {n.id for n in gast.walk(later.targets[0]) if isinstance(n, gast.Name)}
+                written = {n.id for n in build.walk(later.targets[0]) if isinstance(n, gast.Name)}
                 if written & reads:
                     break
         i += 1
