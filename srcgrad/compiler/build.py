@@ -12,7 +12,7 @@ import copy
 import gast
 
 __all__ = ["name", "store", "const", "assign", "call", "attr", "tuple_", "expr_stmt", "is_atom", "names_in",
-           "walk", "copy_tree"]
+           "walk", "copy_tree", "replace_names"]
 
 _AST = gast.AST
 _ATOMS = (str, int, float, complex, bool, type(None), bytes, type(Ellipsis))
@@ -54,6 +54,28 @@ def walk(node):
             elif isinstance(value, _AST):
                 append(value)
         yield n
+
+
+def replace_names(node, mapping: dict):
+    """Replace, in place, every loaded name in ``mapping`` under ``node`` by a copy of its expression.
+
+    What a ``NodeTransformer`` with such a ``visit_Name`` does: returns
+    ``node``, or the copy replacing it when ``node`` is itself such a name;
+    the copies put in are not searched again.
+    """
+    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in mapping:
+        return copy_tree(mapping[node.id])
+    for n in walk(node):
+        d = n.__dict__
+        for field in _child_fields[n.__class__]:
+            value = d.get(field)
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, gast.Name) and item.id in mapping and isinstance(item.ctx, gast.Load):
+                        value[i] = copy_tree(mapping[item.id])
+            elif isinstance(value, gast.Name) and value.id in mapping and isinstance(value.ctx, gast.Load):
+                d[field] = copy_tree(mapping[value.id])
+    return node
 
 
 def copy_tree(node, memo=None):

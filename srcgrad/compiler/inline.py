@@ -10,7 +10,6 @@ handed to the generated code along with it.
 from __future__ import annotations
 
 import builtins
-import copy
 import dataclasses
 import inspect
 import threading
@@ -114,12 +113,4 @@ def bind_arguments(template: Template, args: list, keywords: dict):
 
 def substitute(expr, mapping: dict):
     """A copy of ``expr`` with names replaced by the expressions in ``mapping``."""
-    expr = copy.deepcopy(expr)
-
-    class _Sub(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if isinstance(node.ctx, gast.Load) and node.id in mapping:
-                return copy.deepcopy(mapping[node.id])
-            return node
-
-    return _Sub().visit(expr)
+    return build.replace_names(build.copy_tree(expr), mapping)

@@ -15,7 +15,6 @@ Only names the compiler invented are ever folded; the user's names stay.
 
 from __future__ import annotations
 
-import copy
 import operator
 
 import gast
@@ -74,13 +73,7 @@ def _is_pure(expr) -> bool:
 
 
 def _replace(node, name, value):
-    class _Sub(gast.NodeTransformer):
-        def visit_Name(self, n):
-            if isinstance(n.ctx, gast.Load) and n.id == name:
-                return copy.deepcopy(value)
-            return n
-
-    return _Sub().visit(node)
+    return build.replace_names(node, {name: value})
 
 
 def _propagate_aliases(fdef, invented, adjoints) -> bool:
@@ -104,7 +97,7 @@ def _propagate_aliases(fdef, invented, adjoints) -> bool:
         _remove(fdef, stmt)
         _replace(fdef, target, build.name(source))
         changed = True
-        assigned = _assignments([fdef])
+        assigned[target] -= 1  # its one assignment is gone; nothing else assigned changed
     return changed
 
 
