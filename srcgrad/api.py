@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiler.cache import adjoint_of
-from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError
 from .params import Grads, Params, collect
 from .runtime import dispatch
@@ -33,6 +31,8 @@ def _seed(y, f):
         return 1.0
     shape = getattr(y, "shape", None)
     what = f"an array of shape {shape}" if shape is not None else f"a {type(y).__name__}"
+    from .compiler.parse import unwrap_callable  # the compiler loads on first use, not at import
+
     fn, _ = unwrap_callable(f)
     code = getattr(fn, "__code__", None)
     raise NonScalarOutputError(
@@ -120,6 +120,9 @@ def adjoint_source(f) -> str:
     ...     return 3 * x ** 2 + 2 * x + 1
     >>> print(srcgrad.adjoint_source(f))   # doctest: +SKIP
     """
+    from .compiler.cache import adjoint_of
+    from .compiler.parse import unwrap_callable
+
     fn, _ = unwrap_callable(f)
     if fn is None:
         raise TypeError(f"{f!r} has no Python source to show")
@@ -209,6 +212,7 @@ def tangent_source(f) -> str:
     >>> print(srcgrad.tangent_source(f))   # doctest: +SKIP
     """
     from .compiler.cache import tangent_of
+    from .compiler.parse import unwrap_callable
 
     fn, _ = unwrap_callable(f)
     if fn is None:
@@ -238,6 +242,9 @@ class DifferentiableFunction:
     """
 
     def __init__(self, fn):
+        from .compiler.cache import adjoint_of
+        from .compiler.parse import unwrap_callable
+
         plain, _ = unwrap_callable(fn)
         if plain is None:
             raise TypeError(f"@differentiable needs a Python function, not {fn!r}")
