@@ -45,24 +45,27 @@ def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = 
 
 # ---------------------------------------------------------------- folding
 
-def _assignments(stmts):
-    counts: dict[str, int] = {}
-    for node in build.walk(gast.Module(body=stmts, type_ignores=[])):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            counts[node.id] = counts.get(node.id, 0) + 1
-        if isinstance(node, gast.arguments):
-            for a in node.args:
-                counts[a.id] = counts.get(a.id, 0) + 1
-    return counts
+def _counts(roots, captured: set | None = None):
+    """How often each name is assigned (stored, or a parameter) and loaded under ``roots``: one walk.
 
-
-def _loads(nodes):
-    counts: dict[str, int] = {}
-    for root in nodes:
+    With a ``captured`` set, also collects the names used inside nested
+    functions and lambdas.
+    """
+    stores: dict[str, int] = {}
+    loads: dict[str, int] = {}
+    for root in roots:
         for node in build.walk(root):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                counts[node.id] = counts.get(node.id, 0) + 1
-    return counts
+            if isinstance(node, gast.Name):
+                if isinstance(node.ctx, gast.Load):
+                    loads[node.id] = loads.get(node.id, 0) + 1
+                elif isinstance(node.ctx, gast.Store):
+                    stores[node.id] = stores.get(node.id, 0) + 1
+            elif isinstance(node, gast.arguments):
+                for a in node.args:
+                    stores[a.id] = stores.get(a.id, 0) + 1
+            elif captured is not None and isinstance(node, (gast.Lambda, gast.FunctionDef)) and node not in roots:
+                captured.update(n.id for n in build.walk(node) if isinstance(n, gast.Name))
+    return stores, loads
 
 
 def _is_pure(expr) -> bool:
@@ -78,11 +81,10 @@ def _replace(node, name, value):
 
 def _propagate_aliases(fdef, invented, adjoints) -> bool:
     """``da = db`` where both are assigned once: use ``db`` everywhere."""
-    assigned = _assignments([fdef])
     # Names a nested function reads are its captured variables, known to the backward by name.
-    captured = {n.id for inner in build.walk(gast.Module(body=fdef.body, type_ignores=[]))
-                if isinstance(inner, (gast.Lambda, gast.FunctionDef))
-                for n in build.walk(inner) if isinstance(n, gast.Name)}
+    # (Generated functions have no defaults or decorators, so every nested one is in the body.)
+    captured: set[str] = set()
+    assigned, _ = _counts([fdef], captured)
     changed = False
     for stmt in list(_direct_statements(fdef.body)):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
@@ -129,8 +131,7 @@ def _remove(fdef, target_stmt):
 
 
 def _fold_single_use(functions, invented) -> bool:
-    loads = _loads(functions)
-    assigned = _assignments(functions)
+    assigned, loads = _counts(functions)
     changed = False
     for fdef in functions:
         # In a backward function a gradient computed by a call keeps its name (dexp, dlog):
