@@ -1,8 +1,16 @@
 """Cold-start costs, each measured in a fresh Python process.
 
+- ``import numpy`` alone: the floor under ``import srcgrad``,
 - ``import srcgrad`` (cold: NumPy is imported by it; and with NumPy already imported),
 - time to first gradient after ``import srcgrad``: transform + compile + one call,
   for the MLP loss and for a ~50-line function (:mod:`benchmarks.fifty`).
+
+By default the children find Python's bytecode for srcgrad cached, as it is
+after ``pip install`` or any earlier run: they write it under a temporary
+``PYTHONPYCACHEPREFIX`` (never into the repository), after one unmeasured
+child. ``bytecode=False`` measures the environment as it is, where
+``PYTHONDONTWRITEBYTECODE`` may make every child compile srcgrad's source
+(about 150 ms, which then falls in the import or the first gradient).
 
 The parent runs ``python -m benchmarks.firstgrad KIND`` several times and
 takes medians; the child prints one JSON line. Nothing is imported at the
@@ -15,16 +23,22 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-KINDS = ("import", "import_after_numpy", "mlp", "fifty")
+KINDS = ("numpy", "import", "import_after_numpy", "mlp", "fifty")
 
 
 def _child(kind):
     out = {}
-    if kind == "import":
+    if kind == "numpy":
+        t0 = time.perf_counter()
+        import numpy  # noqa: F401
+
+        out["seconds"] = time.perf_counter() - t0
+    elif kind == "import":
         t0 = time.perf_counter()
         import srcgrad  # noqa: F401
 
@@ -60,11 +74,20 @@ def _child(kind):
     print(json.dumps(out))
 
 
-def measure(kind, repeats=5, timeout=120.0):
-    """Median over ``repeats`` fresh processes; a dict with ``seconds`` or ``error``."""
+def measure(kind, repeats=5, timeout=120.0, bytecode=True):
+    """Median over ``repeats`` fresh processes; a dict with ``seconds`` or ``error``.
+
+    ``bytecode``: srcgrad's bytecode is cached, as after ``pip install``
+    (see the module's docstring); ``False`` keeps the environment as it is.
+    """
     samples, second = [], []
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "srcgrad-firstgrad-pycache")
+        subprocess.run([sys.executable, "-m", "benchmarks.firstgrad", kind], cwd=REPO, env=env,
+                       capture_output=True, timeout=timeout)  # writes the bytecode; not measured
     for _ in range(repeats):
         try:
             proc = subprocess.run(

@@ -184,9 +184,10 @@ def markdown(info, results, cold, targets, argv):
         "- The data (X, Y, sequence, ...) are captured by a closure for srcgrad, autograd, JAX and PyTorch;",
         "  srcgrad's structural gradient of a closure also computes the gradients of its captured arrays",
         "  (e.g. `dX` of the MLP: one extra 128×256×784 matmul), which the other tools skip.",
-        "- Cold start (`benchmarks/firstgrad.py`): fresh `python` processes; `import srcgrad` timed inside the",
-        "  process; first gradient = transform + compile + one call, timed after `import srcgrad` and after one",
-        "  primal call (median of the fresh processes).",
+        "- Cold start (`benchmarks/firstgrad.py`): fresh `python` processes, srcgrad's bytecode cached (as after",
+        "  `pip install`); `import srcgrad` timed inside the process, and `import numpy` alone, its floor; first",
+        "  gradient = transform + compile + one call, timed after `import srcgrad` and after one primal call",
+        "  (median of the fresh processes).",
         "",
         "## Targets (issue 6)",
         "",
@@ -203,6 +204,7 @@ def markdown(info, results, cold, targets, argv):
     if cold:
         out += ["## Cold start", "", "| measurement | median | samples | note |", "|---|---:|---|---|"]
         names = {
+            "numpy": "`import numpy` alone (fresh process): the floor under `import srcgrad`",
             "import": "`import srcgrad` (fresh process, NumPy imported by it)",
             "import_after_numpy": "`import srcgrad` with NumPy already imported",
             "mlp": "first gradient of the MLP loss, after import",

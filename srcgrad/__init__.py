@@ -6,7 +6,6 @@
 """
 
 from . import rules as _rules  # noqa: F401  (registers the built-in rules)
-from . import models, optim
 from .api import (
     DifferentiableFunction,
     adjoint_source,
@@ -21,7 +20,6 @@ from .api import (
     tangent_source,
     withgradient,
 )
-from .compiler.cache import cache_info, clear_cache
 from .errors import (
     NonScalarOutputError,
     NoRuleError,
@@ -62,3 +60,23 @@ __all__ = [
     "SourceNotFoundError",
     "NonScalarOutputError",
 ]
+
+
+# Loaded on first use, so ``import srcgrad`` stays cheap: the compiler (and gast) is needed
+# only by a first gradient, the models and optimisers only by code that names them.
+_LAZY = {"models": "models", "optim": "optim", "cache_info": "compiler.cache", "clear_cache": "compiler.cache"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        value = module if name == _LAZY[name] else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

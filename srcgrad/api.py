@@ -13,12 +13,8 @@ import types
 
 import numpy as np
 
-from .compiler import cache
-from .compiler.cache import adjoint_of
-from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError, NoRuleError, UnsupportedSyntaxError
 from .params import Grads, Params, collect
-from .rules import registry
 from .runtime import dispatch
 from .runtime.structure import float_dtype, to_user
 
@@ -37,6 +33,8 @@ def _seed(y, f):
         return 1.0
     shape = getattr(y, "shape", None)
     what = f"an array of shape {shape}" if shape is not None else f"a {type(y).__name__}"
+    from .compiler.parse import unwrap_callable  # the compiler loads on first use, not at import
+
     fn, _ = unwrap_callable(f)
     code = getattr(fn, "__code__", None)
     raise NonScalarOutputError(
@@ -61,7 +59,7 @@ def withgradient(f, *args):
         if type(f) is types.FunctionType else None
     if known is not None:
         # The short way for a plain function already seen: its forward, then its backward.
-        cache.count_hit()
+        dispatch.stats["direct hits"] += 1
         y, saved = known.forward(f, *args) if known.takes_closure else known.forward(*args)
         raw = known.backward(saved, 1.0 if type(y) is float else _seed(y, f))
         return y, tuple(map(_user_gradient, raw[1:] if known.has_self_grad else raw, args))
@@ -151,6 +149,9 @@ def adjoint_source(f) -> str:
     ...     return 3 * x ** 2 + 2 * x + 1
     >>> print(srcgrad.adjoint_source(f))   # doctest: +SKIP
     """
+    from .compiler.cache import adjoint_of
+    from .compiler.parse import unwrap_callable
+
     fn, _ = unwrap_callable(f)
     if fn is None:
         raise TypeError(f"{f!r} has no Python source to show")
@@ -268,6 +269,7 @@ def tangent_source(f) -> str:
     >>> print(srcgrad.tangent_source(f))   # doctest: +SKIP
     """
     from .compiler.cache import tangent_of
+    from .compiler.parse import unwrap_callable
 
     fn, _ = unwrap_callable(f)
     if fn is None:
@@ -297,6 +299,9 @@ class DifferentiableFunction:
     """
 
     def __init__(self, fn):
+        from .compiler.cache import adjoint_of
+        from .compiler.parse import unwrap_callable
+
         plain, _ = unwrap_callable(fn)
         if plain is None:
             raise TypeError(f"@differentiable needs a Python function, not {fn!r}")

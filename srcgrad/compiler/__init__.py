@@ -20,6 +20,7 @@ import gast
 import numpy as np
 
 from ..runtime.dispatch import Back, DirectCall, Layout, direct
+from . import build
 from .anf import normalise
 from .emit import compile_functions, to_source
 from .fence import fence
@@ -176,7 +177,7 @@ def _prepare(fn):
     parsed = parse_function(fn)
     fence(parsed)
     scope = Scope(fn, parsed.node)
-    user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
+    user_names = {n.id for n in build.walk(parsed.node) if isinstance(n, gast.Name)}
     user_names |= set(scope.params)
     namer = Namer(user_names | _GENERATED_BUILTINS | set(dir(builtins)) | set(fn.__code__.co_freevars))
     return parsed, scope, namer, user_names

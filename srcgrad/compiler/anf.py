@@ -25,7 +25,6 @@ statement remembers the user's source line it came from.
 
 from __future__ import annotations
 
-import copy
 
 import gast
 
@@ -44,7 +43,7 @@ def normalise(parsed, scope, namer, returns_self=False) -> gast.FunctionDef:
     returns its first parameter, so the new object's gradient flows back
     into the constructor's arguments.
     """
-    fdef = lower_jumps(copy.deepcopy(parsed.node), namer)
+    fdef = lower_jumps(build.copy_tree(parsed.node), namer)
     norm = _Normaliser(parsed, scope, namer)
     body = norm.block(fdef.body, top=True)
     if returns_self:
@@ -436,7 +435,7 @@ class _Normaliser:
                 and isinstance(e.operand.value, (int, float, complex)) and not isinstance(e.operand.value, bool):
             return build.const(-e.operand.value)
         if isinstance(e, gast.Attribute) and self.scope.is_static_path(e):
-            return copy.deepcopy(e)
+            return build.copy_tree(e)
         op = self.expr(e, out)
         if build.is_atom(op) or (isinstance(op, gast.Attribute) and self.scope.is_static_path(op)):
             return op
@@ -458,8 +457,8 @@ class _Normaliser:
 
     def opaque(self, e):
         """Keep ``e`` whole (it carries no gradient), with renamed names."""
-        e = copy.deepcopy(e)
-        for node in gast.walk(e):
+        e = build.copy_tree(e)
+        for node in build.walk(e):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 node.id = self.rename.get(node.id, node.id)
         return e
@@ -481,7 +480,7 @@ class _Normaliser:
             return self.call(e, out)
         if isinstance(e, gast.Attribute):
             if self.scope.is_static_path(e):
-                return copy.deepcopy(e)
+                return build.copy_tree(e)
             return build.attr(self.atom(e.value, out), e.attr)
         if isinstance(e, gast.Subscript):
             return gast.Subscript(value=self.atom(e.value, out), slice=self.index(e.slice, out), ctx=gast.Load())
@@ -510,13 +509,13 @@ class _Normaliser:
 
     def closure(self, node):
         """A function made here: kept whole, reading the current names of what it captures."""
-        node = copy.deepcopy(node)
+        node = build.copy_tree(node)
         bound = _bound_names(node)
-        for inner in gast.walk(node):
+        for inner in build.walk(node):
             if isinstance(inner, gast.Name) and isinstance(inner.ctx, gast.Load) and inner.id not in bound \
                     and inner.id in self.scope.locals:
                 self.captured_by_closure[inner.id] = getattr(node, "lineno", self.line)
-        for inner in gast.walk(node.body if isinstance(node, gast.Lambda) else gast.Module(body=node.body, type_ignores=[])):
+        for inner in build.walk(node.body if isinstance(node, gast.Lambda) else gast.Module(body=node.body, type_ignores=[])):
             if isinstance(inner, gast.Name) and isinstance(inner.ctx, gast.Load) and inner.id not in bound:
                 inner.id = self.rename.get(inner.id, inner.id)
         return node
@@ -564,7 +563,7 @@ class _Normaliser:
                 target=target, iter=source, ifs=[], is_async=0)])
             return self.comprehension(listcomp, out)
         if self.scope.is_static_path(func):
-            callee = copy.deepcopy(func)
+            callee = build.copy_tree(func)
         elif isinstance(func, gast.Attribute):
             callee = build.attr(self.atom(func.value, out), func.attr)
         else:
@@ -588,14 +587,14 @@ class _Normaliser:
         result = self.namer.fresh("items" if not isinstance(e, gast.DictComp) else "fields")
         start = gast.Dict(keys=[], values=[]) if isinstance(e, gast.DictComp) else gast.List(elts=[], ctx=gast.Load())
         out.append(self.mark(build.assign(result, start)))
-        e = copy.deepcopy(e)
+        e = build.copy_tree(e)
         # The comprehension's own variables get fresh names: they must not clobber the function's.
         renames = {}
         for generator in e.generators:
-            for node in gast.walk(generator.target):
+            for node in build.walk(generator.target):
                 if isinstance(node, gast.Name):
                     renames[node.id] = self.namer.fresh(node.id)
-        for node in gast.walk(e):
+        for node in build.walk(e):
             if isinstance(node, gast.Name) and node.id in renames:
                 node.id = renames[node.id]
         if isinstance(e, gast.DictComp):
@@ -609,7 +608,7 @@ class _Normaliser:
                 body = [gast.If(test=condition, body=body, orelse=[])]
             body = [gast.For(target=generator.target, iter=generator.iter, body=body, orelse=[], type_comment=None)]
         for stmt in body:
-            for node in gast.walk(stmt):
+            for node in build.walk(stmt):
                 if isinstance(node, gast.stmt):
                     node.lineno = self.line
         self.scope.locals |= {result, *renames.values()}
@@ -680,7 +679,7 @@ def _bound_names(fn) -> set[str]:
     names = {a.id for a in args.args + args.kwonlyargs + getattr(args, "posonlyargs", [])}
     names |= {a.id for a in (args.vararg, args.kwarg) if a is not None}
     if isinstance(fn, gast.FunctionDef):
-        for node in gast.walk(gast.Module(body=fn.body, type_ignores=[])):
+        for node in build.walk(gast.Module(body=fn.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
     return names
@@ -691,5 +690,5 @@ def _is_plain(test) -> bool:
     return all(
         isinstance(n, (gast.Compare, gast.Name, gast.Constant, gast.Load, gast.cmpop, gast.BoolOp,
                        gast.boolop, gast.UnaryOp, gast.unaryop, gast.Attribute))
-        for n in gast.walk(test)
+        for n in build.walk(test)
     )

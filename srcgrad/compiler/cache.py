@@ -87,14 +87,9 @@ def tangent_of(fn):
         return entry
 
 
-def count_hit() -> None:
-    """Count a reuse of a compiled adjoint taken without :func:`adjoint_of` (``dispatch.direct``)."""
-    _stats["hits"] += 1
-
-
 def cache_info() -> CacheInfo:
     """How often a compiled adjoint was reused, compiled, and how many are kept."""
-    return CacheInfo(_stats["hits"], _stats["misses"], len(_entries))
+    return CacheInfo(_stats["hits"] + dispatch.stats["direct hits"], _stats["misses"], len(_entries))
 
 
 def clear_cache() -> None:
@@ -103,7 +98,7 @@ def clear_cache() -> None:
         _entries.clear()
         _tangents.clear()
         dispatch.direct.clear()
-        _stats["hits"] = _stats["misses"] = 0
+        _stats["hits"] = _stats["misses"] = dispatch.stats["direct hits"] = 0
 
 
 def _invalidate(primal) -> None:

@@ -21,6 +21,7 @@ import textwrap
 
 import gast
 
+from . import build
 from .parse import register_source
 
 __all__ = ["to_source", "compile_functions"]
@@ -34,7 +35,7 @@ def to_source(functions) -> str:
     comments: list[str] = []
     chunks = []
     for fdef in functions:
-        for node in gast.walk(fdef):
+        for node in build.walk(fdef):
             for field in ("body", "orelse"):
                 stmts = getattr(node, field, None)
                 if not isinstance(stmts, list):
@@ -46,11 +47,54 @@ def to_source(functions) -> str:
                         marker._srcgrad_comment = text
                         comments.append(text)
                         stmts[i] = marker
-        tree = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
-        ast.fix_missing_locations(tree)
-        chunks.append(ast.unparse(tree))
+        chunks.append(ast.unparse(_to_ast(gast.Module(body=[fdef], type_ignores=[]))))
     source = "\n\n".join(chunks) + "\n"
     return _COMMENT.sub(lambda m: f"{m.group(1)}# {comments[int(m.group(2))]}", source)
+
+
+def _to_ast(node):
+    """The ``ast`` tree ``ast.unparse`` prints as it would print ``gast.gast_to_ast(node)``.
+
+    gast's converter visits every node through a generic ``NodeTransformer``
+    and ``ast.fix_missing_locations`` walks the tree again; printing needs
+    neither: every field is carried over as it is, ``def`` parameters become
+    ``ast.arg``, an ``except`` name a string, and a statement without a line
+    number gets one (``ast.unparse`` reads it, to look up type comments).
+    """
+    cls = _AST_CLASS.get(node.__class__)
+    if cls is None:
+        cls = _AST_CLASS[node.__class__] = getattr(ast, node.__class__.__name__)
+    new = cls.__new__(cls)
+    d = new.__dict__
+    for field, value in node.__dict__.items():
+        if isinstance(value, gast.AST):
+            value = _to_ast(value)
+        elif isinstance(value, list):
+            value = [_to_ast(item) if isinstance(item, gast.AST) else item for item in value]
+        d[field] = value
+    if cls is ast.arguments:
+        for field in ("posonlyargs", "args", "kwonlyargs"):
+            d[field] = [_arg(a) for a in d[field]]
+        d["vararg"] = _arg(d["vararg"])
+        d["kwarg"] = _arg(d["kwarg"])
+    elif cls is ast.ExceptHandler and d.get("name") is not None:
+        d["name"] = d["name"].id
+    elif "lineno" not in d and isinstance(new, ast.stmt):
+        d["lineno"] = 1
+    return new
+
+
+_AST_CLASS: dict = {}
+
+
+def _arg(name):
+    if name is None:
+        return None
+    arg = ast.arg(arg=name.id, annotation=name.__dict__.get("annotation"), type_comment=name.__dict__.get("type_comment"))
+    for attribute in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+        if attribute in name.__dict__:
+            setattr(arg, attribute, name.__dict__[attribute])
+    return arg
 
 
 def compile_functions(source: str, names: list[str], injected: dict, globals_: dict, label: str):

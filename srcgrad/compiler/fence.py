@@ -13,6 +13,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import UnsupportedSyntaxError
+from . import build
 
 __all__ = ["fence", "REFUSED"]
 
@@ -44,7 +45,7 @@ def fence(parsed) -> None:
     fdef = parsed.node
     _check_signature(parsed, fdef)
     for stmt in fdef.body:
-        for node in gast.walk(stmt):
+        for node in build.walk(stmt):
             if isinstance(node, (gast.FunctionDef, gast.Lambda)):
                 _check_closure(parsed, node)
             refused = REFUSED.get(type(node))
@@ -63,13 +64,13 @@ def _check_closure(parsed, node):
     if isinstance(node, gast.FunctionDef) and node.decorator_list:
         _refuse(parsed, node, "a decorated function defined inside the differentiated function",
                 "define it at module level")
-    for inner in gast.walk(node):
+    for inner in build.walk(node):
         if isinstance(inner, (gast.Nonlocal, gast.Global)):
             _refuse(parsed, inner, "'nonlocal' or 'global' in a nested function", "return the value instead")
     from .anf import _CONTAINER_MUTATORS, _bound_names
 
     bound = _bound_names(node)
-    for inner in gast.walk(node):
+    for inner in build.walk(node):
         if isinstance(inner, gast.Call) and isinstance(inner.func, gast.Attribute) \
                 and inner.func.attr in _CONTAINER_MUTATORS and isinstance(inner.func.value, gast.Name) \
                 and inner.func.value.id not in bound:

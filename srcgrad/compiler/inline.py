@@ -10,13 +10,13 @@ handed to the generated code along with it.
 from __future__ import annotations
 
 import builtins
-import copy
 import dataclasses
 import inspect
 import threading
 
 import gast
 
+from . import build
 from .parse import parse_function
 from .resolve import MISSING
 
@@ -68,7 +68,7 @@ def template_of(rule) -> Template:
         if len(body) == 1 and isinstance(body[0], gast.Return) and isinstance(body[0].value, gast.Tuple):
             outputs = body[0].value.elts
             local = set(params) | set(kwonly) | ({vararg} if vararg else set())
-            for node in gast.walk(body[0].value):
+            for node in build.walk(body[0].value):
                 if isinstance(node, gast.Name) and node.id not in local:
                     value = fn.__globals__.get(node.id, getattr(builtins, node.id, MISSING))
                     if value is MISSING:
@@ -113,12 +113,4 @@ def bind_arguments(template: Template, args: list, keywords: dict):
 
 def substitute(expr, mapping: dict):
     """A copy of ``expr`` with names replaced by the expressions in ``mapping``."""
-    expr = copy.deepcopy(expr)
-
-    class _Sub(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if isinstance(node.ctx, gast.Load) and node.id in mapping:
-                return copy.deepcopy(mapping[node.id])
-            return node
-
-    return _Sub().visit(expr)
+    return build.replace_names(build.copy_tree(expr), mapping)

@@ -31,8 +31,8 @@ def lower_jumps(fdef: gast.FunctionDef, namer) -> gast.FunctionDef:
     if not _has_jump(fdef.body, top=True) and not _has_loop_else(fdef.body):
         return fdef
     lowering = _Lowering(namer)
-    if any(isinstance(n, gast.Return) for n in gast.walk(gast.Module(body=fdef.body[:-1], type_ignores=[]))) \
-            or any(isinstance(n, gast.Return) for n in gast.walk(fdef.body[-1]) if n is not fdef.body[-1]):
+    if any(isinstance(n, gast.Return) for n in build.walk(gast.Module(body=fdef.body[:-1], type_ignores=[]))) \
+            or any(isinstance(n, gast.Return) for n in build.walk(fdef.body[-1]) if n is not fdef.body[-1]):
         lowering.result = namer.fresh("result")
         lowering.returned = namer.fresh("returned")
     body = lowering.block(fdef.body, loop=None)
@@ -51,7 +51,7 @@ def _at(node, like):
 
 
 def _has_loop_else(stmts):
-    for node in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+    for node in build.walk(gast.Module(body=stmts, type_ignores=[])):
         if isinstance(node, (gast.For, gast.While)) and node.orelse:
             return True
     return False
@@ -87,7 +87,7 @@ class _Lowering:
     def flags_of(self, s, loop):
         """The flags statement ``s`` may set, as names (innermost loop's, and ``returned``)."""
         found = set()
-        if self.returned and any(isinstance(node, gast.Return) for node in gast.walk(s)):
+        if self.returned and any(isinstance(node, gast.Return) for node in build.walk(s)):
             found.add(self.returned)
         if loop is not None and not isinstance(s, (gast.For, gast.While)):
             if _contains(s, gast.Break, stop_at_loops=True):

@@ -7,16 +7,20 @@ file name for error messages.
 
 Source is found through ``linecache``, which also holds Jupyter cells and
 srcgrad's own generated code, so generated adjoints can be parsed and
-differentiated again. The whole file is parsed once (and kept while the
-file does not change), and the function is picked out by its code object:
-its first line, its name and, for several lambdas on one line, the
-columns of its instructions.
+differentiated again. A ``def`` is parsed on its own: its lines run from
+the code object's first line to its last instruction (and any deeper-indented
+lines after it), parsed at their place in the file, so line and column
+numbers are the file's; parsing all of a large module (a rules file) to read
+one function costs tens of milliseconds. A lambda, or a ``def`` whose lines
+do not parse on their own, is found in the whole file, parsed once (and kept
+while the file does not change), and picked out by its code object: its
+first line, its name and, for several lambdas on one line, the columns of its
+instructions.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import linecache
 import threading
 import types
@@ -24,6 +28,7 @@ import types
 import gast
 
 from ..errors import SourceNotFoundError, UnsupportedSyntaxError
+from . import build
 
 __all__ = ["Parsed", "parse_function", "unwrap_callable", "register_source"]
 
@@ -70,17 +75,29 @@ def register_source(filename: str, text: str) -> None:
     linecache.cache[filename] = (len(text), None, lines, filename)
 
 
+def _index(fn, filename, lines):
+    try:
+        return _parse_file(filename, lines)
+    except SyntaxError as exc:
+        raise SourceNotFoundError(
+            f"cannot parse the file holding {fn.__qualname__!r}: {exc.msg}",
+            filename=filename,
+            lineno=exc.lineno,
+            fix="make sure the file on disk matches the code that is running (reload the module)",
+        ) from None
+
+
 def _parse_file(filename: str, lines: list[str]):
     """The file's definitions, indexed: ``{("def", name, first_line): node, ("lambda", line): [nodes]}``."""
     text = "".join(lines)
-    key = (filename, hashlib.sha1(text.encode()).hexdigest())
+    key = (filename, text)  # the text itself: no hashlib to import (3 ms), and str caches its hash
     with _lock:
         index = _module_cache.get(key)
     if index is None:
         module = gast.parse(text)
         _attach_parents(module)
         index = {}
-        for node in gast.walk(module):
+        for node in build.walk(module):
             if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)):
                 index[("def", node.name, _first_line(node))] = node
             elif isinstance(node, gast.Lambda):
@@ -90,13 +107,75 @@ def _parse_file(filename: str, lines: list[str]):
     return index
 
 
+_def_cache: dict[tuple, gast.AST] = {}
+
+
+def _last_line(code) -> int:
+    """The last line any instruction of ``code`` (nested code included) comes from."""
+    last = code.co_firstlineno
+    positions = getattr(code, "co_positions", None)
+    if positions is not None:
+        for _, end, _, _ in positions():
+            if end is not None and end > last:
+                last = end
+    else:  # Python 3.10
+        for _, _, line in code.co_lines():
+            if line is not None and line > last:
+                last = line
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            last = max(last, _last_line(const))
+    return last
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _parse_def(filename: str, lines: list[str], code):
+    """The ``def`` of ``code`` parsed from its own lines, or ``None`` when they do not parse alone."""
+    first = code.co_firstlineno
+    if not 1 <= first <= len(lines):
+        return None
+    header = lines[first - 1]
+    indent = _indent(header)
+    if indent and first < 2:
+        return None
+    last = min(_last_line(code), len(lines))
+    # Lines after the last instruction that still belong to the body (``else: pass``, comments).
+    while last < len(lines) and (not lines[last].strip() or _indent(lines[last]) > indent):
+        last += 1
+    block = lines[first - 1:last]
+    key = (filename, first, code.co_name, "".join(block))
+    with _lock:
+        found = _def_cache.get(key)
+    if found is not None:
+        return found
+    # Blank lines put the block at its place in the file; ``if 1:`` opens an indented block.
+    prefix = "\n" * (first - 1) if not indent else "\n" * (first - 2) + "if 1:\n"
+    try:
+        module = gast.parse(prefix + "".join(block))
+    except SyntaxError:
+        return None
+    body = module.body if not indent else module.body[0].body
+    if len(body) != 1:
+        return None
+    node = body[0]
+    if not isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)) or node.name != code.co_name \
+            or _first_line(node) != first:
+        return None
+    with _lock:
+        _def_cache[key] = node
+    return node
+
+
 #: child node id -> parent node, for the cached modules. Kept outside the nodes:
 #: an attribute pointing up the tree would make every deepcopy copy the whole file.
 _parents: dict[int, gast.AST] = {}
 
 
 def _attach_parents(module):
-    for node in gast.walk(module):
+    for node in build.walk(module):
         for child in gast.iter_child_nodes(node):
             _parents[id(child)] = node
 
@@ -176,17 +255,12 @@ def parse_function(fn: types.FunctionType) -> Parsed:
             fix="define the function in a .py file or a Jupyter/IPython cell; the plain "
             "interactive prompt and exec() of a string keep no source",
         )
-    try:
-        index = _parse_file(filename, lines)
-    except SyntaxError as exc:
-        raise SourceNotFoundError(
-            f"cannot parse the file holding {fn.__qualname__!r}: {exc.msg}",
-            filename=filename,
-            lineno=exc.lineno,
-            fix="make sure the file on disk matches the code that is running (reload the module)",
-        ) from None
-
     first = code.co_firstlineno
+    fdef = _parse_def(filename, lines, code) if code.co_name != "<lambda>" else None
+    if fdef is not None:
+        index = {("def", code.co_name, first): fdef}
+    else:
+        index = _index(fn, filename, lines)
     if code.co_name == "<lambda>":
         candidates = index.get(("lambda", first), [])
         node = _pick_lambda(candidates, code)

@@ -17,6 +17,8 @@ import types
 import gast
 import numpy as np
 
+from . import build
+
 __all__ = ["Scope", "MISSING", "is_constant_value"]
 
 
@@ -54,7 +56,7 @@ class Scope:
         self.params = [a.id for a in args.args] + ([self.vararg] if self.vararg else []) \
             + [a.id for a in args.kwonlyargs]
         self.locals = set(self.params)
-        for node in gast.walk(gast.Module(body=fdef.body, type_ignores=[])):
+        for node in build.walk(gast.Module(body=fdef.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
                 self.locals.add(node.id)
         self.freevars = tuple(fn.__code__.co_freevars)

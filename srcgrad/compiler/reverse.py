@@ -291,7 +291,7 @@ class _Reverse:
         """A nested function's default values are not captured: one holding a gradient would lose it."""
         defaults = list(fn.args.defaults) + [d for d in fn.args.kw_defaults if d is not None]
         for default in defaults:
-            if any(self.is_active_atom(n) for n in gast.walk(default) if isinstance(n, gast.Name)):
+            if any(self.is_active_atom(n) for n in build.walk(default) if isinstance(n, gast.Name)):
                 raise UnsupportedSyntaxError(
                     "a default value holding a differentiable value in a nested function (lambda t, c=c: ...)",
                     filename=self.parsed.filename, lineno=getattr(fn, "lineno", None),
@@ -304,7 +304,7 @@ class _Reverse:
 
         body = fn.body if isinstance(fn, gast.Lambda) else gast.Module(body=fn.body, type_ignores=[])
         bound = _bound_names(fn)
-        captured = sorted({n.id for n in gast.walk(body) if isinstance(n, gast.Name)
+        captured = sorted({n.id for n in build.walk(body) if isinstance(n, gast.Name)
                            and isinstance(n.ctx, gast.Load) and n.id not in bound and n.id in self.scope.locals})
         return _Op("closure", operands=[build.name(c) for c in captured], callee=fn)
 
@@ -402,7 +402,7 @@ class _Reverse:
         if self.wants is not None:
             self.active = {p for p, wanted in zip(self.scope.params, self.wants[1:]) if wanted}
             outer = outer if self.wants[0] else ()
-        for node in gast.walk(self.fdef):
+        for node in build.walk(self.fdef):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 if self.scope.kind(node.id) in outer and not is_constant_value(self.scope.value(node.id)):
                     self.active.add(node.id)
@@ -559,9 +559,10 @@ class _Reverse:
         results = []
         for p in params:
             results.append(build.name(self.namer.adjoint(p)) if state.get(p, UNSET) in (SET, MAYBE) else build.const(None))
+        uses = self.first_uses()
         free = sorted(
             {n for n in state if n not in self.scope.locals and state[n] in (SET, MAYBE)},
-            key=lambda n: (self.first_use(n), n),
+            key=lambda n: (uses.get(n, -1), n),
         )
         has_self_grad = bool(free)
         if has_self_grad:
@@ -583,7 +584,7 @@ class _Reverse:
         forward = self.forward_block(head)
         # What the backward reads from the forward is saved (never a name it binds itself:
         # a module global called dy must not be mistaken for the backward's own dy).
-        bound = {n.id for s in backward for n in gast.walk(s) if isinstance(n, gast.Name)
+        bound = {n.id for s in backward for n in build.walk(s) if isinstance(n, gast.Name)
                  and isinstance(n.ctx, gast.Store)} | {dy}
         forward_names = defined_in_forward(head, self.scope.params, self.back_names)
         forward_names |= {self.tape_name(t) for t in self.taped} | set(self.counters.values())
@@ -593,7 +594,8 @@ class _Reverse:
         defined |= set(self.counters.values())
         defined |= {n for n in read if self.scope.kind(n) in ("free", "global")}
         defined -= self.loop_targets_read_only_inside(backward)
-        saved = sorted((read & defined) - set(self.injected), key=lambda n: (self.first_use(n), n))
+        uses = self.first_uses()
+        saved = sorted((read & defined) - set(self.injected), key=lambda n: (uses.get(n, -1), n))
         takes_closure = any(self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
         prologue = []
         closure_arg = None
@@ -631,11 +633,14 @@ class _Reverse:
         bwd._srcgrad_keep_gradients = True
         return Transformed(fwd, bwd, dict(self.injected), params, has_self_grad, takes_closure, self.depends_on)
 
-    def first_use(self, name):
+    def first_uses(self) -> dict[str, int]:
+        """Name -> order of the first statement that reads or binds it (one walk, not one per name)."""
+        uses: dict[str, int] = {}
         for stmt in _walk_stmts(self.fdef.body):
-            if name in build.names_in(stmt) or name in _targets(stmt):
-                return self.order.get(id(stmt), 0)
-        return -1
+            order = self.order.get(id(stmt), 0)
+            for name in build.names_in(stmt).union(_targets(stmt)):
+                uses.setdefault(name, order)
+        return uses
 
     def names_read(self, stmts, skip_restores=False) -> set[str]:
         out = set()
@@ -1233,7 +1238,7 @@ class _Reverse:
         for k, s in enumerate(out):
             written = {t for inner in _walk_stmts([s]) for t in _targets(inner)}
             if isinstance(s, gast.Assign):
-                written |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)}
+                written |= {n.id for n in build.walk(s.targets[0]) if isinstance(n, gast.Name)}
             if var in written:
                 position = k + 1
         push = build.expr_stmt(build.call(build.attr(self.tape_name(var), "append"), build.name(var)))
@@ -1272,7 +1277,7 @@ def defined_in_forward(head, params, back_names):
 
 def _pure(node):
     """Mark every call in ``node`` as free of side effects (rules and runtime helpers are)."""
-    for inner in gast.walk(node):
+    for inner in build.walk(node):
         if isinstance(inner, gast.Call):
             inner._srcgrad_pure = True
     return node

@@ -15,7 +15,6 @@ Only names the compiler invented are ever folded; the user's names stay.
 
 from __future__ import annotations
 
-import copy
 import operator
 
 import gast
@@ -46,50 +45,46 @@ def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = 
 
 # ---------------------------------------------------------------- folding
 
-def _assignments(stmts):
-    counts: dict[str, int] = {}
-    for node in gast.walk(gast.Module(body=stmts, type_ignores=[])):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            counts[node.id] = counts.get(node.id, 0) + 1
-        if isinstance(node, gast.arguments):
-            for a in node.args:
-                counts[a.id] = counts.get(a.id, 0) + 1
-    return counts
+def _counts(roots, captured: set | None = None):
+    """How often each name is assigned (stored, or a parameter) and loaded under ``roots``: one walk.
 
-
-def _loads(nodes):
-    counts: dict[str, int] = {}
-    for root in nodes:
-        for node in gast.walk(root):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                counts[node.id] = counts.get(node.id, 0) + 1
-    return counts
+    With a ``captured`` set, also collects the names used inside nested
+    functions and lambdas.
+    """
+    stores: dict[str, int] = {}
+    loads: dict[str, int] = {}
+    for root in roots:
+        for node in build.walk(root):
+            if isinstance(node, gast.Name):
+                if isinstance(node.ctx, gast.Load):
+                    loads[node.id] = loads.get(node.id, 0) + 1
+                elif isinstance(node.ctx, gast.Store):
+                    stores[node.id] = stores.get(node.id, 0) + 1
+            elif isinstance(node, gast.arguments):
+                for a in node.args:
+                    stores[a.id] = stores.get(a.id, 0) + 1
+            elif captured is not None and isinstance(node, (gast.Lambda, gast.FunctionDef)) and node not in roots:
+                captured.update(n.id for n in build.walk(node) if isinstance(n, gast.Name))
+    return stores, loads
 
 
 def _is_pure(expr) -> bool:
-    for node in gast.walk(expr):
+    for node in build.walk(expr):
         if isinstance(node, gast.Call) and not getattr(node, "_srcgrad_pure", False):
             return False
     return True
 
 
 def _replace(node, name, value):
-    class _Sub(gast.NodeTransformer):
-        def visit_Name(self, n):
-            if isinstance(n.ctx, gast.Load) and n.id == name:
-                return copy.deepcopy(value)
-            return n
-
-    return _Sub().visit(node)
+    return build.replace_names(node, {name: value})
 
 
 def _propagate_aliases(fdef, invented, adjoints) -> bool:
     """``da = db`` where both are assigned once: use ``db`` everywhere."""
-    assigned = _assignments([fdef])
     # Names a nested function reads are its captured variables, known to the backward by name.
-    captured = {n.id for inner in gast.walk(gast.Module(body=fdef.body, type_ignores=[]))
-                if isinstance(inner, (gast.Lambda, gast.FunctionDef))
-                for n in gast.walk(inner) if isinstance(n, gast.Name)}
+    # (Generated functions have no defaults or decorators, so every nested one is in the body.)
+    captured: set[str] = set()
+    assigned, _ = _counts([fdef], captured)
     changed = False
     for stmt in list(_direct_statements(fdef.body)):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
@@ -104,7 +99,7 @@ def _propagate_aliases(fdef, invented, adjoints) -> bool:
         _remove(fdef, stmt)
         _replace(fdef, target, build.name(source))
         changed = True
-        assigned = _assignments([fdef])
+        assigned[target] -= 1  # its one assignment is gone; nothing else assigned changed
     return changed
 
 
@@ -136,8 +131,7 @@ def _remove(fdef, target_stmt):
 
 
 def _fold_single_use(functions, invented) -> bool:
-    loads = _loads(functions)
-    assigned = _assignments(functions)
+    assigned, loads = _counts(functions)
     changed = False
     for fdef in functions:
         # In a backward function a gradient computed by a call keeps its name (dexp, dlog):
@@ -160,7 +154,7 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
         if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and stmt.targets[0].id in invented and assigned.get(stmt.targets[0].id) == 1
                 and loads.get(stmt.targets[0].id) == 1 and _is_pure(stmt.value)
-                and not (keep_calls and any(isinstance(n, gast.Call) for n in gast.walk(stmt.value)))):
+                and not (keep_calls and any(isinstance(n, gast.Call) for n in build.walk(stmt.value)))):
             name = stmt.targets[0].id
             reads = build.names_in(stmt.value)
             for j in range(i + 1, len(stmts)):
@@ -179,7 +173,7 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
                 # Stop at anything that could change what the expression reads.
                 if not isinstance(later, gast.Assign) or not _is_pure(later.value):
                     break
-                written = {n.id for n in gast.walk(later.targets[0]) if isinstance(n, gast.Name)}
+                written = {n.id for n in build.walk(later.targets[0]) if isinstance(n, gast.Name)}
                 if written & reads:
                     break
         i += 1

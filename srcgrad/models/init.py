@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["seed", "default_rng", "glorot_uniform", "glorot_normal", "zeros"]
 
-_rng = np.random.default_rng()
+_rng = None  # made on first use: importing numpy.random costs 10-20 ms
 
 
 def seed(value=None):
@@ -37,7 +37,10 @@ def default_rng(rng=None):
     >>> int(default_rng(3).integers(10)) == int(default_rng(3).integers(10))
     True
     """
+    global _rng
     if rng is None:
+        if _rng is None:
+            _rng = np.random.default_rng()
         return _rng
     if isinstance(rng, np.random.Generator):
         return rng

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import NoRuleError
 from .operators import matmul_grad_a, matmul_grad_b, power_slope, sum_to_shape
-from .registry import defattribute, defmethod, defrule, nograd, nondiff_attributes, nondiff_methods
+from .registry import defattribute, defmethod, defrule, nograd, nondiff_attributes, nondiff_methods, when_imported
 
 rule = functools.partial(defrule, _builtin=True)
 unary = functools.partial(defrule, _builtin=True, broadcast=False, elementwise=True)
@@ -988,15 +988,23 @@ for _fn in (
     np.logical_or, np.logical_not, np.logical_xor, np.any, np.all, np.count_nonzero, np.unique,
     np.searchsorted, np.digitize, np.floor_divide, np.result_type, np.broadcast_shapes, np.unravel_index,
     np.ravel_multi_index, np.tril_indices, np.triu_indices, np.diag_indices, np.indices, np.heaviside,
-    np.random.rand, np.random.randn, np.random.normal, np.random.uniform, np.random.randint,
-    np.random.default_rng, np.random.seed, np.random.permutation, np.random.choice, np.random.shuffle,
     np.issubdtype, np.iscomplexobj, np.isscalar, np.signbit,
 ):
     nograd(_fn)
 
-for _name in dir(np.random.Generator):  # random numbers are constants: rng.normal(size=3)
-    if not _name.startswith("_"):
-        nograd(getattr(np.random.Generator, _name))
+
+def _random_is_constant():
+    """Random numbers are constants: ``np.random.normal(size=3)``, ``rng.normal(size=3)``."""
+    for fn in (np.random.rand, np.random.randn, np.random.normal, np.random.uniform, np.random.randint,
+               np.random.default_rng, np.random.seed, np.random.permutation, np.random.choice,
+               np.random.shuffle):
+        nograd(fn)
+    for name in dir(np.random.Generator):
+        if not name.startswith("_"):
+            nograd(getattr(np.random.Generator, name))
+
+
+when_imported("numpy.random", _random_is_constant)  # NumPy imports numpy.random on first use too
 
 nondiff_methods.update({"argmax", "argmin", "argsort", "nonzero", "any", "all", "tolist", "fill", "sort"})
 nondiff_attributes.update({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides", "flags"})

@@ -25,10 +25,11 @@ callable changed, so compiled code that inlined or skipped it is dropped.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 from typing import Any, Callable
 
-__all__ = ["Rule", "defrule", "defmethod", "defattribute", "nograd", "lookup", "is_nondiff"]
+__all__ = ["Rule", "defrule", "defmethod", "defattribute", "nograd", "lookup", "is_nondiff", "when_imported"]
 
 
 @dataclasses.dataclass(eq=False)
@@ -108,6 +109,7 @@ def defrule(primal, *, broadcast: bool = True, elementwise: bool = False, scalar
     """
 
     def register(reverse):
+        _run_deferred()
         with _lock:
             rules[_key(primal)] = Rule(primal, reverse, broadcast=broadcast, builtin=_builtin,
                                        elementwise=elementwise or (broadcast and _builtin), scalar=scalar,
@@ -126,6 +128,7 @@ def defmethod(name: str, *, broadcast: bool = False):
     """
 
     def register(reverse):
+        _run_deferred()
         with _lock:
             method_rules[name] = Rule(name, reverse, broadcast=broadcast, builtin=True)
             _changed(name)
@@ -138,6 +141,7 @@ def defattribute(name: str):
     """Register a rule for the NumPy array property ``name`` (``x.T``)."""
 
     def register(reverse):
+        _run_deferred()
         with _lock:
             attribute_rules[name] = Rule(name, reverse, broadcast=False, builtin=True)
             _changed(name)
@@ -151,6 +155,7 @@ def nograd(fn):
 
     Works as a decorator too, and returns ``fn`` unchanged.
     """
+    _run_deferred()
     with _lock:
         nondiff.add(_key(fn))
         rules.pop(_key(fn), None)
@@ -173,8 +178,37 @@ def _from_optional_library(fn) -> bool:
     return (getattr(fn, "__module__", None) or "").startswith("scipy") and not _optional_loaded
 
 
+#: module name -> registrations waiting for it to be imported (see when_imported).
+_deferred: dict[str, list[Callable[[], None]]] = {}
+
+
+def when_imported(module: str, register: Callable[[], None]) -> None:
+    """Run ``register()`` now if ``module`` is imported, else before the first registry use after it is.
+
+    For built-in entries about a module ``import srcgrad`` does not itself
+    need (``numpy.random`` costs 10-20 ms to import): a program can only
+    hold that module's functions once it is imported, and every lookup
+    and registration runs what is waiting first.
+    """
+    if module in sys.modules:
+        register()
+    else:
+        with _lock:
+            _deferred.setdefault(module, []).append(register)
+
+
+def _run_deferred() -> None:
+    if _deferred:
+        with _lock:
+            for module in [m for m in _deferred if m in sys.modules]:
+                for register in _deferred.pop(module):
+                    register()
+
+
 def lookup(fn) -> Rule | None:
     """The rule registered for ``fn``, or ``None``."""
+    if _deferred:
+        _run_deferred()
     try:
         found = rules.get(fn)
     except TypeError:
@@ -187,6 +221,8 @@ def lookup(fn) -> Rule | None:
 
 def is_nondiff(fn) -> bool:
     """True when ``fn`` was declared non-differentiable."""
+    if _deferred:
+        _run_deferred()
     if _from_optional_library(fn):
         load_optional_rules()
     try:

@@ -292,6 +292,9 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
     return _pullback(wrt, fn, args, kwargs)
 
 
+#: Calls taken through :data:`direct` (counted as cache hits by ``srcgrad.cache_info``).
+stats = {"direct hits": 0}
+
 #: ``(id(code), wrt, nargs)`` -> :class:`DirectCall`, for calls of plain functions seen
 #: before: no rule, no stand-in, positional arguments filling the parameters in order.
 #: Filled by :meth:`srcgrad.compiler.Entry.call`; emptied with the cache and on any rule change.
@@ -313,6 +316,7 @@ class DirectCall:
         self.layout = layout
 
     def call(self, fn, args):
+        stats["direct hits"] += 1
         y, saved = self.forward(fn, *args) if self.takes_closure else self.forward(*args)
         return y, Back(self.backward, saved, args, self.layout, self.has_self_grad)
 
