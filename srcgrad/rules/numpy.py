@@ -52,10 +52,16 @@ def unreduce(dy, x, axis=None, keepdims=False):
     """Broadcast the gradient ``dy`` of a reduction over ``axis`` back to the shape of ``x``."""
     shape = np.shape(x)
     if not keepdims and axis is not None and len(shape):  # put the reduced axes back first
-        g = np.broadcast_to(np.expand_dims(dy, _axes(axis, len(shape))), shape)
-    else:
-        g = np.broadcast_to(dy, shape)
-    return g
+        dy = np.expand_dims(dy, _axes(axis, len(shape)))
+    if np.size(x) <= 4096:  # (small: a filled array costs less to make than a broadcast view)
+        return np.full(shape, dy)
+    return np.broadcast_to(dy, shape)
+
+
+@shaped(unreduce)
+def unreduce_rule(g, y, dy, x, axis=None, keepdims=False):
+    """``unreduce`` spreads ``dy``; its transpose sums back (its own rule: ``np.full`` has none for its value)."""
+    return (np.reshape(np.sum(g, axis=axis, keepdims=keepdims), np.shape(dy)), None, None, None)
 
 
 def reduced_size(x, y):

@@ -16,12 +16,14 @@ rule = functools.partial(defrule, _builtin=True)
 
 def matmul_grad_a(dy, a, b):
     """The gradient of ``a @ b`` with respect to ``a`` (any of 1-D, 2-D, batched)."""
-    if np.ndim(a) == 1 and np.ndim(b) == 1:
+    na = np.ndim(a)
+    nb = np.ndim(b)
+    if na == 1 and nb == 1:
         g = dy * b
-    elif np.ndim(b) == 1:
-        g = sum_to_shape(np.expand_dims(dy, -1) * b, np.shape(a))
-    elif np.ndim(a) == 1:
-        g = sum_to_shape(np.squeeze(b @ np.expand_dims(dy, -1), -1), np.shape(a))
+    elif nb == 1:  # (reshape, not expand_dims: the cheaper call in this hot path)
+        g = sum_to_shape(np.reshape(dy, np.shape(dy) + (1,)) * b, np.shape(a))
+    elif na == 1:
+        g = sum_to_shape(np.squeeze(b @ np.reshape(dy, np.shape(dy) + (1,)), -1), np.shape(a))
     else:
         g = sum_to_shape(dy @ np.swapaxes(b, -1, -2), np.shape(a))
     return g
@@ -29,12 +31,16 @@ def matmul_grad_a(dy, a, b):
 
 def matmul_grad_b(dy, a, b):
     """The gradient of ``a @ b`` with respect to ``b`` (any of 1-D, 2-D, batched)."""
-    if np.ndim(a) == 1 and np.ndim(b) == 1:
+    na = np.ndim(a)
+    nb = np.ndim(b)
+    if na == 1 and nb == 1:
         g = dy * a
-    elif np.ndim(a) == 1:
-        g = sum_to_shape(np.expand_dims(a, -1) * np.expand_dims(dy, -2), np.shape(b))
-    elif np.ndim(b) == 1:
-        g = sum_to_shape(np.squeeze(np.swapaxes(a, -1, -2) @ np.expand_dims(dy, -1), -1), np.shape(b))
+    elif na == 1:
+        column = np.reshape(a, np.shape(a) + (1,))
+        row = np.reshape(dy, np.shape(dy)[:-1] + (1,) + np.shape(dy)[-1:])
+        g = sum_to_shape(column * row, np.shape(b))
+    elif nb == 1:
+        g = sum_to_shape(np.squeeze(np.swapaxes(a, -1, -2) @ np.reshape(dy, np.shape(dy) + (1,)), -1), np.shape(b))
     else:
         g = sum_to_shape(np.swapaxes(a, -1, -2) @ dy, np.shape(b))
     return g

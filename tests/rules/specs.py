@@ -232,7 +232,7 @@ def _source(params, call, y):
 
 
 def _evaluate(call, names, values, fn=None):
-    env = {"np": np, "math": math, "operator": operator, "builtins": builtins, "scipy": scipy,
+    env = {"np": np, "math": math, "operator": operator, "builtins": builtins, "scipy": scipy, "srcgrad": srcgrad,
            "fn": fn, **dict(zip(names, values))}
     return eval(call, env)
 

@@ -10,6 +10,7 @@ import pytest
 from gradcheck import check_gradient
 
 import srcgrad
+import srcgrad.rules.numpy
 
 from .specs import (Spec, check_dynamic, check_forward, check_forward_dynamic, check_inline, check_rule_shapes,
                     check_second_order, define, missing_specs, params)
@@ -246,6 +247,26 @@ SPECS = [
              ("(1, 0)", [(2, 3)]), ("-1", [(4,)])),
     Spec("T", "a.T", [(3,), (2, 3), (2, 3, 4)], kind="attribute"),
 ]
+
+#: srcgrad's own helper, with a rule of its own: every reduction's gradient in generated code calls it.
+SPECS += functions(srcgrad.rules.numpy.unreduce, "srcgrad.rules.numpy.unreduce", "real",
+                   ("a, b", [((), (3, 4)), ((1,), (2,))]), ("a, b, 1", [((3,), (3, 4))]),
+                   ("a, b, 1, True", [((3, 1), (3, 4))]), ("a, b, (0, 2)", [((3,), (2, 3, 4))]))
+
+
+def test_unreduce_spreads_large_and_small_alike():
+    unreduce = srcgrad.rules.numpy.unreduce
+    for shape in [(3, 4), (70, 70)]:  # a filled array below 4096 elements, a broadcast view above
+        x = np.ones(shape)
+        np.testing.assert_array_equal(unreduce(2.5, x), np.full(shape, 2.5))
+        np.testing.assert_array_equal(unreduce(np.arange(shape[0]), x, 1), np.arange(shape[0])[:, None] + 0 * x)
+        assert unreduce(np.float32(1.0), x).dtype == np.float32
+    # The gradient of a sum over a large array, differentiated again (the rule, not np.full's).
+    w = np.linspace(0.5, 1.5, 4900).reshape(70, 70)
+    d = lambda x: srcgrad.gradient(lambda x: np.sum(w * x ** 3), x)[0]
+    (h,) = srcgrad.gradient(lambda x: np.sum(d(x)), np.full((70, 70), 2.0))
+    np.testing.assert_allclose(h, 6 * w * 2.0)
+
 
 if scipy is not None:
     SPECS += [
