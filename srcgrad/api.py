@@ -131,7 +131,7 @@ def pullback(f, *args):
 
 def _register_stand_ins():
     from . import higher
-    from .runtime import dispatch
+    from .runtime import dispatch, structure
 
     from .rules.registry import nograd
 
@@ -139,6 +139,7 @@ def _register_stand_ins():
     dispatch.traced_as(gradient, higher.gradient)
     dispatch.traced_as(dispatch.pullback, higher.pullback)
     dispatch.traced_as(dispatch.pullback_wrt, higher.pullback_wrt)
+    dispatch.traced_as(structure.index_add, higher.index_add)
 
 
 def adjoint_source(f) -> str:

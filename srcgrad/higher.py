@@ -25,9 +25,10 @@ import numpy as np
 from .errors import NonScalarOutputError, NoRuleError
 from .rules.registry import defrule, nograd
 from .runtime.dispatch import Back, pullback as runtime_pullback
-from .runtime.structure import item
+from .runtime.accumulate import accum
+from .runtime.structure import index_grad, item
 
-__all__ = ["gradient", "pullback", "pullback_wrt", "seed"]
+__all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed"]
 
 
 @nograd
@@ -112,6 +113,11 @@ def pullback(fn, *args):
 def pullback_wrt(wrt, fn, *args):
     """:func:`srcgrad.runtime.dispatch.pullback_wrt` as differentiated code sees it: every gradient."""
     return pullback(fn, *args)
+
+
+def index_add(dx, dy, x, idx):
+    """:func:`srcgrad.runtime.structure.index_add` as differentiated code sees it: without the in-place add."""
+    return accum(dx, index_grad(dy, x, idx))
 
 
 def make_back(backward, saved, args, layout, has_self):

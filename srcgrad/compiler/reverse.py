@@ -78,6 +78,7 @@ RUNTIME = {
     "accum": accum,
     "unbroadcast": unbroadcast,
     "index_grad": structure.index_grad,
+    "index_add": structure.index_add,
     "captured": structure.captured,
     "gather": structure.gather,
     "item": structure.item,
@@ -162,6 +163,7 @@ class _Reverse:
         self.kinds = kinds
         self.scalars: set[str] = set()
         self.param_ndim: dict[str, int] = {}
+        self.index_only: set[str] = set()
         self.scope = scope
         self.namer = namer
         self.fdef = fdef
@@ -445,6 +447,21 @@ class _Reverse:
             if all(self.ops.get(id(s)) is not None and self.ops[id(s)].numeric for s in stmts):
                 self.numeric.add(t)
         self.infer_shapes(body, assigned)
+        # Gradients made only of index reads are added into in place (see structure.index_add).
+        others = set()
+        for stmt in _walk_stmts(body):
+            op = self.ops.get(id(stmt))
+            if op is None or op.kind == "inactive":
+                continue
+            atoms = list(op.operands[1:] if op.kind == "index" else op.operands) + list((op.keywords or {}).values())
+            others |= {a.id for a in map(_unstar, atoms) if isinstance(a, gast.Name)}
+            others |= {op.callee_target} if op.callee_target else set()
+            if isinstance(op.callee, gast.Attribute) and isinstance(op.callee.value, gast.Name):
+                others.add(op.callee.value.id)
+        returned = body[-1].value if isinstance(body[-1], gast.Return) else None
+        others |= {n.id for n in gast.walk(returned) if isinstance(n, gast.Name)} if returned is not None else set()
+        self.index_only = {op.operands[0].id for op in self.ops.values() if op.kind == "index"
+                           and isinstance(op.operands[0], gast.Name)} - others
 
     def infer_shapes(self, body, assigned):
         """Shape classes, to skip ``unbroadcast`` where shapes provably agree.
@@ -1034,9 +1051,17 @@ class _Reverse:
         for other in list(self.pending):
             if any(dv in build.names_in(e) for _, e, _ in self.pending.get(other, ())):
                 self.flush(other, out, state)
+        current = state.get(var, UNSET)
+        if var in self.index_only and all(_calls(e, self.injected, structure.index_grad) for _, e, _ in items):
+            for _, e, kind in items:
+                if current in (SET, MAYBE):
+                    e = build.call(self.runtime("index_add"), build.name(dv), *e.args)
+                out.append(build.assign(dv, e))
+                current = SET if SET in (current, kind) else MAYBE
+            state[var] = current
+            return
         sure = [e for _, e, k in items if k == SET]
         unsure = [e for _, e, k in items if k != SET]
-        current = state.get(var, UNSET)
         if sure:
             total = sure[0]
             for e in sure[1:]:
@@ -1281,6 +1306,11 @@ def _pure(node):
         if isinstance(inner, gast.Call):
             inner._srcgrad_pure = True
     return node
+
+
+def _calls(expr, injected, fn):
+    """Whether ``expr`` is a call of the runtime function ``fn`` (under its injected name)."""
+    return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and injected.get(expr.func.id) is fn
 
 
 def _is_range(node):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .accumulate import accum
 
-__all__ = ["index_grad", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
+__all__ = ["index_grad", "index_add", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
 
 _NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
 _FLOAT64 = np.dtype(np.float64)
@@ -73,6 +73,28 @@ def index_grad(dy, x, idx):
     if isinstance(x, dict):
         return {idx: dy}
     raise TypeError(f"srcgrad cannot differentiate indexing into {type(x).__name__} objects")
+
+
+def index_add(dx, dy, x, idx):
+    """``accum(dx, index_grad(dy, x, idx))``, adding into ``dx`` in place.
+
+    Generated code calls this only for a gradient every contribution of
+    which is an index read (``c[i]`` in a loop), so ``dx`` is always a
+    buffer an earlier call made and nothing else holds: each read costs
+    the size of the piece, not of the whole array. Differentiated again,
+    calls go to the pure :func:`srcgrad.higher.index_add`.
+    """
+    if dy is None:
+        return dx
+    if not isinstance(x, np.ndarray):
+        return accum(dx, index_grad(dy, x, idx))
+    if dx is None:
+        dx = np.zeros(x.shape, float_dtype(x))
+    if _is_basic_index(idx):
+        dx[idx] += dy
+    else:
+        np.add.at(dx, idx, dy)
+    return dx
 
 
 def item(v, index):

@@ -202,3 +202,41 @@ def test_the_same_loop_with_arrays_gets_its_own_variant(seed):
     check_gradient(lambda rate, x0: logistic(rate, x0, 4), 3.1, np.float64(0.4))
     check_gradient(lambda rate, x0: np.sum(logistic(rate, x0, 4)), np.array(3.1), np.array(0.4))
     assert {entry.kinds for entry in specialised(logistic)} == {(0, 0, 0), (0, 1, 0)}  # (0-d arrays are numbers)
+
+
+# ------------------------------------------------- index reads add in place
+def mixed(a):
+    t = a * 1.0
+    s = 0.0
+    for i in range(3):
+        s = s + t[i] * a[i]  # t and a are read whole below too: no in-place adding into them
+    return s + np.sum(t * a)
+
+
+def reads(v):
+    return v[0] * v[1] + v[0] ** 2 + v[2] * v[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gradients_of_index_reads_add_in_place_only_into_their_own_buffer(seed):
+    r = np.random.default_rng(seed)
+    c = r.normal(size=6)
+    (dc, _) = check_gradient(horner, c, 0.7)  # dc = index_add(dc, ...) at every step
+    assert "index_add(dc" in srcgrad.adjoint_source(horner)
+    check_gradient(mixed, r.normal(size=4))
+    assert "index_add" not in srcgrad.adjoint_source(mixed)
+    v = r.normal(size=3)
+    check_gradient(reads, v)
+    # A caller's cotangent is never written into.
+    y, back = srcgrad.pullback(lambda v: np.stack([v[0] * 2.0, v[1]]) + 0.0, v)
+    dy = np.array([1.0, 3.0])
+    back(dy)
+    np.testing.assert_array_equal(dy, [1.0, 3.0])
+
+
+def test_index_reads_at_second_order():
+    v = np.array([0.5, -1.0, 2.0])
+    expected = np.array([[2.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(srcgrad.hessian(reads, v), expected, atol=1e-12)
+    (H,) = srcgrad.jacobian(lambda v: srcgrad.gradient(reads, v)[0], v)  # reverse over reverse
+    np.testing.assert_allclose(H, expected, atol=1e-12)
