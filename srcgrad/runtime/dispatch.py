@@ -317,6 +317,8 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
 
 def _pullback(wrt, fn, args, kwargs):
     nkw = len(kwargs)
+    if kwargs:
+        refuse_nested_keywords(fn, args, kwargs)
     fn = stand_in_for(fn)
     if fn is mutate:
         return _mutate(args[0], args[1], args[2:], kwargs)
@@ -355,6 +357,17 @@ def _pullback(wrt, fn, args, kwargs):
             fix=f"register one with @srcgrad.defrule({name}), or srcgrad.nograd({name}) if it passes no gradient",
         )
     raise TypeError(f"{fn!r} is not callable")
+
+
+def refuse_nested_keywords(fn, args, kwargs):
+    """Generated code's ``pullback(g, x, k=v)``, differentiated again: its stand-in takes no keywords (yet)."""
+    if fn is pullback or fn is pullback_wrt:
+        callee = args[1 if fn is pullback_wrt else 0]
+        name = getattr(callee, "__qualname__", None) or getattr(callee, "__name__", repr(callee))
+        raise NoRuleError(
+            f"srcgrad cannot yet take a higher-order derivative through a call to {name} with keyword "
+            f"arguments ({', '.join(k + '=' for k in kwargs)})",
+            fix=f"pass them to {name} positionally inside the function being differentiated twice")
 
 
 #: Library functions differentiated through a stand-in written in the traceable subset.

@@ -96,9 +96,11 @@ def _bind(plain, entry, values, tangents, kwargs, dkwargs):
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     """``(fn(*args), its tangent)`` given the arguments' tangents ``dargs``."""
     from ..compiler.cache import tangent_of
-    from .dispatch import stand_in_for
+    from .dispatch import refuse_nested_keywords, stand_in_for
 
     kwargs = dict(keywords)
+    if kwargs:
+        refuse_nested_keywords(fn, args, kwargs)
     fn = stand_in_for(fn)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:

@@ -252,3 +252,12 @@ def test_a_keyword_held_in_a_variable_without_a_gradient_is_refused():
     with pytest.raises(srcgrad.NoRuleError, match="initial="):
         srcgrad.gradient(f, np.sum, X, 1.5)
 
+
+def test_second_order_through_a_keyword_call_is_refused_clearly():
+    def slope(s):
+        return srcgrad.gradient(lambda t: np.sum(scaled(X, scale=t) ** 2), s)[0]
+
+    with pytest.raises(srcgrad.NoRuleError, match="positionally"):
+        srcgrad.gradient(slope, 1.5)
+    with pytest.raises(srcgrad.NoRuleError, match="positionally"):
+        srcgrad.hessian(lambda v: np.sum(scaled(v, scale=v[0]) ** 2), X)
