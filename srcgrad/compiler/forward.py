@@ -250,22 +250,27 @@ class _Forward(_Reverse):
         rule = op.rule
         primal = rule.primal
         key = primal if not isinstance(primal, str) else primal
-        active = [i for i, a in enumerate(op.operands) if self.is_active_atom(_unstar(a))]
+        slots = dict(self.slots(op))  # keywords that fill a positional parameter have its position
+        active = sorted(i for i, a in slots.items() if self.is_active_atom(_unstar(a)))
+        # One tangent per position, as the rules take them (None for a gap: np.clip(x, a_max=b)).
+        dargs = build.tuple_([(self.d(_unstar(slots[i])) if i in slots else None) or build.const(None)
+                              for i in range(max(slots, default=-1) + 1)])
+        args, keywords = registry.positional_call([copy.deepcopy(a) for a in op.operands], op.keywords,
+                                                  op.positions or {})
         explicit = explicit_forward(rule)
         if explicit is not None:
             name = self.inject(explicit.__name__, explicit)
-            dargs = build.tuple_([self.d(_unstar(a)) or build.const(None) for a in op.operands])
-            return build.call(name, dargs, build.name(t), *[copy.deepcopy(a) for a in op.operands], **op.keywords)
+            return build.call(name, dargs, build.name(t), *args, **keywords)
         diagonal = rule.elementwise or rule.scalar or (_hashable(key) and key in DIAGONAL)
         if diagonal and op.kind == "rule":
             template = template_of(rule)
             terms = []
             for i in active:
-                expr = template.outputs[i]
+                expr = template.outputs[i] if i < len(template.outputs) else build.const(None)
                 if isinstance(expr, gast.Constant) and expr.value is None:
                     continue  # no derivative with respect to this argument (math.copysign's sign)
                 mapping = dict(op.bindings)
-                mapping[template.params[0]] = self.d(op.operands[i])
+                mapping[template.params[0]] = self.d(slots[i])
                 mapping[template.params[1]] = build.name(t)
                 renames = {}
                 for name, value in template.free.items():
@@ -279,7 +284,7 @@ class _Forward(_Reverse):
             # The sum has the result's shape when it involves every operand (or its tangent);
             # otherwise (d(a + c) = da) it is spread to that shape, unless shapes provably agree.
             used = build.names_in(total)
-            operands = [a for a in op.operands if isinstance(a, gast.Name)]
+            operands = [a for a in slots.values() if isinstance(a, gast.Name)]
             covered = all(a.id in used or self.tangent_name(a.id) in used for a in operands)
             same = all(self.shape_of(a) is not None and self.shape_of(a) == self.stmt_shape.get(id(stmt))
                        for a in operands)
@@ -293,6 +298,10 @@ class _Forward(_Reverse):
         linear = _hashable(key) and (key in MULTILINEAR or key in JOINTLY_LINEAR)
         if linear:
             call = stmt.value
+            outputs = template_of(rule).outputs
+            if outputs is not None:  # np.sum(x, axis=k): no tangent through an argument the rule gives no gradient
+                active = [i for i in active if i < len(outputs)
+                          and not (isinstance(outputs[i], gast.Constant) and outputs[i].value is None)]
             if _hashable(key) and key in JOINTLY_LINEAR:
                 return self.apply_to_tangents(call, op, active, all_at_once=True)
             terms = [self.apply_to_tangents(call, op, [i], all_at_once=False) for i in active]
@@ -303,20 +312,23 @@ class _Forward(_Reverse):
         # its tangent comes from the reverse rule at run time (diagonal, or transposed).
         helper = "diagonal_tangent" if diagonal else "transposed_tangent"
         reverse = self.inject(getattr(rule.reverse, "__name__", "rule"), rule.reverse)
-        dargs = build.tuple_([self.d(_unstar(a)) or build.const(None) for a in op.operands])
-        return build.call(self.runtime_f(helper), build.name(reverse), dargs, build.name(t),
-                          *[copy.deepcopy(a) for a in op.operands], **op.keywords)
+        return build.call(self.runtime_f(helper), build.name(reverse), dargs, build.name(t), *args, **keywords)
 
     def apply_to_tangents(self, call, op, positions, all_at_once):
         """The operation itself, with the arguments at ``positions`` replaced by their tangents."""
         replaced = {}
-        for i, a in enumerate(op.operands):
+        for i, a in self.slots(op):
             atom = _unstar(a)
             if i in positions:
                 replaced[i] = self.d(atom)
             elif all_at_once and self.is_numeric_atom(atom):
                 replaced[i] = self.zero_of_atom(atom)
         node = copy.deepcopy(call)
+        if isinstance(node, gast.Call):  # a keyword filling a positional parameter: replace its value
+            for k, i in (op.positions or {}).items():
+                where = [j for j, kw in enumerate(call.keywords) if kw.value is op.keywords[k]]
+                if i in replaced and where:
+                    node.keywords[where[0]].value = replaced.pop(i)
         if isinstance(node, gast.BinOp):
             operands = [node.left, node.right]
             for i, new in replaced.items():

@@ -114,6 +114,8 @@ class _Op:
     callee: object = None  # dynamic: the callee expression; rule methods: receiver
     callee_target: str | None = None  # the name receiving the callee's gradient
     keywords: dict = None
+    #: Keywords that fill a positional parameter of a rule's primal: keyword -> position.
+    positions: dict = None
     index: object = None
     attr: str | None = None
     numeric: bool = False  # the result is certainly a number or an array
@@ -379,11 +381,35 @@ class _Reverse:
         if isinstance(getattr(stmt, "value", None), gast.Call):
             stmt.value._srcgrad_pure = True  # a call with a rule computes, it does nothing else
         template = template_of(rule)
+        # np.clip(x, a_max=b): b is the rule's third argument, under the rule's own name for it.
+        positions = registry.keyword_positions(rule, len(args), tuple(keywords))
+        keywords = {registry.rule_keyword(rule, k, positions[k]) if k in positions else k: v
+                    for k, v in keywords.items()}
+        positions = {registry.rule_keyword(rule, k, p): p for k, p in positions.items()}
         bindings = bind_arguments(template, args, keywords)
         if bindings is None or template.outputs is None or MISSING in bindings.values():
-            return _Op("rulecall", operands=args, rule=rule, keywords=keywords, numeric=not rule.structured)
-        return _Op("rule", operands=args, rule=rule, bindings=bindings, keywords=keywords,
+            return _Op("rulecall", operands=args, rule=rule, keywords=keywords, positions=positions,
+                       numeric=not rule.structured)
+        return _Op("rule", operands=args, rule=rule, bindings=bindings, keywords=keywords, positions=positions,
                    numeric=not rule.structured)
+
+    def slots(self, op) -> list:
+        """A rule's arguments by position: ``(position, atom)``, positional ones and keywords that fill one."""
+        return list(enumerate(op.operands)) + [(p, op.keywords[k]) for k, p in (op.positions or {}).items()]
+
+    def check_keywords(self, stmt, op):
+        """A keyword carrying a gradient that the rule does not give is refused, never taken as a constant."""
+        for k, value in op.keywords.items():
+            if k in op.positions or k in registry.nondiff_keywords or not self.is_active_atom(value):
+                continue
+            call = getattr(stmt, "value", None)
+            what = _dotted(call.func) if isinstance(call, gast.Call) else op.rule.name
+            raise NoRuleError(
+                f"the gradient of keyword argument {k}= of {what} is unknown: its derivative rule gives one "
+                "gradient per positional argument, and this keyword does not fill a positional parameter",
+                filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
+                fix=f"pass {value.id} positionally if {what} takes it by position; if it carries no gradient, "
+                f"pass srcgrad.stop_gradient({value.id})")
 
     # ------------------------------------------------------------ analysis
     def analyse(self):
@@ -436,6 +462,8 @@ class _Reverse:
             op = self.ops.get(id(stmt))
             if op is not None and op.kind == "closure":
                 self.check_defaults(op.callee)
+            if op is not None and op.kind in ("rule", "rulecall") and op.keywords:
+                self.check_keywords(stmt, op)
         # Numeric results: every assignment to the name is a rule's result.
         assigned: dict[str, list] = {}
         for stmt in _walk_stmts(body):
@@ -527,7 +555,7 @@ class _Reverse:
             return "()"
         if not op.rule.elementwise:
             return None
-        tokens = {self.shape_of(a) for a in op.operands
+        tokens = {self.shape_of(a) for a in list(op.operands) + list((op.keywords or {}).values())
                   if not isinstance(a, gast.Constant) and not (isinstance(a, gast.Attribute) and self.scope.is_static_path(a))}
         if len(tokens) == 1:
             return tokens.pop()
@@ -917,14 +945,15 @@ class _Reverse:
     def needs_unbroadcast(self, op, position, stmt):
         if not op.rule.broadcast:
             return False
-        others = [a for i, a in enumerate(op.operands) if i != position and not isinstance(a, gast.Constant)
+        slots = dict(self.slots(op))
+        others = [a for i, a in slots.items() if i != position and not isinstance(a, gast.Constant)
                   and not (isinstance(a, gast.Attribute) and self.scope.is_static_path(a))]
         if not others:
             return False
-        mine = self.shape_of(op.operands[position])
+        arg = slots[position]
+        mine = self.shape_of(arg)
         if mine is not None and mine == self.stmt_shape.get(id(stmt)):
             return False
-        arg = op.operands[position]
         # Within one statement a name has one shape: h * h needs no unbroadcast.
         return not all(isinstance(o, gast.Name) and o.id == getattr(arg, "id", None) for o in others)
 
@@ -939,7 +968,7 @@ class _Reverse:
             if injected != name:
                 renames[name] = build.name(injected)
         primal = template.params[2:]
-        for position, arg in enumerate(op.operands):
+        for position, arg in self.slots(op):
             if position >= len(template.outputs) or not self.is_active_atom(arg):
                 continue
             expr = template.outputs[position]
@@ -954,16 +983,24 @@ class _Reverse:
 
     def rulecall_contributions(self, stmt, op, t, dt, state, out):
         rule_name = self.inject(getattr(op.rule.reverse, "__name__", "rule"), op.rule.reverse)
-        args = [dt, build.name(t)] + list(op.operands)
-        call = build.call(rule_name, *args, **op.keywords)
+        args, keywords = registry.positional_call(op.operands, op.keywords, op.positions or {})
+        call = build.call(rule_name, dt, build.name(t), *args, **keywords)
+        slots = dict(self.slots(op))
+        wanted = [p for p, a in slots.items() if p >= len(op.operands) and self.is_active_atom(a)]
+        size = max([len(op.operands)] + [p + 1 for p in wanted])
         parts = []
-        for arg in op.operands:
+        for position in range(size):
+            arg = slots.get(position)
             parts.append(self.namer.fresh(self.namer.adjoint(arg.id) + "_part") if self.is_active_atom(arg) else "_")
-        out.append(build.assign(build.tuple_([build.store(p) for p in parts], store_ctx=True), call))
-        for arg, part in zip(op.operands, parts):
-            if part != "_":
+        if size > len(op.operands):
+            parts.append("*_")  # (a keyword's gradient: the rule may give more than that)
+        elts = [gast.Starred(value=build.store("_"), ctx=gast.Store()) if p == "*_" else build.store(p) for p in parts]
+        out.append(build.assign(build.tuple_(elts, store_ctx=True), call))
+        for position, part in enumerate(parts):
+            if part not in ("_", "*_"):
+                arg = slots[position]
                 grad = build.name(part)
-                if op.rule.broadcast and len(op.operands) > 1:
+                if op.rule.broadcast and len(slots) > 1:
                     grad = build.call(self.runtime("unbroadcast"), grad, arg)
                 self.contribute(arg.id, grad, MAYBE, stmt, state, out)  # a rule may give None
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import NoRuleError
 from .operators import matmul_grad_a, matmul_grad_b, power_slope, sum_to_shape
-from .registry import defattribute, defmethod, defrule, nograd, nondiff_attributes, nondiff_methods, when_imported
+from .registry import (defattribute, defmethod, defrule, keyword_aliases, nograd, nondiff_attributes, nondiff_methods,
+                       when_imported)
 
 rule = functools.partial(defrule, _builtin=True)
 unary = functools.partial(defrule, _builtin=True, broadcast=False, elementwise=True)
@@ -840,8 +841,11 @@ def asarray(dy, y, a, dtype=None):
 
 
 @rule(np.clip)
-def clip(dy, y, a, a_min, a_max):
+def clip(dy, y, a, a_min=None, a_max=None):
     return (clip_grad(dy, a, a_min, a_max), bound_grad(dy, a, a_min, np.less), bound_grad(dy, a, a_max, np.greater))
+
+
+keyword_aliases[np.clip] = {"min": "a_min", "max": "a_max"}  # NumPy 2.1's np.clip(x, min=..., max=...)
 
 
 # ------------------------------------------------------------------ linear algebra

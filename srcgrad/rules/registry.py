@@ -16,7 +16,13 @@ Three tables, each flat:
 - ``method_rules`` / ``attribute_rules``: name -> :class:`Rule` for methods
   and properties of NumPy arrays (``x.sum()``, ``x.T``);
 - ``nondiff``: callables whose result carries no gradient (``len``,
-  ``np.argmax``), plus ``nondiff_methods`` / ``nondiff_attributes``.
+  ``np.argmax``), plus ``nondiff_methods`` / ``nondiff_attributes``, and
+  ``nondiff_keywords``: keyword arguments that say how, not what
+  (``axis=``, ``keepdims=``), whose values never carry a gradient.
+
+A keyword that fills a positional parameter of the primal (``np.clip(x,
+a_max=b)``) gets the gradient the rule gives at that position:
+:func:`keyword_positions` says where each keyword of a call sits.
 
 Every change bumps :data:`version` and tells the listeners (the cache) which
 callable changed, so compiled code that inlined or skipped it is dropped.
@@ -25,11 +31,13 @@ callable changed, so compiled code that inlined or skipped it is dropped.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 import threading
 from typing import Any, Callable
 
-__all__ = ["Rule", "defrule", "defmethod", "defattribute", "nograd", "lookup", "is_nondiff", "when_imported"]
+__all__ = ["Rule", "defrule", "defmethod", "defattribute", "nograd", "lookup", "is_nondiff", "when_imported",
+           "keyword_positions", "rule_arguments"]
 
 
 @dataclasses.dataclass(eq=False)
@@ -64,6 +72,13 @@ attribute_rules: dict[str, Rule] = {}
 nondiff: set = set()
 nondiff_methods: set[str] = set()
 nondiff_attributes: set[str] = set()
+#: Keywords that say how a function computes (an axis, a dtype, a flag, a mask): no gradient through them.
+nondiff_keywords: set[str] = {
+    "axis", "axes", "axis1", "axis2", "keepdims", "dtype", "out", "where", "order", "casting", "subok",
+    "signature", "ddof", "correction", "copy", "optimize", "mode", "kind", "key", "reverse", "default",
+}
+#: Keyword-only spellings of positional parameters, by primal: ``{np.clip: {"max": "a_max"}}``.
+keyword_aliases: dict = {}
 version = 0
 _listeners: list[Callable[[Any], None]] = []
 
@@ -229,3 +244,107 @@ def is_nondiff(fn) -> bool:
         return fn in nondiff
     except TypeError:
         return ("id", id(fn)) in nondiff
+
+
+_signatures: dict = {}
+_bindings: dict = {}
+
+
+def _positional_names(fn, skip=0):
+    """The names of ``fn``'s positional parameters in order (``None`` for a positional-only one), or ``None``."""
+    try:
+        found = _signatures.get((fn, skip), False)
+    except TypeError:
+        found = None
+    if found is not False:
+        return found
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())[skip:]
+    except (TypeError, ValueError):
+        names = None
+    else:
+        names = []
+        for p in parameters:
+            if p.kind == p.VAR_POSITIONAL:
+                break
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                names.append(p.name if p.kind == p.POSITIONAL_OR_KEYWORD else None)
+    try:
+        _signatures[(fn, skip)] = names
+    except TypeError:
+        pass
+    return names
+
+
+def keyword_positions(rule, nargs, names) -> dict:
+    """Where the keywords ``names`` of a call with ``nargs`` positional arguments sit: ``{keyword: position}``.
+
+    A rule gives one gradient per positional argument, so a keyword that
+    fills a positional-or-keyword parameter of the primal gets the gradient
+    at that parameter's position. The primal's signature decides (an array
+    method's receiver is position 0); where it has none, the rule's own
+    parameter names do. Keywords left out of the result (keyword-only
+    parameters, ``**kwargs``, unknown signatures, positions the rule does
+    not take) get no gradient.
+
+    >>> import numpy as np
+    >>> keyword_positions(lookup(np.clip), 1, ("a_max", "out"))
+    {'a_max': 2}
+    """
+    key = (id(rule), nargs, tuple(names))
+    found = _bindings.get(key)
+    if found is not None and found[0] is rule:
+        return found[1]
+    own = _positional_names(rule.reverse, skip=2) or []
+    primal = rule.primal
+    if isinstance(primal, str):  # an array method: the receiver is the rule's first argument
+        import numpy as np
+
+        primal = getattr(np.ndarray, primal, None)
+    if hasattr(primal, "nin") and hasattr(primal, "nout"):  # a ufunc: its inputs are positional only
+        theirs = [None] * primal.nin
+    else:
+        theirs = _positional_names(primal) if primal is not None else None
+    if theirs is None:
+        theirs = own
+    aliases = keyword_aliases.get(_key(rule.primal), {})
+    out = {}
+    for name in names:
+        target = aliases.get(name, name)
+        if target in theirs and nargs <= theirs.index(target) < len(own):
+            out[name] = theirs.index(target)
+    _bindings[key] = (rule, out)
+    return out
+
+
+def rule_keyword(rule, name, position):
+    """The name under which ``rule`` takes the argument at ``position`` (passed to the primal as ``name``)."""
+    own = _positional_names(rule.reverse, skip=2) or []
+    return own[position] if position < len(own) and own[position] else name
+
+
+def positional_call(args, kwargs, positions):
+    """``(args, kwargs)`` with the keywords that continue the positional arguments moved among them.
+
+    ``f(a=x, b=y)`` for a rule becomes ``rule(dy, y, x, y)``: helpers such as
+    forward rules may name their parameters differently from the primal.
+    """
+    args, kwargs = list(args), dict(kwargs)
+    at = {p: k for k, p in positions.items()}
+    while len(args) in at:
+        args.append(kwargs.pop(at[len(args)]))
+    return args, kwargs
+
+
+def rule_arguments(rule, args, kwargs):
+    """How to call ``rule`` for a call ``primal(*args, **kwargs)``: ``(args, kwargs, positions)``.
+
+    A keyword that fills a positional parameter is passed positionally where
+    it continues the positional arguments, else under the rule's own name
+    for that position; ``positions`` is :func:`keyword_positions`.
+    """
+    positions = keyword_positions(rule, len(args), tuple(kwargs)) if kwargs else {}
+    renamed = {rule_keyword(rule, k, positions[k]) if k in positions else k: v for k, v in kwargs.items()}
+    rule_args, rule_kwargs = positional_call(args, renamed,
+                                             {rule_keyword(rule, k, p): p for k, p in positions.items()})
+    return rule_args, rule_kwargs, positions

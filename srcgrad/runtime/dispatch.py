@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import types
 
+import numpy as np
+
 from ..errors import NoRuleError
 from ..rules import registry
 from .accumulate import accum, unbroadcast
@@ -153,38 +155,70 @@ def apply_layout_rule(dy, y, raw, layout, has_self):
 
 
 class RuleBack:
-    """The pullback of a call to a callable with a rule: ``back(dy) -> (None, *dargs)``."""
+    """The pullback of a call to a callable with a rule: ``back(dy) -> (None, *dargs, *dkwargs)``."""
 
-    __slots__ = ("reverse", "y", "args", "kwargs", "broadcast", "nkw")
+    __slots__ = ("reverse", "y", "args", "kwargs", "broadcast", "positions", "rule_args", "rule_kwargs")
 
     def __init__(self, rule, y, args, kwargs):
         self.reverse = rule.reverse
         self.y = y
         self.args = args
         self.kwargs = kwargs
-        self.broadcast = rule.broadcast and len(args) > 1
-        self.nkw = len(kwargs)
+        # fn(x, a_max=b) with fn = np.clip: b is the rule's third argument (see registry.keyword_positions).
+        self.rule_args, self.rule_kwargs, positions = registry.rule_arguments(rule, args, kwargs)
+        self.positions = tuple(positions.get(k) for k in kwargs)
+        self.broadcast = rule.broadcast and len(args) + len(positions) > 1
 
     def __call__(self, dy):
         if dy is None:
-            grads = (None,) * (1 + len(self.args) + self.nkw)
+            grads = (None,) * (1 + len(self.args) + len(self.kwargs))
         else:
-            raw = self.reverse(dy, self.y, *self.args, **self.kwargs)
-            grads = rule_grads(raw, self.args, self.broadcast, self.nkw)
+            raw = self.reverse(dy, self.y, *self.rule_args, **self.rule_kwargs)
+            grads = rule_grads(raw, self.args, self.broadcast, self.kwargs, self.positions)
         return grads
 
 
-def rule_grads(raw, args, broadcast, nkw):
-    """A rule's gradients as a call's: none for the callee, one per argument, none for keywords."""
+def rule_grads(raw, args, broadcast, kwargs=None, positions=()):
+    """A rule's gradients as a call's: none for the callee, one per argument, then one per keyword.
+
+    A keyword gets the gradient at the position it fills (``positions``,
+    in the keywords' order; ``None`` for a keyword-only one, which has none).
+    """
     out = [None]
-    for position, a in enumerate(args):
-        g = raw[position] if position < len(raw) else None
+    values = list(args) + list((kwargs or {}).values())
+    slots = list(range(len(args))) + list(positions)
+    for position, a in zip(slots, values):
+        g = raw[position] if position is not None and position < len(raw) else None
         if g is not None and broadcast:
             g = unbroadcast(g, a)
-        if g is None and is_numeric(a):
+        if g is None and is_numeric(a) and position is not None:
             g = zero_like(a)
         out.append(g)
-    return tuple(out) + (None,) * nkw
+    return tuple(out)
+
+
+def carries_gradient(value) -> bool:
+    """A float or a float array (or a tuple or list holding one): a value a gradient could be wanted for."""
+    if isinstance(value, (list, tuple)):
+        return any(carries_gradient(v) for v in value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.issubdtype(value.dtype, np.inexact)
+    return isinstance(value, (float, complex))
+
+
+def check_rule_keywords(rule, fn, args, kwargs, wanted=None):
+    """Refuse a keyword the rule gives no gradient for, when the caller wants one (``wanted``: names, None for all)."""
+    positions = registry.keyword_positions(rule, len(args), tuple(kwargs))
+    for k, value in kwargs.items():
+        if k in positions or k in registry.nondiff_keywords or not carries_gradient(value) \
+                or wanted is not None and k not in wanted:
+            continue
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+        raise NoRuleError(
+            f"the gradient of keyword argument {k}= of {name} is unknown: its derivative rule gives one "
+            "gradient per positional argument, and this keyword does not fill a positional parameter",
+            fix=f"pass that argument positionally if {name} takes it by position; if it carries no gradient, "
+            "pass srcgrad.stop_gradient(...) of it")
 
 
 class MethodBack:
@@ -323,11 +357,16 @@ class DirectCall:
 
 def _pullback(wrt, fn, args, kwargs):
     nkw = len(kwargs)
+    if kwargs:
+        refuse_nested_keywords(fn, args, kwargs)
     fn = stand_in_for(fn)
     if fn is mutate:
         return _mutate(args[0], args[1], args[2:], kwargs)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
+        if kwargs:
+            check_rule_keywords(rule, fn, args, kwargs,
+                                None if wrt is None else {k for i, k in enumerate(kwargs, 1 + len(args)) if i in wrt})
         y = fn(*args, **kwargs)
         return y, RuleBack(rule, y, args, kwargs)
     if registry.is_nondiff(fn):
@@ -358,6 +397,17 @@ def _pullback(wrt, fn, args, kwargs):
             fix=f"register one with @srcgrad.defrule({name}), or srcgrad.nograd({name}) if it passes no gradient",
         )
     raise TypeError(f"{fn!r} is not callable")
+
+
+def refuse_nested_keywords(fn, args, kwargs):
+    """Generated code's ``pullback(g, x, k=v)``, differentiated again: its stand-in takes no keywords (yet)."""
+    if fn is pullback or fn is pullback_wrt:
+        callee = args[1 if fn is pullback_wrt else 0]
+        name = getattr(callee, "__qualname__", None) or getattr(callee, "__name__", repr(callee))
+        raise NoRuleError(
+            f"srcgrad cannot yet take a higher-order derivative through a call to {name} with keyword "
+            f"arguments ({', '.join(k + '=' for k in kwargs)})",
+            fix=f"pass them to {name} positionally inside the function being differentiated twice")
 
 
 #: Library functions differentiated through a stand-in written in the traceable subset.

@@ -96,14 +96,16 @@ def _bind(plain, entry, values, tangents, kwargs, dkwargs):
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     """``(fn(*args), its tangent)`` given the arguments' tangents ``dargs``."""
     from ..compiler.cache import tangent_of
-    from .dispatch import stand_in_for
+    from .dispatch import refuse_nested_keywords, stand_in_for
 
     kwargs = dict(keywords)
+    if kwargs:
+        refuse_nested_keywords(fn, args, kwargs)
     fn = stand_in_for(fn)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
         y = fn(*args, **kwargs)
-        return y, rule_tangent(fn, rule, tuple(dargs), y, args, kwargs)
+        return y, rule_tangent(fn, rule, tuple(dargs), y, args, kwargs, dict(zip(kwargs, dkeywords)))
     if registry.is_nondiff(fn):
         y = fn(*args, **kwargs)
         return y, zero_tangent(y)
@@ -181,33 +183,60 @@ def _constant_tangent(a):
     return a
 
 
-def rule_tangent(fn, rule, dargs, y, args, kwargs):
+def rule_tangent(fn, rule, dargs, y, args, kwargs, dkwargs=None):
     """The tangent of ``y = fn(*args, **kwargs)``, a call to a function with a rule, at run time.
 
     The same choice the compiler makes for a call it can see: an explicit forward rule,
     the reverse rule of an elementwise function, the function itself for a linear one,
-    else the transposed reverse rule.
+    else the transposed reverse rule. A keyword that fills a positional parameter
+    (``fn(x, a_max=b)``) has its tangent (from ``dkwargs``) at that position.
     """
     from ..compiler.forward import DIAGONAL, JOINTLY_LINEAR, LINEAR_IN_FIRST, MULTILINEAR, _hashable, explicit_forward
+    from .dispatch import check_rule_keywords
 
+    rule_args, rule_kwargs, at = registry.rule_arguments(rule, args, kwargs)
+    if kwargs:
+        dkwargs = dkwargs or {}
+        check_rule_keywords(rule, fn, args, kwargs, {k for k, d in dkwargs.items() if d is not None})
+        dargs = tuple(dargs) + (None,) * (max(at.values(), default=-1) + 1 - len(dargs))
+        by_position = {p: dkwargs.get(k) for k, p in at.items()}
+        dargs = tuple(by_position.get(i, d) for i, d in enumerate(dargs))
     if all(d is None for d in dargs):
         return zero_tangent(y)
     key = fn if _hashable(fn) else None
     explicit = explicit_forward(rule)
     if explicit is not None:
-        return explicit(dargs, y, *args, **kwargs)
+        return explicit(dargs, y, *rule_args, **rule_kwargs)
     if rule.elementwise or rule.scalar or (key is not None and key in DIAGONAL):
-        return diagonal_tangent(rule.reverse, dargs, y, *args, **kwargs)
+        return diagonal_tangent(rule.reverse, dargs, y, *rule_args, **rule_kwargs)
     if key is not None and key in LINEAR_IN_FIRST:
-        return zero_tangent(y) if dargs[0] is None else fn(dargs[0], *args[1:], **kwargs)
+        return zero_tangent(y) if dargs[0] is None else _call_with(fn, args, kwargs, at, {0: dargs[0]})
     if key is not None and key in JOINTLY_LINEAR:
-        values = [d if d is not None else _constant_tangent(a) for d, a in zip(dargs, args)]
-        return fn(*values, **kwargs)
+        values = {**dict(enumerate(args)), **{p: kwargs[k] for k, p in at.items()}}
+        tangents = {i: d if i < len(dargs) and (d := dargs[i]) is not None else _constant_tangent(a)
+                    for i, a in values.items()}
+        return _call_with(fn, args, kwargs, at, tangents)
     if key is not None and key in MULTILINEAR:
+        values = {**dict(enumerate(args)), **{p: kwargs[k] for k, p in at.items()}}
         total = None
         for i, d in enumerate(dargs):
-            if d is not None:
-                term = fn(*args[:i], d, *args[i + 1:], **kwargs)
+            if d is not None and not isinstance(values.get(i), (int, np.integer)):  # an axis, not an operand
+                term = _call_with(fn, args, kwargs, at, {i: d})
                 total = term if total is None else total + term
-        return total
-    return transposed_tangent(rule.reverse, dargs, y, *args, **kwargs)
+        return zero_tangent(y) if total is None else total
+    return transposed_tangent(rule.reverse, dargs, y, *rule_args, **rule_kwargs)
+
+
+def _call_with(fn, args, kwargs, at, replaced):
+    """``fn(*args, **kwargs)`` with the arguments at the positions in ``replaced`` swapped.
+
+    ``at`` says which keyword fills which position (:func:`~srcgrad.rules.registry.keyword_positions`).
+    """
+    args, kwargs = list(args), dict(kwargs)
+    names = {p: k for k, p in at.items()}
+    for i, value in replaced.items():
+        if i < len(args):
+            args[i] = value
+        elif i in names:
+            kwargs[names[i]] = value
+    return fn(*args, **kwargs)

@@ -23,6 +23,9 @@ central differences at two seeded random inputs:
 - :func:`check_second_order`: the gradient of ``f`` is differentiated again;
 - :func:`check_rule_shapes`: the rule, called directly, returns one gradient
   per argument, shaped like it;
+- :func:`keyword_variants`: the same specs with their arguments passed by
+  keyword where the primal allows it (``np.dot(a, b=b)``), so a keyword
+  that carries a gradient is checked like a positional one;
 - :func:`check_forward` (and :func:`check_forward_dynamic`, the primal passed
   in): forward mode. ``jvp`` of ``f(a, b) = call`` along a random tangent
   matches central differences of the call along that tangent, and agrees
@@ -38,6 +41,7 @@ import ast
 import builtins
 import dataclasses
 import importlib.util
+import inspect
 import itertools
 import math
 import operator
@@ -59,7 +63,8 @@ except ImportError:  # pragma: no cover - scipy is optional
 else:
     registry.load_optional_rules()  # srcgrad loads SciPy's rules lazily; the tables cover them
 
-__all__ = ["Spec", "params", "check_inline", "check_dynamic", "check_rule_shapes", "missing_specs", "define"]
+__all__ = ["Spec", "params", "check_inline", "check_dynamic", "check_rule_shapes", "missing_specs", "define",
+           "keyword_variants"]
 
 ARG_NAMES = ("a", "b", "c", "d")
 SEEDS = (0, 1)
@@ -151,6 +156,50 @@ def _dynamic_call(spec):
     if "(" not in spec.call or not re.fullmatch(r"[\w.]+", name):
         raise ValueError(f"give the dynamic form of {spec.call!r} (an operator?) as dynamic=")
     return "fn(" + spec.call[len(name) + 1:]
+
+
+def keyword_variant(spec, fewest=False):
+    """``spec`` with its last arguments passed by keyword (``np.clip(a=a, a_min=b, a_max=c)``), last case only.
+
+    As many as the primal's signature takes by keyword, or with ``fewest``
+    only those from the last differentiated one on (``np.dot(a, b=b)``);
+    ``None`` when none of them holds a differentiated argument.
+    """
+    tree = ast.parse(spec.call, mode="eval").body
+    if spec.kind not in ("function", "method") or not isinstance(tree, ast.Call):
+        return None
+    primal = getattr(np.ndarray, spec.primal) if spec.kind == "method" else spec.primal
+    try:
+        parameters = list(inspect.signature(primal).parameters.values())[1 if spec.kind == "method" else 0:]
+    except (TypeError, ValueError):
+        return None
+    args = tree.args
+    if any(isinstance(a, ast.Starred) for a in args) or len(parameters) < len(args):
+        return None
+    for k in (reversed(range(len(args))) if fewest else range(len(args))):
+        by_keyword = all(parameters[i].kind == inspect.Parameter.POSITIONAL_OR_KEYWORD for i in range(k, len(args)))
+        differentiated = any(isinstance(n, ast.Name) and n.id in ARG_NAMES for a in args[k:] for n in ast.walk(a))
+        if by_keyword and differentiated:
+            tree.keywords = [ast.keyword(arg=parameters[i].name, value=args[i]) for i in range(k, len(args))] \
+                + tree.keywords
+            tree.args = args[:k]
+            cases = spec.cases[-1:] if len(spec.args) != 1 else [case[0] for case in spec.cases[-1:]]
+            return Spec(spec.primal, ast.unparse(tree), cases, domain=spec.domain, kind=spec.kind,
+                        rtol=spec.rtol, atol=spec.atol)
+    return None
+
+
+def keyword_variants(table):
+    """:func:`keyword_variant` of every spec that has one, once per primal and set of keywords."""
+    variants = {}
+    for spec, fewest in itertools.product(table, (False, True)):
+        variant = keyword_variant(spec, fewest)
+        if variant is not None:
+            keywords = ast.parse(variant.call, mode="eval").body.keywords
+            names = tuple((k.arg, ast.unparse(k.value) if k.value is None or any(
+                isinstance(n, ast.Name) and n.id in ARG_NAMES for n in ast.walk(k.value)) else "") for k in keywords)
+            variants.setdefault((variant.kind, id(variant.primal), names), variant)
+    return list(variants.values())
 
 
 def _readable_id(call):

@@ -13,7 +13,7 @@ import srcgrad
 import srcgrad.rules.numpy
 
 from .specs import (Spec, check_dynamic, check_forward, check_forward_dynamic, check_inline, check_rule_shapes,
-                    check_second_order, define, missing_specs, params)
+                    check_second_order, define, keyword_variants, missing_specs, params)
 
 try:
     import scipy.special
@@ -308,6 +308,36 @@ def test_forward(spec, case, tmp_path_factory):
 
 @pytest.mark.parametrize("spec, case", params(FUNCTION_SPECS))
 def test_forward_dynamic(spec, case, tmp_path_factory):
+    check_forward_dynamic(spec, case, tmp_path_factory)
+
+
+#: Every spec again with its arguments passed by keyword where NumPy allows it: np.dot(a, b=b),
+#: np.clip(a=a, a_min=b - 1.0, a_max=c + 1.0), a.clip(min=..., max=...) (last case of each).
+KEYWORD_SPECS = keyword_variants(SPECS) + [
+    Spec(np.clip, "np.clip(a, min=b - 1.0, max=c + 1.0)", [((3, 4), (4,), ())], domain=("real", "unit", "unit")),
+    Spec(np.clip, "np.clip(a, max=b)", [((3, 4), (4,))], domain=("real", "unit")),
+]
+
+
+@pytest.mark.parametrize("spec, case", params(KEYWORD_SPECS))
+def test_keyword_inline(spec, case, tmp_path_factory):
+    """A differentiated argument passed by keyword gets the gradient it would get positionally."""
+    check_inline(spec, case, tmp_path_factory)
+
+
+@pytest.mark.parametrize("spec, case", params([spec for spec in KEYWORD_SPECS if spec.kind == "function"]))
+def test_keyword_dynamic(spec, case, tmp_path_factory):
+    """The same with the primal held in a variable: the rule runs at run time (RuleBack)."""
+    check_dynamic(spec, case, tmp_path_factory)
+
+
+@pytest.mark.parametrize("spec, case", params(KEYWORD_SPECS))
+def test_keyword_forward(spec, case, tmp_path_factory):
+    check_forward(spec, case, tmp_path_factory)
+
+
+@pytest.mark.parametrize("spec, case", params([spec for spec in KEYWORD_SPECS if spec.kind == "function"]))
+def test_keyword_forward_dynamic(spec, case, tmp_path_factory):
     check_forward_dynamic(spec, case, tmp_path_factory)
 
 
