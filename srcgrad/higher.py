@@ -51,7 +51,11 @@ def gradient(f, *args):
 
 
 def plan(fn, args):
-    """How a call ``fn(*args)`` reaches compiled code: ``(forward, backward, how, layout, has_self, split)``.
+    """How a call ``fn(*args)`` reaches compiled code: ``(forward, backward, how, layout, has_self, split, defaults)``.
+
+    ``defaults`` are the values of the parameters the call leaves to their
+    defaults (constants: they get no gradient); ``split`` is where the
+    arguments gathered into ``*args`` start.
 
     The generated forward reads ``fn``'s globals, so its gradient (a dict of
     them) is ``fn``'s: that is this function's rule, and how implicit
@@ -74,12 +78,15 @@ def plan(fn, args):
             "passed around as a value (a NumPy function held in a variable or a field)",
             fix="call it by its name inside the function (np.tanh(x)), or wrap it: def act(x): return np.tanh(x)",
         )
-    _, layout, _ = entry.plan(callee, bound, args, {})
+    values, layout, _ = entry.plan(callee, bound, args, {})
+    given = len(args) + (0 if bound is None else 1)
+    named = len(entry.params) - (entry.vararg is not None)
+    defaults = tuple(values[given:named])
     split = None
     if entry.vararg is not None:  # the forward takes the extra arguments as one tuple
         split = entry.params.index(entry.vararg) - (0 if bound is None else 1)
         how += "+tuple"
-    return entry.forward, entry.backward, how, layout, entry.has_self_grad, split
+    return entry.forward, entry.backward, how, layout, entry.has_self_grad, split, defaults
 
 
 @defrule(plan, broadcast=False, _builtin=True)
@@ -89,19 +96,17 @@ def plan_rule(dy, y, fn, args):
 
 def pullback(fn, *args):
     """The dispatcher as differentiated code sees it (plain, closure, bound and object calls)."""
-    forward, backward, how, layout, has_self, split = plan(fn, args)
-    if how == "plain+tuple":
-        y, saved = forward(*args[:split], args[split:])
-    elif how == "closure+tuple":
-        y, saved = forward(fn, *args[:split], args[split:])
-    elif how == "plain":
-        y, saved = forward(*args)
-    elif how == "closure":
-        y, saved = forward(fn, *args)
+    forward, backward, how, layout, has_self, split, defaults = plan(fn, args)
+    if split is not None:  # the forward takes the extra arguments as one tuple
+        values = tuple(args[:split]) + defaults + (args[split:],)
+    else:
+        values = tuple(args) + defaults
+    if how in ("plain", "plain+tuple"):
+        y, saved = forward(*values)
+    elif how in ("closure", "closure+tuple", "object"):
+        y, saved = forward(fn, *values)
     elif how == "bound":
-        y, saved = forward(bound_object(fn), *args)
-    elif how == "object":
-        y, saved = forward(fn, *args)
+        y, saved = forward(bound_object(fn), *values)
     else:
         y, back = runtime_pullback(fn, *args)
     if how != "other":

@@ -145,3 +145,13 @@ def test_differentiable_methods():
 
 def test_stop_gradient():
     assert srcgrad.gradient(lambda x: x * srcgrad.stop_gradient(x), 3.0) == (3.0,)
+
+
+def with_default(x, k=3.0):
+    return k * np.sin(x) * x
+
+
+def test_a_parameter_left_to_its_default_inside_a_nested_gradient():
+    first = lambda x: srcgrad.gradient(with_default, x)[0]
+    for x in (0.5, -1.2):
+        assert srcgrad.gradient(first, x)[0] == pytest.approx(numerical_gradient(first, (x,), 0), rel=1e-6)
