@@ -147,6 +147,100 @@ def test_stop_gradient():
     assert srcgrad.gradient(lambda x: x * srcgrad.stop_gradient(x), 3.0) == (3.0,)
 
 
+# ---------------------------------------------------------------- loops, and third order
+# Each derivative is checked against central differences of the one below it.
+
+
+def derivatives(fn, order):
+    """``[fn, fn', fn'', ...]`` up to ``order``, each the gradient of the one before."""
+    out = [fn]
+    for _ in range(order):
+        out.append(lambda x, lower=out[-1]: srcgrad.gradient(lower, x)[0])
+    return out
+
+
+def carried(x):
+    y = x
+    for i in range(3):
+        y = y * y + np.sin(y)  # the carried value feeds itself
+    return y
+
+
+def cubic(x):
+    return 3 * x ** 3 + 2 * x ** 2
+
+
+def transcendental(x):
+    return np.sin(x) * np.exp(0.5 * x) + np.log(1 + x ** 2)
+
+
+def squared_twice(x):
+    y = x
+    y = y * y
+    y = y * y
+    return y
+
+
+def squared_twice_in_a_loop(x):
+    y = x
+    for i in range(2):
+        y = y * y
+        y = y * y
+    return y
+
+
+def while_loop(x):
+    y = x
+    k = 0
+    while k < 3:
+        y = np.sin(y) * y + x
+        k = k + 1
+    return y
+
+
+def branch_in_loop(x):
+    y = x
+    for i in range(4):
+        if y > 1.0:
+            y = np.log(y) + x
+        else:
+            y = y * y + 0.5 * x
+    return y
+
+
+def appended_then_summed(x):
+    ys = []
+    y = x
+    for i in range(3):
+        y = np.sin(y) + y * x
+        ys.append(y)
+    total = 0.0
+    for v in ys:
+        total = total + v * v
+    return total
+
+
+LOOPS_AND_FRIENDS = [carried, cubic, transcendental, squared_twice, squared_twice_in_a_loop, while_loop,
+                     branch_in_loop, appended_then_summed]
+
+
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("fn", LOOPS_AND_FRIENDS)
+@pytest.mark.parametrize("x", [0.4, 0.9, -0.6])
+def test_nth_derivative_matches_differences_of_the_one_below(fn, order, x):
+    lower, nth = derivatives(fn, order)[-2:]
+    assert nth(x) == pytest.approx(numerical_gradient(lower, (x,), 0), rel=1e-5, abs=1e-5)
+
+
+def test_known_values_at_second_and_third_order():
+    d3 = derivatives(cubic, 3)[3]
+    assert d3(0.3) == pytest.approx(18.0) and d3(-2.0) == pytest.approx(18.0)
+    _, _, d2, d3 = derivatives(squared_twice, 3)  # x ** 4 (an earlier attempt gave 8x² for d2)
+    assert d2(1.5) == pytest.approx(12 * 1.5 ** 2) and d3(1.5) == pytest.approx(24 * 1.5)
+    _, _, d2, d3 = derivatives(squared_twice_in_a_loop, 3)  # x ** 16
+    assert d2(0.9) == pytest.approx(240 * 0.9 ** 14) and d3(0.9) == pytest.approx(3360 * 0.9 ** 13)
+
+
 def with_default(x, k=3.0):
     return k * np.sin(x) * x
 

@@ -27,8 +27,10 @@ How it works, in the order the pass runs:
    value, and ``if dz is not None:`` only where that is unknown. ``None``
    is the only zero: no zero-filled arrays.
 4. *Loops and branches*: a variable overwritten inside a loop has its old
-   value pushed on a tape (a list named ``<var>_tape``) in the forward and
-   restored in the backward; straight-line code needs no tape because the
+   value pushed on a tape (``<var>_tape = push(<var>_tape, <var>)``) in the
+   forward and popped in the backward (``runtime/tape.py``: tapes are values
+   with rules of their own, so generated code differentiates again);
+   straight-line code needs no tape because the
    normaliser gave every redefinition its own name. An ``if`` is replayed
    from its saved test; a ``while`` loop counts its iterations.
 5. *Forward*: the user's statements, with calls to differentiable user
@@ -47,7 +49,7 @@ import gast
 
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
-from ..runtime import dispatch, structure
+from ..runtime import dispatch, structure, tape
 from ..runtime.accumulate import accum, unbroadcast
 from . import build
 from .inline import bind_arguments, substitute, template_of
@@ -84,6 +86,9 @@ RUNTIME = {
     "without_item": structure.without_item,
     "appended": structure.appended,
     "extended": structure.extended,
+    "new_tape": tape.new_tape,
+    "push": tape.push,
+    "pop": tape.pop,
 }
 
 
@@ -520,9 +525,6 @@ class _Reverse:
             if isinstance(stmt, gast.While) and id(stmt) in self.in_loop:
                 self.taped.add(self.counters[id(stmt)])
         backward = self.prune_restores(backward)
-        if self.taped:
-            backward = [build.assign(self.tape_name(t), build.call("reversed", build.name(self.tape_name(t))))
-                        for t in sorted(self.taped)] + backward
 
         forward = self.forward_block(head)
         # What the backward reads from the forward is saved (never a name it binds itself:
@@ -692,9 +694,7 @@ class _Reverse:
                 targets = targets + [self.back_names[id(stmt)]]
             for t in targets:
                 self.flush_all(out, self._state)
-                line = build.assign(t, build.call("next", build.name(self.tape_name(t))))
-                line._srcgrad_restore = t
-                out.append(line)
+                out.append(self.pop_line(t))
 
     def reverse_stmt(self, stmt, state) -> list:
         self._state = state
@@ -1081,9 +1081,7 @@ class _Reverse:
                               body=body or [gast.Pass()], orelse=[], type_comment=None)
         out.append(header)
         if isinstance(stmt, gast.While) and id(stmt) in self.in_loop:
-            line = build.assign(counter, build.call("next", build.name(self.tape_name(counter))))
-            line._srcgrad_restore = counter
-            out.append(line)
+            out.append(self.pop_line(counter))
 
     # ------------------------------------------------------------ forward
     def tape_name(self, var):
@@ -1092,6 +1090,19 @@ class _Reverse:
         if name is None:
             name = self.tape_names[var] = self.namer.fresh(f"{var}_tape")
         return name
+
+    def push_line(self, var):
+        """``h_tape = push(h_tape, h)``: keep the value ``h`` has before it is overwritten."""
+        tape_ = self.tape_name(var)
+        return build.assign(tape_, build.call(self.runtime("push"), build.name(tape_), build.name(var)))
+
+    def pop_line(self, var):
+        """``h, h_tape = pop(h_tape)``: put back the value ``h`` had (pruned unless the backward reads it)."""
+        tape_ = self.tape_name(var)
+        target = build.tuple_([build.store(var), build.store(tape_)], store_ctx=True)
+        line = build.assign(target, build.call(self.runtime("pop"), build.name(tape_)))
+        line._srcgrad_restore = var
+        return line
 
     def forward_block(self, stmts) -> list:
         out = []
@@ -1109,7 +1120,7 @@ class _Reverse:
             if isinstance(stmt, gast.While):
                 counter = self.counters[id(stmt)]
                 if counter in self.taped:
-                    out.append(build.expr_stmt(build.call(build.attr(self.tape_name(counter), "append"), build.name(counter))))
+                    out.append(self.push_line(counter))
                 out.append(build.assign(counter, build.const(0)))
                 step = build.assign(counter, gast.BinOp(left=build.name(counter), op=gast.Add(), right=build.const(1)))
                 node = gast.While(test=stmt.test, body=[step] + self.forward_block(stmt.body), orelse=[])
@@ -1147,12 +1158,11 @@ class _Reverse:
                 written |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)}
             if var in written:
                 position = k + 1
-        push = build.expr_stmt(build.call(build.attr(self.tape_name(var), "append"), build.name(var)))
-        out.insert(position, push)
+        out.insert(position, self.push_line(var))
 
     def pre_inits(self, head):
         """Tapes start empty; a taped variable first assigned inside a loop starts as None."""
-        lines = [build.assign(self.tape_name(t), gast.List(elts=[], ctx=gast.Load())) for t in sorted(self.taped)]
+        lines = [build.assign(self.tape_name(t), build.call(self.runtime("new_tape"))) for t in sorted(self.taped)]
         for t in sorted(self.taped):
             if t in self.scope.params or t in self.counters.values():
                 continue
