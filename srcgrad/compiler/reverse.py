@@ -175,6 +175,7 @@ class _Reverse:
         self.order: dict[int, int] = {}
         self.comments: dict[int, str] = {}
         self.counters: dict[int, str] = {}
+        self._first_use: dict[str, int] | None = None
 
     # ------------------------------------------------------------ helpers
     def inject(self, name: str, value) -> str:
@@ -578,10 +579,13 @@ class _Reverse:
         return Transformed(fwd, bwd, dict(self.injected), params, has_self_grad, takes_closure, self.depends_on)
 
     def first_use(self, name):
-        for stmt in _walk_stmts(self.fdef.body):
-            if name in build.names_in(stmt) or name in _targets(stmt):
-                return self.order.get(id(stmt), 0)
-        return -1
+        """The position of the first statement reading or writing ``name`` (-1 for none)."""
+        if self._first_use is None:  # (one walk: generated code at third order is long)
+            self._first_use = {}
+            for stmt in _walk_stmts(self.fdef.body):
+                for n in build.names_in(stmt) | set(_targets(stmt)):
+                    self._first_use.setdefault(n, self.order.get(id(stmt), 0))
+        return self._first_use.get(name, -1)
 
     def names_read(self, stmts, skip_restores=False) -> set[str]:
         out = set()
