@@ -96,7 +96,26 @@ def rosenbrock(x):
     return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[1]) ** 2 + 100 * (x[2] - x[1] ** 2) ** 2
 
 
-@pytest.mark.parametrize("fn", [cubic_sum, coupled, log_sum_exp, quadratic, rosenbrock])
+def recurrent(x):
+    h = x
+    for i in range(3):
+        h = np.tanh(1.5 * h + 0.1 * h[::-1])
+    return np.sum(h ** 2) + np.sum(x * h)
+
+
+INPUTS = np.array([[0.5, -1.0, 0.2], [1.0, 0.3, -0.7], [-0.4, 0.8, 0.6]])
+TARGETS = np.array([0.3, -0.2, 0.5])
+
+
+def loop_loss(w):
+    total = 0.0
+    for k in range(len(TARGETS)):
+        prediction = np.tanh(INPUTS[k] @ w)
+        total = total + (prediction - TARGETS[k]) ** 2
+    return total
+
+
+@pytest.mark.parametrize("fn", [cubic_sum, coupled, log_sum_exp, quadratic, rosenbrock, recurrent, loop_loss])
 def test_hessian_matches_finite_differences_of_the_gradient(fn):
     x = np.array([0.3, -0.7, 1.1])
     H = srcgrad.hessian(fn, x)
@@ -249,3 +268,37 @@ def test_a_parameter_left_to_its_default_inside_a_nested_gradient():
     first = lambda x: srcgrad.gradient(with_default, x)[0]
     for x in (0.5, -1.2):
         assert srcgrad.gradient(first, x)[0] == pytest.approx(numerical_gradient(first, (x,), 0), rel=1e-6)
+
+
+# ---------------------------------------------------------------- functions of arrays, through loops
+
+V = np.array([0.3, -1.0, 0.5])
+
+
+@pytest.mark.parametrize("fn", [recurrent, loop_loss])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hessian_vector_product_through_a_loop(fn, seed):
+    x = 0.5 * np.random.default_rng(seed).normal(size=3)
+    grad_along_v = lambda x: srcgrad.gradient(fn, x)[0] @ V
+    (hv,) = srcgrad.gradient(grad_along_v, x)
+    np.testing.assert_allclose(hv, numerical_gradient(grad_along_v, (x,), 0), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("fn", [recurrent, loop_loss])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_full_second_derivative_by_gradient_inside_gradient(fn, seed):
+    x = 0.5 * np.random.default_rng(seed).normal(size=3)
+    rows = [lambda x, i=i: srcgrad.gradient(fn, x)[0][i] for i in range(3)]
+    H = np.stack([srcgrad.gradient(row, x)[0] for row in rows])
+    numeric = np.stack([numerical_gradient(row, (x,), 0) for row in rows])
+    np.testing.assert_allclose(H, numeric, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(srcgrad.hessian(fn, x), H, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [recurrent, loop_loss])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_third_order_through_arrays_and_loops(fn, seed):
+    x = 0.5 * np.random.default_rng(seed).normal(size=3)
+    curvature_along_v = lambda x: srcgrad.gradient(lambda x: srcgrad.gradient(fn, x)[0] @ V, x)[0] @ V
+    (g,) = srcgrad.gradient(curvature_along_v, x)
+    np.testing.assert_allclose(g, numerical_gradient(curvature_along_v, (x,), 0), rtol=1e-5, atol=1e-6)

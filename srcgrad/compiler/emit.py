@@ -66,4 +66,7 @@ def compile_functions(source: str, names: list[str], injected: dict, globals_: d
     code = compile(factory, filename, "exec")
     namespace: dict = {}
     exec(code, globals_, namespace)
-    return namespace["__srcgrad_factory__"](*injected.values())
+    functions = namespace["__srcgrad_factory__"](*injected.values())
+    for fn in functions:
+        fn._srcgrad_generated = True  # (its captured variables are the injected values: resolve.Scope)
+    return functions

@@ -195,6 +195,18 @@ class _Reverse:
         self.inject_names[id(value)] = candidate
         return candidate
 
+    def inject_cells(self):
+        """Generated code's captured helpers reach its adjoint the same way, by name.
+
+        (Read through a closure argument instead, they would be local variables
+        one order up, where ``np.sum(x)`` no longer reads as NumPy's ``sum``.)
+        """
+        for name in self.scope.freevars:
+            value = self.scope.value(name)
+            self.injected[name] = value
+            self.inject_names.setdefault(id(value), name)
+            self.namer.taken.add(name)
+
     def runtime(self, name: str) -> gast.Name:
         return build.name(self.inject(name, RUNTIME[name]))
 
@@ -384,9 +396,13 @@ class _Reverse:
         for stmt in _walk_stmts(body):
             if isinstance(stmt, gast.While):
                 self.counters[id(stmt)] = self.namer.fresh("steps")
+        if self.scope.generated:
+            self.inject_cells()
         # Activity: parameters, and non-constant values reached from outside.
         self.active = set(self.scope.params)
         outer = ("free",) if getattr(self, "globals_are_constants", False) else ("free", "global")
+        if self.scope.generated:
+            outer = tuple(kind for kind in outer if kind != "free")
         for node in gast.walk(self.fdef):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 if self.scope.kind(node.id) in outer and not is_constant_value(self.scope.value(node.id)):
@@ -541,7 +557,8 @@ class _Reverse:
         defined |= {n for n in read if self.scope.kind(n) in ("free", "global")}
         defined -= self.loop_targets_read_only_inside(backward)
         saved = sorted((read & defined) - set(self.injected), key=lambda n: (self.first_use(n), n))
-        takes_closure = any(self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
+        takes_closure = not self.scope.generated and any(
+            self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
         prologue = []
         closure_arg = None
         if takes_closure:
