@@ -392,7 +392,7 @@ class _Reverse:
             self.order[id(stmt)] = position
             if isinstance(stmt, (gast.Assign, gast.FunctionDef)):
                 self.ops[id(stmt)] = self.classify(stmt)
-        self.mark_loops(body, False)
+        self.mark_loops(body, None, set(self.scope.params))
         for stmt in _walk_stmts(body):
             if isinstance(stmt, gast.While):
                 self.counters[id(stmt)] = self.namer.fresh("steps")
@@ -491,20 +491,27 @@ class _Reverse:
             return None
         return self.shape.get(atom.id, atom.id)
 
-    def mark_loops(self, stmts, inside):
-        """Mark statements inside a loop or a branch: what they overwrite is kept on a tape.
+    def mark_loops(self, stmts, inside, bound):
+        """Mark the statements whose overwritten values are kept on a tape; return the names bound after.
 
-        (A branch runs at most once, but ``if c: y = y * x`` still overwrites
-        the ``y`` its own gradient needs; straight-line code was renamed instead.)
+        Every statement inside a loop is marked. A branch runs at most once,
+        but ``if c: y = y * x`` still overwrites the ``y`` its own gradient
+        needs, so in a branch a statement that rebinds a name bound before it
+        is marked too; a name first bound inside a branch has no older value
+        to keep (and straight-line code was renamed instead).
         """
         for stmt in stmts:
-            if inside:
+            if inside == "loop" or (inside == "branch" and bound & set(_targets(stmt))):
                 self.in_loop.add(id(stmt))
             if isinstance(stmt, (gast.For, gast.While)):
-                self.mark_loops(stmt.body, True)
+                self.mark_loops(stmt.body, "loop", set(bound))
+                bound |= {t for inner in _walk_stmts([stmt]) for t in _targets(inner)}
             elif isinstance(stmt, gast.If):
-                self.mark_loops(stmt.body, True)
-                self.mark_loops(stmt.orelse, True)
+                inner = "loop" if inside == "loop" else "branch"
+                bound |= self.mark_loops(stmt.body, inner, set(bound)) | self.mark_loops(stmt.orelse, inner, set(bound))
+            else:
+                bound |= set(_targets(stmt))
+        return bound
 
     # ------------------------------------------------------------ backward
     def run(self) -> Transformed:
