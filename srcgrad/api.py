@@ -109,6 +109,8 @@ def _register_stand_ins():
 
     nograd(stop_gradient)
     dispatch.traced_as(gradient, higher.gradient)
+    dispatch.traced_as(withgradient, higher.withgradient)
+    dispatch.traced_as(pullback, higher.user_pullback)
     dispatch.traced_as(dispatch.pullback, higher.pullback)
 
 

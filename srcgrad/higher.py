@@ -6,14 +6,16 @@ through the generated code that call runs. Two library functions are
 differentiated through stand-ins written here, in the subset srcgrad
 reads, instead of their own source:
 
-- :func:`srcgrad.gradient` through :func:`gradient` (one pullback, seeded with 1);
+- :func:`srcgrad.gradient` through :func:`gradient` (one pullback, seeded with 1),
+  and :func:`srcgrad.withgradient` and :func:`srcgrad.pullback` likewise;
 - the dispatcher :func:`srcgrad.runtime.dispatch.pullback`, which generated
   code calls for every user function, through :func:`pullback`.
 
 Pullback objects (:class:`~srcgrad.runtime.dispatch.Back`) have traceable
 ``__call__`` methods, so a call to one inside generated code is
 differentiated like any callable object. What is left are three small
-rules for the glue: :func:`make_back`, :func:`bound_object` and ``arrange``.
+rules for the glue: :func:`make_back`, :func:`bound_object` and ``arrange``,
+and one for :func:`user_grads`, the gradients as users see them.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import numpy as np
 from .errors import NonScalarOutputError, NoRuleError
 from .rules.registry import defrule, nograd
 from .runtime.dispatch import Back, pullback as runtime_pullback
-from .runtime.structure import item
+from .runtime.structure import item, to_user
 
-__all__ = ["gradient", "pullback", "seed"]
+__all__ = ["gradient", "withgradient", "user_pullback", "pullback", "seed"]
 
 
 @nograd
@@ -48,6 +50,34 @@ def gradient(f, *args):
     y, back = runtime_pullback(f, *args)
     grads = back(seed(y))
     return grads[1:]
+
+
+def withgradient(f, *args):
+    """``srcgrad.withgradient`` as differentiated code sees it."""
+    y, back = runtime_pullback(f, *args)
+    grads = back(seed(y))
+    return y, user_grads(grads[1:], args)
+
+
+def user_pullback(f, *args):
+    """``srcgrad.pullback`` as differentiated code sees it: ``back`` gives the users' gradients."""
+    y, back = runtime_pullback(f, *args)
+
+    def user_back(dy):
+        grads = back(dy)
+        return user_grads(grads[1:], args)
+
+    return y, user_back
+
+
+def user_grads(grads, args):
+    """The gradients as ``srcgrad.pullback`` returns them to users: zeros where srcgrad has ``None``."""
+    return tuple(to_user(g, a) for g, a in zip(grads, args))
+
+
+@defrule(user_grads, broadcast=False, _builtin=True)
+def user_grads_rule(dy, y, grads, args):
+    return (dy, None)
 
 
 def plan(fn, args):

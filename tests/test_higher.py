@@ -302,3 +302,22 @@ def test_third_order_through_arrays_and_loops(fn, seed):
     curvature_along_v = lambda x: srcgrad.gradient(lambda x: srcgrad.gradient(fn, x)[0] @ V, x)[0] @ V
     (g,) = srcgrad.gradient(curvature_along_v, x)
     np.testing.assert_allclose(g, numerical_gradient(curvature_along_v, (x,), 0), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- pullback and withgradient inside
+def by_pullback(x):
+    y, back = srcgrad.pullback(squared_twice_in_a_loop, x)
+    return back(1.0)[0] * y
+
+
+def by_withgradient(x):
+    y, (g,) = srcgrad.withgradient(carried, x)
+    return g + np.sin(y)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("fn", [by_pullback, by_withgradient])
+@pytest.mark.parametrize("x", [0.4, -0.6])
+def test_pullback_and_withgradient_inside_differentiated_code(fn, order, x):
+    lower, nth = derivatives(fn, order)[-2:]
+    assert nth(x) == pytest.approx(numerical_gradient(lower, (x,), 0), rel=1e-5, abs=1e-5)
