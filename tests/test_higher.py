@@ -321,3 +321,22 @@ def by_withgradient(x):
 def test_pullback_and_withgradient_inside_differentiated_code(fn, order, x):
     lower, nth = derivatives(fn, order)[-2:]
     assert nth(x) == pytest.approx(numerical_gradient(lower, (x,), 0), rel=1e-5, abs=1e-5)
+
+
+# ---------------------------------------------------------------- what is refused, and how
+def cube_scaled(x, k=1.0):
+    return k * x ** 3
+
+
+def calls_with_a_keyword(x):
+    return cube_scaled(x, k=2.0)
+
+
+def test_a_keyword_call_inside_a_nested_gradient_is_refused_naming_the_users_function():
+    first = lambda x: srcgrad.gradient(calls_with_a_keyword, x)[0]
+    assert first(1.5) == pytest.approx(6 * 1.5 ** 2)  # first order is fine
+    with pytest.raises(srcgrad.UnsupportedSyntaxError) as caught:
+        srcgrad.gradient(first, 1.5)
+    message = str(caught.value)
+    assert "keyword argument" in message and "by position" in message
+    assert f"{__file__}:" in message and "(calls_with_a_keyword)" in message

@@ -18,6 +18,7 @@ import types
 
 import gast
 
+from ..errors import origin_of
 from ..runtime.dispatch import Back, Layout
 from .anf import normalise
 from .emit import compile_functions, to_source
@@ -143,8 +144,8 @@ def compile_adjoint(fn, returns_self=False) -> Entry:
     simplify([result.forward, result.backward], invented, adjoints, result.injected)
     source = to_source([result.forward, result.backward])
     forward, backward = compile_functions(
-        source, [result.forward.name, result.backward.name], result.injected, fn.__globals__, parsed.name
-    )
+        source, [result.forward.name, result.backward.name], result.injected, fn.__globals__, parsed.name,
+        origin=_origin(fn))
     return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
                  result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf))
 
@@ -172,6 +173,12 @@ def compile_tangent(fn) -> TangentEntry:
     source = to_source([fdef])
     (tangent,) = compile_functions(source, [fdef.name], injected, fn.__globals__, parsed.name + " tangent")
     return TangentEntry(fn, tangent, source, params, takes_closure)
+
+
+def _origin(fn) -> str:
+    """``file.py:12 (f)``: the user's function ``fn`` is, or (for generated code) derives from."""
+    code = fn.__code__
+    return origin_of(code.co_filename) or f"{code.co_filename}:{code.co_firstlineno} ({fn.__qualname__})"
 
 
 def scope_vararg(fdef):

@@ -21,6 +21,7 @@ import textwrap
 
 import gast
 
+from ..errors import note_generated
 from .parse import register_source
 
 __all__ = ["to_source", "compile_functions"]
@@ -53,8 +54,11 @@ def to_source(functions) -> str:
     return _COMMENT.sub(lambda m: f"{m.group(1)}# {comments[int(m.group(2))]}", source)
 
 
-def compile_functions(source: str, names: list[str], injected: dict, globals_: dict, label: str):
+def compile_functions(source: str, names: list[str], injected: dict, globals_: dict, label: str, origin=None):
     """Compile ``source`` in the user's globals with ``injected`` as closure variables.
+
+    ``origin`` (``file.py:12 (f)``) names the user's function, for errors met
+    when this code is differentiated again.
 
     Returns the functions called ``names``, in that order.
     """
@@ -63,6 +67,8 @@ def compile_functions(source: str, names: list[str], injected: dict, globals_: d
     factory = f"def __srcgrad_factory__({params}):\n{body}    return ({', '.join(names)},)\n"
     filename = f"<srcgrad: {label} #{next(_counter)}>"
     register_source(filename, factory)
+    if origin is not None:
+        note_generated(filename, origin)
     code = compile(factory, filename, "exec")
     namespace: dict = {}
     exec(code, globals_, namespace)

@@ -223,6 +223,14 @@ class _Reverse:
             f"     or mark it constant with srcgrad.nograd({what}) if it passes no gradient",
         )
 
+    def error_keywords_at_higher_order(self, stmt):
+        """(srcgrad.higher.pullback, the dispatcher's stand-in, takes no ``**kwargs``.)"""
+        raise UnsupportedSyntaxError(
+            "a keyword argument in a call to a function srcgrad differentiates through is not supported "
+            "in a second or higher derivative yet",
+            filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
+            fix="pass the arguments of that call by position: g(x, 2.0) rather than g(x, k=2.0)")
+
     # ------------------------------------------------------------ classify
     def classify(self, stmt) -> _Op:
         if isinstance(stmt, gast.FunctionDef) or isinstance(getattr(stmt, "value", None), gast.Lambda):
@@ -336,6 +344,8 @@ class _Reverse:
         func = call.func
         if self.scope.is_static_path(func):
             target = self.scope.resolve(func)
+            if target is dispatch.pullback and keywords:
+                self.error_keywords_at_higher_order(stmt)
             if target is not MISSING and not starred:
                 rule = registry.lookup(target)
                 if rule is not None:
