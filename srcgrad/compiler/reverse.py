@@ -165,6 +165,8 @@ class _Reverse:
         self.tape_names: dict[str, str] = {}
         #: Names known to hold a tuple or list (displays, tuple(...), list(...), joins of those).
         self.sequences: set[str] = set()
+        #: Names holding the (value, rest) pair a tape's pop returns.
+        self.pairs: set[str] = set()
         self.injected: dict[str, object] = {}
         self.inject_names: dict[int, str] = {}
         self.depends_on: list = []
@@ -350,6 +352,8 @@ class _Reverse:
                 rule = registry.lookup(target)
                 if rule is not None:
                     self.depends_on.append(target)
+                    if target is tape.pop and isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+                        self.pairs.add(stmt.targets[0].id)
                     return self.rule_op(stmt, rule, args, keywords)
                 if registry.is_nondiff(target) or target in _ALWAYS_CONSTANT:
                     self.depends_on.append(target)
@@ -789,8 +793,11 @@ class _Reverse:
                 state.pop(t, None)
             value = op.operands[0]
             if self.is_active_atom(value):
-                grad = build.call(self.runtime("gather"), build.tuple_(elts), value)
-                self.contribute(value.id, grad, MAYBE, stmt, state, out)
+                if value.id in self.pairs:  # a tape's (value, rest): no need to keep it to see it is a tuple
+                    self.contribute(value.id, build.tuple_(elts), SET, stmt, state, out)
+                else:
+                    grad = build.call(self.runtime("gather"), build.tuple_(elts), value)
+                    self.contribute(value.id, grad, MAYBE, stmt, state, out)
             return
         t = targets[0]
         st = self.consume(t, state, out)
