@@ -239,8 +239,17 @@ def appended_then_summed(x):
     return total
 
 
+def stops_early(x):
+    y = x
+    for i in range(5):
+        if y > 2.0:
+            break
+        y = y * 1.7 + np.cos(y)
+    return y
+
+
 LOOPS_AND_FRIENDS = [carried, cubic, transcendental, squared_twice, squared_twice_in_a_loop, while_loop,
-                     branch_in_loop, appended_then_summed]
+                     branch_in_loop, appended_then_summed, stops_early]
 
 
 @pytest.mark.parametrize("order", [2, 3])
@@ -302,6 +311,17 @@ def test_third_order_through_arrays_and_loops(fn, seed):
     curvature_along_v = lambda x: srcgrad.gradient(lambda x: srcgrad.gradient(fn, x)[0] @ V, x)[0] @ V
     (g,) = srcgrad.gradient(curvature_along_v, x)
     np.testing.assert_allclose(g, numerical_gradient(curvature_along_v, (x,), 0), rtol=1e-5, atol=1e-6)
+
+
+def test_second_order_through_a_chain_which_applies_its_layers_in_a_loop():
+    from srcgrad.models import Chain, Dense, tanh
+
+    model = Chain(Dense(3, 4, tanh, rng=0), Dense(4, 1, rng=1))
+    along_v = lambda x: srcgrad.gradient(lambda x: np.sum(model(x)), x)[0] @ V
+    for seed in (0, 1):
+        x = np.random.default_rng(seed).normal(size=3)
+        np.testing.assert_allclose(srcgrad.gradient(along_v, x)[0], numerical_gradient(along_v, (x,), 0),
+                                   rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------- pullback and withgradient inside
