@@ -29,7 +29,7 @@ from .rules.registry import defrule, nograd
 from .runtime.dispatch import Back, pullback as runtime_pullback
 from .runtime.structure import item, to_user
 
-__all__ = ["gradient", "withgradient", "user_pullback", "pullback", "seed"]
+__all__ = ["gradient", "pullback", "seed", "user_pullback", "withgradient"]
 
 
 @nograd

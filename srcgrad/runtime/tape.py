@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from .accumulate import accum
 
-__all__ = ["Tape", "new_tape", "push", "pop", "tape_top", "tape_rest", "tape_grad"]
+__all__ = ["Tape", "new_tape", "pop", "push", "tape_grad", "tape_rest", "tape_top"]
 
 
 class Tape:
     """One cell of a tape: the value pushed last (``top``) and the tape before it (``rest``)."""
 
-    __slots__ = ("top", "rest")
+    __slots__ = ("rest", "top")
 
     def __init__(self, top, rest):
         self.top = top
@@ -57,7 +57,7 @@ class Tape:
 
 def new_tape():
     """An empty tape."""
-    return None
+    return None  # noqa: RET501 (the empty tape is None, said plainly)
 
 
 def push(tape, value):
