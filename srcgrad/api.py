@@ -137,6 +137,8 @@ def _register_stand_ins():
 
     nograd(stop_gradient)
     dispatch.traced_as(gradient, higher.gradient)
+    dispatch.traced_as(withgradient, higher.withgradient)
+    dispatch.traced_as(pullback, higher.user_pullback)
     dispatch.traced_as(dispatch.pullback, higher.pullback)
     dispatch.traced_as(dispatch.pullback_wrt, higher.pullback_wrt)
     dispatch.traced_as(structure.index_add, higher.index_add)

@@ -22,6 +22,20 @@ __all__ = [
 ]
 
 
+#: Files of generated code (``<srcgrad: f #3>``) -> the user's function it derives from.
+_generated_from: dict[str, str] = {}
+
+
+def note_generated(filename: str, origin: str) -> None:
+    """Record that the generated file ``filename`` is srcgrad's code for ``origin`` (``file.py:12 (f)``)."""
+    _generated_from[filename] = origin
+
+
+def origin_of(filename: str) -> str | None:
+    """The user's function that the generated file ``filename`` derives from, if it is one."""
+    return _generated_from.get(filename)
+
+
 class SrcgradError(Exception):
     """Base class of every error srcgrad raises about the user's code."""
 
@@ -47,6 +61,10 @@ class SrcgradError(Exception):
                 lines.append("    " + text)
                 if self.col is not None:
                     lines.append("    " + " " * self.col + "^")
+        origin = _generated_from.get(self.filename)
+        if origin is not None:  # a higher-order derivative: srcgrad's own code, differentiated again
+            lines.append(f"(in srcgrad's generated code for the derivative of {origin}, "
+                         "differentiated again for a higher-order derivative)")
         if self.fix:
             lines.append("Fix: " + self.fix)
         return "\n".join(lines)

@@ -6,14 +6,16 @@ through the generated code that call runs. Two library functions are
 differentiated through stand-ins written here, in the subset srcgrad
 reads, instead of their own source:
 
-- :func:`srcgrad.gradient` through :func:`gradient` (one pullback, seeded with 1);
+- :func:`srcgrad.gradient` through :func:`gradient` (one pullback, seeded with 1),
+  and :func:`srcgrad.withgradient` and :func:`srcgrad.pullback` likewise;
 - the dispatcher :func:`srcgrad.runtime.dispatch.pullback`, which generated
   code calls for every user function, through :func:`pullback`.
 
 Pullback objects (:class:`~srcgrad.runtime.dispatch.Back`) have traceable
 ``__call__`` methods, so a call to one inside generated code is
 differentiated like any callable object. What is left are three small
-rules for the glue: :func:`make_back`, :func:`bound_object` and ``arrange``.
+rules for the glue: :func:`make_back`, :func:`bound_object` and ``arrange``,
+and one for :func:`user_grads`, the gradients as users see them.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from .errors import NonScalarOutputError, NoRuleError
 from .rules.registry import defrule, nograd
 from .runtime.dispatch import Back, pullback as runtime_pullback
 from .runtime.accumulate import accum
-from .runtime.structure import index_grad, item
+from .runtime.structure import index_grad, item, to_user
 
-__all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed"]
+__all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed", "user_pullback", "withgradient"]
 
 
 @nograd
@@ -51,8 +53,40 @@ def gradient(f, *args):
     return grads[1:]
 
 
+def withgradient(f, *args):
+    """``srcgrad.withgradient`` as differentiated code sees it."""
+    y, back = runtime_pullback(f, *args)
+    grads = back(seed(y))
+    return y, user_grads(grads[1:], args)
+
+
+def user_pullback(f, *args):
+    """``srcgrad.pullback`` as differentiated code sees it: ``back`` gives the users' gradients."""
+    y, back = runtime_pullback(f, *args)
+
+    def user_back(dy):
+        grads = back(dy)
+        return user_grads(grads[1:], args)
+
+    return y, user_back
+
+
+def user_grads(grads, args):
+    """The gradients as ``srcgrad.pullback`` returns them to users: zeros where srcgrad has ``None``."""
+    return tuple(to_user(g, a) for g, a in zip(grads, args))
+
+
+@defrule(user_grads, broadcast=False, _builtin=True)
+def user_grads_rule(dy, y, grads, args):
+    return (dy, None)
+
+
 def plan(fn, args):
-    """How a call ``fn(*args)`` reaches compiled code: ``(forward, backward, how, layout, has_self, split)``.
+    """How a call ``fn(*args)`` reaches compiled code: ``(forward, backward, how, layout, has_self, split, defaults)``.
+
+    ``defaults`` are the values of the parameters the call leaves to their
+    defaults (constants: they get no gradient); ``split`` is where the
+    arguments gathered into ``*args`` start.
 
     The generated forward reads ``fn``'s globals, so its gradient (a dict of
     them) is ``fn``'s: that is this function's rule, and how implicit
@@ -75,12 +109,15 @@ def plan(fn, args):
             "passed around as a value (a NumPy function held in a variable or a field)",
             fix="call it by its name inside the function (np.tanh(x)), or wrap it: def act(x): return np.tanh(x)",
         )
-    _, layout, _ = entry.plan(callee, bound, args, {})
+    values, layout, _ = entry.plan(callee, bound, args, {})
+    given = len(args) + (0 if bound is None else 1)
+    named = len(entry.params) - (entry.vararg is not None)
+    defaults = tuple(values[given:named])
     split = None
     if entry.vararg is not None:  # the forward takes the extra arguments as one tuple
         split = entry.params.index(entry.vararg) - (0 if bound is None else 1)
         how += "+tuple"
-    return entry.forward, entry.backward, how, layout, entry.has_self_grad, split
+    return entry.forward, entry.backward, how, layout, entry.has_self_grad, split, defaults
 
 
 @defrule(plan, broadcast=False, _builtin=True)
@@ -90,19 +127,17 @@ def plan_rule(dy, y, fn, args):
 
 def pullback(fn, *args):
     """The dispatcher as differentiated code sees it (plain, closure, bound and object calls)."""
-    forward, backward, how, layout, has_self, split = plan(fn, args)
-    if how == "plain+tuple":
-        y, saved = forward(*args[:split], args[split:])
-    elif how == "closure+tuple":
-        y, saved = forward(fn, *args[:split], args[split:])
-    elif how == "plain":
-        y, saved = forward(*args)
-    elif how == "closure":
-        y, saved = forward(fn, *args)
+    forward, backward, how, layout, has_self, split, defaults = plan(fn, args)
+    if split is not None:  # the forward takes the extra arguments as one tuple
+        values = tuple(args[:split]) + defaults + (args[split:],)
+    else:
+        values = tuple(args) + defaults
+    if how in ("plain", "plain+tuple"):
+        y, saved = forward(*values)
+    elif how in ("closure", "closure+tuple", "object"):
+        y, saved = forward(fn, *values)
     elif how == "bound":
-        y, saved = forward(bound_object(fn), *args)
-    elif how == "object":
-        y, saved = forward(fn, *args)
+        y, saved = forward(bound_object(fn), *values)
     else:
         y, back = runtime_pullback(fn, *args)
     if how != "other":

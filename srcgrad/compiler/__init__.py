@@ -19,6 +19,7 @@ import types
 import gast
 import numpy as np
 
+from ..errors import origin_of
 from ..runtime.dispatch import Back, DirectCall, Layout, direct
 from . import build
 from .anf import normalise
@@ -206,8 +207,8 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     simplify([result.forward, result.backward], invented, adjoints, result.injected)
     source = to_source([result.forward, result.backward])
     forward, backward = compile_functions(
-        source, [result.forward.name, result.backward.name], result.injected, fn.__globals__, parsed.name
-    )
+        source, [result.forward.name, result.backward.name], result.injected, fn.__globals__, parsed.name,
+        origin=_origin(fn))
     return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
                  result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf), returns_self, wants,
                  kinds, loops)
@@ -246,6 +247,12 @@ def _ndim(value):
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return 0
     return None
+
+
+def _origin(fn) -> str:
+    """``file.py:12 (f)``: the user's function ``fn`` is, or (for generated code) derives from."""
+    code = fn.__code__
+    return origin_of(code.co_filename) or f"{code.co_filename}:{code.co_firstlineno} ({fn.__qualname__})"
 
 
 def scope_vararg(fdef):

@@ -21,6 +21,7 @@ import textwrap
 
 import gast
 
+from ..errors import note_generated
 from . import build
 from .parse import register_source
 
@@ -97,8 +98,11 @@ def _arg(name):
     return arg
 
 
-def compile_functions(source: str, names: list[str], injected: dict, globals_: dict, label: str):
+def compile_functions(source: str, names: list[str], injected: dict, globals_: dict, label: str, origin=None):
     """Compile ``source`` in the user's globals with ``injected`` as closure variables.
+
+    ``origin`` (``file.py:12 (f)``) names the user's function, for errors met
+    when this code is differentiated again.
 
     Returns the functions called ``names``, in that order.
     """
@@ -107,7 +111,12 @@ def compile_functions(source: str, names: list[str], injected: dict, globals_: d
     factory = f"def __srcgrad_factory__({params}):\n{body}    return ({', '.join(names)},)\n"
     filename = f"<srcgrad: {label} #{next(_counter)}>"
     register_source(filename, factory)
+    if origin is not None:
+        note_generated(filename, origin)
     code = compile(factory, filename, "exec")
     namespace: dict = {}
     exec(code, globals_, namespace)
-    return namespace["__srcgrad_factory__"](*injected.values())
+    functions = namespace["__srcgrad_factory__"](*injected.values())
+    for fn in functions:
+        fn._srcgrad_generated = True  # (its captured variables are the injected values: resolve.Scope)
+    return functions

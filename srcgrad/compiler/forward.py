@@ -49,7 +49,7 @@ from ..errors import NoRuleError
 from ..rules import numpy as numpy_rules
 from ..rules import registry
 from ..rules import runtime as runtime_rules
-from ..runtime import accumulate, dispatch, structure
+from ..runtime import accumulate, dispatch, structure, tape
 from ..runtime import forward as runtime_forward
 from . import build
 from .inline import substitute, template_of
@@ -71,7 +71,7 @@ JOINTLY_LINEAR = {
     np.concatenate, np.stack, np.vstack, np.hstack, np.split, np.array, np.asarray,
     structure.with_item, structure.appended, structure.extended, structure.as_sequence, float,
     builtins.sum, builtins.list, builtins.tuple, np.atleast_1d, np.atleast_2d, np.atleast_3d, accumulate.accum,
-    reversed, next,
+    reversed, next, tape.push, tape.tape_grad,
 }
 #: Linear in their first argument; the others only say where or what shape. These are srcgrad's own
 #: glue, which generated backward code calls: forward mode through it is forward-over-reverse.
@@ -80,7 +80,7 @@ LINEAR_IN_FIRST = {
     structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
     runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
     runtime_rules.cell_values, dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout,
-    higher.bound_object, numpy_rules.unreduce,
+    higher.bound_object, higher.user_grads, numpy_rules.unreduce, tape.pop, tape.tape_top, tape.tape_rest,
 }
 def _forward_only(dy, y, *args):
     raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
@@ -228,6 +228,10 @@ class _Forward(_Reverse):
             return [build.assign(self.tangent_name(t), _pure(self.rule_tangent(stmt, op, t)))]
         if op.kind == "dynamic":
             return self.call_tangent(stmt, op, t)
+        if op.kind == "concat":  # a + b of tuples or lists: the tangents joined the same way
+            parts = [self.d(a) or build.const(None) for a in op.operands]
+            joined = [build.call(self.runtime_f("or_zero"), d, a) for d, a in zip(parts, op.operands)]
+            return [build.assign(self.tangent_name(t), gast.BinOp(left=joined[0], op=gast.Add(), right=joined[1]))]
         raise NoRuleError(f"forward mode cannot differentiate this statement yet ({op.kind})",
                           filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None))
 
@@ -508,7 +512,7 @@ def super_tangent(dargs, y, cls, obj):
 
 def plan_tangent(dargs, y, fn, args):
     """The compiled forward ``plan`` picks reads ``fn``'s globals and closure: it has ``fn``'s tangent."""
-    return (dargs[0], None, None, None, None, None)
+    return (dargs[0], None, None, None, None, None, None)  # (forward, backward, how, layout, has_self, split, defaults)
 
 
 def make_back_tangent(dargs, y, backward, saved, args, layout, has_self):

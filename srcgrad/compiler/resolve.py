@@ -60,6 +60,11 @@ class Scope:
             if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
                 self.locals.add(node.id)
         self.freevars = tuple(fn.__code__.co_freevars)
+        #: A forward or backward srcgrad generated (differentiated again, for higher order).
+        #: Its captured variables are the helpers, rules and modules srcgrad put there, the
+        #: same in every instance of the code: constants, never gradients. (Not so for a
+        #: lambda the generated code makes: that captures the user's values.)
+        self.generated = getattr(fn, "_srcgrad_generated", False)
         self._cells = dict(zip(self.freevars, fn.__closure__ or ()))
         self.globals = fn.__globals__
         b = self.globals.get("__builtins__", builtins)

@@ -27,8 +27,10 @@ How it works, in the order the pass runs:
    value, and ``if dz is not None:`` only where that is unknown. ``None``
    is the only zero: no zero-filled arrays.
 4. *Loops and branches*: a variable overwritten inside a loop has its old
-   value pushed on a tape (a list named ``<var>_tape``) in the forward and
-   restored in the backward; straight-line code needs no tape because the
+   value pushed on a tape (``<var>_tape = push(<var>_tape, <var>)``) in the
+   forward and popped in the backward (``runtime/tape.py``: tapes are values
+   with rules of their own, so generated code differentiates again);
+   straight-line code needs no tape because the
    normaliser gave every redefinition its own name. An ``if`` is replayed
    from its saved test; a ``while`` loop counts its iterations.
 5. *Forward*: the user's statements, with calls to differentiable user
@@ -47,7 +49,7 @@ import gast
 
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
-from ..runtime import dispatch, structure
+from ..runtime import dispatch, structure, tape
 from ..runtime.accumulate import accum, unbroadcast
 from . import build
 from .inline import bind_arguments, substitute, template_of
@@ -86,6 +88,9 @@ RUNTIME = {
     "without_item": structure.without_item,
     "appended": structure.appended,
     "extended": structure.extended,
+    "new_tape": tape.new_tape,
+    "push": tape.push,
+    "pop": tape.pop,
 }
 
 
@@ -178,6 +183,8 @@ class _Reverse:
         self.tape_names: dict[str, str] = {}
         #: Names known to hold a tuple or list (displays, tuple(...), list(...), joins of those).
         self.sequences: set[str] = set()
+        #: Names holding the (value, rest) pair a tape's pop returns.
+        self.pairs: set[str] = set()
         self.injected: dict[str, object] = {}
         self.inject_names: dict[int, str] = {}
         self.depends_on: list = []
@@ -188,6 +195,7 @@ class _Reverse:
         self.order: dict[int, int] = {}
         self.comments: dict[int, str] = {}
         self.counters: dict[int, str] = {}
+        self._first_use: dict[str, int] | None = None
 
     # ------------------------------------------------------------ helpers
     def inject(self, name: str, value) -> str:
@@ -207,6 +215,18 @@ class _Reverse:
         self.inject_names[id(value)] = candidate
         return candidate
 
+    def inject_cells(self):
+        """Generated code's captured helpers reach its adjoint the same way, by name.
+
+        (Read through a closure argument instead, they would be local variables
+        one order up, where ``np.sum(x)`` no longer reads as NumPy's ``sum``.)
+        """
+        for name in self.scope.freevars:
+            value = self.scope.value(name)
+            self.injected[name] = value
+            self.inject_names.setdefault(id(value), name)
+            self.namer.taken.add(name)
+
     def runtime(self, name: str) -> gast.Name:
         return build.name(self.inject(name, RUNTIME[name]))
 
@@ -222,6 +242,14 @@ class _Reverse:
             f"     def {_short(what)}_rule(dy, y, *args): return (<gradient for each argument>,)\n"
             f"     or mark it constant with srcgrad.nograd({what}) if it passes no gradient",
         )
+
+    def error_keywords_at_higher_order(self, stmt):
+        """(srcgrad.higher.pullback, the dispatcher's stand-in, takes no ``**kwargs``.)"""
+        raise UnsupportedSyntaxError(
+            "a keyword argument in a call to a function srcgrad differentiates through is not supported "
+            "in a second or higher derivative yet",
+            filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
+            fix="pass the arguments of that call by position: g(x, 2.0) rather than g(x, k=2.0)")
 
     # ------------------------------------------------------------ classify
     def classify(self, stmt) -> _Op:
@@ -340,10 +368,14 @@ class _Reverse:
         func = call.func
         if self.scope.is_static_path(func):
             target = self.scope.resolve(func)
+            if target in (dispatch.pullback, dispatch.pullback_wrt) and keywords:
+                self.error_keywords_at_higher_order(stmt)
             if target is not MISSING and not starred:
                 rule = self.lookup_rule(target)
                 if rule is not None:
                     self.depends_on.append(target)
+                    if target is tape.pop and isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+                        self.pairs.add(stmt.targets[0].id)
                     return self.rule_op(stmt, rule, args, keywords)
                 if registry.is_nondiff(target) or target in _ALWAYS_CONSTANT:
                     self.depends_on.append(target)
@@ -420,13 +452,17 @@ class _Reverse:
             self.order[id(stmt)] = position
             if isinstance(stmt, (gast.Assign, gast.FunctionDef)):
                 self.ops[id(stmt)] = self.classify(stmt)
-        self.mark_loops(body, False)
+        self.mark_loops(body, None, set(self.scope.params))
         for stmt in _walk_stmts(body):
             if isinstance(stmt, gast.While):
                 self.counters[id(stmt)] = self.namer.fresh("steps")
+        if self.scope.generated:
+            self.inject_cells()
         # Activity: parameters, and non-constant values reached from outside (those wanted).
         self.active = set(self.scope.params)
         outer = ("free",) if getattr(self, "globals_are_constants", False) else ("free", "global")
+        if self.scope.generated:
+            outer = tuple(kind for kind in outer if kind != "free")
         if self.wants is not None:
             self.active = {p for p, wanted in zip(self.scope.params, self.wants[1:]) if wanted}
             outer = outer if self.wants[0] else ()
@@ -570,20 +606,27 @@ class _Reverse:
             return "()" if atom.id in self.scalars else None
         return self.shape.get(atom.id, atom.id)
 
-    def mark_loops(self, stmts, inside):
-        """Mark statements inside a loop or a branch: what they overwrite is kept on a tape.
+    def mark_loops(self, stmts, inside, bound):
+        """Mark the statements whose overwritten values are kept on a tape; return the names bound after.
 
-        (A branch runs at most once, but ``if c: y = y * x`` still overwrites
-        the ``y`` its own gradient needs; straight-line code was renamed instead.)
+        Every statement inside a loop is marked. A branch runs at most once,
+        but ``if c: y = y * x`` still overwrites the ``y`` its own gradient
+        needs, so in a branch a statement that rebinds a name bound before it
+        is marked too; a name first bound inside a branch has no older value
+        to keep (and straight-line code was renamed instead).
         """
         for stmt in stmts:
-            if inside:
+            if inside == "loop" or (inside == "branch" and bound & set(_targets(stmt))):
                 self.in_loop.add(id(stmt))
             if isinstance(stmt, (gast.For, gast.While)):
-                self.mark_loops(stmt.body, True)
+                self.mark_loops(stmt.body, "loop", set(bound))
+                bound |= {t for inner in _walk_stmts([stmt]) for t in _targets(inner)}
             elif isinstance(stmt, gast.If):
-                self.mark_loops(stmt.body, True)
-                self.mark_loops(stmt.orelse, True)
+                inner = "loop" if inside == "loop" else "branch"
+                bound |= self.mark_loops(stmt.body, inner, set(bound)) | self.mark_loops(stmt.orelse, inner, set(bound))
+            else:
+                bound |= set(_targets(stmt))
+        return bound
 
     # ------------------------------------------------------------ backward
     def run(self) -> Transformed:
@@ -604,10 +647,9 @@ class _Reverse:
         results = []
         for p in params:
             results.append(build.name(self.namer.adjoint(p)) if state.get(p, UNSET) in (SET, MAYBE) else build.const(None))
-        uses = self.first_uses()
         free = sorted(
             {n for n in state if n not in self.scope.locals and state[n] in (SET, MAYBE)},
-            key=lambda n: (uses.get(n, -1), n),
+            key=lambda n: (self.first_use(n), n),
         )
         has_self_grad = bool(free)
         if has_self_grad:
@@ -622,9 +664,6 @@ class _Reverse:
             if isinstance(stmt, gast.While) and id(stmt) in self.in_loop:
                 self.taped.add(self.counters[id(stmt)])
         backward = self.prune_restores(backward)
-        if self.taped:
-            backward = [build.assign(self.tape_name(t), build.call("reversed", build.name(self.tape_name(t))))
-                        for t in sorted(self.taped)] + backward
 
         forward = self.forward_block(head)
         # What the backward reads from the forward is saved (never a name it binds itself:
@@ -639,9 +678,9 @@ class _Reverse:
         defined |= set(self.counters.values())
         defined |= {n for n in read if self.scope.kind(n) in ("free", "global")}
         defined -= self.loop_targets_read_only_inside(backward)
-        uses = self.first_uses()
-        saved = sorted((read & defined) - set(self.injected), key=lambda n: (uses.get(n, -1), n))
-        takes_closure = any(self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
+        saved = sorted((read & defined) - set(self.injected), key=lambda n: (self.first_use(n), n))
+        takes_closure = not self.scope.generated and any(
+            self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
         prologue = []
         closure_arg = None
         if takes_closure:
@@ -678,14 +717,14 @@ class _Reverse:
         bwd._srcgrad_keep_gradients = True
         return Transformed(fwd, bwd, dict(self.injected), params, has_self_grad, takes_closure, self.depends_on)
 
-    def first_uses(self) -> dict[str, int]:
-        """Name -> order of the first statement that reads or binds it (one walk, not one per name)."""
-        uses: dict[str, int] = {}
-        for stmt in _walk_stmts(self.fdef.body):
-            order = self.order.get(id(stmt), 0)
-            for name in build.names_in(stmt).union(_targets(stmt)):
-                uses.setdefault(name, order)
-        return uses
+    def first_use(self, name):
+        """The position of the first statement reading or writing ``name`` (-1 for none)."""
+        if self._first_use is None:  # (one walk: generated code at third order is long)
+            self._first_use = {}
+            for stmt in _walk_stmts(self.fdef.body):
+                for n in build.names_in(stmt) | set(_targets(stmt)):
+                    self._first_use.setdefault(n, self.order.get(id(stmt), 0))
+        return self._first_use.get(name, -1)
 
     def names_read(self, stmts, skip_restores=False) -> set[str]:
         out = set()
@@ -798,9 +837,7 @@ class _Reverse:
                 targets = targets + [self.back_names[id(stmt)]]
             for t in targets:
                 self.flush_all(out, self._state)
-                line = build.assign(t, build.call("next", build.name(self.tape_name(t))))
-                line._srcgrad_restore = t
-                out.append(line)
+                out.append(self.pop_line(t))
 
     def reverse_stmt(self, stmt, state) -> list:
         self._state = state
@@ -857,8 +894,11 @@ class _Reverse:
                 state.pop(t, None)
             value = op.operands[0]
             if self.is_active_atom(value):
-                grad = build.call(self.runtime("gather"), build.tuple_(elts), value)
-                self.contribute(value.id, grad, MAYBE, stmt, state, out)
+                if value.id in self.pairs:  # a tape's (value, rest): no need to keep it to see it is a tuple
+                    self.contribute(value.id, build.tuple_(elts), SET, stmt, state, out)
+                else:
+                    grad = build.call(self.runtime("gather"), build.tuple_(elts), value)
+                    self.contribute(value.id, grad, MAYBE, stmt, state, out)
             return
         t = targets[0]
         st = self.consume(t, state, out)
@@ -1212,9 +1252,7 @@ class _Reverse:
                               body=body or [gast.Pass()], orelse=[], type_comment=None)
         out.append(header)
         if isinstance(stmt, gast.While) and id(stmt) in self.in_loop:
-            line = build.assign(counter, build.call("next", build.name(self.tape_name(counter))))
-            line._srcgrad_restore = counter
-            out.append(line)
+            out.append(self.pop_line(counter))
 
     # ------------------------------------------------------------ forward
     def tape_name(self, var):
@@ -1223,6 +1261,19 @@ class _Reverse:
         if name is None:
             name = self.tape_names[var] = self.namer.fresh(f"{var}_tape")
         return name
+
+    def push_line(self, var):
+        """``h_tape = push(h_tape, h)``: keep the value ``h`` has before it is overwritten."""
+        tape_ = self.tape_name(var)
+        return build.assign(tape_, build.call(self.runtime("push"), build.name(tape_), build.name(var)))
+
+    def pop_line(self, var):
+        """``h, h_tape = pop(h_tape)``: put back the value ``h`` had (pruned unless the backward reads it)."""
+        tape_ = self.tape_name(var)
+        target = build.tuple_([build.store(var), build.store(tape_)], store_ctx=True)
+        line = build.assign(target, build.call(self.runtime("pop"), build.name(tape_)))
+        line._srcgrad_restore = var
+        return line
 
     def forward_block(self, stmts) -> list:
         out = []
@@ -1240,7 +1291,7 @@ class _Reverse:
             if isinstance(stmt, gast.While):
                 counter = self.counters[id(stmt)]
                 if counter in self.taped:
-                    out.append(build.expr_stmt(build.call(build.attr(self.tape_name(counter), "append"), build.name(counter))))
+                    out.append(self.push_line(counter))
                 out.append(build.assign(counter, build.const(0)))
                 step = build.assign(counter, gast.BinOp(left=build.name(counter), op=gast.Add(), right=build.const(1)))
                 node = gast.While(test=stmt.test, body=[step] + self.forward_block(stmt.body), orelse=[])
@@ -1303,12 +1354,11 @@ class _Reverse:
                 written |= {n.id for n in build.walk(s.targets[0]) if isinstance(n, gast.Name)}
             if var in written:
                 position = k + 1
-        push = build.expr_stmt(build.call(build.attr(self.tape_name(var), "append"), build.name(var)))
-        out.insert(position, push)
+        out.insert(position, self.push_line(var))
 
     def pre_inits(self, head):
         """Tapes start empty; a taped variable first assigned inside a loop starts as None."""
-        lines = [build.assign(self.tape_name(t), gast.List(elts=[], ctx=gast.Load())) for t in sorted(self.taped)]
+        lines = [build.assign(self.tape_name(t), build.call(self.runtime("new_tape"))) for t in sorted(self.taped)]
         for t in sorted(self.taped):
             if t in self.scope.params or t in self.counters.values():
                 continue

@@ -6,6 +6,11 @@ its rule is one line: the transpose of what it does. The helpers the rules
 use come in transpose pairs too (``spread``/``unbroadcast``,
 ``parts``/``gather``, ``item``/``index_grad``, ``cell_grads``/``cell_values``),
 so every level of a higher derivative finds a rule.
+
+Tapes (``srcgrad/runtime/tape.py``) work the same way: the transpose of
+``push`` reads a gradient tape (``tape_rest``, ``tape_top``), the
+transpose of ``pop`` builds one (``tape_grad``), and those three are
+each other's transposes.
 """
 
 import functools
@@ -27,7 +32,8 @@ from ..runtime.structure import (
     with_item,
     without_item,
 )
-from .registry import defrule
+from ..runtime.tape import new_tape, pop, push, tape_grad, tape_rest, tape_top
+from .registry import defrule, nograd
 
 rule = functools.partial(defrule, _builtin=True, broadcast=False)
 
@@ -182,3 +188,31 @@ def own_copy_rule(dy, y, obj):
 def super_rule(dy, y, cls, obj):
     """super(Child, self) (the normaliser names the class): the proxy's gradient is the object's."""
     return (None, dy)
+
+
+nograd(new_tape)
+
+
+@rule(push, structured=True)
+def push_rule(dy, y, tape, value):
+    return (tape_rest(dy), tape_top(dy))
+
+
+@rule(pop, structured=True)
+def pop_rule(dy, y, tape):
+    return (tape_grad(item(dy, 1), item(dy, 0)),)
+
+
+@rule(tape_top, structured=True)
+def tape_top_rule(dy, y, g):
+    return (tape_grad(None, dy),)
+
+
+@rule(tape_rest, structured=True)
+def tape_rest_rule(dy, y, g):
+    return (tape_grad(dy, None),)
+
+
+@rule(tape_grad, structured=True)
+def tape_grad_rule(dy, y, rest, top):
+    return (tape_rest(dy), tape_top(dy))

@@ -240,3 +240,12 @@ def test_index_reads_at_second_order():
     np.testing.assert_allclose(srcgrad.hessian(reads, v), expected, atol=1e-12)
     (H,) = srcgrad.jacobian(lambda v: srcgrad.gradient(reads, v)[0], v)  # reverse over reverse
     np.testing.assert_allclose(H, expected, atol=1e-12)
+
+
+def test_second_order_through_a_number_loop():
+    d = lambda x0: srcgrad.gradient(lambda x: logistic(3.2, x, 3), x0)[0]
+    for x0 in (0.3, 0.6):
+        h = 1e-5
+        expected = (d(x0 + h) - d(x0 - h)) / (2 * h)
+        got = srcgrad.gradient(d, x0)[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
