@@ -20,7 +20,7 @@ import gast
 import numpy as np
 
 from ..errors import origin_of
-from ..runtime.dispatch import Back, DirectCall, Layout, direct
+from ..runtime.dispatch import Back, DirectCall, Layout, direct, traced_as_twin
 from . import build
 from .anf import normalise
 from .emit import compile_functions, to_source
@@ -30,6 +30,7 @@ from .parse import parse_function
 from .resolve import Scope
 from .reverse import transform
 from .simplify import simplify
+from .tapes import as_lists
 
 __all__ = ["Entry", "TangentEntry", "compile_adjoint", "compile_tangent", "stages"]
 
@@ -205,10 +206,15 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     result = transform(parsed, scope, namer, anf, wants, kinds)
     invented, adjoints = _foldable(namer, user_names)
     simplify([result.forward, result.backward], invented, adjoints, result.injected)
-    source = to_source([result.forward, result.backward])
-    forward, backward = compile_functions(
-        source, [result.forward.name, result.backward.name], result.injected, fn.__globals__, parsed.name,
-        origin=_origin(fn))
+    names = [result.forward.name, result.backward.name]
+    traceable = to_source([result.forward, result.backward])
+    lists = as_lists(result.forward, result.backward, result.injected, result.tapes)
+    source = traceable if lists is None else to_source(list(lists))
+    forward, backward = compile_functions(source, names, result.injected, fn.__globals__, parsed.name,
+                                          origin=_origin(fn))
+    if lists is not None:  # higher order differentiates the push/pop twin (see compiler/tapes.py)
+        traced_as_twin((forward, backward), lambda: compile_functions(
+            traceable, names, result.injected, fn.__globals__, parsed.name + " traceable", origin=_origin(fn)))
     return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
                  result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf), returns_self, wants,
                  kinds, loops)

@@ -98,6 +98,7 @@ def clear_cache() -> None:
         _entries.clear()
         _tangents.clear()
         dispatch.direct.clear()
+        dispatch._twins.clear()
         _stats["hits"] = _stats["misses"] = dispatch.stats["direct hits"] = 0
 
 

@@ -106,6 +106,8 @@ class Transformed:
     takes_closure: bool
     #: Callables whose rule (or lack of one) this code was compiled against.
     depends_on: list
+    #: The tapes this transform added (generated code being differentiated again has its own).
+    tapes: set = dataclasses.field(default_factory=set)
 
 
 @dataclasses.dataclass
@@ -715,7 +717,8 @@ class _Reverse:
         bwd = gast.FunctionDef(name=f"{fname}_backward", args=bargs, body=backward, decorator_list=[],
                                returns=None, type_comment=None, type_params=[])
         bwd._srcgrad_keep_gradients = True
-        return Transformed(fwd, bwd, dict(self.injected), params, has_self_grad, takes_closure, self.depends_on)
+        return Transformed(fwd, bwd, dict(self.injected), params, has_self_grad, takes_closure, self.depends_on,
+                           {self.tape_name(t) for t in self.taped})
 
     def first_use(self, name):
         """The position of the first statement reading or writing ``name`` (-1 for none)."""

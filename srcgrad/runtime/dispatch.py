@@ -416,7 +416,40 @@ _TRACED_AS: dict = {}
 
 def stand_in_for(fn):
     """What to differentiate for a call to ``fn``: its stand-in, or ``fn`` itself."""
-    return _TRACED_AS.get(fn, fn) if type(fn) is types.FunctionType else fn
+    if type(fn) is not types.FunctionType:
+        return fn
+    found = _TRACED_AS.get(fn)
+    if found is None:
+        found = _twins.get(fn)
+        return fn if found is None else found.function(fn)
+    return found
+
+
+class _Twin:
+    """Generated functions' traceable twins, compiled when higher order first needs them."""
+
+    __slots__ = ("functions", "make", "twins")
+
+    def __init__(self, functions, make):
+        self.functions = functions
+        self.make = make
+        self.twins = None
+
+    def function(self, fn):
+        if self.twins is None:
+            self.twins = self.make()
+        return self.twins[self.functions.index(fn)]
+
+
+#: Generated function -> its :class:`_Twin` (emptied with the cache).
+_twins: dict = {}
+
+
+def traced_as_twin(functions, make) -> None:
+    """Differentiate calls to the generated ``functions`` through ``make()``'s, same order (compiled lazily)."""
+    twin = _Twin(tuple(functions), make)
+    for fn in functions:
+        _twins[fn] = twin
 
 
 def traced_as(fn, stand_in) -> None:
