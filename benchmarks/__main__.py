@@ -54,7 +54,10 @@ def main(argv=None):
     if args.render:
         with open(args.json) as fh:
             saved = json.load(fh)
+        saved["targets"] = runner.evaluate_targets(saved["results"], saved["cold"])  # (with today's reasons)
         md = report.markdown(saved["machine"], saved["results"], saved["cold"], saved["targets"], saved["argv"])
+        with open(args.json, "w") as fh:
+            json.dump(saved, fh, indent=1, default=str)
         with open(args.md, "w") as fh:
             fh.write(md + "\n")
         print(f"wrote {args.md}")

@@ -197,7 +197,7 @@ def markdown(info, results, cold, targets, argv):
     for t in targets:
         status = {"met": "met", "not met": "**not met**", "not measured": "not measured"}[t["status"]]
         why = (t.get("why") or "").replace("\n", " ").replace("|", "\\|")
-        out.append(f"| {t['task']} | {t['target']} | {t['shown']} | {status} | {why[:200]} |")
+        out.append(f"| {t['task']} | {t['target']} | {t['shown']} | {status} | {why} |")
     out += ["", "## Results", ""]
     for rec in results:
         out += [task_table(rec), ""]
