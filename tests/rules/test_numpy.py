@@ -114,6 +114,7 @@ SPECS = [
                ("a, b, axes=([-1], [1])", [((2, 3), (4, 3))])),
     *functions(np.einsum, "np.einsum", "real",
                ("'ij,jk->ik', a, b", [((3, 4), (4, 2))]),
+               ("'kij,nkj->nki', a, b, optimize=True", [((2, 3, 3), (4, 2, 3))]),
                ("'ij,jk', a, b", [((3, 4), (4, 2))]),
                ("'ij->ji', a", [(3, 4)]),
                ("'ij->j', a", [(3, 4)]),
