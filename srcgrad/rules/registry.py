@@ -271,8 +271,8 @@ def _positional_names(fn, skip=0):
                 names.append(p.name if p.kind == p.POSITIONAL_OR_KEYWORD else None)
     try:
         _signatures[(fn, skip)] = names
-    except TypeError:
-        pass
+    except TypeError:  # an unhashable callable: worked out again next time
+        return names
     return names
 
 
