@@ -64,7 +64,7 @@ else:
     registry.load_optional_rules()  # srcgrad loads SciPy's rules lazily; the tables cover them
 
 __all__ = ["Spec", "params", "check_inline", "check_dynamic", "check_rule_shapes", "missing_specs", "define",
-           "keyword_variants"]
+           "keyword_variants", "table_tests"]
 
 ARG_NAMES = ("a", "b", "c", "d")
 SEEDS = (0, 1)
@@ -510,3 +510,37 @@ def check_forward(spec, case, tmp_path_factory):
 def check_forward_dynamic(spec, case, tmp_path_factory):
     """``jvp`` with the primal passed in as a variable (its forward rule runs at run time)."""
     _check_forward(spec, case, tmp_path_factory, spec.dynamic, spec.args + ["fn"], extra=(spec.primal,))
+
+
+def table_tests(specs, dynamic=None):
+    """The five checks every rule table runs, as parametrized test functions for its module.
+
+    ``test_inline, test_dynamic, test_rule_shapes, test_forward, test_forward_dynamic =
+    table_tests(SPECS)``: one test per spec and case for each check above; ``dynamic`` (default
+    ``specs``) are the specs whose primal can be passed in as a variable.
+    """
+    dynamic = specs if dynamic is None else dynamic
+    every, passed = params(specs), params(dynamic)
+
+    @pytest.mark.parametrize("spec, case", every)
+    def test_inline(spec, case, tmp_path_factory):
+        check_inline(spec, case, tmp_path_factory)
+
+    @pytest.mark.parametrize("spec, case", passed)
+    def test_dynamic(spec, case, tmp_path_factory):
+        check_dynamic(spec, case, tmp_path_factory)
+
+    @pytest.mark.parametrize("spec, case", every)
+    def test_rule_shapes(spec, case):
+        check_rule_shapes(spec, case)
+
+    @pytest.mark.parametrize("spec, case", every)
+    def test_forward(spec, case, tmp_path_factory):
+        """Forward mode: jvp matches central differences along a random tangent, and reverse mode."""
+        check_forward(spec, case, tmp_path_factory)
+
+    @pytest.mark.parametrize("spec, case", passed)
+    def test_forward_dynamic(spec, case, tmp_path_factory):
+        check_forward_dynamic(spec, case, tmp_path_factory)
+
+    return test_inline, test_dynamic, test_rule_shapes, test_forward, test_forward_dynamic

@@ -8,8 +8,7 @@ from gradcheck import check_gradient
 
 import srcgrad
 
-from .specs import (Spec, check_dynamic, check_forward, check_forward_dynamic, check_inline, check_rule_shapes, define,
-                    missing_specs, params)
+from .specs import Spec, define, missing_specs, table_tests
 
 SPECS = [
     Spec(builtins.abs, "abs(a)", [(), (3,), (2, 3)], domain="nonzero"),
@@ -35,30 +34,7 @@ SPECS = [
 ]
 
 
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_inline(spec, case, tmp_path_factory):
-    check_inline(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_dynamic(spec, case, tmp_path_factory):
-    check_dynamic(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_rule_shapes(spec, case):
-    check_rule_shapes(spec, case)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_forward(spec, case, tmp_path_factory):
-    """Forward mode: jvp matches central differences along a random tangent, and reverse mode."""
-    check_forward(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_forward_dynamic(spec, case, tmp_path_factory):
-    check_forward_dynamic(spec, case, tmp_path_factory)
+test_inline, test_dynamic, test_rule_shapes, test_forward, test_forward_dynamic = table_tests(SPECS)
 
 
 def test_every_builtins_rule_has_a_spec():

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from gradcheck import check_gradient
 
-from .specs import (Spec, check_dynamic, check_forward, check_forward_dynamic, check_inline, check_rule_shapes, define,
-                    missing_specs, params)
+from .specs import Spec, define, missing_specs, table_tests
 
 S = [()]        # math works on Python floats only
 S2 = [((), ())]
@@ -41,30 +40,7 @@ SPECS = [
 ]
 
 
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_inline(spec, case, tmp_path_factory):
-    check_inline(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_dynamic(spec, case, tmp_path_factory):
-    check_dynamic(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_rule_shapes(spec, case):
-    check_rule_shapes(spec, case)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_forward(spec, case, tmp_path_factory):
-    """Forward mode: jvp matches central differences along a random tangent, and reverse mode."""
-    check_forward(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_forward_dynamic(spec, case, tmp_path_factory):
-    check_forward_dynamic(spec, case, tmp_path_factory)
+test_inline, test_dynamic, test_rule_shapes, test_forward, test_forward_dynamic = table_tests(SPECS)
 
 
 def test_every_math_rule_has_a_spec():

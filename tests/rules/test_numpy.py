@@ -12,8 +12,7 @@ from gradcheck import check_gradient
 import srcgrad
 import srcgrad.rules.numpy
 
-from .specs import (Spec, check_dynamic, check_forward, check_forward_dynamic, check_inline, check_rule_shapes,
-                    check_second_order, define, keyword_variants, missing_specs, params)
+from .specs import Spec, check_second_order, define, keyword_variants, missing_specs, params, table_tests
 
 try:
     import scipy.special
@@ -286,30 +285,8 @@ if scipy is not None:
 FUNCTION_SPECS = [spec for spec in SPECS if spec.kind == "function"]
 
 
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_inline(spec, case, tmp_path_factory):
-    check_inline(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(FUNCTION_SPECS))
-def test_dynamic(spec, case, tmp_path_factory):
-    check_dynamic(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_rule_shapes(spec, case):
-    check_rule_shapes(spec, case)
-
-
-@pytest.mark.parametrize("spec, case", params(SPECS))
-def test_forward(spec, case, tmp_path_factory):
-    """Forward mode: jvp matches central differences along a random tangent, and reverse mode."""
-    check_forward(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(FUNCTION_SPECS))
-def test_forward_dynamic(spec, case, tmp_path_factory):
-    check_forward_dynamic(spec, case, tmp_path_factory)
+test_inline, test_dynamic, test_rule_shapes, test_forward, test_forward_dynamic = table_tests(
+    SPECS, dynamic=FUNCTION_SPECS)
 
 
 #: Every spec again with its arguments passed by keyword where NumPy allows it: np.dot(a, b=b),
@@ -320,26 +297,10 @@ KEYWORD_SPECS = keyword_variants(SPECS) + [
 ]
 
 
-@pytest.mark.parametrize("spec, case", params(KEYWORD_SPECS))
-def test_keyword_inline(spec, case, tmp_path_factory):
-    """A differentiated argument passed by keyword gets the gradient it would get positionally."""
-    check_inline(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params([spec for spec in KEYWORD_SPECS if spec.kind == "function"]))
-def test_keyword_dynamic(spec, case, tmp_path_factory):
-    """The same with the primal held in a variable: the rule runs at run time (RuleBack)."""
-    check_dynamic(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params(KEYWORD_SPECS))
-def test_keyword_forward(spec, case, tmp_path_factory):
-    check_forward(spec, case, tmp_path_factory)
-
-
-@pytest.mark.parametrize("spec, case", params([spec for spec in KEYWORD_SPECS if spec.kind == "function"]))
-def test_keyword_forward_dynamic(spec, case, tmp_path_factory):
-    check_forward_dynamic(spec, case, tmp_path_factory)
+# (A differentiated argument passed by keyword gets the gradient it would get positionally, inlined and
+# with the primal held in a variable, in both modes.)
+test_keyword_inline, test_keyword_dynamic, _, test_keyword_forward, test_keyword_forward_dynamic = table_tests(
+    KEYWORD_SPECS, dynamic=[spec for spec in KEYWORD_SPECS if spec.kind == "function"])
 
 
 #: The first spec of each function, for second derivatives (which are slow to compile).
