@@ -52,7 +52,7 @@ from ..rules import runtime as runtime_rules
 from ..runtime import accumulate, dispatch, structure, tape
 from ..runtime import forward as runtime_forward
 from . import build
-from .inline import substitute, template_of
+from .inline import template_of
 from .reverse import _pure, _Reverse, _targets, _unstar
 
 __all__ = ["tangent_transform", "forward_kind", "MULTILINEAR", "JOINTLY_LINEAR", "LINEAR_IN_FIRST", "FORWARD_RULES"]
@@ -273,15 +273,7 @@ class _Forward(_Reverse):
                 expr = template.outputs[i] if i < len(template.outputs) else build.const(None)
                 if isinstance(expr, gast.Constant) and expr.value is None:
                     continue  # no derivative with respect to this argument (math.copysign's sign)
-                mapping = dict(op.bindings)
-                mapping[template.params[0]] = self.d(slots[i])
-                mapping[template.params[1]] = build.name(t)
-                renames = {}
-                for name, value in template.free.items():
-                    injected = self.inject(name, value)
-                    if injected != name:
-                        renames[name] = build.name(injected)
-                terms.append(substitute(substitute(expr, renames), mapping))
+                terms.append(self.fill_template(template, expr, op, self.d(slots[i]), t))
             if not terms:
                 return self.zero(t)
             total = _sum(terms)

@@ -1000,16 +1000,23 @@ class _Reverse:
         # Within one statement a name has one shape: h * h needs no unbroadcast.
         return not all(isinstance(o, gast.Name) and o.id == getattr(arg, "id", None) for o in others)
 
-    def rule_contributions(self, stmt, op, t, dt, state, out):
-        template = template_of(op.rule)
+    def fill_template(self, template, expr, op, dy, t):
+        """``expr`` from a rule's template, written for this statement: ``dy``, ``y = t``, its arguments.
+
+        The names the rule's module gives its helpers are injected (renamed on a clash).
+        """
         mapping = dict(op.bindings)
-        mapping[template.params[0]] = dt
+        mapping[template.params[0]] = dy
         mapping[template.params[1]] = build.name(t)
         renames = {}
         for name, value in template.free.items():
             injected = self.inject(name, value)
             if injected != name:
                 renames[name] = build.name(injected)
+        return substitute(substitute(expr, renames), mapping)
+
+    def rule_contributions(self, stmt, op, t, dt, state, out):
+        template = template_of(op.rule)
         primal = template.params[2:]
         for position, arg in self.slots(op):
             if position >= len(template.outputs) or not self.is_active_atom(arg):
@@ -1019,7 +1026,7 @@ class _Reverse:
                 continue
             if template.vararg and position >= len(primal):
                 continue
-            grad = substitute(substitute(expr, renames), mapping)
+            grad = self.fill_template(template, expr, op, dt, t)
             if self.needs_unbroadcast(op, position, stmt):
                 grad = build.call(self.runtime("unbroadcast"), grad, arg)
             self.contribute(arg.id, grad, SET, stmt, state, out)
