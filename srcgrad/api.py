@@ -81,7 +81,7 @@ def _user_gradient(g, x):
     if type(x) is float and type(g) is float:
         return g
     if type(x) is np.ndarray and type(g) is np.ndarray and g.shape == x.shape and g.dtype == x.dtype \
-            and x.dtype.kind == "f":
+            and x.dtype.kind == "f" and g.flags.writeable:
         return g
     return to_user(g, x)
 

@@ -148,3 +148,16 @@ def test_doc_examples_run():
         module = importlib.import_module(name)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0
+
+
+def test_returned_gradients_are_arrays_the_user_may_write_into():
+    big = np.ones((80, 80))  # its sum's gradient is a broadcast view inside srcgrad
+    for x in (np.ones(3), big):
+        for _ in range(2):  # the first call, and the short path after it
+            (g,) = srcgrad.gradient(lambda x: np.sum(x), x)
+            g *= 0.5
+            np.testing.assert_array_equal(g, np.full(x.shape, 0.5))
+    y, back = srcgrad.pullback(lambda x: np.sum(x), big)
+    (g,) = back(1.0)
+    g += 1.0
+    np.testing.assert_array_equal(big, np.ones((80, 80)))  # and the caller's array is untouched

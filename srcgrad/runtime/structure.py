@@ -228,7 +228,9 @@ def to_user(g, x):
     if isinstance(x, np.ndarray):
         if g is None:
             return np.zeros(x.shape, float_dtype(x))
-        return np.asarray(g, dtype=float_dtype(x)).reshape(x.shape)
+        out = np.asarray(g, dtype=float_dtype(x)).reshape(x.shape)
+        # (a broadcast view, as the gradient of a sum can be, is read-only: users may write into theirs)
+        return out if out.flags.writeable else out.copy()
     if isinstance(x, _NUMBER_TYPES):
         if g is None:
             return 0.0
