@@ -252,3 +252,56 @@ def test_second_order_through_a_number_loop():
         expected = (d(x0 + h) - d(x0 - h)) / (2 * h)
         got = srcgrad.gradient(d, x0)[0]
         np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+# A loop called with numbers must still be right where a carried value turns out not to be a number.
+def grows_into_a_vector(x, w):
+    y = 0.0
+    for i in range(3):
+        y = y + x * w  # w is a vector: so is y, from the first step
+    return np.sum(y * y)
+
+
+def param_becomes_a_vector(x, v):
+    for i in range(2):
+        x = x * v + 0.5
+    return np.sum(np.sin(x))
+
+
+def rows_of_a_matrix(c, x):
+    y = 0.0
+    for i in range(c.shape[0]):
+        y = y * x + c[i]  # c[i] is a row
+    return np.sum(y ** 2)
+
+
+def counter_and_nested_loops(x, n):
+    total = 0.0
+    for i in range(n):
+        for j in range(i):
+            total = total + x ** 2 * j - np.cos(total)
+        x = x * 0.9
+    return total
+
+
+def through_a_call(x, w):
+    y = 0.0
+    for i in range(2):
+        y = y + spread(x, w)
+    return np.sum(y)
+
+
+def spread(x, w):
+    return x * w
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_number_variants_keep_array_values_as_arrays(seed):
+    r = np.random.default_rng(seed)
+    x, w, v = float(r.uniform(0.2, 0.9)), r.normal(size=3), r.normal(size=4)
+    check_gradient(grows_into_a_vector, x, w)
+    check_gradient(param_becomes_a_vector, x, v)
+    check_gradient(rows_of_a_matrix, r.normal(size=(3, 2)), x)
+    check_gradient(lambda x: counter_and_nested_loops(x, 4), x)
+    check_gradient(lambda x: counter_and_nested_loops(x, 4), np.float32(x), rtol=1e-2, atol=1e-3)
+    check_gradient(through_a_call, x, w)
