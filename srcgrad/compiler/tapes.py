@@ -48,6 +48,8 @@ def as_lists(forward, backward, injected, tapes):
     popped = _rewrite(backward.body, kinds, tapes, allowed=(tape.pop,))
     if pushed is None or popped is None or not popped <= _saved_names(backward):
         return None
+    gone, renamed = _fuse(forward, backward, popped)
+    popped = {renamed.get(t, t) for t in popped - gone}
     at = next((k + 1 for k, s in enumerate(backward.body) if _unpacks_saved(s, backward)), 0)
     backward.body[at:at] = [build.assign(t, build.call("reversed", build.name(t))) for t in sorted(popped)]
     return forward, backward
@@ -87,6 +89,124 @@ def _rewrite(stmts, kinds, tapes, allowed):
             return None
         touched.add(target.id if isinstance(target, gast.Name) else call.args[0].id)
     return touched
+
+
+def _fuse(forward, backward, tapes):
+    """Tapes pushed together share one list of tuples: one append and one ``next`` per step, not one each.
+
+    ``a_tape.append(a)``, ``b_tape.append(b)`` on consecutive lines become
+    ``tape.append((a, b))``; in the backward, where the pops of the same
+    block sit, the first reads both (``a, b_popped = next(tape)``) and the
+    later one takes its value (``b = b_popped``). Only tapes pushed once and
+    popped once, in one block each, are joined. Returns the tapes folded
+    into another (gone from the code and from ``saved``), and the new
+    name of each tape that holds a group (``tape``, ``tape_2``, ...).
+    """
+    last, first = forward.body[-1], backward.body[0]
+    if not (isinstance(last, gast.Return) and isinstance(last.value, gast.Tuple) and len(last.value.elts) == 2
+            and isinstance(last.value.elts[1], gast.Tuple) and _unpacks_saved(first, backward)
+            and isinstance(first.targets[0], gast.Tuple)):
+        return set(), {}
+    taken = {n.id for fdef in (forward, backward) for n in build.walk(fdef) if isinstance(n, gast.Name)}
+    pops = {}  # tape -> (block, position, target)
+    counts = {}
+    for block in _blocks(backward.body):
+        for k, stmt in enumerate(block):
+            name = _popped_tape(stmt)
+            if name in tapes:
+                pops[name] = (block, k, stmt.targets[0])
+                counts[name] = counts.get(name, 0) + 1
+    gone, renamed = set(), {}
+    for block in _blocks(forward.body):
+        k = 0
+        while k < len(block):
+            run = []
+            while k + len(run) < len(block) and _pushed_tape(block[k + len(run)]) in tapes:
+                run.append(_pushed_tape(block[k + len(run)]))
+            group = [t for t in run if counts.get(t) == 1 and t not in gone]
+            places = {id(pops[t][0]) for t in group}
+            if len(group) < 2 or len(places) != 1 or len(set(run)) != len(run):
+                k += max(len(run), 1)
+                continue
+            first, members = group[0], group[1:]
+            values = [block[k + run.index(t)].value.args[0] for t in group]
+            block[k:k + len(run)] = [stmt for stmt, t in zip(block[k:k + len(run)], run) if t not in group] + [
+                build.expr_stmt(build.call(build.attr(first, "append"), gast.Tuple(elts=values, ctx=gast.Load())))]
+            _join_pops(group, pops, taken)
+            gone |= set(members)
+            renamed[first] = _fresh("tape", taken)  # (it holds the step's values, not first's alone)
+            k += len(run) - len(group) + 1
+    if gone:
+        _drop_tapes(forward, backward, gone)
+        for fdef in (forward, backward):
+            for node in build.walk(fdef):
+                if isinstance(node, gast.Name) and node.id in renamed:
+                    node.id = renamed[node.id]
+    return gone, renamed
+
+
+def _join_pops(group, pops, taken):
+    """The pops of ``group`` (one block): the first reads the tuple, the others take their part."""
+    block = pops[group[0]][0]
+    order = sorted(group, key=lambda t: pops[t][1])
+    head = pops[order[0]][1]
+    names = []
+    for t in group:
+        target = pops[t][2]
+        if t == order[0]:
+            names.append(target)
+            continue
+        temp = _fresh(f"{target.id}_popped", taken)
+        names.append(build.store(temp))
+        k = pops[t][1]
+        block[k] = gast.Assign(targets=[target], value=build.name(temp), type_comment=None)
+    block[head] = gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())],
+                              value=build.call("next", build.name(group[0])), type_comment=None)
+
+
+def _drop_tapes(forward, backward, gone):
+    """Remove the folded tapes' ``[]`` lines and their places in ``saved``."""
+    forward.body = [s for s in forward.body
+                    if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id in gone)]
+    saved = forward.body[-1].value.elts[1]  # return (y, (saved...))
+    saved.elts = [e for e in saved.elts if not (isinstance(e, gast.Name) and e.id in gone)]
+    unpack = backward.body[0].targets[0]
+    unpack.elts = [e for e in unpack.elts if not (isinstance(e, gast.Name) and e.id in gone)]
+
+
+def _blocks(stmts):
+    """Every statement list in ``stmts``, nested ones too."""
+    yield stmts
+    for stmt in stmts:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            yield from _blocks(stmt.body)
+            yield from _blocks(stmt.orelse)
+
+
+def _pushed_tape(stmt):
+    """``t`` for a line ``t.append(v)``, else None."""
+    call = getattr(stmt, "value", None)
+    if isinstance(stmt, gast.Expr) and isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) \
+            and call.func.attr == "append" and isinstance(call.func.value, gast.Name) and len(call.args) == 1:
+        return call.func.value.id
+    return None
+
+
+def _popped_tape(stmt):
+    """``t`` for a line ``v = next(t)``, else None."""
+    call = getattr(stmt, "value", None)
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and isinstance(call, gast.Call) \
+            and isinstance(call.func, gast.Name) and call.func.id == "next" and isinstance(call.args[0], gast.Name):
+        return call.args[0].id
+    return None
+
+
+def _fresh(name, taken):
+    candidate, k = name, 2
+    while candidate in taken:
+        candidate, k = f"{name}_{k}", k + 1
+    taken.add(candidate)
+    return candidate
 
 
 def _is_name(node, name):

@@ -245,7 +245,7 @@ def test_index_reads_at_second_order():
 def test_second_order_through_a_number_loop():
     # The code that runs keeps its tapes in lists; higher order reads its push/pop twin.
     source = srcgrad.adjoint_source(logistic)
-    assert "x_tape.append(x)" in source and "push(" not in source and "pop(" not in source
+    assert "tape.append((x, diff, prod))" in source and "push(" not in source and "pop(" not in source
     d = lambda x0: srcgrad.gradient(lambda x: logistic(3.2, x, 3), x0)[0]
     for x0 in (0.3, 0.6):
         h = 1e-5
@@ -305,3 +305,14 @@ def test_number_variants_keep_array_values_as_arrays(seed):
     check_gradient(lambda x: counter_and_nested_loops(x, 4), x)
     check_gradient(lambda x: counter_and_nested_loops(x, 4), np.float32(x), rtol=1e-2, atol=1e-3)
     check_gradient(through_a_call, x, w)
+
+
+def test_values_taped_together_share_one_list_and_a_backward_can_run_twice():
+    source = srcgrad.adjoint_source(rows_of_a_matrix)
+    assert "tape.append((y, c_i, prod))" in source and "y, c_i_popped, prod_popped = next(tape)" in source
+    c, x = np.arange(6.0).reshape(3, 2) / 5, 0.7
+    y, back = srcgrad.pullback(rows_of_a_matrix, c, x)
+    first, second = back(1.0), back(2.0)  # the saved list is read, never emptied
+    np.testing.assert_allclose(second[0], 2 * first[0])
+    np.testing.assert_allclose(second[1], 2 * first[1])
+    check_gradient(rows_of_a_matrix, c, x)
