@@ -3,7 +3,10 @@
 The whole pipeline, one pass per module::
 
     parse  ->  fence  ->  resolve  ->  normalise (anf)  ->  transform (reverse)
-           ->  simplify  ->  emit  ->  cache
+           ->  simplify  ->  tapes as lists  ->  emit  ->  cache
+
+(The code before "tapes as lists" is compiled too, lazily: it is the twin
+that higher order differentiates; see :mod:`srcgrad.compiler.tapes`.)
 
 :func:`compile_adjoint` runs it top to bottom; :func:`stages` returns what
 each stage produced, for debugging (``python -m srcgrad show --stages``).
@@ -276,4 +279,7 @@ def stages(fn) -> dict[str, str]:
     invented, adjoints = _foldable(namer, user_names)
     simplify([result.forward, result.backward], invented, adjoints, result.injected)
     out["simplify"] = to_source([result.forward, result.backward])
+    lists = as_lists(result.forward, result.backward, result.injected, result.tapes)
+    if lists is not None:  # what runs; the simplify stage is the twin higher order reads
+        out["tapes as lists"] = to_source(list(lists))
     return out

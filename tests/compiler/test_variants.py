@@ -316,3 +316,12 @@ def test_values_taped_together_share_one_list_and_a_backward_can_run_twice():
     np.testing.assert_allclose(second[0], 2 * first[0])
     np.testing.assert_allclose(second[1], 2 * first[1])
     check_gradient(rows_of_a_matrix, c, x)
+
+
+def test_stages_show_the_twin_and_the_code_that_runs():
+    from srcgrad.compiler import stages
+
+    seen = stages(rows_of_a_matrix)
+    assert "push(" in seen["simplify"] and "pop(" in seen["simplify"]  # the twin higher order reads
+    assert seen["tapes as lists"] == srcgrad.adjoint_source(rows_of_a_matrix)  # what runs
+    assert "tapes as lists" not in stages(poly)  # no loop, no tapes
