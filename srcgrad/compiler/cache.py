@@ -108,10 +108,13 @@ def _invalidate(primal) -> None:
         dispatch.direct.clear()  # (the function itself may have gained a rule)
         if isinstance(primal, str):  # an array method or attribute rule
             _entries.clear()
+            dispatch._twins.clear()
             return
         stale = [key for key, entry in _entries.items() if any(d is primal for d in entry.depends_on)]
         for key in stale:
-            del _entries[key]
+            entry = _entries.pop(key)
+            dispatch._twins.pop(entry.forward, None)  # (their traceable twins go with them)
+            dispatch._twins.pop(entry.backward, None)
         # Code that called the primal at run time looks the rule up each call;
         # code that inlined or skipped it is gone above.
 

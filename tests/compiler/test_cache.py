@@ -137,3 +137,29 @@ def test_the_same_code_in_two_modules_reads_each_modules_globals(tmp_path):
     assert modules[0].f.__code__ == modules[1].f.__code__  # equal by value...
     assert srcgrad.gradient(modules[0].f, 2.0) == (1.0,)
     assert srcgrad.gradient(modules[1].f, 2.0) == (100.0,)  # ...but not one entry
+
+
+def loop_of_sines(x):
+    for i in range(3):
+        x = np.sin(x) * 1.5
+    return x
+
+
+def test_a_new_rule_drops_the_traceable_twins_of_the_entries_it_drops():
+    from srcgrad.compiler import cache
+    from srcgrad.rules import registry
+    from srcgrad.runtime import dispatch
+
+    srcgrad.clear_cache()
+    srcgrad.gradient(loop_of_sines, 0.3)
+    entries = [e for e in cache._entries.values() if e.fn is loop_of_sines]
+    assert entries and all(e.forward in dispatch._twins for e in entries)
+    original = registry.lookup(np.sin)
+    try:
+        srcgrad.defrule(np.sin, broadcast=False)(lambda dy, y, x: (dy * np.cos(x),))
+        assert not any(e.forward in dispatch._twins or e.backward in dispatch._twins for e in entries)
+    finally:
+        registry.rules[np.sin] = original
+        registry._changed(np.sin)
+    (g,) = srcgrad.gradient(loop_of_sines, 0.3)
+    assert g == pytest.approx((loop_of_sines(0.3 + 1e-6) - loop_of_sines(0.3 - 1e-6)) / 2e-6, rel=1e-6)
