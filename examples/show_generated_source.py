@@ -1,8 +1,8 @@
 """Print the code srcgrad writes, for a few small functions chosen for teaching.
 
 Each function below shows one idea: the chain rule on a polynomial,
-broadcasting, a branch, a loop with a tape, a while loop, a call to
-another function, and a layer's __call__. For each, the script prints
+broadcasting, a branch, a loop with a tape, a while loop, a helper pasted
+in, a function passed in, and a layer's __call__. For each, the script prints
 the function's source and the forward and backward functions srcgrad
 generated, then checks the gradient against finite differences.
 
@@ -61,8 +61,14 @@ def sigmoid(z):
 
 
 def two_calls(x):
-    """A call to a user function: pullback(sigmoid, ...) in the forward, its back(...) in the backward."""
+    """A call to a small helper of this module: its lines are pasted in (spliced)."""
     h = sigmoid(x)
+    return np.sum(h * h)
+
+
+def through(act, x):
+    """A call to a function passed in: pullback(act, ...) in the forward, its back(...) in the backward."""
+    h = act(x)
     return np.sum(h * h)
 
 
@@ -84,6 +90,7 @@ EXAMPLES = {
     "rnn": (rnn, (rng.standard_normal((2, 2)), rng.standard_normal(2), [rng.standard_normal(2) for _ in range(3)])),
     "halving": (halving, (10.0,)),
     "two_calls": (two_calls, (rng.standard_normal(3),)),
+    "through": (lambda x: through(sigmoid, x), (rng.standard_normal(3),)),
     "Affine.__call__": (lambda x: np.sum(Affine(3, 2)(x)), (rng.standard_normal(3),)),
 }
 
@@ -105,7 +112,7 @@ def finite_difference(f, args, i, h=1e-6):
 
 def show(name):
     f, args = EXAMPLES[name]
-    target = Affine.__call__ if name == "Affine.__call__" else f
+    target = {"Affine.__call__": Affine.__call__, "through": through}.get(name, f)
     print("=" * 72)
     print(inspect.getsource(target).rstrip())
     print("-" * 72)

@@ -57,7 +57,7 @@ def withgradient(f, *args):
         return _implicit(f, args[0])
     known = dispatch.direct.get((id(f.__code__), _wrt(len(args)), len(args))) \
         if type(f) is types.FunctionType else None
-    if known is not None:
+    if known is not None and (known.spliced is None or known.spliced.current(f.__globals__)):
         # The short way for a plain function already seen: its forward, then its backward.
         dispatch.stats["direct hits"] += 1
         y, saved = known.forward(f, *args) if known.takes_closure else known.forward(*args)

@@ -71,7 +71,7 @@ def test_digits_mlp(tmp_path):
 
 def test_show_generated_source(tmp_path):
     out = run("show_generated_source.py", tmp_path=tmp_path)
-    assert out.count("gradients agree with finite differences") == 7
-    assert "h_tape" in out and "pullback(sigmoid, x)" in out
+    assert out.count("gradients agree with finite differences") == 8
+    assert "h_tape" in out and "pullback(act, x)" in out and "pullback(sigmoid" not in out
     one = run("show_generated_source.py", "branch", tmp_path=tmp_path)
     assert one.count("gradients agree") == 1

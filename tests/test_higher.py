@@ -348,8 +348,8 @@ def cube_scaled(x, k=1.0):
     return k * x ** 3
 
 
-def calls_with_a_keyword(x):
-    return cube_scaled(x, k=2.0)
+def calls_with_a_keyword(x, helper=cube_scaled):
+    return helper(x, k=2.0)  # (held in a variable: called at run time; a global would be spliced in)
 
 
 def test_a_keyword_call_inside_a_nested_gradient_is_refused_naming_the_users_function():
@@ -360,3 +360,16 @@ def test_a_keyword_call_inside_a_nested_gradient_is_refused_naming_the_users_fun
     message = str(caught.value)
     assert "keyword argument" in message and "by position" in message
     assert f"{__file__}:" in message and "(calls_with_a_keyword)" in message
+
+
+def spliced_with_a_keyword(x):
+    return cube_scaled(x, k=2.0)
+
+
+def test_a_keyword_call_to_a_spliced_helper_differentiates_at_any_order():
+    first = lambda x: srcgrad.gradient(spliced_with_a_keyword, x)[0]
+    second = lambda x: srcgrad.gradient(first, x)[0]
+    for x in (1.5, -0.7):
+        assert first(x) == pytest.approx(6 * x ** 2)
+        assert second(x) == pytest.approx(12 * x)
+        assert srcgrad.gradient(second, x)[0] == pytest.approx(12.0)

@@ -2,7 +2,7 @@
 
 The whole pipeline, one pass per module::
 
-    parse  ->  fence  ->  resolve  ->  normalise (anf)  ->  transform (reverse)
+    parse  ->  fence  ->  resolve  ->  normalise (anf)  ->  splice  ->  transform (reverse)
            ->  simplify  ->  tapes as lists  ->  emit  ->  cache
 
 (The code before "tapes as lists" is compiled too, lazily: it is the twin
@@ -33,6 +33,7 @@ from .parse import parse_function
 from .resolve import Scope
 from .reverse import transform
 from .simplify import simplify
+from .splice import splice
 from .tapes import as_lists
 
 __all__ = ["Entry", "TangentEntry", "compile_adjoint", "compile_tangent", "stages"]
@@ -64,6 +65,8 @@ class Entry:
     kinds: tuple | None = None
     #: The function has a loop: its variants for number arguments need no unbroadcast.
     loops: bool = False
+    #: The helpers pasted into this code (:mod:`.splice`), or None: stale once their names are rebound.
+    spliced: object = None
 
     def __post_init__(self):
         self.nparams = len(self.params)
@@ -85,7 +88,7 @@ class Entry:
         if entry.loops:
             entry = entry.specialised(values)
         elif bound_self is None and not kwargs and self.vararg is None and len(args) == self.nparams:
-            direct[(id(fn.__code__), wrt, len(args))] = DirectCall(entry, layout)  # next time, straight here
+            direct[(id(fn.__code__), wrt, len(args))] = DirectCall(entry, layout, self.spliced)  # next time, here
         if entry.takes_closure:
             y, saved = entry.forward(fn, *values)
         else:
@@ -205,6 +208,7 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     """
     parsed, scope, namer, user_names = _prepare(fn)
     anf = normalise(parsed, scope, namer, returns_self=returns_self)
+    spliced = splice(anf, parsed, scope, namer)
     loops = any(isinstance(node, (gast.For, gast.While)) for node in gast.walk(anf))
     result = transform(parsed, scope, namer, anf, wants, kinds)
     invented, adjoints = _foldable(namer, user_names)
@@ -218,9 +222,10 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     if lists is not None:  # higher order differentiates the push/pop twin (see compiler/tapes.py)
         traced_as_twin((forward, backward), lambda: compile_functions(
             traceable, names, result.injected, fn.__globals__, parsed.name + " traceable", origin=_origin(fn)))
+    depends_on = result.depends_on + [helper for _, helper in spliced.helpers]
     return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
-                 result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf), returns_self, wants,
-                 kinds, loops)
+                 result.takes_closure, depends_on, parsed.name, scope_vararg(anf), returns_self, wants,
+                 kinds, loops, spliced if spliced.helpers else None)
 
 
 @dataclasses.dataclass(eq=False)
@@ -274,6 +279,8 @@ def stages(fn) -> dict[str, str]:
     out = {"parse": to_source([parsed.node])}
     anf = normalise(parsed, scope, namer)
     out["normalise"] = to_source([anf])
+    if splice(anf, parsed, scope, namer).helpers:
+        out["splice"] = to_source([anf])
     result = transform(parsed, scope, namer, anf)
     out["transform"] = to_source([result.forward, result.backward])
     invented, adjoints = _foldable(namer, user_names)

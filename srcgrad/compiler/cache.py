@@ -47,7 +47,7 @@ def adjoint_of(fn, constructor=False, wants=None, kinds=None):
     """
     code = _key(fn, constructor, wants, kinds)
     entry = _entries.get(code)
-    if entry is not None:
+    if entry is not None and (entry.spliced is None or _still_current(entry)):
         _stats["hits"] += 1
         return entry
     from . import compile_adjoint
@@ -59,6 +59,15 @@ def adjoint_of(fn, constructor=False, wants=None, kinds=None):
             _entries[code] = entry
             _stats["misses"] += 1
         return entry
+
+
+def _still_current(entry) -> bool:
+    """Whether the helpers spliced into ``entry`` are still what their names hold; if not, drop it."""
+    if entry.spliced.current(entry.fn.__globals__):
+        return True
+    for _, helper in entry.spliced.helpers:
+        _invalidate(helper)  # (every entry that pasted in the old helper goes)
+    return False
 
 
 def _key(fn, constructor, wants, kinds):

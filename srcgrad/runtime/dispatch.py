@@ -307,7 +307,7 @@ def pullback(fn, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` and return ``(y, back)``."""
     if not kwargs and type(fn) is types.FunctionType:
         known = direct.get((id(fn.__code__), None, len(args)))
-        if known is not None:
+        if known is not None and (known.spliced is None or known.spliced.current(fn.__globals__)):
             return known.call(fn, args)
     return _pullback(None, fn, args, kwargs)
 
@@ -321,7 +321,7 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
     """
     if not kwargs and type(fn) is types.FunctionType:
         known = direct.get((id(fn.__code__), wrt, len(args)))
-        if known is not None:
+        if known is not None and (known.spliced is None or known.spliced.current(fn.__globals__)):
             return known.call(fn, args)
     return _pullback(wrt, fn, args, kwargs)
 
@@ -338,9 +338,9 @@ direct: dict = {}
 class DirectCall:
     """A plain function's compiled variant and layout, for :func:`pullback` to call directly."""
 
-    __slots__ = ("forward", "backward", "takes_closure", "has_self_grad", "layout", "nparams", "code")
+    __slots__ = ("forward", "backward", "takes_closure", "has_self_grad", "layout", "nparams", "code", "spliced")
 
-    def __init__(self, entry, layout):
+    def __init__(self, entry, layout, spliced=None):
         self.code = entry.fn.__code__  # (alive while its id is a key)
         self.forward = entry.forward
         self.backward = entry.backward
@@ -348,6 +348,8 @@ class DirectCall:
         self.has_self_grad = entry.has_self_grad
         self.nparams = entry.nparams
         self.layout = layout
+        #: The helpers the code pasted in (checked before each call: a rebound name means recompile).
+        self.spliced = spliced
 
     def call(self, fn, args):
         stats["direct hits"] += 1

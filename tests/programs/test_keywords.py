@@ -253,11 +253,28 @@ def test_a_keyword_held_in_a_variable_without_a_gradient_is_refused():
         srcgrad.gradient(f, np.sum, X, 1.5)
 
 
-def test_second_order_through_a_keyword_call_is_refused_clearly():
+def scaled_norm(t):
+    return np.sum(scaled(X, scale=t) ** 2)
+
+
+def test_second_order_through_a_keyword_call_to_a_spliced_helper():
+    # A global helper of the same module is pasted into its caller, its keywords bound when compiled.
     def slope(s):
-        return srcgrad.gradient(lambda t: np.sum(scaled(X, scale=t) ** 2), s)[0]
+        return srcgrad.gradient(scaled_norm, s)[0]
+
+    for s in (1.5, -0.3):
+        assert slope(s) == pytest.approx(2 * s * np.sum(X ** 2))
+        assert srcgrad.gradient(slope, s)[0] == pytest.approx(2 * np.sum(X ** 2))
+    f = lambda v: np.sum(scaled(v, scale=v[0]) ** 2)
+    for v in (X.ravel()[:3], X.ravel()[2:]):
+        H = srcgrad.hessian(f, v)
+        slope_0 = lambda w: srcgrad.gradient(f, w)[0][0]
+        np.testing.assert_allclose(H[0], numerical_gradient(slope_0, (v,), 0), rtol=1e-6, atol=1e-6)
+
+
+def test_second_order_through_a_keyword_call_made_at_run_time_is_refused_clearly():
+    def slope(s, helper=scaled):  # (held in a variable: called at run time, not spliced)
+        return srcgrad.gradient(lambda t: np.sum(helper(X, scale=t) ** 2), s)[0]
 
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match="by position"):
         srcgrad.gradient(slope, 1.5)
-    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="by position"):  # (after forward mode's own refusal)
-        srcgrad.hessian(lambda v: np.sum(scaled(v, scale=v[0]) ** 2), X)
