@@ -120,12 +120,22 @@ def bound_grad(dy, x, bound, beyond):
 
 
 def concatenate_grad(dy, arrays, axis=0):
-    """Split ``dy`` back into pieces shaped like ``arrays``."""
+    """Split ``dy`` back into pieces shaped like ``arrays`` (views, by slicing: ``np.split`` costs more)."""
     if axis is None:
-        sizes = np.cumsum([np.size(a) for a in arrays])[:-1]
-        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(np.ravel(dy), sizes), arrays)]
-    sizes = np.cumsum([np.shape(a)[axis] for a in arrays])[:-1]
-    return list(np.split(dy, sizes, axis=axis))
+        flat = np.ravel(dy)
+        pieces, start = [], 0
+        for a in arrays:
+            size = np.size(a)
+            pieces.append(np.reshape(flat[start:start + size], np.shape(a)))
+            start += size
+        return pieces
+    lead = (slice(None),) * (axis % np.ndim(dy))
+    pieces, start = [], 0
+    for a in arrays:
+        size = np.shape(a)[axis]
+        pieces.append(dy[lead + (slice(start, start + size),)])
+        start += size
+    return pieces
 
 
 def stack_grad(dy, arrays, axis=0):

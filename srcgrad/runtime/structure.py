@@ -45,6 +45,8 @@ def zero_like(x):
 
 
 def _is_basic_index(idx) -> bool:
+    if type(idx) is int or type(idx) is slice:  # (the usual cases, first)
+        return True
     if isinstance(idx, tuple):
         return all(_is_basic_index(i) for i in idx)
     return idx is None or idx is Ellipsis or isinstance(idx, (int, np.integer, slice))
