@@ -23,6 +23,10 @@ __all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian",
            "differentiable", "DifferentiableFunction"]
 
 
+#: The seed for the usual scalar outputs, by type: a NumPy float keeps its precision.
+_SEEDS = {float: 1.0, np.float64: 1.0, np.float32: np.float32(1.0), np.float16: np.float16(1.0)}
+
+
 def _seed(y, f):
     """The cotangent 1 for a scalar output, or an error naming the shape."""
     if isinstance(y, (int, float)) and not isinstance(y, bool):
@@ -61,7 +65,8 @@ def withgradient(f, *args):
         # The short way for a plain function already seen: its forward, then its backward.
         dispatch.stats["direct hits"] += 1
         y, saved = known.forward(f, *args) if known.takes_closure else known.forward(*args)
-        raw = known.backward(saved, 1.0 if type(y) is float else _seed(y, f))
+        seed = _SEEDS.get(type(y))
+        raw = known.backward(saved, seed if seed is not None else _seed(y, f))
         return y, tuple(map(_user_gradient, raw[1:] if known.has_self_grad else raw, args))
     y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
     grads = back(_seed(y, f))
@@ -80,9 +85,10 @@ def _user_gradient(g, x):
     """:func:`to_user` with the common cases first: a float's float, an array's own-shaped array."""
     if type(x) is float and type(g) is float:
         return g
-    if type(x) is np.ndarray and type(g) is np.ndarray and g.shape == x.shape and g.dtype == x.dtype \
-            and x.dtype.kind == "f" and g.flags.writeable:
-        return g
+    if type(x) is np.ndarray and type(g) is np.ndarray:
+        dtype = x.dtype
+        if g.dtype is dtype and dtype.kind == "f" and g.shape == x.shape and g.flags.writeable:
+            return g
     return to_user(g, x)
 
 

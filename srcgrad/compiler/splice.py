@@ -61,8 +61,11 @@ class Spliced:
     helpers: list = dataclasses.field(default_factory=list)
 
     def current(self, globals_: dict) -> bool:
-        """Whether each name still holds the function that was spliced."""
-        return all(globals_.get(name) is fn for name, fn in self.helpers)
+        """Whether each name still holds the function that was spliced (checked before each call)."""
+        for name, fn in self.helpers:
+            if globals_.get(name) is not fn:
+                return False
+        return True
 
 
 def splice(fdef, parsed, scope, namer) -> Spliced:
