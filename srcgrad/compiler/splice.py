@@ -73,19 +73,23 @@ def splice(fdef, parsed, scope, namer) -> Spliced:
     done = Spliced()
     if scope.generated:  # (generated code calls srcgrad's own machinery, never a user's helper)
         return done
-    splicer = _Splicer(parsed, scope, namer, done, _stored(fdef.body) | set(scope.locals))
+    splicer = _Splicer(parsed, scope, namer, done, _stored(fdef.body) | set(scope.locals), _reads([fdef]))
     fdef.body = splicer.block(fdef.body, (parsed.fn,))
     return done
 
 
 class _Splicer:
-    def __init__(self, parsed, scope, namer, done, defined):
+    def __init__(self, parsed, scope, namer, done, defined, reads):
         self.parsed = parsed
         self.scope = scope
         self.namer = namer
         self.done = done
         #: Every name the caller (with what is spliced so far) assigns.
         self.defined = defined
+        #: How often the caller reads each of its names.
+        self.reads = reads
+        #: id of a spliced ``t = result`` statement -> the tuple display ``result`` is, if it is one.
+        self.tuples = {}
 
     def block(self, stmts, stack):
         out = []
@@ -95,8 +99,31 @@ class _Splicer:
                 if inner and isinstance(stmt, (gast.If, gast.For, gast.While)):
                     setattr(stmt, field, self.block(inner, stack))
             body = self.spliced(stmt, stack) if len(stack) <= MAX_DEPTH else None
+            if body is None and out and id(out[-1]) in self.tuples:
+                body = self.unpacked(stmt, out)
             out.extend([stmt] if body is None else body)
         return out
+
+    def unpacked(self, stmt, out):
+        """``a, b = t`` right after ``t = (x, y)`` spliced in, ``t`` read nowhere else: ``a = x; b = y``.
+
+        (The backward then has no tuple to gather and take apart again.)
+        """
+        result = out[-1]
+        display = self.tuples[id(result)]
+        t = result.targets[0].id
+        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple)
+                and isinstance(stmt.value, gast.Name) and stmt.value.id == t and self.reads.get(t) == 1):
+            return None
+        names = stmt.targets[0].elts
+        if len(names) != len(display.value.elts) or not all(isinstance(n, gast.Name) for n in names):
+            return None
+        if {n.id for n in names} & {e.id for e in display.value.elts if isinstance(e, gast.Name)}:
+            return None  # (a, b = b, a: one at a time would read a changed name)
+        out.pop()
+        out.remove(display)
+        line = getattr(stmt, "_srcgrad_line", None)
+        return [build.assign(name.id, value, line=line) for name, value in zip(names, display.value.elts)]
 
     def helper_of(self, stmt, stack):
         """The function ``stmt`` calls, if it is one to splice."""
@@ -149,7 +176,11 @@ class _Splicer:
         result = body.pop()  # the one ``return <atom>`` normalisation leaves at the end
         done = build.assign(stmt.targets[0].id, result.value, line=getattr(result, "_srcgrad_line", None))
         self.done.helpers.append((name, fn))
-        return self.block(head + body, stack + (fn,)) + [done]
+        _reads(body + [done], self.reads)
+        body = self.block(head + body, stack + (fn,))
+        if body and _returns_a_display(body[-1], result.value, body):
+            self.tuples[id(done)] = body[-1]
+        return body + [done]
 
     def fits(self, fdef, callee_scope) -> bool:
         """Small, no nested scopes, no write into an argument, and its globals the caller's too."""
@@ -184,6 +215,23 @@ class _Splicer:
         self.scope.locals.add(new)
         self.defined.add(new)
         return new
+
+
+def _returns_a_display(last, value, body) -> bool:
+    """Whether the helper's ``return t`` returns a tuple display ``t = (x, y)`` made just before, for it only."""
+    if not (isinstance(value, gast.Name) and isinstance(last, gast.Assign) and isinstance(last.value, gast.Tuple)
+            and isinstance(last.targets[0], gast.Name) and last.targets[0].id == value.id):
+        return False
+    return value.id not in _reads(body)
+
+
+def _reads(nodes, counts=None) -> dict:
+    """How often each name is read under ``nodes``, added to ``counts``."""
+    counts = {} if counts is None else counts
+    for node in build.walk(gast.Module(body=list(nodes), type_ignores=[])):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
 
 
 def _stored(stmts) -> set:

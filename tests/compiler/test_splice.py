@@ -258,3 +258,29 @@ def test_entries_record_what_they_spliced():
     (entry,) = [e for e in cache._entries.values() if e.fn is loss]
     assert {name for name, _ in entry.spliced.helpers} == {"affine", "squash"}
     assert affine in entry.depends_on and squash in entry.depends_on
+
+
+def two_values(x, y):
+    return np.sin(x) * y, y
+
+
+def unpacks_a_helper(x, y):
+    a, b = two_values(x, y)
+    b, a = two_values(b, a)  # (its values in swapped names: taken one at a time, still right)
+    return np.sum(a * b)
+
+
+def keeps_the_tuple(x, y):
+    pair = two_values(x, y)
+    a, b = pair
+    return np.sum(a * b * pair[0])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_returned_tuple_unpacked_at_once_is_never_built(seed):
+    r = np.random.default_rng(seed)
+    x, y = r.normal(size=3), r.normal(size=3)
+    check_gradient(unpacks_a_helper, x, y)
+    check_gradient(keeps_the_tuple, x, y)
+    assert "gather" not in srcgrad.adjoint_source(unpacks_a_helper)
+    assert "gather" in srcgrad.adjoint_source(keeps_the_tuple)  # (read twice: the tuple stays)
