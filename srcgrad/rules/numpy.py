@@ -49,11 +49,17 @@ def nan_winner_grad(dy, a, b):
     return winner_grad(dy, a, b) + dy * (np.isnan(b) & ~np.isnan(a))
 
 
+def kept_axes(v, x, axis=None, keepdims=False):
+    """``v``, a reduction of ``x`` over ``axis``, with the reduced axes put back as length 1."""
+    if keepdims or axis is None or np.ndim(x) == 0:
+        return v
+    return np.expand_dims(v, _axes(axis, np.ndim(x)))
+
+
 def unreduce(dy, x, axis=None, keepdims=False):
     """Broadcast the gradient ``dy`` of a reduction over ``axis`` back to the shape of ``x``."""
     shape = np.shape(x)
-    if not keepdims and axis is not None and len(shape):  # put the reduced axes back first
-        dy = np.expand_dims(dy, _axes(axis, len(shape)))
+    dy = kept_axes(dy, x, axis, keepdims)
     if np.size(x) <= 4096:  # (small: a filled array costs less to make than a broadcast view)
         return np.full(shape, dy)
     return np.broadcast_to(dy, shape)
@@ -72,10 +78,23 @@ def reduced_size(x, y):
 
 def extremum_grad(dy, y, x, axis=None, keepdims=False):
     """The gradient of ``max``/``min`` over ``axis``: shared equally among tied extrema."""
-    mask = x == unreduce(y, x, axis, keepdims)
-    # (counted in the gradient's float type: an int64 count would turn float32 into float64)
-    count = np.sum(mask, axis=axis, keepdims=True, dtype=np.result_type(dy, x, np.float32))
-    return unreduce(dy, x, axis, keepdims) * mask / count
+    return kept_axes(dy, x, axis, keepdims) * extremum_share(dy, y, x, axis, keepdims)
+
+
+@nograd
+def extremum_share(dy, y, x, axis, keepdims):
+    """Each element's share of the gradient of ``y``, the max (or min) of ``x``: ``1/k`` at a ``k``-way tie, else 0.
+
+    In the gradient's float type: float32 for a float32 ``x`` and ``dy`` (an int64 count would give
+    float64), float64 for a Python float ``dy`` (``np.asarray`` makes it a float64 array, not a weak scalar).
+    """
+    dtype = np.result_type(np.asarray(dy), x, np.float32)
+    winners = x == kept_axes(y, x, axis, keepdims)
+    # One winner in each reduction, the usual case, needs no count along the axis (slow for short axes).
+    # (A NaN extremum has no winner at all: its count of 0 must give NaN, as below.)
+    if np.count_nonzero(winners) == np.size(y) and not np.isnan(y).any():
+        return winners.astype(dtype)
+    return winners / np.sum(winners, axis=axis, keepdims=True, dtype=dtype)
 
 
 def std_grad(dy, y, x, axis=None, ddof=0, keepdims=False):

@@ -407,3 +407,54 @@ def test_a_bound_method_held_in_a_variable(tmp_path):
     """The dynamic path of a method rule: the bound method is a value at run time."""
     f = define(tmp_path, "def f(a):\n    total = a.sum\n    return np.sum(total(axis=0) ** 2)\n")
     check_gradient(f, np.random.default_rng(0).standard_normal((3, 4)))
+
+
+# ------------------------------------------------------------------ fast paths of the helpers
+
+def counted_extremum_grad(dy, y, x, axis=None, keepdims=False):
+    """The gradient of max/min the general way: every extremum counted along the axis."""
+    unreduce = srcgrad.rules.numpy.unreduce
+    winners = x == unreduce(y, x, axis, keepdims)
+    count = np.sum(winners, axis=axis, keepdims=True, dtype=np.result_type(np.asarray(dy), x, np.float32))
+    return unreduce(dy, x, axis, keepdims) * winners / count
+
+
+EXTREMA = [((128, 10), 1, True), ((1000, 5), 1, True), ((5,), None, False), ((3, 4), 0, False),
+           ((2, 3, 4), (0, 2), False), ((2, 3, 4), -1, True), ((3, 4), None, True), ((), None, False)]
+
+
+@pytest.mark.parametrize("shape, axis, keepdims", EXTREMA)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_extremum_grad_agrees_with_counting(shape, axis, keepdims, dtype, ties):
+    """A unique extremum per reduction skips the count; with ties the count shares the gradient."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    if ties:
+        x = np.round(x)  # (small integers: ties in most reductions)
+    for reduce in (np.max, np.min):
+        y = reduce(x, axis=axis, keepdims=keepdims)
+        dys = [rng.standard_normal(np.shape(y)).astype(dtype), np.full(np.shape(y), 1.5)]  # (float64 too)
+        for dy in dys + ([1.5] if np.ndim(y) == 0 else []):
+            grad = srcgrad.rules.numpy.extremum_grad(dy, y, x, axis, keepdims)
+            expected = counted_extremum_grad(dy, y, x, axis, keepdims)
+            assert np.result_type(grad) == np.result_type(expected) and np.shape(grad) == np.shape(x)
+            np.testing.assert_allclose(grad, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
+            if not ties:
+                np.testing.assert_array_equal(grad, expected)
+
+
+def test_extremum_grad_of_a_nan_row_is_nan_even_when_the_winners_add_up():
+    """A NaN row has no winner, a tied row two: as many winners as rows, yet not one each."""
+    x = np.array([[1.0, np.nan, 0.0], [2.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
+    y = np.max(x, axis=1, keepdims=True)
+    grad = srcgrad.rules.numpy.extremum_grad(np.ones((3, 1)), y, x, 1, True)
+    np.testing.assert_array_equal(grad, [[np.nan] * 3, [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_extremum_grad_keeps_float32_and_gives_a_new_writable_array():
+    x = np.array([[1.0, 3.0], [2.0, 0.0]], np.float32)
+    dy = np.ones(2, np.float32)
+    grad = srcgrad.rules.numpy.extremum_grad(dy, x.max(axis=1), x, 1)
+    assert grad.dtype == np.float32 and grad.flags.writeable and not np.shares_memory(grad, dy)
+    np.testing.assert_array_equal(grad, [[0.0, 1.0], [1.0, 0.0]])
