@@ -39,7 +39,7 @@ def zeros_for(x):
 def winner_grad(dy, a, b):
     """The part of ``dy`` that goes to ``a`` in ``max(a, b)``: all where ``a > b``, half at a tie."""
     ties = a == b
-    if np.any(ties):
+    if np.count_nonzero(ties):  # (cheaper than np.any, which goes through two layers of Python)
         return dy * (a > b) + 0.5 * dy * ties
     return dy * (a > b)  # (ReLU's usual case: one pass fewer than with the halves)
 

@@ -458,3 +458,17 @@ def test_extremum_grad_keeps_float32_and_gives_a_new_writable_array():
     grad = srcgrad.rules.numpy.extremum_grad(dy, x.max(axis=1), x, 1)
     assert grad.dtype == np.float32 and grad.flags.writeable and not np.shares_memory(grad, dy)
     np.testing.assert_array_equal(grad, [[0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize("a, b, share", [(2.0, 1.0, 1.0), (1.0, 2.0, 0.0), (1.0, 1.0, 0.5),
+                                         (np.float32(1.0), np.float32(1.0), 0.5)])
+def test_winner_grad_of_numbers(a, b, share):
+    """``max(a, b)`` of two numbers: the tie check sees a Python or NumPy bool, not an array."""
+    assert srcgrad.rules.numpy.winner_grad(4.0, a, b) == 4.0 * share
+
+
+def test_winner_grad_of_relu_keeps_float32_and_halves_only_the_ties():
+    a = np.array([[-1.0, 0.0, 2.0]], np.float32)
+    grad = srcgrad.rules.numpy.winner_grad(np.full((2, 3), 2.0, np.float32), a, 0.0)
+    assert grad.dtype == np.float32 and grad.shape == (2, 3)
+    np.testing.assert_array_equal(grad, [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
