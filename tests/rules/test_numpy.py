@@ -472,3 +472,26 @@ def test_winner_grad_of_relu_keeps_float32_and_halves_only_the_ties():
     grad = srcgrad.rules.numpy.winner_grad(np.full((2, 3), 2.0, np.float32), a, 0.0)
     assert grad.dtype == np.float32 and grad.shape == (2, 3)
     np.testing.assert_array_equal(grad, [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
+
+
+CONTRACTIONS = [
+    ("nki,nkj->kij", (6, 5, 2), (6, 5, 3)),  # (a batch k, a summed n: the GMM's)
+    ("nki,kij->nkj", (6, 5, 2), (5, 2, 3)),
+    ("ij,jk->ik", (3, 4), (4, 2)), ("ij,jk->ki", (3, 4), (4, 2)), ("i,j->ij", (3,), (4,)), ("i,i->", (4,), (4,)),
+    ("ij,ij->ij", (3, 4), (3, 4)), ("ijk,ik->j", (2, 3, 4), (2, 4)), ("ij,k->i", (3, 4), (2,)), ("ij,k->ik", (3, 4), (2,)),
+    ("bij,bjk->bik", (2, 3, 4), (2, 4, 5)), ("ij,jk->", (3, 4), (4, 2)), ("ij,j->i", (3, 1), (4,)),  # (broadcast j)
+    ("ii,i->i", (3, 3), (3,)),  # (a repeated letter: np.einsum's)
+]
+
+
+@pytest.mark.parametrize("spec, a_shape, b_shape", CONTRACTIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_contract_is_einsum(spec, a_shape, b_shape, dtype):
+    """Two-operand einsum as one batched matmul: einsum's values (to rounding) and dtype."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(a_shape).astype(dtype)
+    b = rng.standard_normal(b_shape).astype(dtype)
+    result = srcgrad.rules.numpy.contract(spec, a, b)
+    expected = np.einsum(spec, a, b)
+    assert np.result_type(result) == dtype and np.shape(result) == np.shape(expected)
+    np.testing.assert_allclose(result, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
