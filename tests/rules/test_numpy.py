@@ -495,3 +495,17 @@ def test_contract_is_einsum(spec, a_shape, b_shape, dtype):
     expected = np.einsum(spec, a, b)
     assert np.result_type(result) == dtype and np.shape(result) == np.shape(expected)
     np.testing.assert_allclose(result, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("shapes, axis", [([(5, 2), (5, 1)], 1), ([(2, 3), (4, 3), (1, 3)], 0), ([(2, 3, 1), (2, 3, 2)], -1),
+                                          ([(3,), (2,)], 0), ([(2, 2), (2, 3)], -1)])
+def test_concatenate_grad_splits_as_np_split(shapes, axis):
+    """The pieces are slices of ``dy``: ``np.split``'s views, writable, one per array."""
+    arrays = [np.ones(shape) for shape in shapes]
+    dy = np.random.default_rng(0).standard_normal(np.concatenate(arrays, axis=axis).shape)
+    pieces = srcgrad.rules.numpy.concatenate_grad(dy, arrays, axis)
+    expected = np.split(dy, np.cumsum([a.shape[axis] for a in arrays])[:-1], axis=axis)
+    assert len(pieces) == len(arrays)
+    for piece, split, a in zip(pieces, expected, arrays):
+        assert piece.shape == a.shape and piece.flags.writeable
+        np.testing.assert_array_equal(piece, split)
