@@ -436,13 +436,15 @@ def contract(spec, a, b):
     plan = contraction_plan(spec, np.shape(a), np.shape(b))
     if plan is None:
         return np.einsum(spec, a, b, optimize=True)
-    a_alone, a_order, a_matrix, b_alone, b_order, b_matrix, product_shape, out_order = plan
+    a_alone, a_order, a_matrix, b_alone, b_order, b_matrix, b_first, product_shape, out_order = plan
     if a_alone:
         a = np.sum(a, axis=a_alone)
     if b_alone:
         b = np.sum(b, axis=b_alone)
-    product = np.reshape(np.transpose(a, a_order), a_matrix) @ np.reshape(np.transpose(b, b_order), b_matrix)
-    return np.transpose(np.reshape(product, product_shape), out_order)
+    a = np.reshape(np.transpose(a, a_order), a_matrix)
+    b = np.reshape(np.transpose(b, b_order), b_matrix)
+    product = np.reshape(b @ a if b_first else a @ b, product_shape)
+    return product if out_order is None else np.transpose(product, out_order)
 
 
 @nograd
@@ -452,10 +454,15 @@ def contraction_plan(spec, a_shape, b_shape):
 
     The letters fall into four groups: ``batch`` (in ``a``, ``b`` and the
     output), ``summed`` (in ``a`` and ``b`` only), and each operand's
-    ``free`` ones (in it and the output). ``a`` becomes a stack of
-    ``batch x free_a x summed`` matrices, ``b`` one of ``batch x summed x
-    free_b``, their product is reshaped and its axes put in the output's
-    order. Letters in one operand alone are summed away first.
+    ``free`` ones (in it and the output). Letters in one operand alone are
+    summed away first. Then ``a`` becomes a stack of ``free_a x summed``
+    matrices, ``b`` one of ``summed x free_b``, and their product is
+    reshaped and its axes put in the output's order (``None``: they are).
+
+    ``b @ a`` (the transposed product) instead where ``a @ b`` would need
+    its axes moved: a gradient's free letters, ``a``'s, are then the ones
+    that run along memory, so the sum that unbroadcasts it over them (a
+    data axis, typically) reads memory in order, as after einsum.
     """
     a_letters, rest = spec.split(",")
     b_letters, out = rest.split("->")
@@ -474,11 +481,24 @@ def contraction_plan(spec, a_shape, b_shape):
     summed = [c for c in a_kept if c in b_kept and c not in out]
     free_a = [c for c in a_kept if c not in b_kept]
     free_b = [c for c in b_kept if c not in a_kept]
-    count = lambda letters: math.prod(size[c] for c in letters)
-    result = batch + free_a + free_b
-    return (a_alone, tuple(a_kept.index(c) for c in batch + free_a + summed), (count(batch), count(free_a), count(summed)),
-            b_alone, tuple(b_kept.index(c) for c in batch + summed + free_b), (count(batch), count(summed), count(free_b)),
-            tuple(size[c] for c in result), tuple(result.index(c) for c in out))
+
+    def matrices(letters, first, second):
+        return tuple(letters.index(c) for c in batch + first + second), (count(batch), count(first), count(second))
+
+    def count(letters):
+        return math.prod(size[c] for c in letters)
+
+    b_first = batch + free_a + free_b != list(out)
+    if b_first:
+        a_order, a_matrix = matrices(a_kept, summed, free_a)
+        b_order, b_matrix = matrices(b_kept, free_b, summed)
+        result = batch + free_b + free_a
+    else:
+        a_order, a_matrix = matrices(a_kept, free_a, summed)
+        b_order, b_matrix = matrices(b_kept, summed, free_b)
+        result = batch + free_a + free_b
+    out_order = None if result == list(out) else tuple(result.index(c) for c in out)
+    return a_alone, a_order, a_matrix, b_alone, b_order, b_matrix, b_first, tuple(size[c] for c in result), out_order
 
 
 def array_grad(dy, x):

@@ -509,3 +509,12 @@ def test_concatenate_grad_splits_as_np_split(shapes, axis):
     for piece, split, a in zip(pieces, expected, arrays):
         assert piece.shape == a.shape and piece.flags.writeable
         np.testing.assert_array_equal(piece, split)
+
+
+def test_contract_lays_a_data_axis_along_memory_as_einsum_does():
+    """The GMM's ``xcentered`` gradient, ``n`` by ``k`` by ``j``, is then summed over ``n``: ``n`` runs along memory."""
+    rng = np.random.default_rng(0)
+    dy, q = rng.standard_normal((1000, 5, 2)), rng.standard_normal((5, 2, 2))
+    grad = srcgrad.rules.numpy.contract("nki,kij->nkj", dy, q)
+    assert grad.strides[0] == grad.itemsize
+    assert srcgrad.rules.numpy.contract("nki,nkj->kij", dy, dy).flags.c_contiguous  # (no axes to move)
