@@ -94,7 +94,7 @@ def extremum_share(dy, y, x, axis, keepdims):
     winners = x == kept_axes(y, x, axis, keepdims)
     # One winner in each reduction, the usual case, needs no count along the axis (slow for short axes).
     # (A NaN extremum has no winner at all: its count of 0 must give NaN, as below.)
-    if np.count_nonzero(winners) == np.size(y) and not np.isnan(y).any():
+    if np.count_nonzero(winners) == np.size(y) and not np.count_nonzero(np.isnan(y)):  # (.any(): slow on a scalar)
         return winners.astype(dtype)
     return winners / np.sum(winners, axis=axis, keepdims=True, dtype=dtype)
 
