@@ -90,6 +90,7 @@ def extremum_share(dy, y, x, axis, keepdims):
     In the gradient's float type: float32 for a float32 ``x`` and ``dy`` (an int64 count would give
     float64), float64 for a Python float ``dy`` (``np.asarray`` makes it a float64 array, not a weak scalar).
     """
+    x = np.asarray(x)  # (np.max takes a list too, which np.result_type would read as a dtype)
     dtype = np.result_type(np.asarray(dy), x, np.float32)
     winners = x == kept_axes(y, x, axis, keepdims)
     # One winner in each reduction, the usual case, needs no count along the axis (slow for short axes).

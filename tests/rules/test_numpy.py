@@ -518,3 +518,10 @@ def test_contract_lays_a_data_axis_along_memory_as_einsum_does():
     grad = srcgrad.rules.numpy.contract("nki,kij->nkj", dy, q)
     assert grad.strides[0] == grad.itemsize
     assert srcgrad.rules.numpy.contract("nki,nkj->kij", dy, dy).flags.c_contiguous  # (no axes to move)
+
+
+def test_max_of_a_list(tmp_path):
+    """``np.max([a, b])``: the share of each element is worked out on the list made an array."""
+    f = define(tmp_path, "def f(a, b):\n    return np.max([a, b, 0.5 * a])\n")
+    assert srcgrad.gradient(f, 1.0, 2.0) == (0.0, 1.0)
+    assert srcgrad.gradient(f, 2.0, 2.0) == (0.5, 0.5)
