@@ -483,11 +483,11 @@ def contraction_plan(spec, a_shape, b_shape):
     free_a = [c for c in a_kept if c not in b_kept]
     free_b = [c for c in b_kept if c not in a_kept]
 
-    def matrices(letters, first, second):
-        return tuple(letters.index(c) for c in batch + first + second), (count(batch), count(first), count(second))
-
     def count(letters):
         return math.prod(size[c] for c in letters)
+
+    def matrices(letters, rows, columns):  # (the axes' order that makes batch x rows x columns, and its shape)
+        return tuple(letters.index(c) for c in batch + rows + columns), (count(batch), count(rows), count(columns))
 
     b_first = batch + free_a + free_b != list(out)
     if b_first:
