@@ -497,6 +497,15 @@ def test_contract_is_einsum(spec, a_shape, b_shape, dtype):
     np.testing.assert_allclose(result, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
 
 
+def test_contract_lays_a_data_axis_along_memory_as_einsum_does():
+    """The GMM's ``xcentered`` gradient, ``n`` by ``k`` by ``j``, is then summed over ``n``: ``n`` runs along memory."""
+    rng = np.random.default_rng(0)
+    dy, q = rng.standard_normal((1000, 5, 2)), rng.standard_normal((5, 2, 2))
+    grad = srcgrad.rules.numpy.contract("nki,kij->nkj", dy, q)
+    assert grad.strides[0] == grad.itemsize
+    assert srcgrad.rules.numpy.contract("nki,nkj->kij", dy, dy).flags.c_contiguous  # (no axes to move)
+
+
 @pytest.mark.parametrize("shapes, axis", [([(5, 2), (5, 1)], 1), ([(2, 3), (4, 3), (1, 3)], 0), ([(2, 3, 1), (2, 3, 2)], -1),
                                           ([(3,), (2,)], 0), ([(2, 2), (2, 3)], -1)])
 def test_concatenate_grad_splits_as_np_split(shapes, axis):
@@ -509,15 +518,6 @@ def test_concatenate_grad_splits_as_np_split(shapes, axis):
     for piece, split, a in zip(pieces, expected, arrays):
         assert piece.shape == a.shape and piece.flags.writeable
         np.testing.assert_array_equal(piece, split)
-
-
-def test_contract_lays_a_data_axis_along_memory_as_einsum_does():
-    """The GMM's ``xcentered`` gradient, ``n`` by ``k`` by ``j``, is then summed over ``n``: ``n`` runs along memory."""
-    rng = np.random.default_rng(0)
-    dy, q = rng.standard_normal((1000, 5, 2)), rng.standard_normal((5, 2, 2))
-    grad = srcgrad.rules.numpy.contract("nki,kij->nkj", dy, q)
-    assert grad.strides[0] == grad.itemsize
-    assert srcgrad.rules.numpy.contract("nki,nkj->kij", dy, dy).flags.c_contiguous  # (no axes to move)
 
 
 def test_max_of_a_list(tmp_path):
