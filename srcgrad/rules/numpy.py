@@ -7,6 +7,8 @@ can itself be differentiated for higher-order derivatives.
 """
 
 import functools
+import itertools
+import math
 
 import numpy as np
 
@@ -39,7 +41,7 @@ def zeros_for(x):
 def winner_grad(dy, a, b):
     """The part of ``dy`` that goes to ``a`` in ``max(a, b)``: all where ``a > b``, half at a tie."""
     ties = a == b
-    if np.any(ties):
+    if np.count_nonzero(ties):  # (cheaper than np.any, which goes through two layers of Python)
         return dy * (a > b) + 0.5 * dy * ties
     return dy * (a > b)  # (ReLU's usual case: one pass fewer than with the halves)
 
@@ -49,11 +51,17 @@ def nan_winner_grad(dy, a, b):
     return winner_grad(dy, a, b) + dy * (np.isnan(b) & ~np.isnan(a))
 
 
+def kept_axes(v, x, axis=None, keepdims=False):
+    """``v``, a reduction of ``x`` over ``axis``, with the reduced axes put back as length 1."""
+    if keepdims or axis is None or np.ndim(x) == 0:
+        return v
+    return np.expand_dims(v, _axes(axis, np.ndim(x)))
+
+
 def unreduce(dy, x, axis=None, keepdims=False):
     """Broadcast the gradient ``dy`` of a reduction over ``axis`` back to the shape of ``x``."""
     shape = np.shape(x)
-    if not keepdims and axis is not None and len(shape):  # put the reduced axes back first
-        dy = np.expand_dims(dy, _axes(axis, len(shape)))
+    dy = kept_axes(dy, x, axis, keepdims)
     if np.size(x) <= 4096:  # (small: a filled array costs less to make than a broadcast view)
         return np.full(shape, dy)
     return np.broadcast_to(dy, shape)
@@ -72,10 +80,24 @@ def reduced_size(x, y):
 
 def extremum_grad(dy, y, x, axis=None, keepdims=False):
     """The gradient of ``max``/``min`` over ``axis``: shared equally among tied extrema."""
-    mask = x == unreduce(y, x, axis, keepdims)
-    # (counted in the gradient's float type: an int64 count would turn float32 into float64)
-    count = np.sum(mask, axis=axis, keepdims=True, dtype=np.result_type(dy, x, np.float32))
-    return unreduce(dy, x, axis, keepdims) * mask / count
+    return kept_axes(dy, x, axis, keepdims) * extremum_share(dy, y, x, axis, keepdims)
+
+
+@nograd
+def extremum_share(dy, y, x, axis, keepdims):
+    """Each element's share of the gradient of ``y``, the max (or min) of ``x``: ``1/k`` at a ``k``-way tie, else 0.
+
+    In the gradient's float type: float32 for a float32 ``x`` and ``dy`` (an int64 count would give
+    float64), float64 for a Python float ``dy`` (``np.asarray`` makes it a float64 array, not a weak scalar).
+    """
+    x = np.asarray(x)  # (np.max takes a list too, which np.result_type would read as a dtype)
+    dtype = np.result_type(np.asarray(dy), x, np.float32)
+    winners = x == kept_axes(y, x, axis, keepdims)
+    # One winner in each reduction, the usual case, needs no count along the axis (slow for short axes).
+    # (A NaN extremum has no winner at all: its count of 0 must give NaN, as below.)
+    if np.count_nonzero(winners) == np.size(y) and not np.count_nonzero(np.isnan(y)):  # (.any(): slow on a scalar)
+        return winners.astype(dtype)
+    return winners / np.sum(winners, axis=axis, keepdims=True, dtype=dtype)
 
 
 def std_grad(dy, y, x, axis=None, ddof=0, keepdims=False):
@@ -120,22 +142,23 @@ def bound_grad(dy, x, bound, beyond):
 
 
 def concatenate_grad(dy, arrays, axis=0):
-    """Split ``dy`` back into pieces shaped like ``arrays`` (views, by slicing: ``np.split`` costs more)."""
+    """Split ``dy`` back into pieces shaped like ``arrays``."""
     if axis is None:
-        flat = np.ravel(dy)
-        pieces, start = [], 0
-        for a in arrays:
-            size = np.size(a)
-            pieces.append(np.reshape(flat[start:start + size], np.shape(a)))
-            start += size
-        return pieces
-    lead = (slice(None),) * (axis % np.ndim(dy))
-    pieces, start = [], 0
-    for a in arrays:
-        size = np.shape(a)[axis]
-        pieces.append(dy[lead + (slice(start, start + size),)])
-        start += size
-    return pieces
+        sizes = np.cumsum([np.size(a) for a in arrays])[:-1]
+        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(np.ravel(dy), sizes), arrays)]
+    return [dy[index] for index in piece_indices(arrays, axis)]
+
+
+@nograd
+def piece_indices(arrays, axis):
+    """The index of each of ``arrays`` in their concatenation along ``axis``: slices, so views.
+
+    (``np.split`` gives the same views through a dozen Python calls.)
+    """
+    ndim = np.ndim(arrays[0])
+    before = (slice(None),) * (axis % ndim)
+    stops = list(itertools.accumulate(np.shape(a)[axis] for a in arrays))
+    return [before + (slice(stop - np.shape(a)[axis], stop),) for a, stop in zip(arrays, stops)]
 
 
 def stack_grad(dy, arrays, axis=0):
@@ -393,11 +416,90 @@ def einsum_grad(dy, subscripts, operands, i):
     available = set(output).union(*[set(s) for s, _ in others])
     kept = "".join(c for c in target if c in available)
     spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
-    # (optimize: a contraction order and BLAS where they help; the plain loop is up to 20x slower here)
-    summed = np.einsum(spec, dy, *[op for _, op in others], optimize=True)
+    if len(others) == 1:
+        summed = contract(spec, dy, others[0][1])
+    else:  # (optimize: a contraction order and BLAS where they help; the plain loop is up to 20x slower here)
+        summed = np.einsum(spec, dy, *[op for _, op in others], optimize=True)
     shape = np.shape(operands[i])
+    if kept == target and np.shape(summed) == shape:
+        return summed
     # Along axes summed within this operand alone (not in ``kept``) the gradient is constant.
     return np.broadcast_to(np.reshape(summed, [n if c in kept else 1 for c, n in zip(target, shape)]), shape)
+
+
+def contract(spec, a, b):
+    """``np.einsum(spec, a, b)`` as one batched matrix product, where the subscripts allow it.
+
+    ``np.einsum(..., optimize=True)`` reaches the same BLAS call through
+    about 50 us of Python planning on every call; the plan here is made
+    once per subscripts and shapes (:func:`contraction_plan`).
+    """
+    plan = contraction_plan(spec, np.shape(a), np.shape(b))
+    if plan is None:
+        return np.einsum(spec, a, b, optimize=True)
+    a_alone, a_order, a_matrix, b_alone, b_order, b_matrix, b_first, product_shape, out_order = plan
+    if a_alone:
+        a = np.sum(a, axis=a_alone)
+    if b_alone:
+        b = np.sum(b, axis=b_alone)
+    a = np.reshape(np.transpose(a, a_order), a_matrix)
+    b = np.reshape(np.transpose(b, b_order), b_matrix)
+    product = np.reshape(b @ a if b_first else a @ b, product_shape)
+    return product if out_order is None else np.transpose(product, out_order)
+
+
+@nograd
+@functools.lru_cache(maxsize=256)
+def contraction_plan(spec, a_shape, b_shape):
+    """How :func:`contract` computes ``np.einsum(spec, a, b)``: ``None`` where it cannot (einsum does).
+
+    The letters fall into four groups: ``batch`` (in ``a``, ``b`` and the
+    output), ``summed`` (in ``a`` and ``b`` only), and each operand's
+    ``free`` ones (in it and the output). Letters in one operand alone are
+    summed away first. Then ``a`` becomes a stack of ``free_a x summed``
+    matrices, ``b`` one of ``summed x free_b``, and their product is
+    reshaped and its axes put in the output's order (``None``: they are).
+
+    ``b @ a`` (the transposed product) instead where ``a @ b`` would need
+    its axes moved: a gradient's free letters, ``a``'s, are then the ones
+    that run along memory, so the sum that unbroadcasts it over them (a
+    data axis, typically) reads memory in order, as after einsum.
+    """
+    a_letters, rest = spec.split(",")
+    b_letters, out = rest.split("->")
+    if any(len(set(s)) != len(s) for s in (a_letters, b_letters, out)) or set(out) - set(a_letters + b_letters):
+        return None
+    if len(a_letters) != len(a_shape) or len(b_letters) != len(b_shape):
+        return None
+    size = dict(zip(a_letters, a_shape))
+    if any(size.setdefault(c, n) != n for c, n in zip(b_letters, b_shape)):
+        return None  # (a length-1 axis broadcast against a longer one: einsum's business)
+    a_alone = tuple(i for i, c in enumerate(a_letters) if c not in b_letters and c not in out)
+    b_alone = tuple(i for i, c in enumerate(b_letters) if c not in a_letters and c not in out)
+    a_kept = [c for i, c in enumerate(a_letters) if i not in a_alone]
+    b_kept = [c for i, c in enumerate(b_letters) if i not in b_alone]
+    batch = [c for c in a_kept if c in b_kept and c in out]
+    summed = [c for c in a_kept if c in b_kept and c not in out]
+    free_a = [c for c in a_kept if c not in b_kept]
+    free_b = [c for c in b_kept if c not in a_kept]
+
+    def count(letters):
+        return math.prod(size[c] for c in letters)
+
+    def matrices(letters, rows, columns):  # (the axes' order that makes batch x rows x columns, and its shape)
+        return tuple(letters.index(c) for c in batch + rows + columns), (count(batch), count(rows), count(columns))
+
+    b_first = batch + free_a + free_b != list(out)
+    if b_first:
+        a_order, a_matrix = matrices(a_kept, summed, free_a)
+        b_order, b_matrix = matrices(b_kept, free_b, summed)
+        result = batch + free_b + free_a
+    else:
+        a_order, a_matrix = matrices(a_kept, free_a, summed)
+        b_order, b_matrix = matrices(b_kept, summed, free_b)
+        result = batch + free_a + free_b
+    out_order = None if result == list(out) else tuple(result.index(c) for c in out)
+    return a_alone, a_order, a_matrix, b_alone, b_order, b_matrix, b_first, tuple(size[c] for c in result), out_order
 
 
 def array_grad(dy, x):

@@ -48,7 +48,9 @@ def unbroadcast(g, x):
     gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g
-    if not shape:
+    if type(g) is np.ndarray and len(gshape) >= len(shape):
+        return _sum_to(g, gshape, shape)
+    if not shape:  # (NumPy scalars and array subclasses: np.sum and np.reshape take anything)
         return np.sum(g)
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(
@@ -59,3 +61,15 @@ def unbroadcast(g, x):
     if lead:
         g = np.reshape(g, shape)
     return g
+
+
+def _sum_to(g, gshape, shape):
+    """The array ``g`` summed to ``shape``, by ``np.add.reduce`` itself (``np.sum`` adds a layer or two of Python)."""
+    if not shape:
+        return np.add.reduce(g, axis=None)
+    lead = len(gshape) - len(shape)
+    inner = tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    if not inner:  # (only leading axes, as for a bias: summed without keepdims, they leave x's shape)
+        return np.add.reduce(g, axis=tuple(range(lead)))
+    g = np.add.reduce(g, axis=tuple(range(lead)) + inner, keepdims=True)
+    return g.reshape(shape) if lead else g

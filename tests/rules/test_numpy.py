@@ -407,3 +407,121 @@ def test_a_bound_method_held_in_a_variable(tmp_path):
     """The dynamic path of a method rule: the bound method is a value at run time."""
     f = define(tmp_path, "def f(a):\n    total = a.sum\n    return np.sum(total(axis=0) ** 2)\n")
     check_gradient(f, np.random.default_rng(0).standard_normal((3, 4)))
+
+
+# ------------------------------------------------------------------ fast paths of the helpers
+
+def counted_extremum_grad(dy, y, x, axis=None, keepdims=False):
+    """The gradient of max/min the general way: every extremum counted along the axis."""
+    unreduce = srcgrad.rules.numpy.unreduce
+    winners = x == unreduce(y, x, axis, keepdims)
+    count = np.sum(winners, axis=axis, keepdims=True, dtype=np.result_type(np.asarray(dy), x, np.float32))
+    return unreduce(dy, x, axis, keepdims) * winners / count
+
+
+EXTREMA = [((128, 10), 1, True), ((1000, 5), 1, True), ((5,), None, False), ((3, 4), 0, False),
+           ((2, 3, 4), (0, 2), False), ((2, 3, 4), -1, True), ((3, 4), None, True), ((), None, False)]
+
+
+@pytest.mark.parametrize("shape, axis, keepdims", EXTREMA)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_extremum_grad_agrees_with_counting(shape, axis, keepdims, dtype, ties):
+    """A unique extremum per reduction skips the count; with ties the count shares the gradient."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    if ties:
+        x = np.round(x)  # (small integers: ties in most reductions)
+    for reduce in (np.max, np.min):
+        y = reduce(x, axis=axis, keepdims=keepdims)
+        dys = [rng.standard_normal(np.shape(y)).astype(dtype), np.full(np.shape(y), 1.5)]  # (float64 too)
+        for dy in dys + ([1.5] if np.ndim(y) == 0 else []):
+            grad = srcgrad.rules.numpy.extremum_grad(dy, y, x, axis, keepdims)
+            expected = counted_extremum_grad(dy, y, x, axis, keepdims)
+            assert np.result_type(grad) == np.result_type(expected) and np.shape(grad) == np.shape(x)
+            np.testing.assert_allclose(grad, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
+            if not ties:
+                np.testing.assert_array_equal(grad, expected)
+
+
+def test_extremum_grad_of_a_nan_row_is_nan_even_when_the_winners_add_up():
+    """A NaN row has no winner, a tied row two: as many winners as rows, yet not one each."""
+    x = np.array([[1.0, np.nan, 0.0], [2.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
+    y = np.max(x, axis=1, keepdims=True)
+    grad = srcgrad.rules.numpy.extremum_grad(np.ones((3, 1)), y, x, 1, True)
+    np.testing.assert_array_equal(grad, [[np.nan] * 3, [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_extremum_grad_keeps_float32_and_gives_a_new_writable_array():
+    x = np.array([[1.0, 3.0], [2.0, 0.0]], np.float32)
+    dy = np.ones(2, np.float32)
+    grad = srcgrad.rules.numpy.extremum_grad(dy, x.max(axis=1), x, 1)
+    assert grad.dtype == np.float32 and grad.flags.writeable and not np.shares_memory(grad, dy)
+    np.testing.assert_array_equal(grad, [[0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize("a, b, share", [(2.0, 1.0, 1.0), (1.0, 2.0, 0.0), (1.0, 1.0, 0.5),
+                                         (np.float32(1.0), np.float32(1.0), 0.5)])
+def test_winner_grad_of_numbers(a, b, share):
+    """``max(a, b)`` of two numbers: the tie check sees a Python or NumPy bool, not an array."""
+    assert srcgrad.rules.numpy.winner_grad(4.0, a, b) == 4.0 * share
+
+
+def test_winner_grad_of_relu_keeps_float32_and_halves_only_the_ties():
+    a = np.array([[-1.0, 0.0, 2.0]], np.float32)
+    grad = srcgrad.rules.numpy.winner_grad(np.full((2, 3), 2.0, np.float32), a, 0.0)
+    assert grad.dtype == np.float32 and grad.shape == (2, 3)
+    np.testing.assert_array_equal(grad, [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
+
+
+CONTRACTIONS = [
+    ("nki,nkj->kij", (6, 5, 2), (6, 5, 3)),  # (a batch k, a summed n: the GMM's)
+    ("nki,kij->nkj", (6, 5, 2), (5, 2, 3)),
+    ("ij,jk->ik", (3, 4), (4, 2)), ("ij,jk->ki", (3, 4), (4, 2)), ("i,j->ij", (3,), (4,)), ("i,i->", (4,), (4,)),
+    ("ij,ij->ij", (3, 4), (3, 4)), ("ijk,ik->j", (2, 3, 4), (2, 4)), ("ij,k->i", (3, 4), (2,)), ("ij,k->ik", (3, 4), (2,)),
+    ("bij,bjk->bik", (2, 3, 4), (2, 4, 5)), ("ij,jk->", (3, 4), (4, 2)), ("ij,j->i", (3, 1), (4,)),  # (broadcast j)
+    ("ii,i->i", (3, 3), (3,)),  # (a repeated letter: np.einsum's)
+]
+
+
+@pytest.mark.parametrize("spec, a_shape, b_shape", CONTRACTIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_contract_is_einsum(spec, a_shape, b_shape, dtype):
+    """Two-operand einsum as one batched matmul: einsum's values (to rounding) and dtype."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(a_shape).astype(dtype)
+    b = rng.standard_normal(b_shape).astype(dtype)
+    result = srcgrad.rules.numpy.contract(spec, a, b)
+    expected = np.einsum(spec, a, b)
+    assert np.result_type(result) == dtype and np.shape(result) == np.shape(expected)
+    np.testing.assert_allclose(result, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def test_contract_lays_a_data_axis_along_memory_as_einsum_does():
+    """The GMM's ``xcentered`` gradient, ``n`` by ``k`` by ``j``, is then summed over ``n``: ``n`` runs along memory."""
+    rng = np.random.default_rng(0)
+    dy, q = rng.standard_normal((1000, 5, 2)), rng.standard_normal((5, 2, 2))
+    grad = srcgrad.rules.numpy.contract("nki,kij->nkj", dy, q)
+    assert grad.strides[0] == grad.itemsize
+    assert srcgrad.rules.numpy.contract("nki,nkj->kij", dy, dy).flags.c_contiguous  # (no axes to move)
+
+
+@pytest.mark.parametrize("shapes, axis", [([(5, 2), (5, 1)], 1), ([(2, 3), (4, 3), (1, 3)], 0), ([(2, 3, 1), (2, 3, 2)], -1),
+                                          ([(3,), (2,)], 0), ([(2, 2), (2, 3)], -1)])
+def test_concatenate_grad_splits_as_np_split(shapes, axis):
+    """The pieces are slices of ``dy``: ``np.split``'s views, writable, one per array."""
+    arrays = [np.ones(shape) for shape in shapes]
+    dy = np.random.default_rng(0).standard_normal(np.concatenate(arrays, axis=axis).shape)
+    pieces = srcgrad.rules.numpy.concatenate_grad(dy, arrays, axis)
+    expected = np.split(dy, np.cumsum([a.shape[axis] for a in arrays])[:-1], axis=axis)
+    assert len(pieces) == len(arrays)
+    for piece, split, a in zip(pieces, expected, arrays):
+        assert piece.shape == a.shape and piece.flags.writeable
+        np.testing.assert_array_equal(piece, split)
+
+
+def test_max_of_a_list(tmp_path):
+    """``np.max([a, b])``: the share of each element is worked out on the list made an array."""
+    f = define(tmp_path, "def f(a, b):\n    return np.max([a, b, 0.5 * a])\n")
+    assert srcgrad.gradient(f, 1.0, 2.0) == (0.0, 1.0)
+    assert srcgrad.gradient(f, 2.0, 2.0) == (0.5, 0.5)
