@@ -416,10 +416,12 @@ class _Reverse:
             stmt.value._srcgrad_pure = True  # a call with a rule computes, it does nothing else
         template = template_of(rule)
         # np.clip(x, a_max=b): b is the rule's third argument, under the rule's own name for it.
-        positions = registry.keyword_positions(rule, len(args), tuple(keywords))
-        keywords = {registry.rule_keyword(rule, k, positions[k]) if k in positions else k: v
-                    for k, v in keywords.items()}
-        positions = {registry.rule_keyword(rule, k, p): p for k, p in positions.items()}
+        positions = {}
+        if keywords:  # (reading a signature can cost milliseconds: a builtin's is parsed from text)
+            positions = registry.keyword_positions(rule, len(args), tuple(keywords))
+            keywords = {registry.rule_keyword(rule, k, positions[k]) if k in positions else k: v
+                        for k, v in keywords.items()}
+            positions = {registry.rule_keyword(rule, k, p): p for k, p in positions.items()}
         bindings = bind_arguments(template, args, keywords)
         if bindings is None or template.outputs is None or MISSING in bindings.values():
             return _Op("rulecall", operands=args, rule=rule, keywords=keywords, positions=positions,
