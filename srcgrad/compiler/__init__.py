@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import inspect
+import threading
 import types
 
 import gast
@@ -208,19 +209,45 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     loops = any(isinstance(node, (gast.For, gast.While)) for node in gast.walk(anf))
     result = transform(parsed, scope, namer, anf, wants, kinds)
     invented, adjoints = _foldable(namer, user_names)
-    simplify([result.forward, result.backward], invented, adjoints, result.injected)
-    names = [result.forward.name, result.backward.name]
-    traceable = to_source([result.forward, result.backward])
-    lists = as_lists(result.forward, result.backward, result.injected, result.tapes)
-    source = traceable if lists is None else to_source(list(lists))
-    forward, backward = compile_functions(source, names, result.injected, fn.__globals__, parsed.name,
-                                          origin=_origin(fn))
-    if lists is not None:  # higher order differentiates the push/pop twin (see compiler/tapes.py)
-        traced_as_twin((forward, backward), lambda: compile_functions(
-            traceable, names, result.injected, fn.__globals__, parsed.name + " traceable", origin=_origin(fn)))
-    return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
-                 result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf), returns_self, wants,
-                 kinds, loops)
+
+    def finish():
+        simplify([result.forward, result.backward], invented, adjoints, result.injected)
+        names = [result.forward.name, result.backward.name]
+        lists = as_lists(result.forward, result.backward, result.injected, result.tapes)
+        source = to_source(list(lists) if lists is not None else [result.forward, result.backward])
+        forward, backward = compile_functions(source, names, result.injected, fn.__globals__, parsed.name,
+                                              origin=_origin(fn))
+        if lists is not None:  # higher order differentiates the push/pop twin (see compiler/tapes.py)
+            traced_as_twin((forward, backward), lambda: compile_functions(
+                to_source([result.forward, result.backward]), names, result.injected, fn.__globals__,
+                parsed.name + " traceable", origin=_origin(fn)))
+        return forward, backward, source
+
+    # A loop's general variant runs only for arguments that are not numbers or arrays: emitted when used.
+    unfinished = loops and kinds is None
+    entry = (_Unfinished if unfinished else Entry)(
+        fn, *((None,) * 3 if unfinished else finish()), result.params, result.has_self_grad,
+        result.takes_closure, result.depends_on, parsed.name, scope_vararg(anf), returns_self, wants, kinds, loops)
+    if unfinished:
+        del entry.forward, entry.backward, entry.source
+        entry._finish = finish
+    return entry
+
+
+class _Unfinished(Entry):
+    """An entry whose code is simplified, emitted and compiled when first read (transformed already)."""
+
+    def __getattr__(self, name):
+        if name not in ("forward", "backward", "source") or "_finish" not in self.__dict__:
+            raise AttributeError(name)
+        with _finishing:
+            if "_finish" in self.__dict__:
+                self.forward, self.backward, self.source = self._finish()
+                del self._finish
+        return self.__dict__[name]
+
+
+_finishing = threading.Lock()
 
 
 @dataclasses.dataclass(eq=False)
