@@ -12,9 +12,10 @@ import copy
 import gast
 
 __all__ = ["name", "store", "const", "assign", "call", "attr", "tuple_", "expr_stmt", "is_atom", "names_in",
-           "walk", "copy_tree", "replace_names"]
+           "walk", "copy_tree", "replace_names", "substituted"]
 
 _AST = gast.AST
+_Name, _Load = gast.Name, gast.Load
 _ATOMS = (str, int, float, complex, bool, type(None), bytes, type(Ellipsis))
 
 
@@ -76,6 +77,37 @@ def replace_names(node, mapping: dict):
             elif isinstance(value, gast.Name) and value.id in mapping and isinstance(value.ctx, gast.Load):
                 d[field] = copy_tree(mapping[value.id])
     return node
+
+
+def substituted(node, mapping: dict):
+    """A copy of ``node`` with every loaded name in ``mapping`` replaced by a copy of its expression.
+
+    ``replace_names(copy_tree(node), mapping)`` in one walk instead of two.
+    """
+    return _substitute(node, mapping, {})
+
+
+def _substitute(value, mapping, memo):
+    found = memo.get(id(value))
+    if found is not None:
+        return found
+    cls = value.__class__
+    if cls is _Name and value.id in mapping and isinstance(value.ctx, _Load):
+        return copy_tree(mapping[value.id])
+    new = cls.__new__(cls)
+    memo[id(value)] = new
+    d = new.__dict__
+    for key, item in value.__dict__.items():
+        if isinstance(item, _ATOMS):
+            d[key] = item
+        elif isinstance(item, _AST):
+            d[key] = _substitute(item, mapping, memo)
+        elif item.__class__ is list:
+            d[key] = [x if isinstance(x, _ATOMS) else _substitute(x, mapping, memo) if isinstance(x, _AST)
+                      else _copy(x, memo) for x in item]
+        else:
+            d[key] = _copy(item, memo)
+    return new
 
 
 def copy_tree(node, memo=None):

@@ -113,4 +113,4 @@ def bind_arguments(template: Template, args: list, keywords: dict):
 
 def substitute(expr, mapping: dict):
     """A copy of ``expr`` with names replaced by the expressions in ``mapping``."""
-    return build.replace_names(build.copy_tree(expr), mapping)
+    return build.substituted(expr, mapping)

@@ -1013,9 +1013,10 @@ class _Reverse:
         renames = {}
         for name, value in template.free.items():
             injected = self.inject(name, value)
-            if injected != name:
-                renames[name] = build.name(injected)
-        return substitute(substitute(expr, renames), mapping)
+            if injected != name:  # renamed, then substituted if the new name is one of the rule's parameters
+                renames[name] = mapping[injected] if injected in mapping else build.name(injected)
+        mapping.update(renames)
+        return substitute(expr, mapping)
 
     def rule_contributions(self, stmt, op, t, dt, state, out):
         template = template_of(op.rule)
