@@ -85,22 +85,29 @@ def _propagate_aliases(fdef, invented, adjoints) -> bool:
     # (Generated functions have no defaults or decorators, so every nested one is in the body.)
     captured: set[str] = set()
     assigned, _ = _counts([fdef], captured)
-    changed = False
+    # Each alias found is replaced at the end, in one walk; until then ``sources`` says
+    # what a name reads as after the replacements before it (a = b; c = a: c reads b).
+    sources: dict[str, str] = {}
     for stmt in list(_direct_statements(fdef.body)):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and isinstance(stmt.value, gast.Name)):
             continue
         target, source = stmt.targets[0].id, stmt.value.id
+        source = sources.get(source, source)
         if target not in invented or assigned.get(target) != 1 or assigned.get(source, 0) > 1 \
                 or target in captured:
             continue
         if target in adjoints and source not in adjoints:
             continue
         _remove(fdef, stmt)
-        _replace(fdef, target, build.name(source))
-        changed = True
+        for name, old in sources.items():
+            if old == target:
+                sources[name] = source
+        sources[target] = source
         assigned[target] -= 1  # its one assignment is gone; nothing else assigned changed
-    return changed
+    if sources:
+        build.replace_names(fdef, {target: build.name(source) for target, source in sources.items()})
+    return bool(sources)
 
 
 def _direct_statements(stmts):
