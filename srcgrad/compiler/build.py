@@ -12,7 +12,7 @@ import copy
 import gast
 
 __all__ = ["name", "store", "const", "assign", "call", "attr", "tuple_", "expr_stmt", "is_atom", "names_in",
-           "walk", "copy_tree", "replace_names", "substituted"]
+           "walk", "child_fields", "copy_tree", "replace_names", "substituted"]
 
 _AST = gast.AST
 _Name, _Load = gast.Name, gast.Load
@@ -23,6 +23,12 @@ _ATOMS = (str, int, float, complex, bool, type(None), bytes, type(Ellipsis))
 _SCALAR_FIELDS = {"id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async", "conversion",
                   "simple", "asname"}
 _child_fields: dict[type, tuple] = {}
+
+
+def child_fields(cls) -> tuple:
+    """The fields of the node class ``cls`` that can hold nodes (not names, numbers, ``Constant.value``)."""
+    fields = _child_fields.get(cls)
+    return fields if fields is not None else _fields_of(cls)
 
 
 def _fields_of(cls) -> tuple:
@@ -188,9 +194,29 @@ def is_atom(node) -> bool:
 
 
 def names_in(node) -> set[str]:
-    """Every name loaded anywhere inside ``node``."""
-    return {
-        n.id
-        for n in walk(node)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-    }
+    """Every name loaded anywhere inside ``node``.
+
+    (:func:`walk`'s loop, written out: passes ask this of every statement, often several times.)
+    """
+    out = set()
+    todo = [node]
+    append = todo.append
+    for n in todo:
+        cls = n.__class__
+        if cls is _Name and n.ctx.__class__ is _Load:
+            out.add(n.id)
+        fields = _child_fields.get(cls)
+        if fields is None:
+            fields = _fields_of(cls)
+        d = n.__dict__
+        for field in fields:
+            value = d.get(field)
+            if value is None:
+                continue
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, _AST):
+                        append(item)
+            elif isinstance(value, _AST):
+                append(value)
+    return out

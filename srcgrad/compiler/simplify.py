@@ -53,17 +53,20 @@ def _counts(roots, captured: set | None = None):
     """
     stores: dict[str, int] = {}
     loads: dict[str, int] = {}
+    Name, Load, Store, arguments, nested = gast.Name, gast.Load, gast.Store, gast.arguments, (gast.Lambda, gast.FunctionDef)
     for root in roots:
         for node in build.walk(root):
-            if isinstance(node, gast.Name):
-                if isinstance(node.ctx, gast.Load):
+            cls = node.__class__
+            if cls is Name:
+                ctx = node.ctx.__class__
+                if ctx is Load:
                     loads[node.id] = loads.get(node.id, 0) + 1
-                elif isinstance(node.ctx, gast.Store):
+                elif ctx is Store:
                     stores[node.id] = stores.get(node.id, 0) + 1
-            elif isinstance(node, gast.arguments):
+            elif cls is arguments:
                 for a in node.args:
                     stores[a.id] = stores.get(a.id, 0) + 1
-            elif captured is not None and isinstance(node, (gast.Lambda, gast.FunctionDef)) and node not in roots:
+            elif captured is not None and cls in nested and node not in roots:
                 captured.update(n.id for n in build.walk(node) if isinstance(n, gast.Name))
     return stores, loads
 
@@ -216,6 +219,38 @@ class _Tidy(gast.NodeTransformer):
         self.adjoints = adjoints
         self.helpers = helpers
 
+    def visit(self, node):
+        method = _TIDY.get(node.__class__)
+        return method(self, node) if method is not None else self.generic_visit(node)
+
+    def generic_visit(self, node):
+        """``NodeTransformer.generic_visit`` over the fields that can hold nodes (most of a tree has no
+        call, product or conditional to tidy, and this is every node's cost)."""
+        d = node.__dict__
+        for field in build.child_fields(node.__class__):
+            old = d.get(field)
+            if old is None:
+                continue
+            if old.__class__ is list:
+                new_values = []
+                for value in old:
+                    if isinstance(value, gast.AST):
+                        value = self.visit(value)
+                        if value is None:
+                            continue
+                        if not isinstance(value, gast.AST):
+                            new_values.extend(value)
+                            continue
+                    new_values.append(value)
+                old[:] = new_values
+            elif isinstance(old, gast.AST):
+                new_node = self.visit(old)
+                if new_node is None:
+                    delattr(node, field)
+                else:
+                    d[field] = new_node
+        return node
+
     def visit_Call(self, node):
         self.generic_visit(node)
         fn = self.helpers.get(node.func.id) if isinstance(node.func, gast.Name) else None
@@ -305,6 +340,9 @@ class _Tidy(gast.NodeTransformer):
                 coefficient = coefficient
             out = _prepend(build.const(coefficient), out)
         return out
+
+
+_TIDY = {gast.Call: _Tidy.visit_Call, gast.BinOp: _Tidy.visit_BinOp, gast.IfExp: _Tidy.visit_IfExp}
 
 
 def _prepend(c, expr):
