@@ -22,7 +22,6 @@ import textwrap
 import gast
 
 from ..errors import note_generated
-from . import build
 from .parse import register_source
 
 __all__ = ["to_source", "compile_functions"]
@@ -34,26 +33,12 @@ _COMMENT = re.compile(r"""^(\s*)(?:'|\"\"\")__srcgrad_comment_(\d+)__(?:'|\"\"\"
 def to_source(functions) -> str:
     """Readable Python source for the given gast ``FunctionDef`` nodes."""
     comments: list[str] = []
-    chunks = []
-    for fdef in functions:
-        for node in build.walk(fdef):
-            for field in ("body", "orelse"):
-                stmts = getattr(node, field, None)
-                if not isinstance(stmts, list):
-                    continue
-                for i, stmt in enumerate(stmts):
-                    text = getattr(stmt, "_srcgrad_comment", None)
-                    if text is not None:
-                        marker = gast.Expr(value=gast.Constant(value=f"__srcgrad_comment_{len(comments)}__", kind=None))
-                        marker._srcgrad_comment = text
-                        comments.append(text)
-                        stmts[i] = marker
-        chunks.append(ast.unparse(_to_ast(gast.Module(body=[fdef], type_ignores=[]))))
+    chunks = [ast.unparse(_to_ast(gast.Module(body=[fdef], type_ignores=[]), comments)) for fdef in functions]
     source = "\n\n".join(chunks) + "\n"
     return _COMMENT.sub(lambda m: f"{m.group(1)}# {comments[int(m.group(2))]}", source)
 
 
-def _to_ast(node):
+def _to_ast(node, comments):
     """The ``ast`` tree ``ast.unparse`` prints as it would print ``gast.gast_to_ast(node)``.
 
     gast's converter visits every node through a generic ``NodeTransformer``
@@ -61,6 +46,8 @@ def _to_ast(node):
     neither: every field is carried over as it is, ``def`` parameters become
     ``ast.arg``, an ``except`` name a string, and a statement without a line
     number gets one (``ast.unparse`` reads it, to look up type comments).
+    A statement carrying a comment (``_srcgrad_comment``) becomes a string
+    marker, replaced by the comment in the printed text; ``comments`` collects them.
     """
     cls = _AST_CLASS.get(node.__class__)
     if cls is None:
@@ -69,9 +56,10 @@ def _to_ast(node):
     d = new.__dict__
     for field, value in node.__dict__.items():
         if isinstance(value, gast.AST):
-            value = _to_ast(value)
+            value = _to_ast(value, comments)
         elif isinstance(value, list):
-            value = [_to_ast(item) if isinstance(item, gast.AST) else item for item in value]
+            value = [_to_ast(item, comments) if isinstance(item, gast.AST) else item for item in value] \
+                if field != "body" and field != "orelse" else _statements(value, comments)
         d[field] = value
     if cls is ast.arguments:
         for field in ("posonlyargs", "args", "kwonlyargs"):
@@ -83,6 +71,20 @@ def _to_ast(node):
     elif "lineno" not in d and isinstance(new, ast.stmt):
         d["lineno"] = 1
     return new
+
+
+def _statements(stmts, comments):
+    out = []
+    for stmt in stmts:
+        text = getattr(stmt, "_srcgrad_comment", None)
+        if text is None:
+            out.append(_to_ast(stmt, comments) if isinstance(stmt, gast.AST) else stmt)
+        else:  # '__srcgrad_comment_<n>__', where the printed text gets the comment
+            marker = ast.Expr(value=ast.Constant(value=f"__srcgrad_comment_{len(comments)}__", kind=None))
+            marker.lineno = 1
+            comments.append(text)
+            out.append(marker)
+    return out
 
 
 _AST_CLASS: dict = {}
