@@ -41,7 +41,6 @@ How it works, in the order the pass runs:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import operator
 import types
 
@@ -94,38 +93,47 @@ RUNTIME = {
 }
 
 
-@dataclasses.dataclass
 class Transformed:
-    forward: gast.FunctionDef
-    backward: gast.FunctionDef
-    injected: dict
-    params: list
-    #: The backward returns the gradient of the function's free variables first.
-    has_self_grad: bool
-    #: The forward takes the closure itself as its first argument.
-    takes_closure: bool
-    #: Callables whose rule (or lack of one) this code was compiled against.
-    depends_on: list
-    #: The tapes this transform added (generated code being differentiated again has its own).
-    tapes: set = dataclasses.field(default_factory=set)
+    """What :func:`transform` writes: the two functions and what calling them needs.
+
+    - ``injected``: name -> object, the helpers generated code reads;
+    - ``params``: the function's parameters, in order;
+    - ``has_self_grad``: the backward returns the gradient of the function's free variables first;
+    - ``takes_closure``: the forward takes the closure itself as its first argument;
+    - ``depends_on``: callables whose rule (or lack of one) this code was compiled against;
+    - ``tapes``: the tapes this transform added (generated code being differentiated again has its own).
+
+    (A plain class: a dataclass costs a millisecond to build at import, and the compiler imports on first use.)
+    """
+
+    def __init__(self, forward, backward, injected, params, has_self_grad, takes_closure, depends_on, tapes=None):
+        self.forward: gast.FunctionDef = forward
+        self.backward: gast.FunctionDef = backward
+        self.injected: dict = injected
+        self.params: list = params
+        self.has_self_grad: bool = has_self_grad
+        self.takes_closure: bool = takes_closure
+        self.depends_on: list = depends_on
+        self.tapes: set = set() if tapes is None else tapes
 
 
-@dataclasses.dataclass
 class _Op:
     """What one normalised statement computes, for the backward pass."""
 
-    kind: str  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive
-    operands: list = dataclasses.field(default_factory=list)  # atoms that may receive gradient
-    rule: object = None
-    bindings: dict = None
-    callee: object = None  # dynamic: the callee expression; rule methods: receiver
-    callee_target: str | None = None  # the name receiving the callee's gradient
-    keywords: dict = None
-    #: Keywords that fill a positional parameter of a rule's primal: keyword -> position.
-    positions: dict = None
-    index: object = None
-    attr: str | None = None
-    numeric: bool = False  # the result is certainly a number or an array
+    def __init__(self, kind, operands=None, rule=None, bindings=None, callee=None, callee_target=None,
+                 keywords=None, positions=None, index=None, attr=None, numeric=False):
+        self.kind: str = kind  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive
+        self.operands: list = [] if operands is None else operands  # atoms that may receive gradient
+        self.rule = rule
+        self.bindings: dict | None = bindings
+        self.callee = callee  # dynamic: the callee expression; rule methods: receiver
+        self.callee_target: str | None = callee_target  # the name receiving the callee's gradient
+        self.keywords: dict | None = keywords
+        #: Keywords that fill a positional parameter of a rule's primal: keyword -> position.
+        self.positions: dict | None = positions
+        self.index = index
+        self.attr: str | None = attr
+        self.numeric: bool = numeric  # the result is certainly a number or an array
 
 
 def transform(parsed, scope, namer, fdef, wants=None, kinds=None) -> Transformed:
