@@ -31,11 +31,12 @@ def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = 
     ``helpers`` maps the names of functions generated code calls to the
     functions, so trailing arguments equal to their defaults can be dropped.
     """
+    counts = [_Counts(fdef) for fdef in functions]
     for _ in range(4):
         changed = False
-        for fdef in functions:
-            changed |= _propagate_aliases(fdef, invented, adjoints)
-        changed |= _fold_single_use(functions, invented)
+        for fdef, own in zip(functions, counts):
+            changed |= _propagate_aliases(fdef, invented, adjoints, own)
+        changed |= _fold_single_use(functions, invented, counts)
         if not changed:
             break
     for fdef in functions:
@@ -71,6 +72,39 @@ def _counts(roots, captured: set | None = None):
     return stores, loads
 
 
+class _Counts:
+    """:func:`_counts` of one function, kept up to date as names are folded, so each round of
+    :func:`simplify` does not walk the whole function again to count (that was a tenth of a compile).
+
+    An edit these updates do not describe (one involving a nested function) marks the counts
+    stale; they are counted afresh when next read.
+    """
+
+    def __init__(self, fdef):
+        self.fdef = fdef
+        self.stale = True
+        self.read()
+
+    def read(self):
+        if self.stale:
+            self.captured = set()
+            self.stores, self.loads = _counts([self.fdef], self.captured)
+            self.stale = False
+        return self
+
+    def add(self, node, times):
+        """Count the names under ``node`` ``times`` more times (negative: fewer)."""
+        stores, loads = _counts([node], set())
+        for name, n in stores.items():
+            self.stores[name] = self.stores.get(name, 0) + times * n
+        for name, n in loads.items():
+            self.loads[name] = self.loads.get(name, 0) + times * n
+
+
+def _has_nested(node) -> bool:
+    return any(isinstance(n, (gast.Lambda, gast.FunctionDef)) for n in build.walk(node))
+
+
 def _is_pure(expr) -> bool:
     for node in build.walk(expr):
         if isinstance(node, gast.Call) and not getattr(node, "_srcgrad_pure", False):
@@ -82,12 +116,16 @@ def _replace(node, name, value):
     return build.replace_names(node, {name: value})
 
 
-def _propagate_aliases(fdef, invented, adjoints) -> bool:
-    """``da = db`` where both are assigned once: use ``db`` everywhere."""
+def _propagate_aliases(fdef, invented, adjoints, counts=None) -> bool:
+    """``da = db`` where both are assigned once: use ``db`` everywhere.
+
+    ``counts`` (a :class:`_Counts` of ``fdef``, counted afresh when None) is kept up to date.
+    """
     # Names a nested function reads are its captured variables, known to the backward by name.
     # (Generated functions have no defaults or decorators, so every nested one is in the body.)
-    captured: set[str] = set()
-    assigned, _ = _counts([fdef], captured)
+    counts = (counts or _Counts(fdef)).read()
+    captured = counts.captured
+    assigned, loads = counts.stores, counts.loads
     # Each alias found is replaced at the end, in one walk; until then ``sources`` says
     # what a name reads as after the replacements before it (a = b; c = a: c reads b).
     sources: dict[str, str] = {}
@@ -103,6 +141,7 @@ def _propagate_aliases(fdef, invented, adjoints) -> bool:
         if target in adjoints and source not in adjoints:
             continue
         _remove(fdef, stmt)
+        loads[stmt.value.id] -= 1
         for name, old in sources.items():
             if old == target:
                 sources[name] = source
@@ -110,6 +149,8 @@ def _propagate_aliases(fdef, invented, adjoints) -> bool:
         assigned[target] -= 1  # its one assignment is gone; nothing else assigned changed
     if sources:
         build.replace_names(fdef, {target: build.name(source) for target, source in sources.items()})
+        for target, source in sources.items():  # (a target's reads are all replaced: none is captured)
+            loads[source] = loads.get(source, 0) + loads.pop(target, 0)
     return bool(sources)
 
 
@@ -140,24 +181,31 @@ def _remove(fdef, target_stmt):
     walk(fdef.body)
 
 
-def _fold_single_use(functions, invented) -> bool:
-    assigned, loads = _counts(functions)
+def _fold_single_use(functions, invented, counts=None) -> bool:
+    """Fold each temporary used once into its use; ``counts``, one :class:`_Counts` per function, kept up to date."""
+    counts = [c.read() for c in counts] if counts is not None else [_Counts(fdef) for fdef in functions]
+    assigned, loads = {}, {}  # (of all the functions, as they are before this pass)
+    for c in counts:
+        for name, n in c.stores.items():
+            assigned[name] = assigned.get(name, 0) + n
+        for name, n in c.loads.items():
+            loads[name] = loads.get(name, 0) + n
     changed = False
-    for fdef in functions:
+    for fdef, own in zip(functions, counts):
         # In a backward function a gradient computed by a call keeps its name (dexp, dlog):
         # those intermediate gradients are the steps of the derivation a reader follows.
         keep_calls = getattr(fdef, "_srcgrad_keep_gradients", False)
-        changed |= _fold_block(fdef.body, invented, loads, assigned, keep_calls)
+        changed |= _fold_block(fdef.body, invented, loads, assigned, keep_calls, own)
     return changed
 
 
-def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
+def _fold_block(stmts, invented, loads, assigned, keep_calls=False, own=None) -> bool:
     changed = False
     for s in stmts:
         for field in ("body", "orelse"):
             inner = getattr(s, field, None)
             if isinstance(inner, list) and isinstance(s, (gast.If, gast.For, gast.While)):
-                changed |= _fold_block(inner, invented, loads, assigned, keep_calls)
+                changed |= _fold_block(inner, invented, loads, assigned, keep_calls, own)
     i = 0
     while i < len(stmts):
         stmt = stmts[i]
@@ -172,6 +220,8 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
                 if hasattr(later, "_srcgrad_comment"):
                     continue
                 if isinstance(later, (gast.Assign, gast.Expr, gast.Return)) and name in build.names_in(later):
+                    if own is not None:
+                        _count_fold(own, stmt, later.value, name)
                     if isinstance(later, gast.Assign):
                         later.value = _replace(later.value, name, stmt.value)
                     else:
@@ -188,6 +238,19 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
                     break
         i += 1
     return changed
+
+
+def _count_fold(counts, stmt, into, name):
+    """Update ``counts`` for ``stmt`` (``name = expr``) folded into the expression ``into``."""
+    if _has_nested(stmt.value) or _has_nested(into):
+        counts.stale = True
+        return
+    uses = sum(1 for n in build.walk(into) if isinstance(n, gast.Name) and n.id == name
+               and isinstance(n.ctx, gast.Load))
+    counts.stores[name] -= 1
+    counts.loads[name] = counts.loads.get(name, 0) - uses
+    if uses != 1:  # the expression is copied to each use (none: it is dropped)
+        counts.add(stmt.value, uses - 1)
 
 
 def _drop_empty_comments(stmts):
