@@ -193,8 +193,8 @@ def is_atom(node) -> bool:
     return isinstance(node, (gast.Name, gast.Constant))
 
 
-def names_in(node) -> set[str]:
-    """Every name loaded anywhere inside ``node``.
+def names_in(node, ctx=gast.Load) -> set[str]:
+    """Every name loaded anywhere inside ``node`` (``ctx``: stored, with ``gast.Store``; any, with None).
 
     (:func:`walk`'s loop, written out: passes ask this of every statement, often several times.)
     """
@@ -203,7 +203,7 @@ def names_in(node) -> set[str]:
     append = todo.append
     for n in todo:
         cls = n.__class__
-        if cls is _Name and n.ctx.__class__ is _Load:
+        if cls is _Name and (ctx is None or n.ctx.__class__ is ctx):
             out.add(n.id)
         fields = _child_fields.get(cls)
         if fields is None:

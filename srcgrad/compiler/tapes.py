@@ -114,7 +114,7 @@ def _fuse(forward, backward, tapes):
             and isinstance(last.value.elts[1], gast.Tuple) and _unpacks_saved(first, backward)
             and isinstance(first.targets[0], gast.Tuple)):
         return set(), {}
-    taken = {n.id for fdef in (forward, backward) for n in build.walk(fdef) if isinstance(n, gast.Name)}
+    taken = build.names_in(forward, None) | build.names_in(backward, None)
     pops = {}  # tape -> (block, position, target)
     counts = {}
     for block in _blocks(backward.body):
@@ -199,7 +199,7 @@ def _rename(node, renamed):
 
 
 def _mentions(node, names):
-    return any(isinstance(n, gast.Name) and n.id in names for n in build.walk(node))
+    return not build.names_in(node, None).isdisjoint(names)
 
 
 def _renamed(node, renamed):
