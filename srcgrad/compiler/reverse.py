@@ -206,6 +206,7 @@ class _Reverse:
         self.comments: dict[int, str] = {}
         self.counters: dict[int, str] = {}
         self._first_use: dict[str, int] | None = None
+        self._stmt_names: dict[int, tuple] = {}
 
     # ------------------------------------------------------------ helpers
     def inject(self, name: str, value) -> str:
@@ -680,8 +681,7 @@ class _Reverse:
         forward = self.forward_block(head)
         # What the backward reads from the forward is saved (never a name it binds itself:
         # a module global called dy must not be mistaken for the backward's own dy).
-        bound = {n.id for s in backward for n in build.walk(s) if isinstance(n, gast.Name)
-                 and isinstance(n.ctx, gast.Store)} | {dy}
+        bound = set().union(*[build.names_in(s, gast.Store) for s in backward]) | {dy}
         forward_names = defined_in_forward(head, self.scope.params, self.back_names)
         forward_names |= {self.tape_name(t) for t in self.taped} | set(self.counters.values())
         read = self.names_read(backward) - (bound - forward_names)
@@ -748,8 +748,30 @@ class _Reverse:
                 out |= build.names_in(s.test if isinstance(s, gast.If) else s.iter)
                 out |= self.names_read(s.body, True) | self.names_read(s.orelse, True)
                 continue
-            out |= build.names_in(s)
+            out |= self.stmt_names(s)
         return out
+
+    def stmt_names(self, stmt) -> set[str]:
+        """``build.names_in(stmt)``, remembered for each simple statement (do not change the set).
+
+        The finished backward is asked for its names several times; its loops
+        and branches may lose statements in between (``prune_restores``), so
+        theirs are gathered from their parts each time.
+        """
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            out = set()
+            for field in build.child_fields(stmt.__class__):
+                value = getattr(stmt, field, None)
+                if isinstance(value, list):
+                    for inner in value:
+                        out |= self.stmt_names(inner)
+                elif value is not None:
+                    out |= build.names_in(value)
+            return out
+        found = self._stmt_names.get(id(stmt))
+        if found is None or found[0] is not stmt:
+            found = self._stmt_names[id(stmt)] = (stmt, build.names_in(stmt))
+        return found[1]
 
     def definitely_assigned(self, stmts) -> set[str]:
         """Names every path through ``stmts`` assigns (loops may run zero times)."""
@@ -777,7 +799,7 @@ class _Reverse:
                 elif isinstance(s, gast.If):
                     found |= build.names_in(s.test) | outside(s.body) | outside(s.orelse)
                 else:
-                    found |= build.names_in(s)
+                    found |= self.stmt_names(s)
             return found
 
         return targets - outside(backward)
