@@ -15,7 +15,8 @@ __all__ = ["name", "store", "const", "assign", "call", "attr", "tuple_", "expr_s
            "walk", "child_fields", "copy_tree", "replace_names", "substituted"]
 
 _AST = gast.AST
-_Name, _Load = gast.Name, gast.Load
+_Name, _Load, _Store, _Constant, _Assign = gast.Name, gast.Load, gast.Store, gast.Constant, gast.Assign
+_new = gast.AST.__new__
 _ATOMS = (str, int, float, complex, bool, type(None), bytes, type(Ellipsis))
 
 
@@ -144,22 +145,32 @@ def _copy(value, memo):
     return copy.deepcopy(value, memo)
 
 
+# The constructors below fill the node's fields directly, as gast's own constructor does with
+# keyword arguments (it is a Python function; the transform makes a thousand names per function).
+
 def name(id_: str) -> gast.Name:
-    return gast.Name(id=id_, ctx=gast.Load(), annotation=None, type_comment=None)
+    node = _new(_Name)
+    node.__dict__.update(id=id_, ctx=_new(_Load), annotation=None, type_comment=None)
+    return node
 
 
 def store(id_: str) -> gast.Name:
-    return gast.Name(id=id_, ctx=gast.Store(), annotation=None, type_comment=None)
+    node = _new(_Name)
+    node.__dict__.update(id=id_, ctx=_new(_Store), annotation=None, type_comment=None)
+    return node
 
 
 def const(value) -> gast.Constant:
-    return gast.Constant(value=value, kind=None)
+    node = _new(_Constant)
+    node.__dict__.update(value=value, kind=None)
+    return node
 
 
 def assign(target, value, line=None) -> gast.Assign:
     if isinstance(target, str):
         target = store(target)
-    node = gast.Assign(targets=[target], value=value, type_comment=None)
+    node = _new(_Assign)
+    node.__dict__.update(targets=[target], value=value, type_comment=None)
     if line is not None:
         node._srcgrad_line = line
     return node
