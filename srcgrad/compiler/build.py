@@ -204,18 +204,25 @@ def is_atom(node) -> bool:
     return isinstance(node, (gast.Name, gast.Constant))
 
 
-def names_in(node, ctx=gast.Load) -> set[str]:
+def names_in(node, ctx=gast.Load):
     """Every name loaded anywhere inside ``node`` (``ctx``: stored, with ``gast.Store``; any, with None).
 
+    With a tuple of contexts, ``{context: names}`` for each, from the one walk.
     (:func:`walk`'s loop, written out: passes ask this of every statement, often several times.)
     """
+    by = {c: set() for c in ctx} if ctx.__class__ is tuple else None
     out = set()
     todo = [node]
     append = todo.append
     for n in todo:
         cls = n.__class__
-        if cls is _Name and (ctx is None or n.ctx.__class__ is ctx):
-            out.add(n.id)
+        if cls is _Name:
+            if by is not None:
+                found = by.get(n.ctx.__class__)
+                if found is not None:
+                    found.add(n.id)
+            elif ctx is None or n.ctx.__class__ is ctx:
+                out.add(n.id)
         fields = _child_fields.get(cls)
         if fields is None:
             fields = _fields_of(cls)
@@ -230,4 +237,4 @@ def names_in(node, ctx=gast.Load) -> set[str]:
                         append(item)
             elif isinstance(value, _AST):
                 append(value)
-    return out
+    return out if by is None else by

@@ -681,7 +681,7 @@ class _Reverse:
         forward = self.forward_block(head)
         # What the backward reads from the forward is saved (never a name it binds itself:
         # a module global called dy must not be mistaken for the backward's own dy).
-        bound = set().union(*[build.names_in(s, gast.Store) for s in backward]) | {dy}
+        bound = set().union(*[self.stmt_names(s, gast.Store) for s in backward]) | {dy}
         forward_names = defined_in_forward(head, self.scope.params, self.back_names)
         forward_names |= {self.tape_name(t) for t in self.taped} | set(self.counters.values())
         read = self.names_read(backward) - (bound - forward_names)
@@ -751,8 +751,8 @@ class _Reverse:
             out |= self.stmt_names(s)
         return out
 
-    def stmt_names(self, stmt) -> set[str]:
-        """``build.names_in(stmt)``, remembered for each simple statement (do not change the set).
+    def stmt_names(self, stmt, ctx=gast.Load) -> set[str]:
+        """``build.names_in(stmt, ctx)``, remembered for each simple statement (do not change the set).
 
         The finished backward is asked for its names several times; its loops
         and branches may lose statements in between (``prune_restores``), so
@@ -764,14 +764,14 @@ class _Reverse:
                 value = getattr(stmt, field, None)
                 if isinstance(value, list):
                     for inner in value:
-                        out |= self.stmt_names(inner)
+                        out |= self.stmt_names(inner, ctx)
                 elif value is not None:
-                    out |= build.names_in(value)
+                    out |= build.names_in(value, ctx)
             return out
         found = self._stmt_names.get(id(stmt))
         if found is None or found[0] is not stmt:
-            found = self._stmt_names[id(stmt)] = (stmt, build.names_in(stmt))
-        return found[1]
+            found = self._stmt_names[id(stmt)] = (stmt, build.names_in(stmt, (gast.Load, gast.Store)))
+        return found[1][ctx]
 
     def definitely_assigned(self, stmts) -> set[str]:
         """Names every path through ``stmts`` assigns (loops may run zero times)."""
