@@ -22,6 +22,7 @@ import textwrap
 import gast
 
 from ..errors import note_generated
+from . import build
 from .parse import register_source
 
 __all__ = ["to_source", "compile_functions"]
@@ -49,18 +50,24 @@ def _to_ast(node, comments):
     A statement carrying a comment (``_srcgrad_comment``) becomes a string
     marker, replaced by the comment in the printed text; ``comments`` collects them.
     """
-    cls = _AST_CLASS.get(node.__class__)
-    if cls is None:
-        cls = _AST_CLASS[node.__class__] = getattr(ast, node.__class__.__name__)
+    plan = _PLANS.get(node.__class__)
+    if plan is None:
+        plan = _plan(node.__class__)
+    cls, fields = plan
+    if cls is None:  # an operator or a context: no fields, one shared instance (as ast.parse makes them)
+        return fields
     new = cls.__new__(cls)
     d = new.__dict__
-    for field, value in node.__dict__.items():
-        if isinstance(value, gast.AST):
-            value = _to_ast(value, comments)
-        elif isinstance(value, list):
-            value = [_to_ast(item, comments) if isinstance(item, gast.AST) else item for item in value] \
+    d.update(node.__dict__)
+    for field in fields:
+        value = d.get(field)
+        if value is None:
+            continue
+        if value.__class__ is list:
+            d[field] = [_to_ast(item, comments) if isinstance(item, gast.AST) else item for item in value] \
                 if field != "body" and field != "orelse" else _statements(value, comments)
-        d[field] = value
+        elif isinstance(value, gast.AST):
+            d[field] = _to_ast(value, comments)
     if cls is ast.arguments:
         for field in ("posonlyargs", "args", "kwonlyargs"):
             d[field] = [_arg(a) for a in d[field]]
@@ -71,6 +78,17 @@ def _to_ast(node, comments):
     elif "lineno" not in d and isinstance(new, ast.stmt):
         d["lineno"] = 1
     return new
+
+
+_PLANS: dict = {}
+
+
+def _plan(gast_class):
+    """``(ast class, fields that may hold nodes)``, or ``(None, the shared instance)`` for a class without fields."""
+    cls = getattr(ast, gast_class.__name__)
+    plan = (None, cls()) if not gast_class._fields else (cls, build.child_fields(gast_class))
+    _PLANS[gast_class] = plan
+    return plan
 
 
 def _statements(stmts, comments):
@@ -85,9 +103,6 @@ def _statements(stmts, comments):
             comments.append(text)
             out.append(marker)
     return out
-
-
-_AST_CLASS: dict = {}
 
 
 def _arg(name):
