@@ -210,22 +210,71 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     anf = normalise(parsed, scope, namer, returns_self=returns_self)
     spliced = splice(anf, parsed, scope, namer)
     loops = any(isinstance(node, (gast.For, gast.While)) for node in gast.walk(anf))
-    result = transform(parsed, scope, namer, anf, wants, kinds)
-    invented, adjoints = _foldable(namer, user_names)
-    simplify([result.forward, result.backward], invented, adjoints, result.injected)
-    names = [result.forward.name, result.backward.name]
-    traceable = to_source([result.forward, result.backward])
-    lists = as_lists(result.forward, result.backward, result.injected, result.tapes)
-    source = traceable if lists is None else to_source(list(lists))
-    forward, backward = compile_functions(source, names, result.injected, fn.__globals__, parsed.name,
-                                          origin=_origin(fn))
-    if lists is not None:  # higher order differentiates the push/pop twin (see compiler/tapes.py)
-        traced_as_twin((forward, backward), lambda: compile_functions(
-            traceable, names, result.injected, fn.__globals__, parsed.name + " traceable", origin=_origin(fn)))
-    depends_on = result.depends_on + [helper for _, helper in spliced.helpers]
-    return Entry(fn, forward, backward, source, result.params, result.has_self_grad,
-                 result.takes_closure, depends_on, parsed.name, scope_vararg(anf), returns_self, wants,
-                 kinds, loops, spliced if spliced.helpers else None)
+    # A loop's general variant runs only for arguments that are not numbers or arrays: finished when
+    # used. (Transformed now, so unsupported code fails at once, unless a caller asked for some of its
+    # gradients: then the variant for the call's numbers and arrays is compiled next, and fails alike.)
+    unfinished = loops and kinds is None
+    result = transform(parsed, scope, namer, anf, wants, kinds) if not unfinished or wants is None else None
+
+    def finish():
+        nonlocal result
+        result = result or transform(parsed, scope, namer, anf, wants, kinds)
+        invented, adjoints = _foldable(namer, user_names)
+        simplify([result.forward, result.backward], invented, adjoints, result.injected)
+        names = [result.forward.name, result.backward.name]
+        lists = as_lists(result.forward, result.backward, result.injected, result.tapes)
+        source = to_source(list(lists) if lists is not None else [result.forward, result.backward])
+        forward, backward = compile_functions(source, names, result.injected, fn.__globals__, parsed.name,
+                                              origin=_origin(fn))
+        if lists is not None:  # higher order differentiates the push/pop twin (see compiler/tapes.py)
+            traced_as_twin((forward, backward), lambda: compile_functions(
+                to_source([result.forward, result.backward]), names, result.injected, fn.__globals__,
+                parsed.name + " traceable", origin=_origin(fn)))
+        return {"forward": forward, "backward": backward, "source": source, "has_self_grad": result.has_self_grad,
+                "takes_closure": result.takes_closure, "depends_on": result.depends_on + pasted}
+
+    pasted = [helper for _, helper in spliced.helpers]
+    done = finish() if not unfinished else {} if result is None else {
+        "has_self_grad": result.has_self_grad, "takes_closure": result.takes_closure,
+        "depends_on": result.depends_on + pasted}
+    entry = (_Unfinished if unfinished else Entry)(
+        fn, done.get("forward"), done.get("backward"), done.get("source"), list(scope.params),
+        done.get("has_self_grad"), done.get("takes_closure"), done.get("depends_on"), parsed.name,
+        scope_vararg(anf), returns_self, wants, kinds, loops, spliced if spliced.helpers else None)
+    if unfinished:
+        for name in _Unfinished.LATER:
+            if name not in done:
+                delattr(entry, name)
+        entry._finish = finish
+    return entry
+
+
+class _Unfinished(Entry):
+    """An entry finished (transformed,) simplified, emitted and compiled when first read."""
+
+    LATER = ("forward", "backward", "source", "has_self_grad", "takes_closure", "depends_on")
+
+    def __getattr__(self, name):
+        if name not in _Unfinished.LATER:
+            raise AttributeError(name)
+        from .cache import _lock  # (the compile lock: finishing may load rules, which invalidate entries)
+
+        with _lock:
+            finish = self.__dict__.pop("_finish", None)
+            if finish is not None:
+                try:
+                    self.__dict__.update(finish())
+                except Exception:
+                    self._finish = finish
+                    if name == "depends_on":  # (asked by the cache on a new rule: not compiled, it depends on none)
+                        return []
+                    raise
+                except BaseException:
+                    self._finish = finish
+                    raise
+        if name not in self.__dict__ and name == "depends_on":  # (asked while it is being finished)
+            return []
+        return self.__dict__[name]
 
 
 @dataclasses.dataclass(eq=False)

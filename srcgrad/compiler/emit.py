@@ -34,26 +34,12 @@ _COMMENT = re.compile(r"""^(\s*)(?:'|\"\"\")__srcgrad_comment_(\d+)__(?:'|\"\"\"
 def to_source(functions) -> str:
     """Readable Python source for the given gast ``FunctionDef`` nodes."""
     comments: list[str] = []
-    chunks = []
-    for fdef in functions:
-        for node in build.walk(fdef):
-            for field in ("body", "orelse"):
-                stmts = getattr(node, field, None)
-                if not isinstance(stmts, list):
-                    continue
-                for i, stmt in enumerate(stmts):
-                    text = getattr(stmt, "_srcgrad_comment", None)
-                    if text is not None:
-                        marker = gast.Expr(value=gast.Constant(value=f"__srcgrad_comment_{len(comments)}__", kind=None))
-                        marker._srcgrad_comment = text
-                        comments.append(text)
-                        stmts[i] = marker
-        chunks.append(ast.unparse(_to_ast(gast.Module(body=[fdef], type_ignores=[]))))
+    chunks = [ast.unparse(_to_ast(gast.Module(body=[fdef], type_ignores=[]), comments)) for fdef in functions]
     source = "\n\n".join(chunks) + "\n"
     return _COMMENT.sub(lambda m: f"{m.group(1)}# {comments[int(m.group(2))]}", source)
 
 
-def _to_ast(node):
+def _to_ast(node, comments):
     """The ``ast`` tree ``ast.unparse`` prints as it would print ``gast.gast_to_ast(node)``.
 
     gast's converter visits every node through a generic ``NodeTransformer``
@@ -61,18 +47,27 @@ def _to_ast(node):
     neither: every field is carried over as it is, ``def`` parameters become
     ``ast.arg``, an ``except`` name a string, and a statement without a line
     number gets one (``ast.unparse`` reads it, to look up type comments).
+    A statement carrying a comment (``_srcgrad_comment``) becomes a string
+    marker, replaced by the comment in the printed text; ``comments`` collects them.
     """
-    cls = _AST_CLASS.get(node.__class__)
-    if cls is None:
-        cls = _AST_CLASS[node.__class__] = getattr(ast, node.__class__.__name__)
+    plan = _PLANS.get(node.__class__)
+    if plan is None:
+        plan = _plan(node.__class__)
+    cls, fields = plan
+    if cls is None:  # an operator or a context: no fields, one shared instance (as ast.parse makes them)
+        return fields
     new = cls.__new__(cls)
     d = new.__dict__
-    for field, value in node.__dict__.items():
-        if isinstance(value, gast.AST):
-            value = _to_ast(value)
-        elif isinstance(value, list):
-            value = [_to_ast(item) if isinstance(item, gast.AST) else item for item in value]
-        d[field] = value
+    d.update(node.__dict__)
+    for field in fields:
+        value = d.get(field)
+        if value is None:
+            continue
+        if value.__class__ is list:
+            d[field] = [_to_ast(item, comments) if isinstance(item, gast.AST) else item for item in value] \
+                if field != "body" and field != "orelse" else _statements(value, comments)
+        elif isinstance(value, gast.AST):
+            d[field] = _to_ast(value, comments)
     if cls is ast.arguments:
         for field in ("posonlyargs", "args", "kwonlyargs"):
             d[field] = [_arg(a) for a in d[field]]
@@ -85,7 +80,29 @@ def _to_ast(node):
     return new
 
 
-_AST_CLASS: dict = {}
+_PLANS: dict = {}
+
+
+def _plan(gast_class):
+    """``(ast class, fields that may hold nodes)``, or ``(None, the shared instance)`` for a class without fields."""
+    cls = getattr(ast, gast_class.__name__)
+    plan = (None, cls()) if not gast_class._fields else (cls, build.child_fields(gast_class))
+    _PLANS[gast_class] = plan
+    return plan
+
+
+def _statements(stmts, comments):
+    out = []
+    for stmt in stmts:
+        text = getattr(stmt, "_srcgrad_comment", None)
+        if text is None:
+            out.append(_to_ast(stmt, comments) if isinstance(stmt, gast.AST) else stmt)
+        else:  # '__srcgrad_comment_<n>__', where the printed text gets the comment
+            marker = ast.Expr(value=ast.Constant(value=f"__srcgrad_comment_{len(comments)}__", kind=None))
+            marker.lineno = 1
+            comments.append(text)
+            out.append(marker)
+    return out
 
 
 def _arg(name):

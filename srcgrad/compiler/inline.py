@@ -10,7 +10,6 @@ handed to the generated code along with it.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import inspect
 import threading
 
@@ -23,18 +22,20 @@ from .resolve import MISSING
 __all__ = ["Template", "template_of", "bind_arguments"]
 
 
-@dataclasses.dataclass
 class Template:
-    rule: object
-    params: list[str]
-    vararg: str | None
-    defaults: dict
-    #: One expression per primal argument, or None when the rule is not inlinable.
-    outputs: list | None
-    #: name -> object for the globals the rule's expressions read.
-    free: dict
-    #: Keyword-only parameters (after ``*args``).
-    kwonly: list = dataclasses.field(default_factory=list)
+    """A rule as a template: its ``params`` (``dy``, ``y``, then the primal's), ``vararg``,
+    ``kwonly`` parameters and ``defaults``; ``outputs``, one expression per primal argument
+    (None when the rule is not inlinable); ``free``, name -> object for the globals those
+    expressions read. (A plain class: a dataclass costs a millisecond to build at import.)"""
+
+    def __init__(self, rule, params, vararg, defaults, outputs, free, kwonly=None):
+        self.rule = rule
+        self.params: list[str] = params
+        self.vararg: str | None = vararg
+        self.defaults: dict = defaults
+        self.outputs: list | None = outputs
+        self.free: dict = free
+        self.kwonly: list = [] if kwonly is None else kwonly
 
 
 _templates: dict = {}
@@ -113,4 +114,4 @@ def bind_arguments(template: Template, args: list, keywords: dict):
 
 def substitute(expr, mapping: dict):
     """A copy of ``expr`` with names replaced by the expressions in ``mapping``."""
-    return build.replace_names(build.copy_tree(expr), mapping)
+    return build.substituted(expr, mapping)

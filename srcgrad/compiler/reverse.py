@@ -41,7 +41,6 @@ How it works, in the order the pass runs:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import operator
 import types
 
@@ -94,38 +93,47 @@ RUNTIME = {
 }
 
 
-@dataclasses.dataclass
 class Transformed:
-    forward: gast.FunctionDef
-    backward: gast.FunctionDef
-    injected: dict
-    params: list
-    #: The backward returns the gradient of the function's free variables first.
-    has_self_grad: bool
-    #: The forward takes the closure itself as its first argument.
-    takes_closure: bool
-    #: Callables whose rule (or lack of one) this code was compiled against.
-    depends_on: list
-    #: The tapes this transform added (generated code being differentiated again has its own).
-    tapes: set = dataclasses.field(default_factory=set)
+    """What :func:`transform` writes: the two functions and what calling them needs.
+
+    - ``injected``: name -> object, the helpers generated code reads;
+    - ``params``: the function's parameters, in order;
+    - ``has_self_grad``: the backward returns the gradient of the function's free variables first;
+    - ``takes_closure``: the forward takes the closure itself as its first argument;
+    - ``depends_on``: callables whose rule (or lack of one) this code was compiled against;
+    - ``tapes``: the tapes this transform added (generated code being differentiated again has its own).
+
+    (A plain class: a dataclass costs a millisecond to build at import, and the compiler imports on first use.)
+    """
+
+    def __init__(self, forward, backward, injected, params, has_self_grad, takes_closure, depends_on, tapes=None):
+        self.forward: gast.FunctionDef = forward
+        self.backward: gast.FunctionDef = backward
+        self.injected: dict = injected
+        self.params: list = params
+        self.has_self_grad: bool = has_self_grad
+        self.takes_closure: bool = takes_closure
+        self.depends_on: list = depends_on
+        self.tapes: set = set() if tapes is None else tapes
 
 
-@dataclasses.dataclass
 class _Op:
     """What one normalised statement computes, for the backward pass."""
 
-    kind: str  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive
-    operands: list = dataclasses.field(default_factory=list)  # atoms that may receive gradient
-    rule: object = None
-    bindings: dict = None
-    callee: object = None  # dynamic: the callee expression; rule methods: receiver
-    callee_target: str | None = None  # the name receiving the callee's gradient
-    keywords: dict = None
-    #: Keywords that fill a positional parameter of a rule's primal: keyword -> position.
-    positions: dict = None
-    index: object = None
-    attr: str | None = None
-    numeric: bool = False  # the result is certainly a number or an array
+    def __init__(self, kind, operands=None, rule=None, bindings=None, callee=None, callee_target=None,
+                 keywords=None, positions=None, index=None, attr=None, numeric=False):
+        self.kind: str = kind  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive
+        self.operands: list = [] if operands is None else operands  # atoms that may receive gradient
+        self.rule = rule
+        self.bindings: dict | None = bindings
+        self.callee = callee  # dynamic: the callee expression; rule methods: receiver
+        self.callee_target: str | None = callee_target  # the name receiving the callee's gradient
+        self.keywords: dict | None = keywords
+        #: Keywords that fill a positional parameter of a rule's primal: keyword -> position.
+        self.positions: dict | None = positions
+        self.index = index
+        self.attr: str | None = attr
+        self.numeric: bool = numeric  # the result is certainly a number or an array
 
 
 def transform(parsed, scope, namer, fdef, wants=None, kinds=None) -> Transformed:
@@ -198,6 +206,7 @@ class _Reverse:
         self.comments: dict[int, str] = {}
         self.counters: dict[int, str] = {}
         self._first_use: dict[str, int] | None = None
+        self._stmt_names: dict[int, tuple] = {}
 
     # ------------------------------------------------------------ helpers
     def inject(self, name: str, value) -> str:
@@ -416,10 +425,12 @@ class _Reverse:
             stmt.value._srcgrad_pure = True  # a call with a rule computes, it does nothing else
         template = template_of(rule)
         # np.clip(x, a_max=b): b is the rule's third argument, under the rule's own name for it.
-        positions = registry.keyword_positions(rule, len(args), tuple(keywords))
-        keywords = {registry.rule_keyword(rule, k, positions[k]) if k in positions else k: v
-                    for k, v in keywords.items()}
-        positions = {registry.rule_keyword(rule, k, p): p for k, p in positions.items()}
+        positions = {}
+        if keywords:  # (reading a signature can cost milliseconds: a builtin's is parsed from text)
+            positions = registry.keyword_positions(rule, len(args), tuple(keywords))
+            keywords = {registry.rule_keyword(rule, k, positions[k]) if k in positions else k: v
+                        for k, v in keywords.items()}
+            positions = {registry.rule_keyword(rule, k, p): p for k, p in positions.items()}
         bindings = bind_arguments(template, args, keywords)
         if bindings is None or template.outputs is None or MISSING in bindings.values():
             return _Op("rulecall", operands=args, rule=rule, keywords=keywords, positions=positions,
@@ -670,8 +681,7 @@ class _Reverse:
         forward = self.forward_block(head)
         # What the backward reads from the forward is saved (never a name it binds itself:
         # a module global called dy must not be mistaken for the backward's own dy).
-        bound = {n.id for s in backward for n in build.walk(s) if isinstance(n, gast.Name)
-                 and isinstance(n.ctx, gast.Store)} | {dy}
+        bound = set().union(*[self.stmt_names(s, gast.Store) for s in backward]) | {dy}
         forward_names = defined_in_forward(head, self.scope.params, self.back_names)
         forward_names |= {self.tape_name(t) for t in self.taped} | set(self.counters.values())
         read = self.names_read(backward) - (bound - forward_names)
@@ -738,8 +748,30 @@ class _Reverse:
                 out |= build.names_in(s.test if isinstance(s, gast.If) else s.iter)
                 out |= self.names_read(s.body, True) | self.names_read(s.orelse, True)
                 continue
-            out |= build.names_in(s)
+            out |= self.stmt_names(s)
         return out
+
+    def stmt_names(self, stmt, ctx=gast.Load) -> set[str]:
+        """``build.names_in(stmt, ctx)``, remembered for each simple statement (do not change the set).
+
+        The finished backward is asked for its names several times; its loops
+        and branches may lose statements in between (``prune_restores``), so
+        theirs are gathered from their parts each time.
+        """
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            out = set()
+            for field in build.child_fields(stmt.__class__):
+                value = getattr(stmt, field, None)
+                if isinstance(value, list):
+                    for inner in value:
+                        out |= self.stmt_names(inner, ctx)
+                elif value is not None:
+                    out |= build.names_in(value, ctx)
+            return out
+        found = self._stmt_names.get(id(stmt))
+        if found is None or found[0] is not stmt:
+            found = self._stmt_names[id(stmt)] = (stmt, build.names_in(stmt, (gast.Load, gast.Store)))
+        return found[1][ctx]
 
     def definitely_assigned(self, stmts) -> set[str]:
         """Names every path through ``stmts`` assigns (loops may run zero times)."""
@@ -767,7 +799,7 @@ class _Reverse:
                 elif isinstance(s, gast.If):
                     found |= build.names_in(s.test) | outside(s.body) | outside(s.orelse)
                 else:
-                    found |= build.names_in(s)
+                    found |= self.stmt_names(s)
             return found
 
         return targets - outside(backward)
@@ -1011,9 +1043,10 @@ class _Reverse:
         renames = {}
         for name, value in template.free.items():
             injected = self.inject(name, value)
-            if injected != name:
-                renames[name] = build.name(injected)
-        return substitute(substitute(expr, renames), mapping)
+            if injected != name:  # renamed, then substituted if the new name is one of the rule's parameters
+                renames[name] = mapping[injected] if injected in mapping else build.name(injected)
+        mapping.update(renames)
+        return substitute(expr, mapping)
 
     def rule_contributions(self, stmt, op, t, dt, state, out):
         template = template_of(op.rule)

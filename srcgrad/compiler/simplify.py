@@ -31,11 +31,12 @@ def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = 
     ``helpers`` maps the names of functions generated code calls to the
     functions, so trailing arguments equal to their defaults can be dropped.
     """
+    counts = [_Counts(fdef) for fdef in functions]
     for _ in range(4):
         changed = False
-        for fdef in functions:
-            changed |= _propagate_aliases(fdef, invented, adjoints)
-        changed |= _fold_single_use(functions, invented)
+        for fdef, own in zip(functions, counts):
+            changed |= _propagate_aliases(fdef, invented, adjoints, own)
+        changed |= _fold_single_use(functions, invented, counts)
         if not changed:
             break
     for fdef in functions:
@@ -53,19 +54,55 @@ def _counts(roots, captured: set | None = None):
     """
     stores: dict[str, int] = {}
     loads: dict[str, int] = {}
+    Name, Load, Store, arguments, nested = gast.Name, gast.Load, gast.Store, gast.arguments, (gast.Lambda, gast.FunctionDef)
     for root in roots:
         for node in build.walk(root):
-            if isinstance(node, gast.Name):
-                if isinstance(node.ctx, gast.Load):
+            cls = node.__class__
+            if cls is Name:
+                ctx = node.ctx.__class__
+                if ctx is Load:
                     loads[node.id] = loads.get(node.id, 0) + 1
-                elif isinstance(node.ctx, gast.Store):
+                elif ctx is Store:
                     stores[node.id] = stores.get(node.id, 0) + 1
-            elif isinstance(node, gast.arguments):
+            elif cls is arguments:
                 for a in node.args:
                     stores[a.id] = stores.get(a.id, 0) + 1
-            elif captured is not None and isinstance(node, (gast.Lambda, gast.FunctionDef)) and node not in roots:
+            elif captured is not None and cls in nested and node not in roots:
                 captured.update(n.id for n in build.walk(node) if isinstance(n, gast.Name))
     return stores, loads
+
+
+class _Counts:
+    """:func:`_counts` of one function, kept up to date as names are folded, so each round of
+    :func:`simplify` does not walk the whole function again to count (that was a tenth of a compile).
+
+    An edit these updates do not describe (one involving a nested function) marks the counts
+    stale; they are counted afresh when next read.
+    """
+
+    def __init__(self, fdef):
+        self.fdef = fdef
+        self.stale = True
+        self.read()
+
+    def read(self):
+        if self.stale:
+            self.captured = set()
+            self.stores, self.loads = _counts([self.fdef], self.captured)
+            self.stale = False
+        return self
+
+    def add(self, node, times):
+        """Count the names under ``node`` ``times`` more times (negative: fewer)."""
+        stores, loads = _counts([node], set())
+        for name, n in stores.items():
+            self.stores[name] = self.stores.get(name, 0) + times * n
+        for name, n in loads.items():
+            self.loads[name] = self.loads.get(name, 0) + times * n
+
+
+def _has_nested(node) -> bool:
+    return any(isinstance(n, (gast.Lambda, gast.FunctionDef)) for n in build.walk(node))
 
 
 def _is_pure(expr) -> bool:
@@ -79,28 +116,42 @@ def _replace(node, name, value):
     return build.replace_names(node, {name: value})
 
 
-def _propagate_aliases(fdef, invented, adjoints) -> bool:
-    """``da = db`` where both are assigned once: use ``db`` everywhere."""
+def _propagate_aliases(fdef, invented, adjoints, counts=None) -> bool:
+    """``da = db`` where both are assigned once: use ``db`` everywhere.
+
+    ``counts`` (a :class:`_Counts` of ``fdef``, counted afresh when None) is kept up to date.
+    """
     # Names a nested function reads are its captured variables, known to the backward by name.
     # (Generated functions have no defaults or decorators, so every nested one is in the body.)
-    captured: set[str] = set()
-    assigned, _ = _counts([fdef], captured)
-    changed = False
+    counts = (counts or _Counts(fdef)).read()
+    captured = counts.captured
+    assigned, loads = counts.stores, counts.loads
+    # Each alias found is replaced at the end, in one walk; until then ``sources`` says
+    # what a name reads as after the replacements before it (a = b; c = a: c reads b).
+    sources: dict[str, str] = {}
     for stmt in list(_direct_statements(fdef.body)):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and isinstance(stmt.value, gast.Name)):
             continue
         target, source = stmt.targets[0].id, stmt.value.id
+        source = sources.get(source, source)
         if target not in invented or assigned.get(target) != 1 or assigned.get(source, 0) > 1 \
                 or target in captured:
             continue
         if target in adjoints and source not in adjoints:
             continue
         _remove(fdef, stmt)
-        _replace(fdef, target, build.name(source))
-        changed = True
+        loads[stmt.value.id] -= 1
+        for name, old in sources.items():
+            if old == target:
+                sources[name] = source
+        sources[target] = source
         assigned[target] -= 1  # its one assignment is gone; nothing else assigned changed
-    return changed
+    if sources:
+        build.replace_names(fdef, {target: build.name(source) for target, source in sources.items()})
+        for target, source in sources.items():  # (a target's reads are all replaced: none is captured)
+            loads[source] = loads.get(source, 0) + loads.pop(target, 0)
+    return bool(sources)
 
 
 def _direct_statements(stmts):
@@ -130,24 +181,31 @@ def _remove(fdef, target_stmt):
     walk(fdef.body)
 
 
-def _fold_single_use(functions, invented) -> bool:
-    assigned, loads = _counts(functions)
+def _fold_single_use(functions, invented, counts=None) -> bool:
+    """Fold each temporary used once into its use; ``counts``, one :class:`_Counts` per function, kept up to date."""
+    counts = [c.read() for c in counts] if counts is not None else [_Counts(fdef) for fdef in functions]
+    assigned, loads = {}, {}  # (of all the functions, as they are before this pass)
+    for c in counts:
+        for name, n in c.stores.items():
+            assigned[name] = assigned.get(name, 0) + n
+        for name, n in c.loads.items():
+            loads[name] = loads.get(name, 0) + n
     changed = False
-    for fdef in functions:
+    for fdef, own in zip(functions, counts):
         # In a backward function a gradient computed by a call keeps its name (dexp, dlog):
         # those intermediate gradients are the steps of the derivation a reader follows.
         keep_calls = getattr(fdef, "_srcgrad_keep_gradients", False)
-        changed |= _fold_block(fdef.body, invented, loads, assigned, keep_calls)
+        changed |= _fold_block(fdef.body, invented, loads, assigned, keep_calls, own)
     return changed
 
 
-def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
+def _fold_block(stmts, invented, loads, assigned, keep_calls=False, own=None) -> bool:
     changed = False
     for s in stmts:
         for field in ("body", "orelse"):
             inner = getattr(s, field, None)
             if isinstance(inner, list) and isinstance(s, (gast.If, gast.For, gast.While)):
-                changed |= _fold_block(inner, invented, loads, assigned, keep_calls)
+                changed |= _fold_block(inner, invented, loads, assigned, keep_calls, own)
     i = 0
     while i < len(stmts):
         stmt = stmts[i]
@@ -162,6 +220,8 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
                 if hasattr(later, "_srcgrad_comment"):
                     continue
                 if isinstance(later, (gast.Assign, gast.Expr, gast.Return)) and name in build.names_in(later):
+                    if own is not None:
+                        _count_fold(own, stmt, later.value, name)
                     if isinstance(later, gast.Assign):
                         later.value = _replace(later.value, name, stmt.value)
                     else:
@@ -178,6 +238,19 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False) -> bool:
                     break
         i += 1
     return changed
+
+
+def _count_fold(counts, stmt, into, name):
+    """Update ``counts`` for ``stmt`` (``name = expr``) folded into the expression ``into``."""
+    if _has_nested(stmt.value) or _has_nested(into):
+        counts.stale = True
+        return
+    uses = sum(1 for n in build.walk(into) if isinstance(n, gast.Name) and n.id == name
+               and isinstance(n.ctx, gast.Load))
+    counts.stores[name] -= 1
+    counts.loads[name] = counts.loads.get(name, 0) - uses
+    if uses != 1:  # the expression is copied to each use (none: it is dropped)
+        counts.add(stmt.value, uses - 1)
 
 
 def _drop_empty_comments(stmts):
@@ -208,6 +281,38 @@ class _Tidy(gast.NodeTransformer):
     def __init__(self, adjoints, helpers):
         self.adjoints = adjoints
         self.helpers = helpers
+
+    def visit(self, node):
+        method = _TIDY.get(node.__class__)
+        return method(self, node) if method is not None else self.generic_visit(node)
+
+    def generic_visit(self, node):
+        """``NodeTransformer.generic_visit`` over the fields that can hold nodes (most of a tree has no
+        call, product or conditional to tidy, and this is every node's cost)."""
+        d = node.__dict__
+        for field in build.child_fields(node.__class__):
+            old = d.get(field)
+            if old is None:
+                continue
+            if old.__class__ is list:
+                new_values = []
+                for value in old:
+                    if isinstance(value, gast.AST):
+                        value = self.visit(value)
+                        if value is None:
+                            continue
+                        if not isinstance(value, gast.AST):
+                            new_values.extend(value)
+                            continue
+                    new_values.append(value)
+                old[:] = new_values
+            elif isinstance(old, gast.AST):
+                new_node = self.visit(old)
+                if new_node is None:
+                    delattr(node, field)
+                else:
+                    d[field] = new_node
+        return node
 
     def visit_Call(self, node):
         self.generic_visit(node)
@@ -298,6 +403,9 @@ class _Tidy(gast.NodeTransformer):
                 coefficient = coefficient
             out = _prepend(build.const(coefficient), out)
         return out
+
+
+_TIDY = {gast.Call: _Tidy.visit_Call, gast.BinOp: _Tidy.visit_BinOp, gast.IfExp: _Tidy.visit_IfExp}
 
 
 def _prepend(c, expr):

@@ -35,6 +35,9 @@ __all__ = ["as_lists"]
 def as_lists(forward, backward, injected, tapes):
     """Copies of ``forward`` and ``backward`` with the list form of ``tapes``, or None when there are none.
 
+    (The copies share the statements the rewrite leaves as they are: the
+    originals stay as they were.)
+
     Only the tapes this transform added are rewritten: code being
     differentiated again may push and pop tapes of its own, which are
     values it computes. ``None`` too when a tape is used in any other way
@@ -43,7 +46,11 @@ def as_lists(forward, backward, injected, tapes):
     if not tapes:
         return None
     kinds = {name: value for name, value in injected.items() if value in (tape.new_tape, tape.push, tape.pop)}
-    forward, backward = build.copy_tree(forward), build.copy_tree(backward)
+    forward, backward = _spine(forward), _spine(backward)
+    if forward.body:  # (the saved values and their unpacking lose the tapes _fuse folds away)
+        forward.body[-1] = build.copy_tree(forward.body[-1])
+    if backward.body:
+        backward.body[0] = build.copy_tree(backward.body[0])
     pushed = _rewrite(forward.body, kinds, tapes, allowed=(tape.new_tape, tape.push))
     popped = _rewrite(backward.body, kinds, tapes, allowed=(tape.pop,))
     if pushed is None or popped is None or not popped <= _saved_names(backward):
@@ -107,7 +114,7 @@ def _fuse(forward, backward, tapes):
             and isinstance(last.value.elts[1], gast.Tuple) and _unpacks_saved(first, backward)
             and isinstance(first.targets[0], gast.Tuple)):
         return set(), {}
-    taken = {n.id for fdef in (forward, backward) for n in build.walk(fdef) if isinstance(n, gast.Name)}
+    taken = build.names_in(forward, None) | build.names_in(backward, None)
     pops = {}  # tape -> (block, position, target)
     counts = {}
     for block in _blocks(backward.body):
@@ -139,10 +146,68 @@ def _fuse(forward, backward, tapes):
     if gone:
         _drop_tapes(forward, backward, gone)
         for fdef in (forward, backward):
-            for node in build.walk(fdef):
-                if isinstance(node, gast.Name) and node.id in renamed:
-                    node.id = renamed[node.id]
+            _rename(fdef, renamed)
     return gone, renamed
+
+
+def _spine(fdef):
+    """A copy of ``fdef`` that shares its expressions and simple statements with it.
+
+    The rewrite replaces statements in their lists and never changes one in
+    place, so only the lists and the loops and branches holding them are new
+    (:func:`_rename` copies what it renames; ``as_lists`` copies the two
+    statements ``_drop_tapes`` edits).
+    """
+    new = _shallow(fdef)
+    new.body = _spine_block(fdef.body)
+    return new
+
+
+def _shallow(node):
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__.update(node.__dict__)
+    return new
+
+
+def _spine_block(stmts):
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            stmt = _shallow(stmt)
+            stmt.body, stmt.orelse = _spine_block(stmt.body), _spine_block(stmt.orelse)
+        out.append(stmt)
+    return out
+
+
+def _rename(node, renamed):
+    """Rename the names ``renamed`` maps under ``node``, a spine (:func:`_spine`): what is shared is copied first."""
+    for field in build.child_fields(node.__class__):
+        value = getattr(node, field, None)
+        if isinstance(value, list) and field in ("body", "orelse") \
+                and isinstance(node, (gast.FunctionDef, gast.If, gast.For, gast.While)):
+            for k, stmt in enumerate(value):
+                if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                    _rename(stmt, renamed)  # (a copy already)
+                elif _mentions(stmt, renamed):
+                    value[k] = _renamed(stmt, renamed)
+        elif isinstance(value, list):
+            if any(_mentions(item, renamed) for item in value if isinstance(item, gast.AST)):
+                setattr(node, field, [_renamed(item, renamed) if isinstance(item, gast.AST) else item
+                                      for item in value])
+        elif isinstance(value, gast.AST) and _mentions(value, renamed):
+            setattr(node, field, _renamed(value, renamed))
+
+
+def _mentions(node, names):
+    return not build.names_in(node, None).isdisjoint(names)
+
+
+def _renamed(node, renamed):
+    node = build.copy_tree(node)
+    for n in build.walk(node):
+        if isinstance(n, gast.Name) and n.id in renamed:
+            n.id = renamed[n.id]
+    return node
 
 
 def _join_pops(group, pops, taken):

@@ -69,3 +69,23 @@ def test_jupyter_style_cells_are_read_through_linecache():
     namespace = {}
     exec(compile(source, filename, "exec"), namespace)
     assert srcgrad.gradient(namespace["cell_f"], 2.0) == (12.0,)
+
+
+def test_parse_gast_builds_the_tree_gast_parse_does():
+    """The faster converter gives gast's own tree: same nodes, fields, locations and field order."""
+    import pathlib
+
+    import gast
+
+    from srcgrad.compiler.parse import parse_gast
+
+    root = pathlib.Path(srcgrad.__file__).parent
+    files = sorted((root / "rules").glob("*.py"))  # the files rule templates are parsed from
+    text = "try:\n    pass\nexcept ValueError as e:\n    raise\nclass A(B, metaclass=M):\n    x: int = 1\n" \
+        "async def g(*a, b, **k):\n    async with c as d:\n        await e\n    return [i async for i in j]\n" \
+        "lambda x, /, y=2: f'{x!r:>{y}}'\n"
+    for text in [p.read_text() for p in files] + [text]:
+        ours, theirs = parse_gast(text), gast.parse(text)
+        assert gast.dump(ours, include_attributes=True) == gast.dump(theirs, include_attributes=True)
+        for a, b in zip(gast.walk(ours), gast.walk(theirs)):
+            assert type(a) is type(b) and list(a.__dict__) == list(b.__dict__)

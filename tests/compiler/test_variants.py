@@ -6,6 +6,9 @@ arguments a call passes that do not depend on ``W`` or ``b``. The values
 of the gradients that are computed are those of the full adjoint.
 """
 
+import functools
+import operator
+
 import numpy as np
 import pytest
 
@@ -349,3 +352,60 @@ def test_stages_show_the_twin_and_the_code_that_runs():
     assert "push(" in seen["simplify"] and "pop(" in seen["simplify"]  # the twin higher order reads
     assert seen["tapes as lists"] == srcgrad.adjoint_source(rows_of_a_matrix)  # what runs
     assert "tapes as lists" not in stages(poly)  # no loop, no tapes
+
+
+# ------------------------------------------------- a loop's general variant is finished when used
+def general(fn):
+    return [entry for entry in cache._entries.values() if entry.fn.__code__ is fn.__code__ and not entry.kinds]
+
+
+not_differentiable = functools.partial(operator.mul, 1.0)  # (no Python source: it needs a rule)
+
+
+def uses_an_unknown_function(x, n):
+    y = x
+    for i in range(n):
+        y = y * 2.0 + not_differentiable(y)
+    return y
+
+
+def test_a_loop_called_with_numbers_compiles_only_its_number_variant():
+    c = np.array([1.0, -2.0, 0.5])
+    srcgrad.clear_cache()
+    horner_called = calling(horner)  # (called at run time: a global call would splice horner in)
+    check_gradient(lambda x: horner_called(c, x), 0.7)  # horner's wanted gradients: x's only, a narrowed variant
+    (entry,) = general(horner)
+    assert entry.wants is not None and "forward" not in entry.__dict__ and "depends_on" not in entry.__dict__
+    assert len(specialised(horner)) == 1
+    # Read, it is finished then: the same code as compiled at once.
+    assert entry.source == srcgrad.compiler.compile_adjoint(horner, wants=entry.wants).source
+    assert entry.has_self_grad is False and "forward" in entry.__dict__
+
+
+def test_a_loop_over_other_values_runs_its_general_variant():
+    srcgrad.clear_cache()
+    check_gradient(lambda v: over_a_list([v, 2.0 * v, v * v]), 0.3)
+    assert not specialised(over_a_list)
+
+
+def over_a_list(xs):
+    total = 0.0
+    for x in xs:
+        total = total + x * x
+    return total
+
+
+def test_an_unfinished_variant_fails_where_the_compiled_one_would_and_takes_a_later_rule():
+    srcgrad.clear_cache()
+    with pytest.raises(srcgrad.NoRuleError):
+        srcgrad.gradient(lambda x: uses_an_unknown_function(x, 3), 1.5)  # raised by the number variant
+    with pytest.raises(srcgrad.NoRuleError):
+        srcgrad.gradient(lambda x: uses_an_unknown_function(x, 3), 1.5)
+    from srcgrad.rules import registry
+
+    try:
+        srcgrad.defrule(not_differentiable)(lambda dy, y, v: (dy,))  # the cache asks the unfinished entry
+        assert srcgrad.gradient(lambda x: uses_an_unknown_function(x, 3), 1.5) == (27.0,)
+    finally:
+        registry.rules.pop(not_differentiable)
+        registry._changed(not_differentiable)
