@@ -162,6 +162,8 @@ class _Splicer:
         if arguments is None or not self.fits(fdef, callee_scope):
             return None
         stored = _stored(fdef.body)
+        # The globals it reads stay free: no local pasted in later may take their names.
+        self.namer.taken |= set(_reads(fdef.body)) - callee_scope.locals - stored
         # The helper's locals get names of their own in the caller; unchanged parameters are the arguments.
         renames, values, head = {}, {}, []
         for local in sorted(callee_scope.locals | stored):

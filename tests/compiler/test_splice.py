@@ -284,3 +284,26 @@ def test_a_returned_tuple_unpacked_at_once_is_never_built(seed):
     check_gradient(keeps_the_tuple, x, y)
     assert "gather" not in srcgrad.adjoint_source(unpacks_a_helper)
     assert "gather" in srcgrad.adjoint_source(keeps_the_tuple)  # (read twice: the tuple stays)
+
+
+offset = 3.0
+
+
+def reads_offset(x):
+    return x * offset
+
+
+def has_a_local_offset(x):
+    offset = x + 1.0
+    return offset * x
+
+
+def pastes_both(x):
+    return reads_offset(x) * has_a_local_offset(x)
+
+
+@pytest.mark.parametrize("x", [0.4, -1.3])
+def test_a_local_pasted_later_never_takes_the_name_of_a_global_pasted_earlier(x):
+    (g,) = check_gradient(pastes_both, x)
+    assert g == pytest.approx(3.0 * (3 * x ** 2 + 2 * x))
+    assert "offset_2 = " in srcgrad.adjoint_source(pastes_both)
