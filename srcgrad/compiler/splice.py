@@ -17,8 +17,10 @@ second compiled function::
 Only calls that mean the same thing pasted as called are spliced: the
 helper is a module-level function read through a global name of the
 caller's own module (so its globals are the caller's), with no closure,
-no ``*args``/``**kwargs``, no derivative rule of its own, no nested
-functions, and no write into an argument (Python would change the
+no ``*args``/``**kwargs``, no derivative rule of its own, no loop (a
+function with a loop is compiled on its own, specialised to whether its
+arguments are numbers or arrays), no nested functions, and no write into
+an argument (Python would change the
 caller's array; srcgrad's run-time call never does). Anything else stays
 a call, resolved at run time as before.
 
@@ -192,8 +194,8 @@ class _Splicer:
         params = set(callee_scope.params)
         own = callee_scope.locals | _stored(fdef.body)
         for node in nodes:
-            if isinstance(node, _REFUSED_NODES):
-                return False
+            if isinstance(node, _REFUSED_NODES) or isinstance(node, (gast.For, gast.While)):
+                return False  # (a loop stays a call: compiled alone, it is specialised to its arguments' kinds)
             if isinstance(node, gast.Call) and getattr(node.func, "_srcgrad_runtime", None) in _WRITERS \
                     and node.args and isinstance(node.args[0], gast.Name) and node.args[0].id in params:
                 return False
