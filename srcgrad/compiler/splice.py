@@ -32,7 +32,6 @@ it (:func:`srcgrad.compiler.cache.adjoint_of`) and recompile.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 
 import gast
@@ -55,12 +54,18 @@ _REFUSED_NODES = (gast.FunctionDef, gast.Lambda, gast.ClassDef, gast.ListComp, g
                   gast.SetComp, gast.Global, gast.Nonlocal)
 
 
-@dataclasses.dataclass
 class Spliced:
-    """What one compilation pasted in: each helper by the global name that held it."""
+    """What one compilation pasted in: each helper by the global name that held it.
 
-    #: ``(global name, function)``, every level deep.
-    helpers: list = dataclasses.field(default_factory=list)
+    (A plain class: a dataclass costs about a millisecond of the first gradient's compiler import.)
+    """
+
+    def __init__(self):
+        #: ``(global name, function)``, every level deep.
+        self.helpers = []
+
+    def __repr__(self):
+        return f"Spliced({self.helpers!r})"
 
     def current(self, globals_: dict) -> bool:
         """Whether each name still holds the function that was spliced (checked before each call)."""
