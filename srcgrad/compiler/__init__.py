@@ -229,8 +229,11 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
         return {"forward": forward, "backward": backward, "source": source, "has_self_grad": result.has_self_grad,
                 "takes_closure": result.takes_closure, "depends_on": result.depends_on}
 
-    done = finish() if not unfinished else {} if result is None else {
-        "has_self_grad": result.has_self_grad, "takes_closure": result.takes_closure, "depends_on": result.depends_on}
+    done = {}
+    if not unfinished:
+        done = finish()
+    elif result is not None:
+        done = {k: getattr(result, k) for k in ("has_self_grad", "takes_closure", "depends_on")}
     entry = (_Unfinished if unfinished else Entry)(
         fn, done.get("forward"), done.get("backward"), done.get("source"), list(scope.params),
         done.get("has_self_grad"), done.get("takes_closure"), done.get("depends_on"), parsed.name,
