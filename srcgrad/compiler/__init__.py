@@ -182,7 +182,7 @@ def _prepare(fn):
     parsed = parse_function(fn)
     fence(parsed)
     scope = Scope(fn, parsed.node)
-    user_names = {n.id for n in build.walk(parsed.node) if isinstance(n, gast.Name)}
+    user_names = build.names_in(parsed.node, None)
     user_names |= set(scope.params)
     namer = Namer(user_names | _GENERATED_BUILTINS | set(dir(builtins)) | set(fn.__code__.co_freevars))
     return parsed, scope, namer, user_names
@@ -205,7 +205,7 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     """
     parsed, scope, namer, user_names = _prepare(fn)
     anf = normalise(parsed, scope, namer, returns_self=returns_self)
-    loops = any(isinstance(node, (gast.For, gast.While)) for node in gast.walk(anf))
+    loops = any(isinstance(node, (gast.For, gast.While)) for node in build.walk(anf))
     # A loop's general variant runs only for arguments that are not numbers or arrays: finished when
     # used. (Transformed now, so unsupported code fails at once, unless a caller asked for some of its
     # gradients: then the variant for the call's numbers and arrays is compiled next, and fails alike.)
