@@ -185,7 +185,7 @@ def _prepare(fn):
     parsed = parse_function(fn)
     fence(parsed)
     scope = Scope(fn, parsed.node)
-    user_names = {n.id for n in build.walk(parsed.node) if isinstance(n, gast.Name)}
+    user_names = build.names_in(parsed.node, None)
     user_names |= set(scope.params)
     namer = Namer(user_names | _GENERATED_BUILTINS | set(dir(builtins)) | set(fn.__code__.co_freevars))
     return parsed, scope, namer, user_names
@@ -209,7 +209,7 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
     parsed, scope, namer, user_names = _prepare(fn)
     anf = normalise(parsed, scope, namer, returns_self=returns_self)
     spliced = splice(anf, parsed, scope, namer)
-    loops = any(isinstance(node, (gast.For, gast.While)) for node in gast.walk(anf))
+    loops = any(isinstance(node, (gast.For, gast.While)) for node in build.walk(anf))
     # A loop's general variant runs only for arguments that are not numbers or arrays: finished when
     # used. (Transformed now, so unsupported code fails at once, unless a caller asked for some of its
     # gradients: then the variant for the call's numbers and arrays is compiled next, and fails alike.)
@@ -234,9 +234,12 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
                 "takes_closure": result.takes_closure, "depends_on": result.depends_on + pasted}
 
     pasted = [helper for _, helper in spliced.helpers]
-    done = finish() if not unfinished else {} if result is None else {
-        "has_self_grad": result.has_self_grad, "takes_closure": result.takes_closure,
-        "depends_on": result.depends_on + pasted}
+    done = {}
+    if not unfinished:
+        done = finish()
+    elif result is not None:
+        done = {"has_self_grad": result.has_self_grad, "takes_closure": result.takes_closure,
+                "depends_on": result.depends_on + pasted}
     entry = (_Unfinished if unfinished else Entry)(
         fn, done.get("forward"), done.get("backward"), done.get("source"), list(scope.params),
         done.get("has_self_grad"), done.get("takes_closure"), done.get("depends_on"), parsed.name,

@@ -16,7 +16,7 @@ import threading
 import gast
 
 from . import build
-from .parse import parse_function
+from .parse import parse_body
 from .resolve import MISSING
 
 __all__ = ["Template", "template_of", "bind_arguments"]
@@ -61,11 +61,11 @@ def template_of(rule) -> Template:
             defaults[p.name] = p.default
     outputs, free = None, {}
     try:
-        fdef = parse_function(fn).node
+        statements = parse_body(fn)
     except Exception:
-        fdef = None
-    if fdef is not None:
-        body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        statements = None
+    if statements is not None:
+        body = [s for s in statements if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         if len(body) == 1 and isinstance(body[0], gast.Return) and isinstance(body[0].value, gast.Tuple):
             outputs = body[0].value.elts
             local = set(params) | set(kwonly) | ({vararg} if vararg else set())

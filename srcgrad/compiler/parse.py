@@ -31,7 +31,7 @@ import gast.ast3
 from ..errors import SourceNotFoundError, UnsupportedSyntaxError
 from . import build
 
-__all__ = ["Parsed", "parse_function", "parse_gast", "unwrap_callable", "register_source"]
+__all__ = ["Parsed", "parse_function", "parse_body", "parse_gast", "unwrap_callable", "register_source"]
 
 
 class Parsed:
@@ -218,8 +218,9 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-def _parse_def(filename: str, lines: list[str], code):
-    """The ``def`` of ``code`` parsed from its own lines, or ``None`` when they do not parse alone."""
+def _def_text(lines: list[str], code):
+    """``(block, text, indented)``: the lines of ``code``'s ``def``, and the text that parses them alone
+    at their place in the file; ``None`` when they cannot be found so."""
     first = code.co_firstlineno
     if not 1 <= first <= len(lines):
         return None
@@ -231,28 +232,64 @@ def _parse_def(filename: str, lines: list[str], code):
     # Lines after the last instruction that still belong to the body (``else: pass``, comments).
     while last < len(lines) and (not lines[last].strip() or _indent(lines[last]) > indent):
         last += 1
-    block = lines[first - 1:last]
-    key = (filename, first, code.co_name, "".join(block))
-    with _lock:
-        found = _def_cache.get(key)
-    if found is not None:
-        return found
+    block = "".join(lines[first - 1:last])
     # Blank lines put the block at its place in the file; ``if 1:`` opens an indented block.
     prefix = "\n" * (first - 1) if not indent else "\n" * (first - 2) + "if 1:\n"
-    try:
-        module = parse_gast(prefix + "".join(block))
-    except SyntaxError:
-        return None
-    body = module.body if not indent else module.body[0].body
+    return block, prefix + block, bool(indent)
+
+
+def _the_def(module, indented, code, kinds):
+    """The one definition of ``code`` that ``module`` (parsed from :func:`_def_text`) holds, or None."""
+    body = module.body if not indented else module.body[0].body
     if len(body) != 1:
         return None
     node = body[0]
-    if not isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)) or node.name != code.co_name \
-            or _first_line(node) != first:
+    if not isinstance(node, kinds) or node.name != code.co_name or _first_line(node) != code.co_firstlineno:
+        return None
+    return node
+
+
+def _parse_def(filename: str, lines: list[str], code):
+    """The ``def`` of ``code`` parsed from its own lines, or ``None`` when they do not parse alone."""
+    found = _def_text(lines, code)
+    if found is None:
+        return None
+    block, text, indented = found
+    key = (filename, code.co_firstlineno, code.co_name, block)
+    with _lock:
+        node = _def_cache.get(key)
+    if node is not None:
+        return node
+    try:
+        module = parse_gast(text)
+    except SyntaxError:
+        return None
+    node = _the_def(module, indented, code, (gast.FunctionDef, gast.AsyncFunctionDef))
+    if node is None:
         return None
     with _lock:
         _def_cache[key] = node
     return node
+
+
+def parse_body(fn) -> list:
+    """``parse_function(fn).node.body``, for a rule's template, which reads nothing else.
+
+    Only the body is converted to gast: a one-line rule's ``def`` line and
+    decorators are more than half its nodes, and each template is parsed once.
+    """
+    code = fn.__code__
+    if code.co_name != "<lambda>":
+        found = _def_text(linecache.getlines(code.co_filename, fn.__globals__), code)
+        if found is not None:
+            try:
+                module = ast.parse(found[1])
+            except SyntaxError:
+                module = None
+            node = _the_def(module, found[2], code, ast.FunctionDef) if module is not None else None
+            if node is not None:
+                return _ToGast()._visit(node.body)
+    return parse_function(fn).node.body
 
 
 #: child node id -> parent node, for the cached modules. Kept outside the nodes:

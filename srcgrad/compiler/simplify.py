@@ -292,12 +292,12 @@ class _Tidy(gast.NodeTransformer):
         d = node.__dict__
         for field in build.child_fields(node.__class__):
             old = d.get(field)
-            if old is None:
+            if old is None or _untouched(old):
                 continue
             if old.__class__ is list:
                 new_values = []
                 for value in old:
-                    if isinstance(value, gast.AST):
+                    if isinstance(value, gast.AST) and not _untouched(value):
                         value = self.visit(value)
                         if value is None:
                             continue
@@ -352,7 +352,7 @@ class _Tidy(gast.NodeTransformer):
             return self.product(node)
         if isinstance(node.op, gast.Add) and isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub):
             return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)  # a + -b -> a - b
-        if isinstance(node.op, gast.Add) and gast.dump(left) == gast.dump(right):
+        if isinstance(node.op, gast.Add) and left.__class__ is right.__class__ and gast.dump(left) == gast.dump(right):
             return self.visit(gast.BinOp(left=build.const(2), op=gast.Mult(), right=right))  # e + e -> 2 * e
         if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
             return left
@@ -406,6 +406,14 @@ class _Tidy(gast.NodeTransformer):
 
 
 _TIDY = {gast.Call: _Tidy.visit_Call, gast.BinOp: _Tidy.visit_BinOp, gast.IfExp: _Tidy.visit_IfExp}
+
+
+def _untouched(node) -> bool:
+    """Whether tidying ``node`` leaves it as it is without looking: a name, a constant, an operator."""
+    cls = node.__class__
+    if cls is gast.Name:
+        return node.__dict__.get("annotation") is None
+    return cls is gast.Constant or (isinstance(node, gast.AST) and not build.child_fields(cls) and cls not in _TIDY)
 
 
 def _prepend(c, expr):
