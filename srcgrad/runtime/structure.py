@@ -88,6 +88,11 @@ def index_add(dx, dy, x, idx):
     """
     if dy is None:
         return dx
+    if type(x) is list and type(idx) is int:  # (a list read at an index: the slot, not the whole list)
+        if dx is None:
+            dx = [None] * len(x)
+        dx[idx] = accum(dx[idx], dy)
+        return dx
     if not isinstance(x, np.ndarray):
         return accum(dx, index_grad(dy, x, idx))
     if dx is None:
