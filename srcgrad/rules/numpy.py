@@ -58,8 +58,15 @@ def kept_axes(v, x, axis=None, keepdims=False):
     return np.expand_dims(v, _axes(axis, np.ndim(x)))
 
 
+_SCALARS = frozenset((np.float64, np.float32, np.float16, np.complex128, np.complex64))
+
+
 def unreduce(dy, x, axis=None, keepdims=False):
     """Broadcast the gradient ``dy`` of a reduction over ``axis`` back to the shape of ``x``."""
+    if axis is None and type(x) is np.ndarray and x.size <= 4096 and (type(dy) is float or type(dy) in _SCALARS):
+        filled = np.empty(x.shape, np.float64 if type(dy) is float else dy.dtype)  # (np.full, less its layers)
+        filled.fill(dy)
+        return filled
     shape = np.shape(x)
     dy = kept_axes(dy, x, axis, keepdims)
     if np.size(x) <= 4096:  # (small: a filled array costs less to make than a broadcast view)

@@ -16,6 +16,11 @@ rule = functools.partial(defrule, _builtin=True)
 
 def matmul_grad_a(dy, a, b):
     """The gradient of ``a @ b`` with respect to ``a`` (any of 1-D, 2-D, batched)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2:  # (the usual cases, first)
+        if b.ndim == 2:
+            return dy @ b.T
+        if b.ndim == 1:
+            return dy[:, None] * b
     na = np.ndim(a)
     nb = np.ndim(b)
     if na == 1 and nb == 1:
@@ -31,6 +36,8 @@ def matmul_grad_a(dy, a, b):
 
 def matmul_grad_b(dy, a, b):
     """The gradient of ``a @ b`` with respect to ``b`` (any of 1-D, 2-D, batched)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim <= 2:  # (the usual cases)
+        return a.T @ dy
     na = np.ndim(a)
     nb = np.ndim(b)
     if na == 1 and nb == 1:

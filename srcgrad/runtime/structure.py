@@ -10,6 +10,7 @@ dtype, floats for numbers).
 
 from __future__ import annotations
 
+import operator
 import types
 
 import numpy as np
@@ -179,7 +180,10 @@ def repeats_grad(g, xs):
 
 def captured(fn):
     """The values of a closure's captured variables, in ``co_freevars`` order."""
-    return tuple(cell.cell_contents for cell in fn.__closure__)
+    return tuple(map(_CONTENTS, fn.__closure__))  # (map with attrgetter: no generator frame per call)
+
+
+_CONTENTS = operator.attrgetter("cell_contents")
 
 
 def _fields(obj):

@@ -35,3 +35,37 @@ def test_unbroadcast_leaves_a_gradient_of_the_right_shape_alone():
     g = np.ones((2, 3))
     assert unbroadcast(g, np.zeros((2, 3))) is g
     assert unbroadcast(None, np.zeros(3)) is None
+
+
+@pytest.mark.parametrize("dy", [2.5, np.float32(2.5), np.float64(2.5), np.array(2.5), 2, np.complex128(1 + 2j)])
+def test_unreduce_of_a_full_sum_is_np_full(dy):
+    """The fast path for a number's gradient spread over a small array: ``np.full``'s values and dtype."""
+    from srcgrad.rules.numpy import unreduce
+
+    for x in (np.zeros((2, 3)), np.zeros(5, np.float32), np.zeros(5000)):
+        spread = unreduce(dy, x)
+        expected = np.full(x.shape, dy)
+        assert spread.dtype == expected.dtype and spread.shape == x.shape
+        np.testing.assert_array_equal(spread, expected)
+
+
+#: ``a @ b`` as einsum: the matrix fast paths (2-D ``a``), then the general (1-D, batched) ones.
+MATMULS = [((3, 4), (4, 5), "ik,kj->ij"), ((3, 4), (4,), "ik,k->i"), ((4,), (4, 5), "k,kj->j"), ((4,), (4,), "k,k->"),
+           ((2, 3, 4), (4, 5), "bik,kj->bij"), ((3, 4), (2, 4, 5), "ik,bkj->bij"), ((2, 3, 4), (4,), "bik,k->bi")]
+
+
+@pytest.mark.parametrize("ashape, bshape, spec", MATMULS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_gradients_agree_with_einsum(ashape, bshape, spec, dtype):
+    """Both sides of ``a @ b`` against einsum's contraction of ``dy`` with the other side."""
+    from srcgrad.rules.operators import matmul_grad_a, matmul_grad_b
+
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal(ashape).astype(dtype), rng.standard_normal(bshape).astype(dtype)
+    dy = rng.standard_normal(np.shape(a @ b)).astype(dtype)
+    a_idx, rest = spec.split(",")
+    b_idx, y_idx = rest.split("->")
+    for got, want in ((matmul_grad_a(dy, a, b), np.einsum(f"{y_idx},{b_idx}->{a_idx}", dy, b)),
+                      (matmul_grad_b(dy, a, b), np.einsum(f"{y_idx},{a_idx}->{b_idx}", dy, a))):
+        assert np.shape(got) == want.shape and np.result_type(got) == dtype
+        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-12)
