@@ -144,3 +144,19 @@ def test_falls_back_to_reverse_over_reverse(monkeypatch):
     monkeypatch.setattr(api, "_forward_over_reverse", refuse)
     x = np.array([0.3, -0.7, 1.1])
     np.testing.assert_allclose(srcgrad.hessian(polynomial, x), gradient_differences(polynomial, x), rtol=1e-6)
+
+
+def test_hessian_of_a_closure():
+    """``hessian(lambda q: loss(q, data), q)``: the lambda captures ``data``, and forward mode runs through
+    the generated code of a closure (whose own captured values are the helpers it was compiled with)."""
+    for scale in (2.0, -0.5):
+        data = np.array([1.0, -2.0, 0.5])
+        q = np.array([0.3, -0.7, 1.1]) * scale
+
+        def captured_only(q):
+            return np.sum(np.tanh(q) * data)
+
+        for fn in (captured_only, lambda q: transcendental(q * data)):
+            H = srcgrad.hessian(fn, q)
+            np.testing.assert_allclose(H, gradient_differences(fn, q), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(H, api._reverse_over_reverse(fn, q), rtol=1e-10, atol=1e-12)

@@ -129,7 +129,8 @@ class _Forward(_Reverse):
         tangent_params = [self.tangent_name(p) for p in params]
         out = []
         read = build.names_in(self.fdef)
-        takes_closure = any(self.scope.kind(n) == "free" for n in read)
+        # (Generated code's captured values are the helpers it was compiled with: analyse injected them.)
+        takes_closure = not self.scope.generated and any(self.scope.kind(n) == "free" for n in read)
         names = list(params)
         if takes_closure:
             closure, dclosure = self.namer.fresh("closure"), self.namer.fresh("dclosure")
