@@ -1362,8 +1362,23 @@ class _Reverse:
                 new._srcgrad_line = getattr(stmt, "_srcgrad_line", None)
                 out.append(new)
                 continue
-            out.append(stmt)
+            out.append(self.computed_faster(stmt))
         return out
+
+    def computed_faster(self, stmt):
+        """``stmt``, or a copy calling its rule's faster function for the value (``np.einsum``: see
+        ``Rule.computed_by``). Only ``name = f(a, b, ...)``: no keywords, no ``*args``."""
+        op = self.ops.get(id(stmt))
+        if op is None or op.kind not in ("rule", "rulecall") or op.rule.computed_by is None:
+            return stmt
+        call = stmt.value if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) else None
+        if not isinstance(call, gast.Call) or call.keywords or any(isinstance(a, gast.Starred) for a in call.args):
+            return stmt
+        fn = op.rule.computed_by
+        faster = gast.Call(func=build.name(self.inject(fn.__name__, fn)), args=list(call.args), keywords=[])
+        new = build.assign(stmt.targets[0].id, faster)
+        new._srcgrad_line = getattr(stmt, "_srcgrad_line", None)
+        return new
 
     def call_wrt(self, op):
         """The call's slots (0 the callee, then arguments, then keywords) whose gradient is used.

@@ -59,6 +59,9 @@ class Rule:
     structured: bool = False
     #: Forward-mode rule ``tangent(dx..., y, *args)``, when not derivable.
     forward: Callable | None = None
+    #: A function that computes the primal's value faster (``np.einsum`` by a planned matrix product),
+    #: called in its place by generated forwards; it has a rule of its own, for higher orders.
+    computed_by: Callable | None = None
 
     @property
     def name(self):

@@ -126,6 +126,14 @@ SPECS = [
                ("'bij,bjk->bik', a, b", [((2, 3, 4), (2, 4, 2))]),
                ("'ij,jk,k->i', a, b, c", [((2, 3), (3, 4), (4,))]),
                ("'i j , j -> i', a, b", [((3, 4), (4,))])),
+    # What generated forwards call for np.einsum: a planned matmul for two float arrays of some size.
+    *functions(srcgrad.rules.numpy.einsum_by_matmul, "srcgrad.rules.numpy.einsum_by_matmul", "real",
+               ("'kij,nkj->nki', a, b", [((3, 5, 5), (20, 3, 5))]),
+               ("'ij,jk->ik', a, b", [((20, 10), (10, 8)), ((3, 4), (4, 2))]),
+               ("'i j , j k -> k i', a, b", [((20, 10), (10, 8))]),
+               ("'ijk,ik->j', a, b", [((8, 9, 10), (8, 10))]),
+               ("'ij,jk', a, b", [((20, 10), (10, 8))]),
+               ("'ij->j', a", [(20, 15)])),
 
     # shapes
     *functions(np.reshape, "np.reshape", "real", ("a, (3, 2)", [(2, 3), (6,)]), ("a, -1", [(2, 3)]),
@@ -525,3 +533,31 @@ def test_max_of_a_list(tmp_path):
     f = define(tmp_path, "def f(a, b):\n    return np.max([a, b, 0.5 * a])\n")
     assert srcgrad.gradient(f, 1.0, 2.0) == (0.0, 1.0)
     assert srcgrad.gradient(f, 2.0, 2.0) == (0.5, 0.5)
+
+
+def quadratic_forms(Q, x):
+    """The GMM's contraction: each of ``x``'s rows through each ``Q[k]``, squared and summed."""
+    Qx = np.einsum("kij,nkj->nki", Q, x)
+    return np.sum(Qx ** 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_einsum_runs_as_a_planned_matmul_in_generated_code(dtype):
+    """Generated forwards call einsum_by_matmul for np.einsum: einsum's value to rounding, its dtype, its
+    gradient (against differences) and its second derivative (the Hessian of a quadratic form is constant)."""
+    rng = np.random.default_rng(3)
+    Q, x = rng.standard_normal((3, 4, 4)).astype(dtype), rng.standard_normal((30, 3, 4)).astype(dtype)
+    assert "Qx = einsum_by_matmul('kij,nkj->nki', Q, x)" in srcgrad.adjoint_source(quadratic_forms)
+    y, (dQ, dx) = srcgrad.withgradient(quadratic_forms, Q, x)
+    assert np.result_type(y) == dtype and dQ.dtype == dtype and dx.dtype == dtype
+    np.testing.assert_allclose(y, quadratic_forms(Q, x), rtol=1e-5 if dtype == np.float32 else 1e-13)
+    np.testing.assert_allclose(dQ, 2 * np.einsum("nki,nkj->kij", np.einsum("kij,nkj->nki", Q, x), x),
+                               rtol=1e-4 if dtype == np.float32 else 1e-12)
+    if dtype == np.float64:
+        check_gradient(quadratic_forms, Q, x)
+        check_gradient(quadratic_forms, Q + 1.0, x[:7] * 2.0)
+        H = srcgrad.hessian(lambda q: quadratic_forms(q.reshape(Q.shape), x[:6]), Q.ravel())
+        H2 = srcgrad.hessian(lambda q: quadratic_forms(q.reshape(Q.shape), x[:6]), 2.0 * Q.ravel())
+        np.testing.assert_allclose(H, H.T, atol=1e-10)
+        np.testing.assert_allclose(H, H2, atol=1e-9)
+        assert np.abs(H).max() > 1.0
