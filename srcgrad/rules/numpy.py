@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from ..errors import NoRuleError
-from .operators import matmul_grad_a, matmul_grad_b, power_slope, sum_to_shape
 from . import registry
+from .operators import matmul_grad_a, matmul_grad_b, power_slope, sum_to_shape
 from .registry import (defattribute, defmethod, defrule, keyword_aliases, nograd, nondiff_attributes, nondiff_methods,
                        when_imported)
 
