@@ -161,12 +161,18 @@ def concatenate_grad(dy, arrays, axis=0):
 def piece_indices(arrays, axis):
     """The index of each of ``arrays`` in their concatenation along ``axis``: slices, so views.
 
-    (``np.split`` gives the same views through a dozen Python calls.)
+    (``np.split`` gives the same views through a dozen Python calls; the
+    slices are worked out once per shapes, as an LSTM concatenates the same
+    shapes at every step.)
     """
-    ndim = np.ndim(arrays[0])
-    before = (slice(None),) * (axis % ndim)
-    stops = list(itertools.accumulate(np.shape(a)[axis] for a in arrays))
-    return [before + (slice(stop - np.shape(a)[axis], stop),) for a, stop in zip(arrays, stops)]
+    return _piece_slices(tuple(a.shape if type(a) is np.ndarray else np.shape(a) for a in arrays), axis)
+
+
+@functools.lru_cache(maxsize=256)
+def _piece_slices(shapes, axis):
+    before = (slice(None),) * (axis % len(shapes[0]))
+    stops = list(itertools.accumulate(shape[axis] for shape in shapes))
+    return tuple(before + (slice(stop - shape[axis], stop),) for shape, stop in zip(shapes, stops))
 
 
 def stack_grad(dy, arrays, axis=0):
