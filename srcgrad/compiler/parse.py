@@ -193,7 +193,8 @@ def _parse_file(filename: str, lines: list[str]):
     return index
 
 
-_def_cache: dict[tuple, gast.AST] = {}
+#: The ``ast`` (not gast) node of each def parsed alone: see :func:`_parse_def`.
+_def_cache: dict[tuple, ast.AST] = {}
 
 
 def _last_line(code) -> int:
@@ -250,7 +251,12 @@ def _the_def(module, indented, code, kinds):
 
 
 def _parse_def(filename: str, lines: list[str], code):
-    """The ``def`` of ``code`` parsed from its own lines, or ``None`` when they do not parse alone."""
+    """The ``def`` of ``code`` parsed from its own lines, or ``None`` when they do not parse alone.
+
+    Each call gives a new gast tree, the caller's to change (normalisation
+    rewrites it in place): the cache keeps Python's own ``ast`` of the def,
+    which nothing changes, and converts it again for each caller.
+    """
     found = _def_text(lines, code)
     if found is None:
         return None
@@ -258,18 +264,17 @@ def _parse_def(filename: str, lines: list[str], code):
     key = (filename, code.co_firstlineno, code.co_name, block)
     with _lock:
         node = _def_cache.get(key)
-    if node is not None:
-        return node
-    try:
-        module = parse_gast(text)
-    except SyntaxError:
-        return None
-    node = _the_def(module, indented, code, (gast.FunctionDef, gast.AsyncFunctionDef))
     if node is None:
-        return None
-    with _lock:
-        _def_cache[key] = node
-    return node
+        try:
+            module = ast.parse(text)
+        except SyntaxError:
+            return None
+        node = _the_def(module, indented, code, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if node is None:
+            return None
+        with _lock:
+            _def_cache[key] = node
+    return _ToGast().visit(node)
 
 
 def parse_body(fn) -> list:
@@ -368,7 +373,10 @@ def _readable_name(fn, name):
 
 
 def parse_function(fn: types.FunctionType) -> Parsed:
-    """Find and parse the source of ``fn``; raise :class:`SourceNotFoundError` if it has none."""
+    """Find and parse the source of ``fn``; raise :class:`SourceNotFoundError` if it has none.
+
+    The tree is new, the caller's own: :func:`~srcgrad.compiler.anf.normalise` rewrites it.
+    """
     code = fn.__code__
     filename = code.co_filename
     lines = linecache.getlines(filename, fn.__globals__)
@@ -379,9 +387,9 @@ def parse_function(fn: types.FunctionType) -> Parsed:
             "interactive prompt and exec() of a string keep no source",
         )
     first = code.co_firstlineno
-    fdef = _parse_def(filename, lines, code) if code.co_name != "<lambda>" else None
-    if fdef is not None:
-        index = {("def", code.co_name, first): fdef}
+    own = _parse_def(filename, lines, code) if code.co_name != "<lambda>" else None  # (a new tree)
+    if own is not None:
+        index = {("def", code.co_name, first): own}
     else:
         index = _index(fn, filename, lines)
     if code.co_name == "<lambda>":
@@ -395,10 +403,10 @@ def parse_function(fn: types.FunctionType) -> Parsed:
                 fix="give each lambda different argument names, or put them on separate lines",
             )
         name = _lambda_name(node)
-        body = gast.Return(value=node.body)
+        body = gast.Return(value=build.copy_tree(node.body))  # (copies: the file's tree is cached)
         gast.copy_location(body, node.body)
         fdef = gast.FunctionDef(
-            name=name, args=node.args, body=[body], decorator_list=[], returns=None,
+            name=name, args=build.copy_tree(node.args), body=[body], decorator_list=[], returns=None,
             type_comment=None, type_params=[],
         )
         gast.copy_location(fdef, node)
@@ -413,6 +421,8 @@ def parse_function(fn: types.FunctionType) -> Parsed:
                 fix="the file changed since the function was defined: reload it",
             )
         fdef = candidates[0]
+        if fdef is not own:  # (found in the cached tree of the whole file: the caller gets a copy to change)
+            fdef = build.copy_tree(fdef)
         if isinstance(fdef, gast.AsyncFunctionDef):
             raise UnsupportedSyntaxError(
                 "async functions cannot be differentiated",
