@@ -239,13 +239,16 @@ def _def_text(lines: list[str], code):
     return block, prefix + block, bool(indent)
 
 
-def _the_def(module, indented, code, kinds):
-    """The one definition of ``code`` that ``module`` (parsed from :func:`_def_text`) holds, or None."""
+def _the_def(module, indented, code, kinds, shift=0):
+    """The one definition of ``code`` that ``module`` (parsed from :func:`_def_text`) holds, or None.
+
+    ``shift``: how many lines above its place in the file ``module`` was parsed.
+    """
     body = module.body if not indented else module.body[0].body
     if len(body) != 1:
         return None
     node = body[0]
-    if not isinstance(node, kinds) or node.name != code.co_name or _first_line(node) != code.co_firstlineno:
+    if not isinstance(node, kinds) or node.name != code.co_name or _first_line(node) + shift != code.co_firstlineno:
         return None
     return node
 
@@ -287,13 +290,24 @@ def parse_body(fn) -> list:
     if code.co_name != "<lambda>":
         found = _def_text(linecache.getlines(code.co_filename, fn.__globals__), code)
         if found is not None:
+            block, _, indented = found
+            # Parsed without the blank lines that put it at its place in the file (for a rule
+            # deep in a rules file, a fifth of the parse), its line numbers shifted after.
+            shift = code.co_firstlineno - (2 if indented else 1)
             try:
-                module = ast.parse(found[1])
+                module = ast.parse("if 1:\n" + block if indented else block)
             except SyntaxError:
                 module = None
-            node = _the_def(module, found[2], code, ast.FunctionDef) if module is not None else None
+            node = _the_def(module, indented, code, ast.FunctionDef, shift) if module is not None else None
             if node is not None:
-                return _ToGast()._visit(node.body)
+                body = _ToGast()._visit(node.body)
+                for n in build.walk(gast.Module(body=body, type_ignores=[])):
+                    d = n.__dict__
+                    if d.get("lineno") is not None:
+                        d["lineno"] += shift
+                    if d.get("end_lineno") is not None:
+                        d["end_lineno"] += shift
+                return body
     return parse_function(fn).node.body
 
 
