@@ -20,6 +20,7 @@ from .api import (
     tangent_source,
     withgradient,
 )
+from .compiler.cache import cache_info, clear_cache
 from .errors import (
     NonScalarOutputError,
     NoRuleError,
@@ -62,9 +63,10 @@ __all__ = [
 ]
 
 
-# Loaded on first use, so ``import srcgrad`` stays cheap: the compiler (and gast) is needed
-# only by a first gradient, the models and optimisers only by code that names them.
-_LAZY = {"models": "models", "optim": "optim", "cache_info": "compiler.cache", "clear_cache": "compiler.cache"}
+# The compiler (and gast) loads with ``import srcgrad``, above: a first gradient should cost only
+# its transform and compile (about 10 ms of import, where NumPy's own is ~90). The models and
+# optimisers load on first use, only for code that names them.
+_LAZY = {"models": "models", "optim": "optim"}
 
 
 def __getattr__(name):

@@ -15,7 +15,6 @@ each stage produced, for debugging (``python -m srcgrad show --stages``).
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import inspect
 import types
 
@@ -42,38 +41,42 @@ __all__ = ["Entry", "TangentEntry", "compile_adjoint", "compile_tangent", "stage
 _GENERATED_BUILTINS = {"reversed", "range", "next", "slice", "len", "min", "None", "dict", "tuple"}
 
 
-@dataclasses.dataclass(eq=False)
 class Entry:
-    """A compiled adjoint: the forward and backward functions and how to call them."""
+    """A compiled adjoint: the forward and backward functions and how to call them.
 
-    fn: types.FunctionType
-    forward: types.FunctionType
-    backward: types.FunctionType
-    source: str
-    params: list
-    has_self_grad: bool
-    takes_closure: bool
-    depends_on: list
-    name: str
+    (A plain class, not a dataclass: building one costs about a millisecond of ``import srcgrad``.)
+    """
 
-    vararg: str | None = None
-    #: Compiled as ``__init__``/a mutating method: the forward returns the object.
-    returns_self: bool = False
-    #: Which gradients the backward computes (see :func:`~srcgrad.compiler.reverse.transform`).
-    wants: tuple | None = None
-    #: The ``ndim`` of each argument this variant was compiled for (None: any value).
-    kinds: tuple | None = None
-    #: The function has a loop: its variants for number arguments need no unbroadcast.
-    loops: bool = False
-    #: The helpers pasted into this code (:mod:`.splice`), or None: stale once their names are rebound.
-    spliced: object = None
-
-    def __post_init__(self):
+    def __init__(self, fn, forward, backward, source, params, has_self_grad, takes_closure, depends_on, name,
+                 vararg=None, returns_self=False, wants=None, kinds=None, loops=False, spliced=None):
+        self.fn: types.FunctionType = fn
+        self.forward: types.FunctionType = forward
+        self.backward: types.FunctionType = backward
+        self.source: str = source
+        self.params: list = params
+        self.has_self_grad: bool = has_self_grad
+        self.takes_closure: bool = takes_closure
+        self.depends_on: list = depends_on
+        self.name: str = name
+        self.vararg: str | None = vararg
+        #: Compiled as ``__init__``/a mutating method: the forward returns the object.
+        self.returns_self = returns_self
+        #: Which gradients the backward computes (see :func:`~srcgrad.compiler.reverse.transform`).
+        self.wants: tuple | None = wants
+        #: The ``ndim`` of each argument this variant was compiled for (None: any value).
+        self.kinds: tuple | None = kinds
+        #: The function has a loop: its variants for number arguments need no unbroadcast.
+        self.loops = loops
+        #: The helpers pasted into this code (:mod:`.splice`), or None: stale once their names are rebound.
+        self.spliced = spliced
         self.nparams = len(self.params)
         self._signature = None
         self._direct = {}
         self._narrowed = {}
         self._specialised = {}
+
+    def __repr__(self):
+        return f"<Entry {self.name} wants={self.wants} kinds={self.kinds}>"
 
     def call(self, fn, bound_self, args, kwargs, wrt=None):
         """Run the forward on a call ``fn(*args, **kwargs)``; return ``(y, Back)``.
@@ -280,16 +283,16 @@ class _Unfinished(Entry):
         return self.__dict__[name]
 
 
-@dataclasses.dataclass(eq=False)
 class TangentEntry:
     """A compiled forward-mode function ``f_tangent(*params, *tangents) -> (y, dy)``."""
 
-    fn: types.FunctionType
-    tangent: types.FunctionType
-    source: str
-    params: list
-    takes_closure: bool
-    vararg: str | None = None
+    def __init__(self, fn, tangent, source, params, takes_closure, vararg=None):
+        self.fn: types.FunctionType = fn
+        self.tangent: types.FunctionType = tangent
+        self.source: str = source
+        self.params: list = params
+        self.takes_closure: bool = takes_closure
+        self.vararg: str | None = vararg
 
 
 def compile_tangent(fn) -> TangentEntry:

@@ -69,20 +69,32 @@ def replace_names(node, mapping: dict):
 
     What a ``NodeTransformer`` with such a ``visit_Name`` does: returns
     ``node``, or the copy replacing it when ``node`` is itself such a name;
-    the copies put in are not searched again.
+    the copies put in are not searched again. (:func:`walk`'s loop, written
+    out with the replacing: the simplifier runs this over whole functions.)
     """
-    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in mapping:
+    if node.__class__ is _Name and node.ctx.__class__ is _Load and node.id in mapping:
         return copy_tree(mapping[node.id])
-    for n in walk(node):
+    todo = [node]
+    append = todo.append
+    for n in todo:
         d = n.__dict__
-        for field in _child_fields[n.__class__]:
+        fields = _child_fields.get(n.__class__)
+        if fields is None:
+            fields = _fields_of(n.__class__)
+        for field in fields:
             value = d.get(field)
-            if isinstance(value, list):
+            if value is None:
+                continue
+            if value.__class__ is list:
                 for i, item in enumerate(value):
-                    if isinstance(item, gast.Name) and item.id in mapping and isinstance(item.ctx, gast.Load):
+                    if item.__class__ is _Name and item.id in mapping and item.ctx.__class__ is _Load:
                         value[i] = copy_tree(mapping[item.id])
-            elif isinstance(value, gast.Name) and value.id in mapping and isinstance(value.ctx, gast.Load):
+                    elif isinstance(item, _AST):
+                        append(item)
+            elif value.__class__ is _Name and value.id in mapping and value.ctx.__class__ is _Load:
                 d[field] = copy_tree(mapping[value.id])
+            elif isinstance(value, _AST):
+                append(value)
     return node
 
 

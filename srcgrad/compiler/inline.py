@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import threading
+import types
 
 import gast
 
@@ -48,17 +49,7 @@ def template_of(rule) -> Template:
         found = _templates.get(fn)
     if found is not None:
         return found
-    sig = inspect.signature(fn)
-    params, kwonly, vararg, defaults = [], [], None, {}
-    for p in sig.parameters.values():
-        if p.kind == p.VAR_POSITIONAL:
-            vararg = p.name
-        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            params.append(p.name)
-        elif p.kind == p.KEYWORD_ONLY:
-            kwonly.append(p.name)
-        if p.default is not p.empty:
-            defaults[p.name] = p.default
+    params, kwonly, vararg, defaults = _parameters(fn)
     outputs, free = None, {}
     try:
         statements = parse_body(fn)
@@ -80,6 +71,38 @@ def template_of(rule) -> Template:
     with _lock:
         _templates[fn] = template
     return template
+
+
+def _parameters(fn):
+    """``(params, kwonly, vararg, defaults)`` of a rule's function.
+
+    Read from its code object when it is a plain function: ``inspect.signature``
+    gives the same but costs about 0.1 ms a rule, and a first gradient builds
+    a template for each rule it uses.
+    """
+    code = getattr(fn, "__code__", None)
+    if type(fn) is not types.FunctionType or hasattr(fn, "__wrapped__") or hasattr(fn, "__signature__"):
+        code = None  # (a wrapper, or a signature of its own: inspect.signature knows those)
+    if code is None:
+        params, kwonly, vararg, defaults = [], [], None, {}
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind == p.VAR_POSITIONAL:
+                vararg = p.name
+            elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                params.append(p.name)
+            elif p.kind == p.KEYWORD_ONLY:
+                kwonly.append(p.name)
+            if p.default is not p.empty:
+                defaults[p.name] = p.default
+        return params, kwonly, vararg, defaults
+    npos, nkw = code.co_argcount, code.co_kwonlyargcount
+    params = list(code.co_varnames[:npos])
+    kwonly = list(code.co_varnames[npos:npos + nkw])
+    vararg = code.co_varnames[npos + nkw] if code.co_flags & inspect.CO_VARARGS else None
+    positional_defaults = fn.__defaults__ or ()
+    defaults = dict(zip(params[npos - len(positional_defaults):], positional_defaults))
+    defaults.update(fn.__kwdefaults__ or {})
+    return params, kwonly, vararg, defaults
 
 
 def bind_arguments(template: Template, args: list, keywords: dict):

@@ -27,7 +27,7 @@ __all__ = ["lower_jumps"]
 
 
 def lower_jumps(fdef: gast.FunctionDef, namer) -> gast.FunctionDef:
-    """Rewrite ``fdef`` in place (a copy made by the caller) without jumps."""
+    """Rewrite ``fdef`` in place (the caller's own tree, see :func:`.parse.parse_function`) without jumps."""
     if not _has_jump(fdef.body, top=True) and not _has_loop_else(fdef.body):
         return fdef
     lowering = _Lowering(namer)

@@ -193,7 +193,8 @@ def _parse_file(filename: str, lines: list[str]):
     return index
 
 
-_def_cache: dict[tuple, gast.AST] = {}
+#: The ``ast`` (not gast) node of each def parsed alone: see :func:`_parse_def`.
+_def_cache: dict[tuple, ast.AST] = {}
 
 
 def _last_line(code) -> int:
@@ -238,19 +239,27 @@ def _def_text(lines: list[str], code):
     return block, prefix + block, bool(indent)
 
 
-def _the_def(module, indented, code, kinds):
-    """The one definition of ``code`` that ``module`` (parsed from :func:`_def_text`) holds, or None."""
+def _the_def(module, indented, code, kinds, shift=0):
+    """The one definition of ``code`` that ``module`` (parsed from :func:`_def_text`) holds, or None.
+
+    ``shift``: how many lines above its place in the file ``module`` was parsed.
+    """
     body = module.body if not indented else module.body[0].body
     if len(body) != 1:
         return None
     node = body[0]
-    if not isinstance(node, kinds) or node.name != code.co_name or _first_line(node) != code.co_firstlineno:
+    if not isinstance(node, kinds) or node.name != code.co_name or _first_line(node) + shift != code.co_firstlineno:
         return None
     return node
 
 
 def _parse_def(filename: str, lines: list[str], code):
-    """The ``def`` of ``code`` parsed from its own lines, or ``None`` when they do not parse alone."""
+    """The ``def`` of ``code`` parsed from its own lines, or ``None`` when they do not parse alone.
+
+    Each call gives a new gast tree, the caller's to change (normalisation
+    rewrites it in place): the cache keeps Python's own ``ast`` of the def,
+    which nothing changes, and converts it again for each caller.
+    """
     found = _def_text(lines, code)
     if found is None:
         return None
@@ -258,18 +267,17 @@ def _parse_def(filename: str, lines: list[str], code):
     key = (filename, code.co_firstlineno, code.co_name, block)
     with _lock:
         node = _def_cache.get(key)
-    if node is not None:
-        return node
-    try:
-        module = parse_gast(text)
-    except SyntaxError:
-        return None
-    node = _the_def(module, indented, code, (gast.FunctionDef, gast.AsyncFunctionDef))
     if node is None:
-        return None
-    with _lock:
-        _def_cache[key] = node
-    return node
+        try:
+            module = ast.parse(text)
+        except SyntaxError:
+            return None
+        node = _the_def(module, indented, code, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if node is None:
+            return None
+        with _lock:
+            _def_cache[key] = node
+    return _ToGast().visit(node)
 
 
 def parse_body(fn) -> list:
@@ -282,13 +290,24 @@ def parse_body(fn) -> list:
     if code.co_name != "<lambda>":
         found = _def_text(linecache.getlines(code.co_filename, fn.__globals__), code)
         if found is not None:
+            block, _, indented = found
+            # Parsed without the blank lines that put it at its place in the file (for a rule
+            # deep in a rules file, a fifth of the parse), its line numbers shifted after.
+            shift = code.co_firstlineno - (2 if indented else 1)
             try:
-                module = ast.parse(found[1])
+                module = ast.parse("if 1:\n" + block if indented else block)
             except SyntaxError:
                 module = None
-            node = _the_def(module, found[2], code, ast.FunctionDef) if module is not None else None
+            node = _the_def(module, indented, code, ast.FunctionDef, shift) if module is not None else None
             if node is not None:
-                return _ToGast()._visit(node.body)
+                body = _ToGast()._visit(node.body)
+                for n in build.walk(gast.Module(body=body, type_ignores=[])):
+                    d = n.__dict__
+                    if d.get("lineno") is not None:
+                        d["lineno"] += shift
+                    if d.get("end_lineno") is not None:
+                        d["end_lineno"] += shift
+                return body
     return parse_function(fn).node.body
 
 
@@ -368,7 +387,10 @@ def _readable_name(fn, name):
 
 
 def parse_function(fn: types.FunctionType) -> Parsed:
-    """Find and parse the source of ``fn``; raise :class:`SourceNotFoundError` if it has none."""
+    """Find and parse the source of ``fn``; raise :class:`SourceNotFoundError` if it has none.
+
+    The tree is new, the caller's own: :func:`~srcgrad.compiler.anf.normalise` rewrites it.
+    """
     code = fn.__code__
     filename = code.co_filename
     lines = linecache.getlines(filename, fn.__globals__)
@@ -379,9 +401,9 @@ def parse_function(fn: types.FunctionType) -> Parsed:
             "interactive prompt and exec() of a string keep no source",
         )
     first = code.co_firstlineno
-    fdef = _parse_def(filename, lines, code) if code.co_name != "<lambda>" else None
-    if fdef is not None:
-        index = {("def", code.co_name, first): fdef}
+    own = _parse_def(filename, lines, code) if code.co_name != "<lambda>" else None  # (a new tree)
+    if own is not None:
+        index = {("def", code.co_name, first): own}
     else:
         index = _index(fn, filename, lines)
     if code.co_name == "<lambda>":
@@ -395,10 +417,10 @@ def parse_function(fn: types.FunctionType) -> Parsed:
                 fix="give each lambda different argument names, or put them on separate lines",
             )
         name = _lambda_name(node)
-        body = gast.Return(value=node.body)
+        body = gast.Return(value=build.copy_tree(node.body))  # (copies: the file's tree is cached)
         gast.copy_location(body, node.body)
         fdef = gast.FunctionDef(
-            name=name, args=node.args, body=[body], decorator_list=[], returns=None,
+            name=name, args=build.copy_tree(node.args), body=[body], decorator_list=[], returns=None,
             type_comment=None, type_params=[],
         )
         gast.copy_location(fdef, node)
@@ -413,6 +435,8 @@ def parse_function(fn: types.FunctionType) -> Parsed:
                 fix="the file changed since the function was defined: reload it",
             )
         fdef = candidates[0]
+        if fdef is not own:  # (found in the cached tree of the whole file: the caller gets a copy to change)
+            fdef = build.copy_tree(fdef)
         if isinstance(fdef, gast.AsyncFunctionDef):
             raise UnsupportedSyntaxError(
                 "async functions cannot be differentiated",

@@ -352,7 +352,7 @@ class _Tidy(gast.NodeTransformer):
             return self.product(node)
         if isinstance(node.op, gast.Add) and isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub):
             return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)  # a + -b -> a - b
-        if isinstance(node.op, gast.Add) and left.__class__ is right.__class__ and gast.dump(left) == gast.dump(right):
+        if isinstance(node.op, gast.Add) and _same(left, right):
             return self.visit(gast.BinOp(left=build.const(2), op=gast.Mult(), right=right))  # e + e -> 2 * e
         if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
             return left
@@ -406,6 +406,16 @@ class _Tidy(gast.NodeTransformer):
 
 
 _TIDY = {gast.Call: _Tidy.visit_Call, gast.BinOp: _Tidy.visit_BinOp, gast.IfExp: _Tidy.visit_IfExp}
+
+
+def _same(left, right) -> bool:
+    """``gast.dump(left) == gast.dump(right)``; two names compared directly (most sums in
+    generated code add two names, and ``gast.dump`` prints every node it is given)."""
+    if left.__class__ is gast.Name and right.__class__ is gast.Name \
+            and left.annotation is None and right.annotation is None:
+        return left.id == right.id and left.ctx.__class__ is right.ctx.__class__ \
+            and left.type_comment == right.type_comment
+    return left.__class__ is right.__class__ and gast.dump(left) == gast.dump(right)
 
 
 def _untouched(node) -> bool:

@@ -80,7 +80,9 @@ def splice(fdef, parsed, scope, namer) -> Spliced:
     done = Spliced()
     if scope.generated:  # (generated code calls srcgrad's own machinery, never a user's helper)
         return done
-    splicer = _Splicer(parsed, scope, namer, done, _stored(fdef.body) | set(scope.locals), _reads([fdef]))
+    stored, _ = _names(build.walk(gast.Module(body=fdef.body, type_ignores=[])))
+    _, reads = _names(build.walk(fdef))
+    splicer = _Splicer(parsed, scope, namer, done, stored | set(scope.locals), reads)
     fdef.body = splicer.block(fdef.body, (parsed.fn,))
     return done
 
@@ -166,11 +168,12 @@ class _Splicer:
             return None
         fdef, callee_scope, callee_namer = body
         arguments = _bind(fn, fdef, stmt.value)
-        if arguments is None or not self.fits(fdef, callee_scope):
+        nodes = list(build.walk(gast.Module(body=fdef.body, type_ignores=[])))  # (one walk for all of these)
+        stored, reads = _names(nodes)
+        if arguments is None or not self.fits(fdef, nodes, stored, callee_scope):
             return None
-        stored = _stored(fdef.body)
         # The globals it reads stay free: no local pasted in later may take their names.
-        self.namer.taken |= set(_reads(fdef.body)) - callee_scope.locals - stored
+        self.namer.taken |= set(reads) - callee_scope.locals - stored
         # The helper's locals get names of their own in the caller; unchanged parameters are the arguments.
         renames, values, head = {}, {}, []
         for local in sorted(callee_scope.locals | stored):
@@ -191,13 +194,15 @@ class _Splicer:
             self.tuples[id(done)] = body[-1]
         return body + [done]
 
-    def fits(self, fdef, callee_scope) -> bool:
-        """Small, no nested scopes, no write into an argument, and its globals the caller's too."""
-        nodes = list(build.walk(gast.Module(body=fdef.body, type_ignores=[])))
+    def fits(self, fdef, nodes, stored, callee_scope) -> bool:
+        """Small, no nested scopes, no write into an argument, and its globals the caller's too.
+
+        ``nodes``: every node of the helper's body; ``stored``: the names it assigns.
+        """
         if sum(isinstance(n, gast.stmt) for n in nodes) > MAX_STATEMENTS:
             return False
         params = set(callee_scope.params)
-        own = callee_scope.locals | _stored(fdef.body)
+        own = callee_scope.locals | stored
         for node in nodes:
             if isinstance(node, _REFUSED_NODES) or isinstance(node, (gast.For, gast.While)):
                 return False  # (a loop stays a call: compiled alone, it is specialised to its arguments' kinds)
@@ -243,9 +248,18 @@ def _reads(nodes, counts=None) -> dict:
     return counts
 
 
-def _stored(stmts) -> set:
-    return {n.id for n in build.walk(gast.Module(body=stmts, type_ignores=[]))
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+def _names(nodes) -> tuple[set, dict]:
+    """``(stored, reads)`` of ``nodes`` (as :func:`build.walk` gives them): the names assigned,
+    and how often each name is read."""
+    stored, reads = set(), {}
+    for node in nodes:
+        if node.__class__ is gast.Name:
+            ctx = node.ctx.__class__
+            if ctx is gast.Store:
+                stored.add(node.id)
+            elif ctx is gast.Load:
+                reads[node.id] = reads.get(node.id, 0) + 1
+    return stored, reads
 
 
 def _substitute(stmt, renames, values):

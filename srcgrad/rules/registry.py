@@ -34,6 +34,7 @@ import dataclasses
 import inspect
 import sys
 import threading
+import types
 from typing import Any, Callable
 
 __all__ = ["Rule", "defrule", "defmethod", "defattribute", "nograd", "lookup", "is_nondiff", "when_imported",
@@ -261,22 +262,48 @@ def _positional_names(fn, skip=0):
         found = None
     if found is not False:
         return found
-    try:
-        parameters = list(inspect.signature(fn).parameters.values())[skip:]
-    except (TypeError, ValueError):
-        names = None
+    code = _code_of_signature(fn)
+    if code is not None:  # (what inspect.signature would read, sooner: a first gradient asks for a few)
+        names = [None if i < code.co_posonlyargcount else name
+                 for i, name in enumerate(code.co_varnames[:code.co_argcount])][skip:]
     else:
-        names = []
-        for p in parameters:
-            if p.kind == p.VAR_POSITIONAL:
-                break
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-                names.append(p.name if p.kind == p.POSITIONAL_OR_KEYWORD else None)
+        names = _names_by_signature(fn, skip)
     try:
         _signatures[(fn, skip)] = names
     except TypeError:  # an unhashable callable: worked out again next time
         return names
     return names
+
+
+def _names_by_signature(fn, skip):
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())[skip:]
+    except (TypeError, ValueError):
+        return None
+    names = []
+    for p in parameters:
+        if p.kind == p.VAR_POSITIONAL:
+            break
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name if p.kind == p.POSITIONAL_OR_KEYWORD else None)
+    return names
+
+
+def _code_of_signature(fn):
+    """The code object whose parameters are ``inspect.signature(fn)``'s, or None when that is not one.
+
+    As ``inspect.signature`` does, wrappers (``__wrapped__``, NumPy's dispatchers) are
+    followed to what they wrap, unless one of them declares a ``__signature__``.
+    """
+    if isinstance(fn, types.MethodType):
+        return None
+    try:
+        fn = inspect.unwrap(fn, stop=lambda f: hasattr(f, "__signature__") or isinstance(f, types.MethodType))
+    except ValueError:  # (a cycle of wrappers)
+        return None
+    if type(fn) is not types.FunctionType or hasattr(fn, "__signature__"):
+        return None
+    return fn.__code__
 
 
 def keyword_positions(rule, nargs, names) -> dict:

@@ -111,3 +111,32 @@ def test_parse_body_gives_the_body_parse_function_gives():
             [gast.dump(s, include_attributes=True) for s in whole], rule.name
         checked += 1
     assert checked > 100
+
+
+def test_parse_body_of_nested_and_decorated_functions_keeps_the_file_lines():
+    """Parsed without the lines above it, a body still carries its place in the file."""
+    import functools
+
+    import gast
+
+    from srcgrad.compiler import parse
+
+    def outer():
+        @functools.lru_cache  # (any decorator: the def's first line is the decorator's)
+        def inner(dy, y, x):
+            """A docstring."""
+            return (dy * np.cos(x),
+                    None)
+
+        return inner
+
+    class Rules:
+        def method(self, dy, y, x):
+            return (dy,)
+
+    for fn in (outer, outer().__wrapped__, Rules.method):
+        whole = parse.parse_function(fn).node.body
+        body = parse.parse_body(fn)
+        assert [gast.dump(s, include_attributes=True) for s in body] == \
+            [gast.dump(s, include_attributes=True) for s in whole]
+        assert body[-1].lineno > 100  # (this file's lines, not the parsed text's)
