@@ -13,6 +13,8 @@ import types
 
 import numpy as np
 
+from .compiler.cache import adjoint_of, tangent_of
+from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError, NoRuleError, UnsupportedSyntaxError
 from .params import Grads, Params, collect
 from .runtime import dispatch
@@ -37,8 +39,6 @@ def _seed(y, f):
         return 1.0
     shape = getattr(y, "shape", None)
     what = f"an array of shape {shape}" if shape is not None else f"a {type(y).__name__}"
-    from .compiler.parse import unwrap_callable  # the compiler loads on first use, not at import
-
     fn, _ = unwrap_callable(f)
     code = getattr(fn, "__code__", None)
     raise NonScalarOutputError(
@@ -158,8 +158,6 @@ def adjoint_source(f) -> str:
     ...     return 3 * x ** 2 + 2 * x + 1
     >>> print(srcgrad.adjoint_source(f))   # doctest: +SKIP
     """
-    from .compiler.cache import adjoint_of
-    from .compiler.parse import unwrap_callable
 
     fn, _ = unwrap_callable(f)
     if fn is None:
@@ -277,8 +275,6 @@ def tangent_source(f) -> str:
     ...     return 3 * x ** 2 + 2 * x + 1
     >>> print(srcgrad.tangent_source(f))   # doctest: +SKIP
     """
-    from .compiler.cache import tangent_of
-    from .compiler.parse import unwrap_callable
 
     fn, _ = unwrap_callable(f)
     if fn is None:
@@ -308,8 +304,6 @@ class DifferentiableFunction:
     """
 
     def __init__(self, fn):
-        from .compiler.cache import adjoint_of
-        from .compiler.parse import unwrap_callable
 
         plain, _ = unwrap_callable(fn)
         if plain is None:
