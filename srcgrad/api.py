@@ -57,16 +57,22 @@ def withgradient(f, *args):
     >>> srcgrad.withgradient(lambda x: x ** 3, 2.0)
     (8.0, (12.0,))
     """
-    if len(args) == 1 and isinstance(args[0], Params):
+    return _withgradient(f, args)
+
+
+def _withgradient(f, args):
+    n = len(args)
+    if n == 1 and isinstance(args[0], Params):
         return _implicit(f, args[0])
-    known = dispatch.direct.get((id(f.__code__), _wrt(len(args)), len(args))) \
-        if type(f) is types.FunctionType else None
+    known = _direct.get((id(f.__code__), _WRT[n], n)) if type(f) is _FunctionType and n < 16 else None
     if known is not None and (known.spliced is None or known.spliced.current(f.__globals__)):
         # The short way for a plain function already seen: its forward, then its backward.
         dispatch.stats["direct hits"] += 1
         y, saved = known.forward(f, *args) if known.takes_closure else known.forward(*args)
         seed = _SEEDS.get(type(y))
         raw = known.backward(saved, seed if seed is not None else _seed(y, f))
+        if n == 1:  # (one argument, the usual case: its gradient is the last, after the function's own)
+            return y, (_user_gradient(raw[-1], args[0]),)
         return y, tuple(map(_user_gradient, raw[1:] if known.has_self_grad else raw, args))
     y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
     grads = back(_seed(y, f))
@@ -74,6 +80,8 @@ def withgradient(f, *args):
 
 
 _WRT = [tuple(range(1, n + 1)) for n in range(16)]
+_direct = dispatch.direct  # (the same dict: read once per call, not through two attributes)
+_FunctionType = types.FunctionType
 
 
 def _wrt(n):
@@ -112,7 +120,7 @@ def gradient(f, *args):
     >>> srcgrad.gradient(lambda x, y: np.sum((x - y) ** 2), np.array([2.0, 1.0]), np.array([2.0, 0.0]))
     (array([0., 2.]), array([-0., -2.]))
     """
-    return withgradient(f, *args)[1]
+    return _withgradient(f, args)[1]
 
 
 def pullback(f, *args):
