@@ -103,7 +103,7 @@ class Transformed:
     - ``depends_on``: callables whose rule (or lack of one) this code was compiled against;
     - ``tapes``: the tapes this transform added (generated code being differentiated again has its own).
 
-    (A plain class: a dataclass costs a millisecond to build at import, and the compiler imports on first use.)
+    (A plain class: a dataclass costs a millisecond to build at import, and the compiler loads with srcgrad.)
     """
 
     def __init__(self, forward, backward, injected, params, has_self_grad, takes_closure, depends_on, tapes=None):
