@@ -73,6 +73,21 @@ def template_of(rule) -> Template:
     return template
 
 
+def parameters_by_signature(fn):
+    """``(params, kwonly, vararg, defaults)`` of any callable, from ``inspect.signature``."""
+    params, kwonly, vararg, defaults = [], [], None, {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind == p.VAR_POSITIONAL:
+            vararg = p.name
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            params.append(p.name)
+        elif p.kind == p.KEYWORD_ONLY:
+            kwonly.append(p.name)
+        if p.default is not p.empty:
+            defaults[p.name] = p.default
+    return params, kwonly, vararg, defaults
+
+
 def _parameters(fn):
     """``(params, kwonly, vararg, defaults)`` of a rule's function.
 
@@ -84,17 +99,7 @@ def _parameters(fn):
     if type(fn) is not types.FunctionType or hasattr(fn, "__wrapped__") or hasattr(fn, "__signature__"):
         code = None  # (a wrapper, or a signature of its own: inspect.signature knows those)
     if code is None:
-        params, kwonly, vararg, defaults = [], [], None, {}
-        for p in inspect.signature(fn).parameters.values():
-            if p.kind == p.VAR_POSITIONAL:
-                vararg = p.name
-            elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-                params.append(p.name)
-            elif p.kind == p.KEYWORD_ONLY:
-                kwonly.append(p.name)
-            if p.default is not p.empty:
-                defaults[p.name] = p.default
-        return params, kwonly, vararg, defaults
+        return parameters_by_signature(fn)
     npos, nkw = code.co_argcount, code.co_kwonlyargcount
     params = list(code.co_varnames[:npos])
     kwonly = list(code.co_varnames[npos:npos + nkw])

@@ -1,7 +1,6 @@
 """Rule templates read a rule's parameters from its code object: the same as ``inspect.signature``."""
 
 import functools
-import inspect
 
 import pytest
 
@@ -9,18 +8,7 @@ from srcgrad.compiler import inline
 from srcgrad.rules import registry
 
 
-def by_signature(fn):
-    params, kwonly, vararg, defaults = [], [], None, {}
-    for p in inspect.signature(fn).parameters.values():
-        if p.kind == p.VAR_POSITIONAL:
-            vararg = p.name
-        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            params.append(p.name)
-        elif p.kind == p.KEYWORD_ONLY:
-            kwonly.append(p.name)
-        if p.default is not p.empty:
-            defaults[p.name] = p.default
-    return params, kwonly, vararg, defaults
+by_signature = inline.parameters_by_signature
 
 
 def plain(dy, y, x):
