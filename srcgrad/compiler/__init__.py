@@ -22,7 +22,7 @@ import gast
 import numpy as np
 
 from ..errors import origin_of
-from ..runtime.dispatch import Back, DirectCall, Layout, direct, traced_as_twin
+from ..runtime.dispatch import Back, DirectCall, Layout, LoopDirectCall, direct, direct_loops, traced_as_twin
 from . import build
 from .anf import normalise
 from .emit import compile_functions, to_source
@@ -88,9 +88,12 @@ class Entry:
         entry = self
         if wrt is not None:
             entry, layout = self.narrowed(wrt, layout)
+        plain = bound_self is None and not kwargs and self.vararg is None and len(args) == self.nparams
         if entry.loops:
+            if plain:
+                direct_loops[(id(fn.__code__), wrt, len(args))] = LoopDirectCall(entry, layout, self.spliced)
             entry = entry.specialised(values)
-        elif bound_self is None and not kwargs and self.vararg is None and len(args) == self.nparams:
+        elif plain:
             direct[(id(fn.__code__), wrt, len(args))] = DirectCall(entry, layout, self.spliced)  # next time, here
         if entry.takes_closure:
             y, saved = entry.forward(fn, *values)

@@ -107,6 +107,7 @@ def clear_cache() -> None:
         _entries.clear()
         _tangents.clear()
         dispatch.direct.clear()
+        dispatch.direct_loops.clear()
         dispatch._twins.clear()
         _stats["hits"] = _stats["misses"] = dispatch.stats["direct hits"] = 0
 
@@ -115,6 +116,7 @@ def _invalidate(primal) -> None:
     with _lock:
         _tangents.clear()
         dispatch.direct.clear()  # (the function itself may have gained a rule)
+        dispatch.direct_loops.clear()
         if isinstance(primal, str):  # an array method or attribute rule
             _entries.clear()
             dispatch._twins.clear()

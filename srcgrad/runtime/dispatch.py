@@ -320,7 +320,8 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
     gives ``None`` for the rest.
     """
     if not kwargs and type(fn) is types.FunctionType:
-        known = direct.get((id(fn.__code__), wrt, len(args)))
+        key = (id(fn.__code__), wrt, len(args))
+        known = direct.get(key) or direct_loops.get(key)
         if known is not None and (known.spliced is None or known.spliced.current(fn.__globals__)):
             return known.call(fn, args)
     return _pullback(wrt, fn, args, kwargs)
@@ -355,6 +356,29 @@ class DirectCall:
         stats["direct hits"] += 1
         y, saved = self.forward(fn, *args) if self.takes_closure else self.forward(*args)
         return y, Back(self.backward, saved, args, self.layout, self.has_self_grad)
+
+
+#: Like :data:`direct`, for functions with a loop: each call picks the variant for its arguments' kinds.
+direct_loops: dict = {}
+
+
+class LoopDirectCall:
+    """A function with a loop, seen before: the variant for each call's kinds of arguments
+    (:meth:`srcgrad.compiler.Entry.specialised`), without the way through the cache."""
+
+    __slots__ = ("entry", "layout", "code", "spliced")
+
+    def __init__(self, entry, layout, spliced=None):
+        self.entry = entry
+        self.layout = layout
+        self.code = entry.fn.__code__  # (alive while its id is a key)
+        self.spliced = spliced
+
+    def call(self, fn, args):
+        stats["direct hits"] += 1
+        entry = self.entry.specialised(args)
+        y, saved = entry.forward(fn, *args) if entry.takes_closure else entry.forward(*args)
+        return y, Back(entry.backward, saved, args, self.layout, entry.has_self_grad)
 
 
 def _pullback(wrt, fn, args, kwargs):

@@ -136,6 +136,36 @@ def test_the_short_path_sees_a_rule_registered_later():
     assert srcgrad.gradient(poly, 2.0) == (14.0,)
 
 
+def power_sum(x, n):
+    total = 0.0
+    for _ in range(n):
+        total = total + x
+    return total * x
+
+
+def test_the_short_path_of_a_loop_function_picks_the_variant_for_each_call():
+    """A function with a loop, called again from compiled code, is taken from ``dispatch.direct_loops``: each
+    call still gets the variant for its arguments' kinds (a number, then an array), and a rule registered
+    later replaces it."""
+    srcgrad.clear_cache()
+    f = calling(power_sum)  # (through a closure: called by generated code, not pasted in)
+    for _ in range(2):
+        assert srcgrad.gradient(f, 3.0, 4) == (24.0, 0.0)  # d(n x^2)/dx; n, an int, has none
+        (g, _) = srcgrad.gradient(lambda x, n: np.sum(f(x, n)), np.array([1.0, 2.0]), 3)
+        np.testing.assert_array_equal(g, [6.0, 12.0])
+    assert dispatch.direct_loops
+    assert {e.kinds for e in cache._entries.values() if e.fn is power_sum} >= {None, (0, 0), (1, 0)}
+    try:
+        srcgrad.defrule(power_sum)(lambda dy, y, x, n: (dy * 100.0, None))
+        assert srcgrad.gradient(f, 3.0, 4)[0] == 100.0
+    finally:
+        from srcgrad.rules import registry
+
+        del registry.rules[power_sum]
+        registry._changed(power_sum)
+    assert srcgrad.gradient(f, 3.0, 4)[0] == 24.0
+
+
 def with_default(x, scale=2.0):
     return scale * x ** 2
 
