@@ -561,3 +561,18 @@ def test_einsum_runs_as_a_planned_matmul_in_generated_code(dtype):
         np.testing.assert_allclose(H, H.T, atol=1e-10)
         np.testing.assert_allclose(H, H2, atol=1e-9)
         assert np.abs(H).max() > 1.0
+
+
+@pytest.mark.parametrize("spec, operands", [
+    ("ij,jk->ik", (np.arange(600).reshape(30, 20), np.arange(400).reshape(20, 20))),  # integers
+    ("ij,jk->ik", (np.ones((3, 4)), np.ones((4, 2)))),  # small
+    ("ij,jk", (np.ones((30, 20)), np.ones((20, 20)))),  # implicit output
+    ("ij,jk,kl->il", (np.ones((20, 20)),) * 3),  # three operands
+    ("...j,jk->...k", (np.ones((5, 6, 20)), np.ones((20, 20)))),  # an ellipsis
+])
+def test_einsum_by_matmul_leaves_the_rest_to_einsum(spec, operands):
+    """What the planned product does not take is np.einsum's own call: its values and dtype exactly."""
+    got = srcgrad.rules.numpy.einsum_by_matmul(spec, *operands)
+    want = np.einsum(spec, *operands)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
