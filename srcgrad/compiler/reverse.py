@@ -45,6 +45,7 @@ import operator
 import types
 
 import gast
+import numpy as np
 
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
@@ -57,6 +58,11 @@ from .resolve import MISSING, is_constant_value
 __all__ = ["Transformed", "transform"]
 
 UNSET, NONE, SET, MAYBE = "unset", "none", "set", "maybe"
+
+#: NumPy functions that make a new float or integer array from shapes and numbers.
+_ARRAY_MAKERS = frozenset(getattr(np, name) for name in (
+    "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "eye", "identity",
+    "arange", "linspace"))
 
 _BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -518,11 +524,24 @@ class _Reverse:
         for stmt in _walk_stmts(body):
             for t in _targets(stmt):
                 assigned.setdefault(t, []).append(stmt)
-        for t, stmts in assigned.items():
-            if t in self.scope.params:
-                continue
-            if all(self.ops.get(id(s)) is not None and self.ops[id(s)].numeric for s in stmts):
-                self.numeric.add(t)
+        # y[i] = v (with_item) keeps y an array if it was one (np.zeros(n), say): assume so, then drop
+        # what fails, until nothing does.
+        def keeps(stmt, names):
+            op = self.ops.get(id(stmt))
+            if op is not None and op.kind == "inactive":
+                value = getattr(stmt, "value", None)
+                return isinstance(value, gast.Call) and self.scope.resolve(value.func) in _ARRAY_MAKERS
+            return op is not None and (op.numeric or (
+                op.kind in ("rule", "rulecall") and op.rule.primal is structure.with_item
+                and isinstance(op.operands[0], gast.Name) and op.operands[0].id in names))
+
+        numeric = {t for t in assigned if t not in self.scope.params}
+        while True:
+            failing = {t for t in numeric if not all(keeps(s, numeric) for s in assigned[t])}
+            if not failing:
+                break
+            numeric -= failing
+        self.numeric |= numeric
         self.infer_shapes(body, assigned)
         # Gradients made only of index reads are added into in place (see structure.index_add).
         others = set()
@@ -1062,7 +1081,9 @@ class _Reverse:
             grad = self.fill_template(template, expr, op, dt, t)
             if self.needs_unbroadcast(op, position, stmt):
                 grad = build.call(self.runtime("unbroadcast"), grad, arg)
-            self.contribute(arg.id, grad, SET, stmt, state, out)
+            # (A structured rule's gradient reads an item of dt, which may be None: [None, g][0]; not of an array.)
+            sure = not op.rule.structured or t in self.numeric
+            self.contribute(arg.id, grad, SET if sure else MAYBE, stmt, state, out)
 
     def rulecall_contributions(self, stmt, op, t, dt, state, out):
         rule_name = self.inject(getattr(op.rule.reverse, "__name__", "rule"), op.rule.reverse)

@@ -6,6 +6,9 @@ After this pass:
   computed without side effects, is folded back into its use, so the
   forward reads like the user's code (``y = 3 * x ** 2 + 2 * x + 1``);
 - an adjoint that merely renames another (``dtotal = dy``) is replaced by it;
+- a chain of guarded steps (``if dy is not None: dtotal = -dy / t ** 2``,
+  then ``if dtotal is not None: ...``) runs under its first guard, so the
+  steps fold into one expression;
 - literal arithmetic is folded and products are tidied: constants first,
   then values, then adjoints (``6 * x * dy``);
 - comments left with no code under them are dropped.
@@ -19,7 +22,10 @@ import operator
 
 import gast
 
+from ..rules.numpy import unreduce
 from ..rules.operators import power_slope
+from ..runtime import tape
+from ..runtime.accumulate import accum, unbroadcast
 from . import build
 
 __all__ = ["simplify"]
@@ -32,6 +38,8 @@ def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = 
     functions, so trailing arguments equal to their defaults can be dropped.
     """
     counts = [_Counts(fdef) for fdef in functions]
+    for fdef, own in zip(functions, counts):
+        _fuse_guards(fdef, adjoints, helpers or {}, own)
     for _ in range(4):
         changed = False
         for fdef, own in zip(functions, counts):
@@ -181,6 +189,221 @@ def _remove(fdef, target_stmt):
     walk(fdef.body)
 
 
+# ---------------------------------------------------------------- guarded chains
+
+def _fuse_guards(fdef, adjoints, helpers, counts):
+    """Run ``if db is not None: <step>`` inside the guarded block before it, the one that set ``db``.
+
+    The reverse pass writes a step of the derivation under a guard of its
+    own wherever it cannot tell statically that the step's input is set::
+
+        if dy is not None:
+            dtotal = -dy / total ** 2
+            dy = None
+        if dtotal is not None:
+            dexp = exp * dtotal
+            dtotal = None
+
+    When ``dtotal`` gets a value nowhere else and is read nowhere else, and
+    that value cannot be ``None`` (arithmetic on the set ``dy``), the second
+    test is true exactly when the first block has just run. So the second
+    block's steps move into the first, ``dtotal``'s ``= None`` bookkeeping
+    goes, and folding then makes the chain one expression.
+    """
+    counts = counts.read()
+    clears, block_of = {}, {}  # name -> its `name = None` statements; id(statement) -> the list holding it
+    for node in build.walk(fdef):
+        d = node.__dict__
+        for field in ("body", "orelse"):
+            block = d.get(field)
+            if block.__class__ is list:
+                for s in block:
+                    cleared = _clears(s)
+                    if cleared is not None:
+                        clears.setdefault(cleared, []).append(s)
+                        block_of[id(s)] = block
+    if clears:
+        _fuse_block(fdef.body, _Guards(adjoints, helpers, counts, clears, block_of))
+
+
+def _clears(stmt):
+    """The name ``stmt`` sets to ``None`` (``dx = None``), else None."""
+    if stmt.__class__ is gast.Assign and stmt.value.__class__ is gast.Constant and stmt.value.value is None \
+            and len(stmt.targets) == 1 and stmt.targets[0].__class__ is gast.Name:
+        return stmt.targets[0].id
+    return None
+
+
+def _guarded(stmt):
+    """The name ``stmt`` tests (``if dx is not None:`` with no ``else``), else None."""
+    if stmt.__class__ is not gast.If or stmt.orelse:
+        return None
+    test = stmt.test
+    if test.__class__ is gast.Compare and len(test.ops) == 1 and test.ops[0].__class__ is gast.IsNot \
+            and test.left.__class__ is gast.Name and test.comparators[0].__class__ is gast.Constant \
+            and test.comparators[0].value is None:
+        return test.left.id
+    return None
+
+
+def _fuse_block(stmts, guards):
+    for s in stmts:
+        if s.__class__ in (gast.If, gast.For, gast.While):
+            _fuse_block(s.body, guards)
+            _fuse_block(s.orelse, guards)
+    first = None  # the guarded block a later guard may join, past plain assignments only
+    i = 0
+    while i < len(stmts):
+        s = stmts[i]
+        tested = _guarded(s)
+        if tested is not None and first is not None:
+            at = stmts.index(first)
+            joined = guards.join(first, s, stmts[at + 1:i])
+            if joined:
+                hoisted, moved = joined
+                for m in hoisted + moved:  # (by identity: joining may have removed statements before it too)
+                    stmts.remove(m)
+                at = stmts.index(first)
+                stmts[at:at] = hoisted
+                i = at + len(hoisted) + 1
+                continue
+        if tested is not None:
+            first = s
+        elif s.__class__ is not gast.Assign and not hasattr(s, "_srcgrad_comment"):
+            first = None
+        i += 1
+
+
+_JUMPS = (gast.Return, gast.Break, gast.Continue, gast.Yield, gast.YieldFrom, gast.FunctionDef, gast.Lambda)
+
+
+class _Guards:
+    """What :func:`_fuse_guards` needs to know to join two guarded blocks, kept current as it joins them."""
+
+    def __init__(self, adjoints, helpers, counts, clears, block_of):
+        self.adjoints, self.helpers, self.counts = adjoints, helpers, counts
+        self.clears, self.block_of = clears, block_of
+
+    def join(self, first, second, between) -> list:
+        """Move ``second``'s steps into ``first`` if that cannot change what runs.
+
+        Returns ``(hoisted, moved)``: statements of the enclosing block to move before ``first``, and those
+        now in ``first`` (``second``, and the comment heading it) to take out of it; nothing if it refused.
+        """
+        name = second.test.left.id
+        counts = self.counts
+        body = second.body
+        if name not in self.adjoints or name in counts.captured or _clears(body[-1]) != name \
+                or counts.stores.get(name, 0) - len(self.clears.get(name, ())) != 1:
+            return []
+        k = next((j for j, s in enumerate(first.body) if s.__class__ is gast.Assign and len(s.targets) == 1
+                  and s.targets[0].__class__ is gast.Name and s.targets[0].id == name), None)
+        if k is None or not self.surely_set(first.body[k].value, first.test.left.id, first.body[:k]):
+            return []
+        uses = sum(1 for n in build.walk(second) if n.__class__ is gast.Name and n.id == name
+                   and n.ctx.__class__ is gast.Load)
+        if uses != counts.loads.get(name, 0) \
+                or any(n.__class__ in _JUMPS for part in (first, second) for n in build.walk(part)):
+            return []
+        # `dz = None` between the two blocks (a later step's start) moves up, before `first`, if nothing
+        # it passes reads or sets dz; a comment just before `second` heads its steps and moves with them.
+        hoisted, comments, passed = [], [], []
+        for j, s in enumerate(between):
+            cleared = _clears(s)
+            if cleared == name:
+                return []  # (then `second` never runs: leave it be)
+            if cleared is not None and not any(
+                    cleared in build.names_in(t, None) for t in [first] + between[:j] if t not in hoisted):
+                hoisted.append(s)
+            elif hasattr(s, "_srcgrad_comment"):
+                if comments and comments[-1] is not between[j - 1]:
+                    return []  # (two comments apart: the first heads statements that stay)
+                comments.append(s)
+            elif comments:
+                return []  # (a statement under the comment: it stays with its comment)
+            else:
+                passed.append(s)
+        if comments and not all(self.restores(s) for s in passed):
+            return []  # (a step of the first comment's line stays before the second's)
+        steps = body[:-1]
+        reads, writes = _reads_writes(steps)
+        for s in passed:  # `second` moves up past these: neither may see the other's names change
+            r, w = _reads_writes([s])
+            if writes & (r | w) or reads & w or (not _is_pure(s.value) and (reads | writes) & (r | w)):
+                return []
+        r, w = _reads_writes(first.body[k + 1:])
+        if not comments and not (writes & (r | w) or reads & w):
+            at = k + 1  # (straight after the value it uses, so that it folds into it)
+        else:  # at the end, but before the closing `dy = None`s its steps do not read
+            at = len(first.body)
+            while at > k + 1 and _clears(first.body[at - 1]) not in (None, *reads, *writes):
+                at -= 1
+        moved = comments + steps
+        first.body[at:at] = moved
+        # A closing `dz = None` that the steps now after it overwrite before reading is dead: `dz = -dneg`.
+        overwritten = {s.targets[0].id for s in steps if s.__class__ is gast.Assign and len(s.targets) == 1
+                       and s.targets[0].__class__ is gast.Name} - reads
+        while at > k + 1 and _clears(first.body[at - 1]) in overwritten:
+            at -= 1
+            self.drop_clear(first.body[at])
+        for s in moved:
+            if id(s) in self.block_of:
+                self.block_of[id(s)] = first.body
+        for s in list(self.clears[name]):  # every `name = None` is dead now: its one read follows its one set
+            if self.block_of[id(s)] is body:
+                self.block_of[id(s)] = None  # (with `second`)
+            self.drop_clear(s)
+        counts.loads[name] -= 1  # (the test)
+        return hoisted, comments + [second]
+
+    def drop_clear(self, stmt):
+        """Take the ``dz = None`` statement ``stmt`` out of the function (it is dead)."""
+        name = stmt.targets[0].id
+        self.clears[name].remove(stmt)
+        block = self.block_of.pop(id(stmt))
+        if block is not None:
+            block.remove(stmt)
+            if not block:
+                block.append(gast.Pass())
+        self.counts.stores[name] -= 1
+
+    def restores(self, stmt) -> bool:
+        """Whether ``stmt`` brings back a value, not a step: ``a = b``, or ``a, a_tape = pop(a_tape)``."""
+        value = stmt.value
+        return stmt.__class__ is gast.Assign and (value.__class__ is gast.Name or (
+            value.__class__ is gast.Call and value.func.__class__ is gast.Name
+            and self.helpers.get(value.func.id) is tape.pop))
+
+    def surely_set(self, value, guard, before) -> bool:
+        """Whether ``value``, computed under ``if guard is not None:`` after ``before``, cannot be None."""
+        cls = value.__class__
+        if cls is gast.BinOp or cls is gast.UnaryOp:
+            return True  # (arithmetic gives a number or an array, or fails)
+        if cls is gast.Name:
+            for j in range(len(before) - 1, -1, -1):  # (the value it was last given in this block)
+                s = before[j]
+                if value.id in build.names_in(s, gast.Store):
+                    return s.__class__ is gast.Assign and len(s.targets) == 1 \
+                        and self.surely_set(s.value, guard, before[:j])
+            return value.id == guard
+        if cls is gast.Call and value.func.__class__ is gast.Name and value.args:
+            fn = self.helpers.get(value.func.id)
+            if fn is unbroadcast or fn is unreduce:  # (None only for None)
+                return self.surely_set(value.args[0], guard, before)
+            if fn is accum and len(value.args) == 2:
+                return any(self.surely_set(a, guard, before) for a in value.args)
+        return False
+
+
+def _reads_writes(stmts):
+    reads, writes = set(), set()
+    for s in stmts:
+        by = build.names_in(s, (gast.Load, gast.Store))
+        reads |= by[gast.Load]
+        writes |= by[gast.Store]
+    return reads, writes
+
+
 def _fold_single_use(functions, invented, counts=None) -> bool:
     """Fold each temporary used once into its use; ``counts``, one :class:`_Counts` per function, kept up to date."""
     counts = [c.read() for c in counts] if counts is not None else [_Counts(fdef) for fdef in functions]
@@ -212,7 +435,7 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False, own=None) ->
         if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and stmt.targets[0].id in invented and assigned.get(stmt.targets[0].id) == 1
                 and loads.get(stmt.targets[0].id) == 1 and _is_pure(stmt.value)
-                and not (keep_calls and any(isinstance(n, gast.Call) for n in build.walk(stmt.value)))):
+                and not (keep_calls and _computed_by_call(stmt.value))):
             name = stmt.targets[0].id
             reads = build.names_in(stmt.value)
             for j in range(i + 1, len(stmts)):
@@ -238,6 +461,16 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False, own=None) ->
                     break
         i += 1
     return changed
+
+
+def _computed_by_call(expr) -> bool:
+    """Whether ``expr`` calls a function, other than the power rule with a literal exponent (``2 * x``)."""
+    for n in build.walk(expr):
+        if n.__class__ is gast.Call and not (
+                n.func.__class__ is gast.Name and n.func.id == "power_slope" and len(n.args) == 2
+                and _number(n.args[1])):
+            return True
+    return False
 
 
 def _count_fold(counts, stmt, into, name):
@@ -348,6 +581,15 @@ class _Tidy(gast.NodeTransformer):
                 pass
         if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
             return left
+        if node.op.__class__ in (gast.Mult, gast.Div) and self.is_gradient(node):
+            # Negations move out to the front, where they cancel or join the coefficient: -(-dy / t) -> dy / t.
+            left_negative, left = _unsigned(left)
+            right_negative, right = _unsigned(right)
+            if left_negative or right_negative:
+                node = gast.BinOp(left=left, op=node.op, right=right)
+                if left_negative != right_negative:
+                    return self.visit_UnaryOp(gast.UnaryOp(op=gast.USub(), operand=self.tidied(node)), visited=True)
+            return self.tidied(node)
         if isinstance(node.op, gast.Mult):
             return self.product(node)
         if isinstance(node.op, gast.Add) and isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub):
@@ -357,6 +599,32 @@ class _Tidy(gast.NodeTransformer):
         if isinstance(node.op, gast.Div) and _number(right) and right.value == 1:
             return left
         return node
+
+    def tidied(self, node):
+        """A product or quotient of gradient values with its signs already out front."""
+        return self.product(node, gradient=True) if node.op.__class__ is gast.Mult else node
+
+    def visit_UnaryOp(self, node, visited=False):
+        if not visited:
+            self.generic_visit(node)
+        if node.op.__class__ is not gast.USub or not self.is_gradient(node):
+            return node
+        operand = node.operand
+        if operand.__class__ is gast.UnaryOp and operand.op.__class__ is gast.USub:
+            return operand.operand  # --dy -> dy
+        if operand.__class__ is gast.BinOp and operand.op.__class__ is gast.Mult:
+            leftmost = operand
+            while leftmost.left.__class__ is gast.BinOp and leftmost.left.op.__class__ is gast.Mult:
+                leftmost = leftmost.left
+            if _number(leftmost.left):  # -(2 * x * dy) -> -2 * x * dy
+                leftmost.left = build.const(-leftmost.left.value)
+                return operand
+        return node
+
+    def is_gradient(self, node) -> bool:
+        """Whether ``node`` reads an adjoint: then it is a gradient, a float, and signs move freely."""
+        adjoints = self.adjoints
+        return any(n.__class__ is gast.Name and n.id in adjoints for n in build.walk(node))
 
     def visit_IfExp(self, node):
         """``a if None is None else b`` (a rule's default argument) -> ``a``."""
@@ -368,7 +636,7 @@ class _Tidy(gast.NodeTransformer):
             return node.body if same == isinstance(test.ops[0], gast.Is) else node.orelse
         return node
 
-    def product(self, node):
+    def product(self, node, gradient=False):
         factors = []
 
         def flatten(n):
@@ -388,8 +656,13 @@ class _Tidy(gast.NodeTransformer):
                 rest.append(f)
         if coefficient == 0 or not rest:
             return build.const(coefficient) if not rest else node
-        values = [f for f in rest if not (isinstance(f, gast.Name) and f.id in self.adjoints)]
-        grads = [f for f in rest if isinstance(f, gast.Name) and f.id in self.adjoints]
+        if gradient:  # (a factor holding an adjoint goes last, as an adjoint does)
+            marked = [self.is_gradient(f) for f in rest]
+            values = [f for f, g in zip(rest, marked) if not g]
+            grads = [f for f, g in zip(rest, marked) if g]
+        else:
+            values = [f for f in rest if not (isinstance(f, gast.Name) and f.id in self.adjoints)]
+            grads = [f for f in rest if isinstance(f, gast.Name) and f.id in self.adjoints]
         if not grads and coefficient == 1 and len(rest) == 1:
             return node  # y = x * 1.0 is a copy of x in the user's code, not an alias
         ordered = values + grads
@@ -405,7 +678,15 @@ class _Tidy(gast.NodeTransformer):
         return out
 
 
-_TIDY = {gast.Call: _Tidy.visit_Call, gast.BinOp: _Tidy.visit_BinOp, gast.IfExp: _Tidy.visit_IfExp}
+_TIDY = {gast.Call: _Tidy.visit_Call, gast.BinOp: _Tidy.visit_BinOp, gast.IfExp: _Tidy.visit_IfExp,
+         gast.UnaryOp: _Tidy.visit_UnaryOp}
+
+
+def _unsigned(node):
+    """``(True, x)`` for ``-x``, else ``(False, node)``."""
+    if node.__class__ is gast.UnaryOp and node.op.__class__ is gast.USub:
+        return True, node.operand
+    return False, node
 
 
 def _same(left, right) -> bool:

@@ -40,7 +40,9 @@ def unbroadcast(g, x):
         if isinstance(g, (list, tuple)) and len(g) == len(x):
             return g
         if isinstance(g, (list, tuple)) and all(v is None for v in g):
-            return None  # (lists of names or labels joined with +: nothing to differentiate)
+            # (lists of names or labels joined with +: nothing to differentiate; as Nones, not None,
+            # so that a gradient that is not None never becomes None: generated code counts on it)
+            return type(x)([None] * len(x))
         raise TypeError(
             "srcgrad: '+' joining lists or tuples is not supported inside a differentiated function; "
             "use xs.extend(ys) (or xs.append(y)) to build the longer list")
