@@ -39,6 +39,7 @@ def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = 
     """
     counts = [_Counts(fdef) for fdef in functions]
     for fdef, own in zip(functions, counts):
+        _sink_pops(fdef.body, helpers or {})
         _fuse_guards(fdef, adjoints, helpers or {}, own)
     for _ in range(4):
         changed = False
@@ -189,6 +190,42 @@ def _remove(fdef, target_stmt):
     walk(fdef.body)
 
 
+# ---------------------------------------------------------------- tapes
+
+def _sink_pops(stmts, helpers):
+    """Move each ``v, v_tape = pop(v_tape)`` down its block to just before ``v`` is next used.
+
+    The reverse pass pops a value as soon as the step that needed the newer
+    one is done, which splits the steps that follow from the values they
+    fold into (``dtotal = -dy / total ** 2``, a pop of ``total``, then
+    ``dneg = exp * dtotal``). Popped as late as possible, the steps fold.
+    """
+    pop = None
+    for name, fn in helpers.items():
+        if fn is tape.pop:
+            pop = name
+    if pop is None:
+        return
+    blocks = [stmts]
+    for block in blocks:
+        i = len(block) - 1
+        while i >= 0:
+            s = block[i]
+            if s.__class__ in (gast.If, gast.For, gast.While):
+                blocks.append(s.body)
+                blocks.append(s.orelse)
+            elif s.__class__ is gast.Assign and s.value.__class__ is gast.Call and s.value.func.__class__ is gast.Name \
+                    and s.value.func.id == pop:
+                names = build.names_in(s, None)
+                j = i + 1
+                while j < len(block) and not (names & build.names_in(block[j], None)) \
+                        and not any(n.__class__ in _JUMPS for n in build.walk(block[j])):
+                    j += 1
+                if j > i + 1:
+                    block.insert(j - 1, block.pop(i))  # (j - 1 once it is out)
+            i -= 1
+
+
 # ---------------------------------------------------------------- guarded chains
 
 def _fuse_guards(fdef, adjoints, helpers, counts):
@@ -210,20 +247,19 @@ def _fuse_guards(fdef, adjoints, helpers, counts):
     block's steps move into the first, ``dtotal``'s ``= None`` bookkeeping
     goes, and folding then makes the chain one expression.
     """
-    counts = counts.read()
     clears, block_of = {}, {}  # name -> its `name = None` statements; id(statement) -> the list holding it
-    for node in build.walk(fdef):
-        d = node.__dict__
-        for field in ("body", "orelse"):
-            block = d.get(field)
-            if block.__class__ is list:
-                for s in block:
-                    cleared = _clears(s)
-                    if cleared is not None:
-                        clears.setdefault(cleared, []).append(s)
-                        block_of[id(s)] = block
+    blocks = [fdef.body]
+    for block in blocks:  # (statements only: generated code nests them in if, for and while alone)
+        for s in block:
+            cleared = _clears(s)
+            if cleared is not None:
+                clears.setdefault(cleared, []).append(s)
+                block_of[id(s)] = block
+            elif s.__class__ in (gast.If, gast.For, gast.While):
+                blocks.append(s.body)
+                blocks.append(s.orelse)
     if clears:
-        _fuse_block(fdef.body, _Guards(adjoints, helpers, counts, clears, block_of))
+        _fuse_block(fdef.body, _Guards(adjoints, helpers, counts.read(), clears, block_of))
 
 
 def _clears(stmt):
