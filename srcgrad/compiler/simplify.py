@@ -206,6 +206,15 @@ def _sink_pops(stmts, helpers):
             pop = name
     if pop is None:
         return
+    seen = {}  # id(statement) -> the names in it, or None if it may jump (a pop never moves past it)
+
+    def names(s):
+        found = seen.get(id(s), False)
+        if found is False:
+            found = seen[id(s)] = None if any(n.__class__ in _JUMPS for n in build.walk(s)) \
+                else build.names_in(s, None)
+        return found
+
     blocks = [stmts]
     for block in blocks:
         i = len(block) - 1
@@ -216,10 +225,9 @@ def _sink_pops(stmts, helpers):
                 blocks.append(s.orelse)
             elif s.__class__ is gast.Assign and s.value.__class__ is gast.Call and s.value.func.__class__ is gast.Name \
                     and s.value.func.id == pop:
-                names = build.names_in(s, None)
+                popped = names(s)
                 j = i + 1
-                while j < len(block) and not (names & build.names_in(block[j], None)) \
-                        and not any(n.__class__ in _JUMPS for n in build.walk(block[j])):
+                while j < len(block) and names(block[j]) is not None and not (popped & names(block[j])):
                     j += 1
                 if j > i + 1:
                     block.insert(j - 1, block.pop(i))  # (j - 1 once it is out)
@@ -649,12 +657,9 @@ class _Tidy(gast.NodeTransformer):
         if operand.__class__ is gast.UnaryOp and operand.op.__class__ is gast.USub:
             return operand.operand  # --dy -> dy
         if operand.__class__ is gast.BinOp and operand.op.__class__ is gast.Mult:
-            leftmost = operand
-            while leftmost.left.__class__ is gast.BinOp and leftmost.left.op.__class__ is gast.Mult:
-                leftmost = leftmost.left
-            if _number(leftmost.left):  # -(2 * x * dy) -> -2 * x * dy
-                leftmost.left = build.const(-leftmost.left.value)
-                return operand
+            negated = _negate_coefficient(operand)  # -(2 * x * dy) -> -2 * x * dy
+            if negated is not None:
+                return negated
         return node
 
     def is_gradient(self, node) -> bool:
@@ -716,6 +721,14 @@ class _Tidy(gast.NodeTransformer):
 
 _TIDY = {gast.Call: _Tidy.visit_Call, gast.BinOp: _Tidy.visit_BinOp, gast.IfExp: _Tidy.visit_IfExp,
          gast.UnaryOp: _Tidy.visit_UnaryOp}
+
+
+def _negate_coefficient(product):
+    """``product`` (``2 * x * dy``) with its leading number negated, as new nodes; None if it has none."""
+    if product.__class__ is gast.BinOp and product.op.__class__ is gast.Mult:
+        left = _negate_coefficient(product.left)
+        return None if left is None else gast.BinOp(left=left, op=gast.Mult(), right=product.right)
+    return build.const(-product.value) if _number(product) else None
 
 
 def _unsigned(node):
