@@ -103,8 +103,9 @@ def _fuse(forward, backward, tapes):
 
     ``a_tape.append(a)``, ``b_tape.append(b)`` on consecutive lines become
     ``tape.append((a, b))``; in the backward, where the pops of the same
-    block sit, the first reads both (``a, b_popped = next(tape)``) and the
-    later one takes its value (``b = b_popped``). Only tapes pushed once and
+    block sit, the first reads both (``a, b = next(tape)``), or, where ``b``
+    is still read between the two pops, ``a, b_popped = next(tape)`` and
+    the later one takes its value (``b = b_popped``). Only tapes pushed once and
     popped once, in one block each, are joined. Returns the tapes folded
     into another (gone from the code and from ``saved``), and the new
     name of each tape that holds a group (``tape``, ``tape_2``, ...).
@@ -143,6 +144,9 @@ def _fuse(forward, backward, tapes):
             gone |= set(members)
             renamed[first] = _fresh("tape", taken)  # (it holds the step's values, not first's alone)
             k += len(run) - len(group) + 1
+    for block in _blocks(backward.body):
+        if any(s is _DROPPED for s in block):
+            block[:] = [s for s in block if s is not _DROPPED] or [gast.Pass()]
     if gone:
         _drop_tapes(forward, backward, gone)
         for fdef in (forward, backward):
@@ -210,6 +214,9 @@ def _renamed(node, renamed):
     return node
 
 
+_DROPPED = gast.Pass()  # (a pop read in with an earlier one, taken out once every group is joined)
+
+
 def _join_pops(group, pops, taken):
     """The pops of ``group`` (one block): the first reads the tuple, the others take their part."""
     block = pops[group[0]][0]
@@ -218,12 +225,14 @@ def _join_pops(group, pops, taken):
     names = []
     for t in group:
         target = pops[t][2]
-        if t == order[0]:
-            names.append(target)
+        k = pops[t][1]
+        if t == order[0] or not any(target.id in build.names_in(s, None) for s in block[head + 1:k]):
+            names.append(target)  # (nothing reads or sets it before its own pop: it is read straight in)
+            if t != order[0]:
+                block[k] = _DROPPED
             continue
         temp = _fresh(f"{target.id}_popped", taken)
         names.append(build.store(temp))
-        k = pops[t][1]
         block[k] = gast.Assign(targets=[target], value=build.name(temp), type_comment=None)
     block[head] = gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())],
                               value=build.call("next", build.name(group[0])), type_comment=None)
