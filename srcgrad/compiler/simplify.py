@@ -45,7 +45,7 @@ def simplify(functions, invented: set[str], adjoints: set[str], helpers: dict = 
         changed = False
         for fdef, own in zip(functions, counts):
             changed |= _propagate_aliases(fdef, invented, adjoints, own)
-        changed |= _fold_single_use(functions, invented, counts)
+        changed |= _fold_single_use(functions, invented, counts, helpers or {})
         if not changed:
             break
     for fdef in functions:
@@ -448,7 +448,7 @@ def _reads_writes(stmts):
     return reads, writes
 
 
-def _fold_single_use(functions, invented, counts=None) -> bool:
+def _fold_single_use(functions, invented, counts=None, helpers=None) -> bool:
     """Fold each temporary used once into its use; ``counts``, one :class:`_Counts` per function, kept up to date."""
     counts = [c.read() for c in counts] if counts is not None else [_Counts(fdef) for fdef in functions]
     assigned, loads = {}, {}  # (of all the functions, as they are before this pass)
@@ -461,12 +461,15 @@ def _fold_single_use(functions, invented, counts=None) -> bool:
     for fdef, own in zip(functions, counts):
         # In a backward function a gradient computed by a call keeps its name (dexp, dlog):
         # those intermediate gradients are the steps of the derivation a reader follows.
-        keep_calls = getattr(fdef, "_srcgrad_keep_gradients", False)
+        # (The power rule with a literal exponent is not such a call: it prints as 2 * x.)
+        keep_calls = None  # (None: fold calls too; else the names of the power rule, which does not count)
+        if getattr(fdef, "_srcgrad_keep_gradients", False):
+            keep_calls = {name for name, fn in (helpers or {}).items() if fn is power_slope}
         changed |= _fold_block(fdef.body, invented, loads, assigned, keep_calls, own)
     return changed
 
 
-def _fold_block(stmts, invented, loads, assigned, keep_calls=False, own=None) -> bool:
+def _fold_block(stmts, invented, loads, assigned, keep_calls=None, own=None) -> bool:
     changed = False
     for s in stmts:
         for field in ("body", "orelse"):
@@ -479,7 +482,7 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False, own=None) ->
         if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and stmt.targets[0].id in invented and assigned.get(stmt.targets[0].id) == 1
                 and loads.get(stmt.targets[0].id) == 1 and _is_pure(stmt.value)
-                and not (keep_calls and _computed_by_call(stmt.value))):
+                and not (keep_calls is not None and _computed_by_call(stmt.value, keep_calls))):
             name = stmt.targets[0].id
             reads = build.names_in(stmt.value)
             for j in range(i + 1, len(stmts)):
@@ -507,11 +510,12 @@ def _fold_block(stmts, invented, loads, assigned, keep_calls=False, own=None) ->
     return changed
 
 
-def _computed_by_call(expr) -> bool:
-    """Whether ``expr`` calls a function, other than the power rule with a literal exponent (``2 * x``)."""
+def _computed_by_call(expr, power_rules) -> bool:
+    """Whether ``expr`` calls a function, other than the power rule (named in ``power_rules``) with a
+    literal exponent, which prints as ``2 * x``."""
     for n in build.walk(expr):
         if n.__class__ is gast.Call and not (
-                n.func.__class__ is gast.Name and n.func.id == "power_slope" and len(n.args) == 2
+                n.func.__class__ is gast.Name and n.func.id in power_rules and len(n.args) == 2
                 and _number(n.args[1])):
             return True
     return False
