@@ -102,6 +102,8 @@ def tangent_transform(parsed, scope, namer, fdef):
 class _Forward(_Reverse):
     #: jvp differentiates with respect to the arguments; globals are constants.
     globals_are_constants = True
+    #: A tangent is pushed through each statement as it is: no closed forms for the reverse pass's idioms.
+    fuses_idioms = False
 
     def lookup_rule(self, target):
         return FORWARD_ONLY.get(target) if _hashable(target) and target in FORWARD_ONLY else registry.lookup(target)

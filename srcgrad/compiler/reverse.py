@@ -51,7 +51,7 @@ from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
 from ..runtime import dispatch, structure, tape
 from ..runtime.accumulate import accum, unbroadcast
-from . import build
+from . import build, idioms
 from .inline import bind_arguments, substitute, template_of
 from .resolve import MISSING, is_constant_value
 
@@ -127,8 +127,8 @@ class _Op:
     """What one normalised statement computes, for the backward pass."""
 
     def __init__(self, kind, operands=None, rule=None, bindings=None, callee=None, callee_target=None,
-                 keywords=None, positions=None, index=None, attr=None, numeric=False):
-        self.kind: str = kind  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive
+                 keywords=None, positions=None, index=None, attr=None, numeric=False, reads=None):
+        self.kind: str = kind  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive, logsumexp
         self.operands: list = [] if operands is None else operands  # atoms that may receive gradient
         self.rule = rule
         self.bindings: dict | None = bindings
@@ -140,6 +140,8 @@ class _Op:
         self.index = index
         self.attr: str | None = attr
         self.numeric: bool = numeric  # the result is certainly a number or an array
+        #: logsumexp (see idioms.py): the forward's names its gradient reads, ``exp`` and its sum.
+        self.reads: tuple | None = reads
 
 
 def transform(parsed, scope, namer, fdef, wants=None, kinds=None) -> Transformed:
@@ -180,6 +182,9 @@ def _walk_stmts(stmts):
 
 
 class _Reverse:
+    #: Whether patterns with a closed-form gradient get it (see idioms.py).
+    fuses_idioms = True
+
     def __init__(self, parsed, scope, namer, fdef, wants=None, kinds=None):
         self.parsed = parsed
         self.wants = wants
@@ -471,6 +476,8 @@ class _Reverse:
             self.order[id(stmt)] = position
             if isinstance(stmt, (gast.Assign, gast.FunctionDef)):
                 self.ops[id(stmt)] = self.classify(stmt)
+        if self.fuses_idioms:  # patterns with a gradient of their own: their last statement's operation
+            self.ops.update(idioms.logsumexp_ops(body, self.scope.params, self.ops, _logsumexp_op))
         self.mark_loops(body, None, set(self.scope.params))
         for stmt in _walk_stmts(body):
             if isinstance(stmt, gast.While):
@@ -1035,6 +1042,12 @@ class _Reverse:
                 self.contribute(elt.id, grad, MAYBE, stmt, state, out)
         elif op.kind == "dynamic":
             self.dynamic_contributions(stmt, op, t, dt, state, out)
+        elif op.kind == "logsumexp":  # the softmax times dt; the shift gets nothing (see idioms.py)
+            z = op.operands[0]
+            if self.is_active_atom(z):
+                exp, total = map(build.name, op.reads)
+                grad = gast.BinOp(left=exp, op=gast.Mult(), right=gast.BinOp(left=dt, op=gast.Div(), right=total))
+                self.contribute(z.id, grad, SET, stmt, state, out)
 
     def needs_unbroadcast(self, op, position, stmt):
         if not op.rule.broadcast:
@@ -1456,6 +1469,10 @@ def _merge_field_dicts(exprs):
         return exprs
     merged = gast.Dict(keys=[k for d in dicts for k in d.keys], values=[v for d in dicts for v in d.values])
     return [merged] + [e for e in exprs if not any(e is d for d in dicts)]
+
+
+def _logsumexp_op(z, m, exp, total):
+    return _Op("logsumexp", operands=[z, m], reads=(exp, total), numeric=True)
 
 
 def defined_in_forward(head, params, back_names):
