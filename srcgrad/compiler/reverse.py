@@ -17,6 +17,8 @@ How it works, in the order the pass runs:
 1. *Classify* each statement: a derivative rule to inline, a function to
    differentiate through at run time (``pullback``), a structural read
    (``a.b``, ``a[i]``, a tuple), a copy, or something without a gradient.
+   Softmax, log-softmax and log-sum-exp, written over several statements,
+   get one operation with their closed-form gradient (``idioms.py``).
 2. *Activity*: a value is active when it depends on a parameter or on a
    global or captured value that can hold arrays; only active values get
    adjoints (integer loop counters, ``len``, comparisons never do).
@@ -128,7 +130,8 @@ class _Op:
 
     def __init__(self, kind, operands=None, rule=None, bindings=None, callee=None, callee_target=None,
                  keywords=None, positions=None, index=None, attr=None, numeric=False, reads=None):
-        self.kind: str = kind  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive, logsumexp
+        self.kind: str = kind  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive,
+        # or an idiom's: logsumexp, logsoftmax, softmax
         self.operands: list = [] if operands is None else operands  # atoms that may receive gradient
         self.rule = rule
         self.bindings: dict | None = bindings
@@ -140,7 +143,7 @@ class _Op:
         self.index = index
         self.attr: str | None = attr
         self.numeric: bool = numeric  # the result is certainly a number or an array
-        #: logsumexp (see idioms.py): the forward's names its gradient reads, ``exp`` and its sum.
+        #: An idiom's operation (see idioms.py): the forward's names its gradient reads.
         self.reads: tuple | None = reads
 
 
@@ -477,7 +480,7 @@ class _Reverse:
             if isinstance(stmt, (gast.Assign, gast.FunctionDef)):
                 self.ops[id(stmt)] = self.classify(stmt)
         if self.fuses_idioms:  # patterns with a gradient of their own: their last statement's operation
-            self.ops.update(idioms.logsumexp_ops(body, self.scope.params, self.ops, _logsumexp_op))
+            self.ops.update(idioms.fused_ops(body, self.scope.params, self.ops, _fused_op))
         self.mark_loops(body, None, set(self.scope.params))
         for stmt in _walk_stmts(body):
             if isinstance(stmt, gast.While):
@@ -1042,12 +1045,25 @@ class _Reverse:
                 self.contribute(elt.id, grad, MAYBE, stmt, state, out)
         elif op.kind == "dynamic":
             self.dynamic_contributions(stmt, op, t, dt, state, out)
-        elif op.kind == "logsumexp":  # the softmax times dt; the shift gets nothing (see idioms.py)
+        elif op.kind in _IDIOMS:  # the shifted array's gradient, in closed form; the shift gets none
             z = op.operands[0]
             if self.is_active_atom(z):
-                exp, total = map(build.name, op.reads)
-                grad = gast.BinOp(left=exp, op=gast.Mult(), right=gast.BinOp(left=dt, op=gast.Div(), right=total))
-                self.contribute(z.id, grad, SET, stmt, state, out)
+                self.contribute(z.id, self.idiom_gradient(op, t, dt.id), SET, stmt, state, out)
+
+    def idiom_gradient(self, op, t, dt):
+        """The gradient of an idiom (see idioms.py) with respect to its shifted array ``z``."""
+        name = build.name
+        if op.kind == "logsumexp":  # the softmax times dt
+            exp, total = op.reads
+            return _binop(name(exp), gast.Mult(), _binop(name(dt), gast.Div(), name(total)))
+        summed = self.runtime("unbroadcast")  # (to the sum's shape: summed over its axes)
+        if op.kind == "logsoftmax":  # dt less the softmax times dt's sum
+            exp, total = op.reads
+            share = _binop(build.call(summed, name(dt), name(total)), gast.Div(), name(total))
+            return _binop(name(dt), gast.Sub(), _binop(name(exp), gast.Mult(), share))
+        (total,) = op.reads  # softmax: itself times (dt less the sum of dt times itself)
+        inner = build.call(summed, _binop(name(dt), gast.Mult(), name(t)), name(total))
+        return _binop(name(t), gast.Mult(), _binop(name(dt), gast.Sub(), inner))
 
     def needs_unbroadcast(self, op, position, stmt):
         if not op.rule.broadcast:
@@ -1471,8 +1487,15 @@ def _merge_field_dicts(exprs):
     return [merged] + [e for e in exprs if not any(e is d for d in dicts)]
 
 
-def _logsumexp_op(z, m, exp, total):
-    return _Op("logsumexp", operands=[z, m], reads=(exp, total), numeric=True)
+_IDIOMS = ("logsumexp", "logsoftmax", "softmax")
+
+
+def _fused_op(kind, z, reads):
+    return _Op(kind, operands=[z], reads=reads, numeric=True)
+
+
+def _binop(left, op, right):
+    return gast.BinOp(left=left, op=op, right=right)
 
 
 def defined_in_forward(head, params, back_names):

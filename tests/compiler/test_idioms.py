@@ -1,12 +1,12 @@
-"""Idioms with a gradient of their own: log-sum-exp shifted by its maximum.
+"""Idioms with a gradient of their own: log-sum-exp, log-softmax and softmax, shifted by a maximum.
 
-``log(sum(exp(z - m))) + m`` does not depend on the shift ``m``. The
-transform gives ``z`` the softmax times the cotangent and ``m`` nothing,
-where op by op ``m`` would get two terms that cancel and pass them through
-the maximum's gradient. These tests pin when the pattern is recognised (and
-when it must not be: a shift that is not one number along the summed axis),
-and check values against central differences, with the pattern's pieces
-also used elsewhere, inside a loop, in float32 and at second order.
+None of them depends on the shift ``m``. The transform gives ``z`` the
+textbook formula and ``m`` nothing, where op by op ``m`` would get two terms
+that cancel and pass them through the maximum's gradient. These tests pin
+when the patterns are recognised (and when they must not be: a shift that is
+not one number along the summed axis), and check values against central
+differences, with the pattern's pieces also used elsewhere, inside a loop,
+in float32 and at second order.
 """
 
 import re
@@ -16,6 +16,9 @@ import pytest
 
 import srcgrad
 from gradcheck import check_gradient
+from srcgrad.models import activations
+
+WEIGHTS = np.linspace(-1.0, 2.0, 12)
 
 rng = np.random.default_rng(11)
 
@@ -81,6 +84,21 @@ def in_a_loop(z):
     return total
 
 
+def log_softmax_rows(z):
+    shifted = z - np.max(z, axis=1, keepdims=True)
+    return np.sum(WEIGHTS[:z.size].reshape(z.shape) * (shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))))
+
+
+def softmax_columns(z):
+    e = np.exp(z - np.min(z, axis=0, keepdims=True))  # (a minimum shifts as well as a maximum)
+    p = e / np.sum(e, axis=0, keepdims=True)
+    return np.sum(WEIGHTS[:z.size].reshape(z.shape) * p) + np.sum(np.log(e))  # (e is read again)
+
+
+def library_activations(z):
+    return np.sum(WEIGHTS[:z.size].reshape(z.shape) * (activations.softmax(z) + activations.logsoftmax(z, 0)))
+
+
 def backward_source(fn):
     source = srcgrad.adjoint_source(fn)
     return source[source.index("_backward("):]
@@ -113,7 +131,8 @@ def test_a_shift_that_is_not_one_number_along_the_sum_is_differentiated_op_by_op
 
 
 @pytest.mark.parametrize("fn", [rows, last_axis_methods, whole, shift_used_again, pieces_used_again,
-                                row_shift_column_sum, dropped_axis, in_a_loop])
+                                row_shift_column_sum, dropped_axis, in_a_loop, log_softmax_rows, softmax_columns,
+                                library_activations])
 @pytest.mark.parametrize("shape", [(3, 4), (5, 2)])
 def test_values_match_central_differences(fn, shape):
     for scale in (1.0, 30.0):  # (large values: the shift is what keeps exp finite)
@@ -138,6 +157,41 @@ def test_float32_stays_float32():
     assert dz.dtype == np.float32
     p = np.exp(z) / np.sum(np.exp(z), axis=1, keepdims=True)
     np.testing.assert_allclose(dz, (p - y) / 4, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn, textbook", [
+    (activations.logsoftmax, "dx = dy - exp * (unbroadcast(dy, total) / total)"),
+    (activations.softmax, "dx = y * (dy - unbroadcast(y * dy, total))"),
+])
+def test_log_softmax_and_softmax_read_as_the_textbook_writes_them(fn, textbook):
+    back = backward_source(fn)
+    assert textbook in back and "extremum_grad" not in back, back
+    assert back.count("\n") == 5, back  # (the saved values, one comment, one line, the return)
+
+
+def test_the_axis_may_be_a_name_bound_once():
+    # activations.softmax(x, axis): the same name in the maximum and the sum is the same axis
+    for axis in (0, 1, -1, None):
+        check_gradient(lambda z: np.sum(WEIGHTS[:z.size].reshape(z.shape) * activations.softmax(z, axis)),
+                       rng.standard_normal((3, 4)))
+
+
+def gradient_by_differences(fn, z, eps=1e-6):
+    columns = []
+    for i in range(z.size):
+        step = np.zeros(z.size)
+        step[i] = eps
+        up = srcgrad.gradient(fn, z + step.reshape(z.shape))[0]
+        down = srcgrad.gradient(fn, z - step.reshape(z.shape))[0]
+        columns.append(((up - down) / (2 * eps)).ravel())
+    return np.array(columns).T
+
+
+@pytest.mark.parametrize("fn", [log_softmax_rows, softmax_columns, library_activations])
+def test_second_order_through_the_closed_forms(fn):
+    z = rng.standard_normal((3, 4))
+    H = srcgrad.hessian(fn, z).reshape(z.size, z.size)
+    np.testing.assert_allclose(H, gradient_by_differences(fn, z), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("n", [3, 5])
