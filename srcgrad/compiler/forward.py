@@ -60,7 +60,8 @@ __all__ = ["tangent_transform", "forward_kind", "MULTILINEAR", "JOINTLY_LINEAR",
 #: Linear in each array argument separately: the tangent sums f(..., d_i, ...).
 MULTILINEAR = {
     operator.mul, operator.matmul, operator.neg, operator.pos, np.multiply, np.matmul, np.dot, np.outer,
-    np.inner, np.tensordot, np.einsum, numpy_rules.einsum_by_matmul, np.sum, np.mean, np.cumsum, np.trace,
+    np.inner, np.tensordot, np.einsum, numpy_rules.einsum_by_matmul, np.sum, numpy_rules.array_sum, np.mean,
+    np.cumsum, np.trace,
     np.reshape, np.ravel, np.squeeze, np.expand_dims, np.transpose, np.swapaxes, np.moveaxis, np.broadcast_to,
     np.flip, np.tile, np.repeat, np.take, np.diag, np.negative, np.positive,
     "sum", "mean", "cumsum", "reshape", "ravel", "flatten", "squeeze", "transpose", "swapaxes", "dot", "take",

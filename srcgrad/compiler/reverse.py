@@ -1416,8 +1416,8 @@ class _Reverse:
         return out
 
     def computed_faster(self, stmt):
-        """``stmt``, or a copy calling its rule's faster function for the value (``np.einsum``: see
-        ``Rule.computed_by``). Only ``name = f(a, b, ...)``: no keywords, no ``*args``."""
+        """``stmt``, or a copy calling its rule's faster function for the value (``np.einsum``,
+        ``np.sum``: see ``Rule.computed_by``). Only ``name = f(a, b, ...)``: no keywords, no ``*args``."""
         op = self.ops.get(id(stmt))
         if op is None or op.kind not in ("rule", "rulecall") or op.rule.computed_by is None:
             return stmt
@@ -1426,6 +1426,7 @@ class _Reverse:
             return stmt
         fn = op.rule.computed_by
         faster = gast.Call(func=build.name(self.inject(fn.__name__, fn)), args=list(call.args), keywords=[])
+        faster._srcgrad_pure = True  # (as the call it replaces: the simplifier may fold it into its one use)
         new = build.assign(stmt.targets[0].id, faster)
         new._srcgrad_line = getattr(stmt, "_srcgrad_line", None)
         return new

@@ -85,6 +85,8 @@ SPECS = [
 
     # reductions
     *reductions(np.sum, "np.sum"),
+    # What generated forwards call for np.sum(a): np.add.reduce for an array, np.sum for the rest.
+    *reductions(srcgrad.rules.numpy.array_sum, "srcgrad.rules.numpy.array_sum"),
     *reductions(np.mean, "np.mean"),
     *reductions(np.prod, "np.prod", "nonzero"),
     *reductions(np.max, "np.max"),
@@ -576,3 +578,35 @@ def test_einsum_by_matmul_leaves_the_rest_to_einsum(spec, operands):
     want = np.einsum(spec, *operands)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+def sum_then_sum_by_rows(a):
+    return np.sum(a ** 2) + np.sum(np.sum(a, axis=1) ** 2)
+
+
+@pytest.mark.parametrize("value", [
+    np.random.default_rng(5).standard_normal(1000),  # (pairwise summation: the same blocks, the same bits)
+    np.arange(12, dtype=np.int8).reshape(3, 4),  # (a small integer is summed in the platform's integer)
+    np.array([[1.5, 2.5]], dtype=np.float32),
+    [1.0, 2.0, 3.5],  # (not arrays: np.sum's own call)
+    3.0,
+    np.ma.masked_array([1.0, 2.0, 4.0], mask=[False, True, False]),
+])
+def test_array_sum_is_np_sum(value):
+    got = srcgrad.rules.numpy.array_sum(value)
+    want = np.sum(value)
+    assert type(got) is type(want) and np.result_type(got) == np.result_type(want)
+    assert got == want
+
+
+def test_generated_forwards_sum_arrays_with_array_sum():
+    """np.sum(a) without keywords runs as array_sum(a) in generated code; with them, as written."""
+    source = srcgrad.adjoint_source(sum_then_sum_by_rows)
+    forward = source[:source.index("_backward(")]
+    assert "total = array_sum(power)" in forward and "np.sum(a, axis=1)" in forward, forward
+    a = np.random.default_rng(6).standard_normal((3, 4))
+    check_gradient(sum_then_sum_by_rows, a)
+    y, _ = srcgrad.withgradient(sum_then_sum_by_rows, a)
+    assert y == sum_then_sum_by_rows(a)
+    H = srcgrad.hessian(sum_then_sum_by_rows, a).reshape(12, 12)
+    np.testing.assert_allclose(H, 2 * np.eye(12) + 2 * np.kron(np.eye(3), np.ones((4, 4))), atol=1e-12)
