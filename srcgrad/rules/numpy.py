@@ -778,12 +778,15 @@ def array_sum(a, axis=None, dtype=None, out=None, keepdims=False):
 
     For an array, the reduction ``np.sum`` itself ends in, ``np.add.reduce``:
     the same value, bit for bit, without the two layers of Python dispatch in
-    front of it, which cost a small array's sum three times over. Anything
-    else (a list, a number, an array subclass) goes to ``np.sum``.
+    front of it, with which a small array's sum takes three times as long.
+    Anything else (a list, a number, an array subclass, an object with a
+    ``sum`` method) goes to ``np.sum``, as it was called.
     """
     if type(a) is np.ndarray:
         return _add_reduce(a, axis, dtype, out, keepdims=keepdims)
-    return np.sum(a, axis, dtype, out, keepdims=keepdims)
+    if keepdims:
+        return np.sum(a, axis, dtype, out, keepdims=True)
+    return np.sum(a, axis, dtype, out)  # (as np.sum: keepdims only when given)
 
 
 _add_reduce = np.add.reduce

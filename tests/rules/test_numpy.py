@@ -591,6 +591,8 @@ def sum_then_sum_by_rows(a):
     [1.0, 2.0, 3.5],  # (not arrays: np.sum's own call)
     3.0,
     np.ma.masked_array([1.0, 2.0, 4.0], mask=[False, True, False]),
+    np.arange(4.0).view(type("Tagged", (np.ndarray,), {})),
+    type("Ledger", (), {"sum": lambda self, axis=None, dtype=None, out=None: 42.0})(),  # (no keepdims)
 ])
 def test_array_sum_is_np_sum(value):
     got = srcgrad.rules.numpy.array_sum(value)
