@@ -219,16 +219,17 @@ def run_task(task, size="full", tools=None, rounds=7, min_sample=0.02, budget=30
 #: Why a target is not met, from profiling (shown only while it is not met).
 UNMET = {
     ("mlp", "srcgrad ≤ 1.10× the hand-written NumPy gradient"):
-        "The large matrix products are the hand-written ones; the rest is the loss differentiated op by op: "
-        "about 15 small operations through log-sum-exp where the hand-written gradient writes (p - Y) / n, and "
-        "ReLU's gradient checking for ties (np.maximum splits a tie) before it multiplies. Fusing those needs "
-        "simplification across rules, which srcgrad does not do yet. The ratio moves between runs of the same "
-        "code on this machine (1.13-1.3x in quick runs within one hour; the session-start code measured alike).",
+        "The large matrix products are the hand-written ones. The log-sum-exp now gets its closed-form "
+        "gradient (dz = exp * (dlse / total); the maximum gets none), but the loss is still differentiated "
+        "through its value, which the hand-written gradient never computes: it writes (p - Y) / n, using that "
+        "each row of Y sums to one. ReLU's gradient also checks for ties (np.maximum splits a tie) before it "
+        "multiplies. By the fastest of many runs the ratio is 1.11x (1.11-1.12x with the session-start code); "
+        "medians of quick runs move between 1.13x and 1.25x on this machine.",
     ("linreg", "srcgrad ≤ 3× the hand-written gradient"):
-        "Overhead-bound and on the line (3.0-3.2x in full runs): the hand-written gradient takes about 6 us, "
-        "as long as the objective itself. srcgrad's is one forward (the objective plus the saved values) and a "
-        "backward of six calls (unreduce, unbroadcast x3, the outer product, now each on a fast path for plain "
-        "arrays), about 2 us each way above the objective.",
+        "Overhead-bound: the hand-written gradient takes about 6 us, as long as the objective itself. srcgrad's "
+        "is one forward (the objective plus the saved values, its np.sum now np.add.reduce straight away: "
+        "array_sum) and a backward of six calls (unreduce, unbroadcast x3, the outer product), about 2 us each "
+        "way above the objective. 2.5-2.7x in quick runs (3.0-3.2x before array_sum).",
     ("logistic", "srcgrad gradient ≤ 6× the primal loop"):
         "On the line: 5.1-6.7x between runs of the same code. The primal step is three float operations. The "
         "gradient tapes x, r·x and 1−x (one tuple appended and read back per step) besides its five float "
@@ -250,7 +251,8 @@ UNMET = {
         "The cell and its sigmoids are spliced into lstm_predict, which (it has a loop) stays a call per "
         "step, now straight to its compiled variant (dispatch.direct_loops). A sigmoid's gradient is now one "
         "expression under one None check (it was five guarded steps): about 6% side by side with the "
-        "session-start code. Each step's backward still makes more NumPy calls than hand-written BPTT "
+        "session-start code; the two sums a step now skip np.sum's Python layers (array_sum). Each step's "
+        "backward still makes more NumPy calls than hand-written BPTT "
         "(unbroadcast per operation, index_add per gate slice, a fresh gradient of the parameters per step, "
         "then added to the running sum); knowing shapes at compile time, and splicing loops once captured "
         "values have kinds, would remove most of them.",
