@@ -12,7 +12,7 @@ import copy
 import gast
 
 __all__ = ["name", "store", "const", "assign", "call", "attr", "tuple_", "expr_stmt", "is_atom", "names_in",
-           "walk", "child_fields", "copy_tree", "replace_names", "substituted"]
+           "walk", "child_fields", "copy_tree", "replace_names", "substituted", "statement_lists"]
 
 _AST = gast.AST
 _Name, _Load, _Store, _Constant, _Assign = gast.Name, gast.Load, gast.Store, gast.Constant, gast.Assign
@@ -250,3 +250,12 @@ def names_in(node, ctx=gast.Load):
             elif isinstance(value, _AST):
                 append(value)
     return out if by is None else by
+
+
+def statement_lists(stmts):
+    """Every statement list in ``stmts``: itself, then those of its loops and branches, nested ones too."""
+    yield stmts
+    for stmt in stmts:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            yield from statement_lists(stmt.body)
+            yield from statement_lists(stmt.orelse)

@@ -52,7 +52,7 @@ def fused_ops(body, params, ops, make_op) -> dict:
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             counts[node.id] = counts.get(node.id, 0) + 1
     found = {}
-    for block in _blocks(body):
+    for block in build.statement_lists(body):
         # Names bound once in the whole function, here: name -> position in this block.
         defs = {}
         for position, stmt in enumerate(block):
@@ -116,15 +116,6 @@ def _softmax(chain, op):
 
 _SUMS = (np.sum, "sum")
 _EXTREMA = (np.max, np.min, np.amax, np.amin, "max", "min")
-
-
-def _blocks(stmts):
-    """Each statement list: the body, and those of its loops and branches."""
-    yield stmts
-    for stmt in stmts:
-        if isinstance(stmt, (gast.If, gast.For, gast.While)):
-            yield from _blocks(stmt.body)
-            yield from _blocks(stmt.orelse)
 
 
 def _stored(stmts) -> set:

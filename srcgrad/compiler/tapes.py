@@ -118,14 +118,14 @@ def _fuse(forward, backward, tapes):
     taken = build.names_in(forward, None) | build.names_in(backward, None)
     pops = {}  # tape -> (block, position, target)
     counts = {}
-    for block in _blocks(backward.body):
+    for block in build.statement_lists(backward.body):
         for k, stmt in enumerate(block):
             name = _popped_tape(stmt)
             if name in tapes:
                 pops[name] = (block, k, stmt.targets[0])
                 counts[name] = counts.get(name, 0) + 1
     gone, renamed = set(), {}
-    for block in _blocks(forward.body):
+    for block in build.statement_lists(forward.body):
         k = 0
         while k < len(block):
             run = []
@@ -144,7 +144,7 @@ def _fuse(forward, backward, tapes):
             gone |= set(members)
             renamed[first] = _fresh("tape", taken)  # (it holds the step's values, not first's alone)
             k += len(run) - len(group) + 1
-    for block in _blocks(backward.body):
+    for block in build.statement_lists(backward.body):
         if any(s is _DROPPED for s in block):
             block[:] = [s for s in block if s is not _DROPPED] or [gast.Pass()]
     if gone:
@@ -246,15 +246,6 @@ def _drop_tapes(forward, backward, gone):
     saved.elts = [e for e in saved.elts if not (isinstance(e, gast.Name) and e.id in gone)]
     unpack = backward.body[0].targets[0]
     unpack.elts = [e for e in unpack.elts if not (isinstance(e, gast.Name) and e.id in gone)]
-
-
-def _blocks(stmts):
-    """Every statement list in ``stmts``, nested ones too."""
-    yield stmts
-    for stmt in stmts:
-        if isinstance(stmt, (gast.If, gast.For, gast.While)):
-            yield from _blocks(stmt.body)
-            yield from _blocks(stmt.orelse)
 
 
 def _pushed_tape(stmt):
