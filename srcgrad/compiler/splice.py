@@ -17,12 +17,15 @@ second compiled function::
 Only calls that mean the same thing pasted as called are spliced: the
 helper is a module-level function read through a global name of the
 caller's own module (so its globals are the caller's), with no closure,
-no ``*args``/``**kwargs``, no derivative rule of its own, no loop (a
-function with a loop is compiled on its own, specialised to whether its
-arguments are numbers or arrays), no nested functions, and no write into
-an argument (Python would change the
-caller's array; srcgrad's run-time call never does). Anything else stays
-a call, resolved at run time as before.
+no ``*args``/``**kwargs``, no derivative rule of its own, no nested
+functions, and no write into an argument (Python would change the
+caller's array; srcgrad's run-time call never does). A helper with a
+loop is spliced only into a caller that loops itself: there a call costs
+a dispatch and a pullback every turn, and the caller is compiled for its
+arguments' kinds anyway. Called from straight-line code it stays a call,
+compiled on its own and specialised to whether *its* arguments are
+numbers or arrays (a scalar loop then needs no ``unbroadcast``). Anything
+else stays a call, resolved at run time as before.
 
 A spliced helper is read when its caller is compiled. If the global name
 is later bound to something else, the caller's compiled code is stale:
@@ -81,14 +84,16 @@ def splice(fdef, parsed, scope, namer) -> Spliced:
     if scope.generated:  # (generated code calls srcgrad's own machinery, never a user's helper)
         return done
     stored, _ = _names(build.walk(gast.Module(body=fdef.body, type_ignores=[])))
-    _, reads = _names(build.walk(fdef))
-    splicer = _Splicer(parsed, scope, namer, done, stored | set(scope.locals), reads)
+    nodes = list(build.walk(fdef))
+    _, reads = _names(nodes)
+    loops = any(isinstance(node, (gast.For, gast.While)) for node in nodes)
+    splicer = _Splicer(parsed, scope, namer, done, stored | set(scope.locals), reads, loops)
     fdef.body = splicer.block(fdef.body, (parsed.fn,))
     return done
 
 
 class _Splicer:
-    def __init__(self, parsed, scope, namer, done, defined, reads):
+    def __init__(self, parsed, scope, namer, done, defined, reads, loops):
         self.parsed = parsed
         self.scope = scope
         self.namer = namer
@@ -97,6 +102,8 @@ class _Splicer:
         self.defined = defined
         #: How often the caller reads each of its names.
         self.reads = reads
+        #: Whether the caller has a loop: only then are helpers with loops spliced too.
+        self.loops = loops
         #: id of a spliced ``t = result`` statement -> the tuple display ``result`` is, if it is one.
         self.tuples = {}
 
@@ -204,8 +211,8 @@ class _Splicer:
         params = set(callee_scope.params)
         own = callee_scope.locals | stored
         for node in nodes:
-            if isinstance(node, _REFUSED_NODES) or isinstance(node, (gast.For, gast.While)):
-                return False  # (a loop stays a call: compiled alone, it is specialised to its arguments' kinds)
+            if isinstance(node, _REFUSED_NODES) or (not self.loops and isinstance(node, (gast.For, gast.While))):
+                return False  # (see the module's docstring for loops)
             if isinstance(node, gast.Call) and getattr(node.func, "_srcgrad_runtime", None) in _WRITERS \
                     and node.args and isinstance(node.args[0], gast.Name) and node.args[0].id in params:
                 return False

@@ -6,6 +6,7 @@ code holds: a spliced helper leaves no ``pullback`` behind; one that must
 stay a call does.
 """
 
+import itertools
 import sys
 
 import numpy as np
@@ -95,15 +96,44 @@ def outer(w, h0):
     return s
 
 
+def once(w, h0):
+    return np.sum(middle(h0, w, 3))
+
+
+def variants(fn):
+    return [entry for entry in cache._entries.values() if entry.fn.__code__ is fn.__code__ and entry.kinds]
+
+
 @pytest.mark.parametrize("seed", [0, 1])
-def test_helpers_are_spliced_into_loops_and_a_helper_with_a_loop_stays_a_call(seed):
+def test_a_helper_with_a_loop_is_spliced_into_a_caller_that_loops(seed):
     r = np.random.default_rng(seed)
+    srcgrad.clear_cache()
     check_gradient(outer, r.normal(size=3), r.normal(size=3))
     check_gradient(outer, float(r.normal()), float(r.normal()))  # (the variant for numbers)
-    # middle has a loop: compiled on its own, specialised to its arguments' kinds; inner_step is pasted into it.
-    assert "pullback" in srcgrad.adjoint_source(outer) and "middle" in srcgrad.adjoint_source(outer)
+    # middle (a loop) and inner_step inside it are pasted into outer's loop: no call per turn.
+    source = srcgrad.adjoint_source(outer)
+    loops = [line for line in source.splitlines() if line.lstrip().startswith("for ")]
+    assert "pullback" not in source and "np.tanh" in source and len(loops) == 4  # two forward, two backward
+    (numbers,) = [entry for entry in variants(outer) if entry.kinds == (0, 0)]
+    lines = numbers.source.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("for j in reversed"))
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    inside = itertools.takewhile(lambda line: len(line) - len(line.lstrip()) > indent, lines[start + 1:])
+    pasted_loop = "\n".join(inside)
+    assert "dw" in pasted_loop and "unbroadcast" not in pasted_loop and "accum" not in pasted_loop  # numbers, known
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_helper_with_a_loop_called_from_straight_line_code_stays_a_call(seed):
+    r = np.random.default_rng(seed)
+    srcgrad.clear_cache()
+    check_gradient(once, r.normal(size=3), r.normal(size=3))
+    check_gradient(once, float(r.normal()), float(r.normal()))
+    # Compiled on its own, middle is specialised to its arguments' kinds; inner_step is pasted into it.
+    assert "pullback" in srcgrad.adjoint_source(once)
     inside = srcgrad.adjoint_source(middle)
     assert "pullback" not in inside and "np.tanh" in inside
+    assert {entry.kinds for entry in variants(middle)} == {(1, 1, 0), (0, 0, 0)}
 
 
 def second_order_helper(x):
