@@ -26,7 +26,10 @@ def accum(a, b):
             out[key] = accum(out.get(key), value)
         return out
     if type(a) is tuple or type(a) is list:
-        return type(a)(accum(x, y) for x, y in zip(a, b))
+        # (A slot that is None on either side is the other side's: one call per slot that adds, not per slot.
+        # A list's gradient read at one index is all None but there.)
+        added = [x if y is None else y if x is None else accum(x, y) for x, y in zip(a, b)]
+        return added if type(a) is list else tuple(added)
     return a + b
 
 

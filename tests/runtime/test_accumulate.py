@@ -69,3 +69,17 @@ def test_matmul_gradients_agree_with_einsum(ashape, bshape, spec, dtype):
                       (matmul_grad_b(dy, a, b), np.einsum(f"{y_idx},{a_idx}->{b_idx}", dy, a))):
         assert np.shape(got) == want.shape and np.result_type(got) == dtype
         np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_accum_adds_lists_and_tuples_slot_by_slot_with_none_as_zero():
+    from srcgrad.runtime.accumulate import accum
+
+    a, b = np.ones(3), np.arange(3.0)
+    for kind in (list, tuple):
+        total = accum(kind([a, None, None, {"w": a}]), kind([b, b, None, {"w": b, "v": a}]))
+        assert type(total) is kind and len(total) == 4 and total[2] is None
+        np.testing.assert_array_equal(total[0], a + b)
+        assert total[1] is b and set(total[3]) == {"w", "v"}
+        np.testing.assert_array_equal(total[3]["w"], a + b)
+    nested = accum([[a, None], None], [[None, b], [a]])
+    assert nested[0][0] is a and nested[0][1] is b and nested[1] == [a]
