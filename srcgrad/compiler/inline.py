@@ -16,7 +16,7 @@ import types
 
 import gast
 
-from . import build
+from . import build, kept
 from .parse import parse_body
 from .resolve import MISSING
 
@@ -50,27 +50,42 @@ def template_of(rule) -> Template:
     if found is not None:
         return found
     params, kwonly, vararg, defaults = _parameters(fn)
-    outputs, free = None, {}
-    try:
-        statements = parse_body(fn)
-    except Exception:
-        statements = None
-    if statements is not None:
-        body = [s for s in statements if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
-        if len(body) == 1 and isinstance(body[0], gast.Return) and isinstance(body[0].value, gast.Tuple):
-            outputs = body[0].value.elts
-            local = set(params) | set(kwonly) | ({vararg} if vararg else set())
-            for node in build.walk(body[0].value):
-                if isinstance(node, gast.Name) and node.id not in local:
-                    value = fn.__globals__.get(node.id, getattr(builtins, node.id, MISSING))
-                    if value is MISSING:
-                        outputs = None
-                        break
-                    free[node.id] = value
+    local = set(params) | set(kwonly) | ({vararg} if vararg else set())
+    parsed = kept.recall(fn)
+    if parsed is None:
+        parsed = _outputs(fn, local)
+        if parsed[0] is not None or parsed[1] is not None:
+            kept.keep(fn, *parsed)
+    outputs, names = parsed
+    free = {}
+    for name in names or ():
+        value = fn.__globals__.get(name, getattr(builtins, name, MISSING))
+        if value is MISSING:
+            outputs, free = None, {}
+            break
+        free[name] = value
     template = Template(fn, params, vararg, defaults, outputs, free, kwonly)
     with _lock:
         _templates[fn] = template
     return template
+
+
+def _outputs(fn, local):
+    """``(outputs, names)`` of a rule read from its source: one expression per primal argument when
+    its body is one ``return`` of a tuple, and the other names those read (in order); ``outputs``
+    None when it is not (``names`` None too when there is no source to read)."""
+    try:
+        statements = parse_body(fn)
+    except Exception:
+        return None, None
+    body = [s for s in statements if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+    if not (len(body) == 1 and isinstance(body[0], gast.Return) and isinstance(body[0].value, gast.Tuple)):
+        return None, []
+    names = []
+    for node in build.walk(body[0].value):
+        if isinstance(node, gast.Name) and node.id not in local and node.id not in names:
+            names.append(node.id)
+    return body[0].value.elts, names
 
 
 def parameters_by_signature(fn):
