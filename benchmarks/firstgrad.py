@@ -10,7 +10,7 @@ after ``pip install`` or any earlier run: they write it under a temporary
 ``PYTHONPYCACHEPREFIX`` (never into the repository), after one unmeasured
 child. That child also leaves the parsed rules srcgrad keeps beside the
 bytecode (:mod:`srcgrad.compiler.kept`), as any earlier gradient would; the
-very first gradient after installing parses them, about 1.5 ms more for
+very first gradient after installing parses them, about 1.3 ms more for
 the MLP. ``bytecode=False`` measures the environment as it is, where
 ``PYTHONDONTWRITEBYTECODE`` may make every child compile srcgrad's source
 (about 150 ms, which then falls in the import or the first gradient).
