@@ -248,20 +248,22 @@ UNMET = {
         "hand-written one, each a few microseconds of overhead.",
     ("lstm", "srcgrad ≤ 1.5× hand-written"):
         "Overhead-bound: 14-element arrays, 1023 steps x 2 layers, every NumPy call a microsecond or two. "
-        "The cell and its sigmoids are spliced into lstm_predict, which (it has a loop) stays a call per "
-        "step, now straight to its compiled variant (dispatch.direct_loops). A sigmoid's gradient is now one "
-        "expression under one None check (it was five guarded steps): about 6% side by side with the "
-        "session-start code; the two sums a step now skip np.sum's Python layers (array_sum). Each step's "
-        "backward still makes more NumPy calls than hand-written BPTT "
-        "(unbroadcast per operation, index_add per gate slice, a fresh gradient of the parameters per step, "
-        "then added to the running sum); knowing shapes at compile time, and splicing loops once captured "
-        "values have kinds, would remove most of them.",
+        "lstm_predict (a loop over the layers) is now spliced into the loop over time, so a step makes no "
+        "call through pullback, and a list's gradient read at one index adds without a call per slot: "
+        "by the fastest of five calls, side by side with the session-start code, 1.92-1.98x -> 1.88-1.90x "
+        "(about 5%). With `--only lstm` and the peers it reads 1.94-1.97x. Each step's backward still calls "
+        "srcgrad's runtime about 80 times where hand-written BPTT makes plain NumPy calls: an unbroadcast "
+        "per operation (34 a step, about 0.4 us each), four writes into "
+        "each layer's gate gradient where the hand-written code concatenates once, the concatenation's "
+        "gradient taken apart again item by item. Shapes known at compile time (specialising on shapes, "
+        "not only ndim) would remove most of them.",
     ("cold", "first gradient of the MLP loss ≤ 15 ms after import"):
-        "On the line on a quiet machine (15-18 ms), above it when loaded. The compiler and gast load with "
-        "srcgrad now, so this is transform + compile + the gradient itself: about 8 ms of pure-Python tree "
-        "passes (parse, normalise, splice, reverse, simplify, emit), compile() under 1 ms, 4-5 ms done once "
-        "per process (reading and parsing the rules' templates, the user's file), and the MLP's own 2.5 ms. "
-        "A printer of our own instead of ast.unparse saved 1.4 ms but the emitter stays the standard library's.",
+        "On the line when the machine is loaded. Side by side in fresh processes on a quiet spell: 14.9 ms "
+        "with the session-start code, 13.6 ms now that the parsed one-line rules are kept beside the rules' "
+        "bytecode (srcgrad/compiler/kept.py) instead of read and parsed again by every process. What is left "
+        "is transform + compile + the gradient itself: about 8 ms of pure-Python tree passes (parse, "
+        "normalise, splice, reverse, simplify, emit), compile() under 1 ms, reading the user's file, and "
+        "the MLP's own 1.6-2 ms. The very first gradient after installing parses the rules: 1.3 ms more.",
     ("cold", "`import srcgrad` ≤ 150 ms"):
         "On the line when the machine is loaded: NumPy's own import takes 85-120 ms here (measured alone, "
         "below); srcgrad, with its compiler and gast (loaded with it since the first gradient is measured "
