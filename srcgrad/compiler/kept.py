@@ -98,8 +98,8 @@ def _key(fn):
 
 def _kept(fn):
     code = getattr(fn, "__code__", None)
-    if code is None:
-        return None
+    if code is None or code.co_name == "<lambda>":
+        return None  # (two lambdas on one line would share a key)
     source = code.co_filename
     try:
         return _files[source]

@@ -93,6 +93,14 @@ def test_a_damaged_or_foreign_file_is_parsed_past_and_written_over(source, monke
         assert f.read() != damage
 
 
+def test_lambdas_are_not_kept(source, monkeypatch):
+    source.write_text(RULES + "\nPAIR = (lambda dy, y, x: (dy * 2.0,), lambda dy, y, x: (dy * 3.0,))\n")
+    template, module = template_in_new_process(source, monkeypatch)
+    for rule, shown_as in zip(module.PAIR, ["dy * 2.0", "dy * 3.0"]):
+        assert shown(inline.template_of(types.SimpleNamespace(reverse=rule))) == [shown_as]
+        assert kept.recall(rule) is None
+
+
 def test_nothing_is_written_where_python_writes_no_bytecode(source, monkeypatch):
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     template, _ = template_in_new_process(source, monkeypatch)
