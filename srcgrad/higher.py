@@ -28,7 +28,7 @@ from .errors import NonScalarOutputError, NoRuleError
 from .rules.registry import defrule, nograd
 from .runtime.dispatch import Back, pullback as runtime_pullback
 from .runtime.accumulate import accum
-from .runtime.structure import index_grad, item, to_user
+from .runtime.structure import index_grad, item, real_for, to_user
 
 __all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed", "user_pullback", "withgradient"]
 
@@ -50,7 +50,7 @@ def gradient(f, *args):
     """``srcgrad.gradient`` as differentiated code sees it: one pullback, seeded with 1."""
     y, back = runtime_pullback(f, *args)
     grads = back(seed(y))
-    return grads[1:]
+    return real_grads(grads[1:], args)
 
 
 def withgradient(f, *args):
@@ -78,7 +78,21 @@ def user_grads(grads, args):
 
 @defrule(user_grads, broadcast=False, _builtin=True)
 def user_grads_rule(dy, y, grads, args):
-    return (dy, None)
+    return (real_grads(dy, args), None)
+
+
+def real_grads(grads, args):
+    """The gradients of real arguments without the imaginary parts complex intermediates leave (docs/complex.md).
+
+    As ``srcgrad.gradient`` returns them; differentiated again, what the
+    outer pass sends back through a real argument's gradient is real too.
+    """
+    return tuple(real_for(g, a) for g, a in zip(grads, args))
+
+
+@defrule(real_grads, broadcast=False, _builtin=True)
+def real_grads_rule(dy, y, grads, args):
+    return (real_grads(dy, args), None)
 
 
 def plan(fn, args):

@@ -81,7 +81,7 @@ LINEAR_IN_FIRST = {
     structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
     runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
     runtime_rules.cell_values, dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout,
-    higher.bound_object, higher.user_grads, numpy_rules.unreduce, tape.pop, tape.tape_top, tape.tape_rest,
+    higher.bound_object, higher.user_grads, higher.real_grads, numpy_rules.unreduce, tape.pop, tape.tape_top, tape.tape_rest,
 }
 def _forward_only(dy, y, *args):
     raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
@@ -416,6 +416,8 @@ def var_tangent(dargs, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=F
     """d var(a) = 2 * mean-like sum of (a - mean) * da."""
     centred = a - np.mean(a, axis=axis, keepdims=True)
     n = np.size(a) // max(np.size(np.mean(a, axis=axis)), 1)
+    if np.iscomplexobj(a):  # (the variance of |a - mean|, real: its tangent is real too)
+        return 2 * np.real(np.sum(np.conj(centred) * dargs[0], axis=axis, keepdims=keepdims)) / (n - ddof)
     return 2 * np.sum(centred * dargs[0], axis=axis, keepdims=keepdims) / (n - ddof)
 
 
@@ -431,6 +433,8 @@ def reduction_tangent(grad):
         bound = dict(zip(names, args), **kwargs)
         axis, keepdims = bound.get("axis"), bound.get("keepdims", False)
         slope = grad(np.ones_like(y), y, a, *args, **kwargs)
+        if np.iscomplexobj(a):  # (std and norm are real: Re(slope da), in autograd's convention of docs/complex.md)
+            return np.real(np.sum(slope * dargs[0], axis=axis, keepdims=keepdims))
         return np.sum(slope * dargs[0], axis=axis, keepdims=keepdims)
 
     tangent.__name__ = tangent.__qualname__ = grad.__name__.replace("_slope", "_tangent")
@@ -450,6 +454,8 @@ def norm_slope(dy, y, x, ord=None, axis=None, keepdims=False):
 def astype_tangent(dargs, y, a, dtype, copy=True):
     """A cast to floats carries the tangent along; a cast to integers or booleans does not."""
     if np.issubdtype(np.dtype(dtype), np.inexact):
+        if not np.issubdtype(np.dtype(dtype), np.complexfloating):
+            return np.real(np.asarray(dargs[0])).astype(dtype)  # (complex to real keeps the real part)
         return np.asarray(dargs[0]).astype(dtype)
     return runtime_forward.zero_tangent(np.asarray(y, float))
 
@@ -527,6 +533,11 @@ FORWARD_RULES = {
     "astype": astype_tangent, builtins.max: extremum_of_tangent, builtins.min: extremum_of_tangent,
     builtins.sorted: sorted_tangent, structure.captured: captured_tangent, super: super_tangent,
     higher.plan: plan_tangent, higher.make_back: make_back_tangent,
+    # Complex numbers: functions from complex to real give real tangents (docs/complex.md).
+    np.abs: numpy_rules.abs_tangent, builtins.abs: numpy_rules.abs_tangent, np.imag: numpy_rules.imag_tangent,
+    np.angle: numpy_rules.angle_tangent, "real": numpy_rules.real_attribute_tangent,
+    "imag": numpy_rules.imag_attribute_tangent, "conj": numpy_rules.conj_tangent,
+    "conjugate": numpy_rules.conj_tangent,
 }
 """Explicit forward rules ``tangent(dargs, y, *args, **kwargs)``, by primal (or array method name).
 

@@ -6,6 +6,7 @@ import functools
 import numpy as np
 
 from ..runtime.structure import gather
+from .numpy import abs_grad
 from .operators import power_slope, sum_to_shape
 from .registry import defrule, nograd
 
@@ -38,7 +39,7 @@ def extremum_grad(dy, y, xs):
 
 @rule(builtins.abs, broadcast=False, elementwise=True)
 def abs(dy, y, x):
-    return (dy * np.sign(x),)
+    return (abs_grad(dy, y, x),)
 
 
 @rule(builtins.float, broadcast=False)

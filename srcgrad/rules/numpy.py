@@ -114,9 +114,12 @@ def std_grad(dy, y, x, axis=None, ddof=0, keepdims=False):
 
 
 def var_grad(dy, x, axis=None, ddof=0, keepdims=False):
-    """The gradient of ``np.var(x, axis, ddof)``."""
+    """The gradient of ``np.var(x, axis, ddof)`` (for complex ``x``, the variance of ``|x - mean|``: real)."""
     centred = x - np.mean(x, axis=axis, keepdims=True)
     n = np.size(x) // max(np.size(np.mean(x, axis=axis)), 1)
+    if np.iscomplexobj(x):  # (a function from complex to real: docs/complex.md)
+        dy = np.real(dy)
+        centred = np.conj(centred)
     return unreduce(dy, x, axis, keepdims) * 2 * centred / (n - ddof)
 
 
@@ -258,12 +261,20 @@ def trace_grad(dy, x, offset=0):
 
 
 def norm_grad(dy, y, x, ord=None, axis=None, keepdims=False):
-    """The gradient of ``np.linalg.norm``: vector norms, or matrix norms over two axes."""
+    """The gradient of ``np.linalg.norm``: vector norms, or matrix norms over two axes.
+
+    For complex ``x`` (a function from complex to real: docs/complex.md), the conjugate of the
+    real formula's slope (``conj(x) / |x|`` for the 2-norm) times the real part of ``dy``.
+    """
     matrix_axes = (axis is None and np.ndim(x) == 2) or (np.ndim(axis) == 1 and len(axis) == 2)
+    if np.iscomplexobj(x):
+        dy = np.real(dy)
     if matrix_axes and ord not in (None, "fro"):
         g = matrix_norm_grad(dy, x, ord, (0, 1) if axis is None else axis)
     else:
         g = vector_norm_grad(dy, y, x, ord, axis, keepdims)
+    if np.iscomplexobj(x):
+        g = np.conj(g)
     return g
 
 
@@ -545,6 +556,8 @@ def logsumexp_weight_grad(dy, y, a, axis=None, b=None, keepdims=False):
 def astype_grad(dy, x, dtype):
     """``dy`` in ``x``'s float dtype; nothing passes a cast to integers or booleans."""
     if np.issubdtype(np.dtype(dtype), np.inexact):
+        if not (np.iscomplexobj(x) and np.issubdtype(np.dtype(dtype), np.complexfloating)):
+            dy = np.real(dy)  # (to or from complex, one side is real: docs/complex.md)
         g = np.asarray(dy).astype(np.result_type(x, np.float32))
     else:
         g = zeros_for(x)
@@ -758,12 +771,143 @@ def arctanh(dy, y, x):
 
 @unary(np.abs)
 def absolute(dy, y, x):
-    return (dy * np.sign(x),)
+    return (abs_grad(dy, y, x),)
 
 
 @unary(np.fabs)
 def fabs(dy, y, x):
     return (dy * np.sign(x),)
+
+
+# ------------------------------------------------------------------ complex numbers
+#
+# autograd's convention (docs/complex.md): the gradient of a real f of z = x + iy is
+# df/dx - i df/dy, and a holomorphic function's rule is dy * f'(z), as for reals. A function
+# from complex to real (abs, real, imag, angle) reads only the real part of its dy: the
+# gradient of a real value may carry an imaginary part, which means nothing and is dropped
+# where it could start to mean something: here, where it is written into a real array
+# (structure.index_grad) and where it reaches a real argument (structure.real_for).
+
+def real_zeros(x):
+    """Zeros shaped like ``x``, in its float dtype (float64 for a Python float, an integer, or complex128's parts)."""
+    dtype = np.result_type(x)
+    return np.zeros(np.shape(x), np.real(np.zeros((), dtype)).dtype if dtype.kind in "fc" else np.float64)
+
+
+def abs_grad(dy, y, x):
+    """The gradient of ``y = |x|``: ``dy sign(x)`` for real ``x``; ``Re(dy) conj(x) / |x|`` (0 at 0) for complex."""
+    if np.iscomplexobj(x):
+        return np.real(dy) * np.conj(x) / np.where(y == 0, 1, y)
+    return dy * np.sign(x)
+
+
+def abs_tangent(dargs, y, x):
+    """The tangent of ``y = |x|``: ``Re(conj(x) dx) / |x|`` (0 at 0), ``sign(x) dx`` for real ``x``."""
+    if np.iscomplexobj(x):
+        return np.real(np.conj(x) * dargs[0]) / np.where(y == 0, 1, y)
+    return dargs[0] * np.sign(x)
+
+
+def imag_grad(dy, x):
+    """The gradient of ``np.imag(x)``: ``-i Re(dy)``; a zero for real ``x``, whose imaginary part is constant."""
+    if np.iscomplexobj(x):
+        return -1j * np.real(dy)
+    return real_zeros(dy)
+
+
+def angle_slope(x, deg=False):
+    """The gradient of ``np.angle(x)`` at ``dy = 1``: ``-i conj(x) / |x|^2``; 0 for real ``x`` (0 or pi)."""
+    if np.iscomplexobj(x):
+        slope = -1j * np.conj(x) / (np.real(x) ** 2 + np.imag(x) ** 2)
+    else:
+        slope = real_zeros(x)
+    if deg:
+        slope = slope * (180 / np.pi)
+    return slope
+
+
+def angle_tangent(dargs, y, z, deg=False):
+    """The tangent of ``np.angle(z)``: ``Re(slope dz)``, real as the angle is."""
+    return np.real(angle_slope(z, deg) * dargs[0])
+
+
+def part_grad(dy, x, name):
+    """The gradient of ``x.real`` (``name == "real"``) or ``x.imag``: as ``np.real`` and ``np.imag``'s for a
+    number or an array; a field's for any other object (a class of the user's with a field ``real``)."""
+    if isinstance(x, (np.ndarray, np.generic, complex, float, int)):
+        if name == "real":
+            return np.real(dy)
+        return imag_grad(dy, x)
+    return {name: dy}
+
+
+def part_tangent(dx, x, name):
+    """The tangent of ``x.real`` or ``x.imag``: the same part of the tangent (a field's for an object)."""
+    if isinstance(x, (np.ndarray, np.generic, complex, float, int)):
+        if name == "real":
+            return np.real(dx)
+        return np.imag(dx)
+    return dx[name]
+
+
+def imag_tangent(dargs, y, val):
+    """The tangent of ``np.imag(val)``: the imaginary part of the tangent."""
+    return np.imag(dargs[0])
+
+
+def real_attribute_tangent(dargs, y, self):
+    """The tangent of ``x.real``."""
+    return part_tangent(dargs[0], self, "real")
+
+
+def imag_attribute_tangent(dargs, y, self):
+    """The tangent of ``x.imag``."""
+    return part_tangent(dargs[0], self, "imag")
+
+
+def conj_tangent(dargs, y, self):
+    """The tangent of ``x.conj()``: the conjugate of the tangent (a Python float has no ``conj`` method)."""
+    return np.conj(dargs[0])
+
+
+@unary(np.real)
+def real(dy, y, val):
+    return (np.real(dy),)
+
+
+@unary(np.imag)
+def imag(dy, y, val):
+    return (imag_grad(dy, val),)
+
+
+@unary(np.conj)
+def conj(dy, y, x):
+    return (np.conj(dy),)
+
+
+@unary(np.angle)
+def angle(dy, y, z, deg=False):
+    return (np.real(dy) * angle_slope(z, deg), None)
+
+
+@defmethod("conj")
+def method_conj(dy, y, self):
+    return (np.conj(dy),)
+
+
+@defmethod("conjugate")
+def method_conjugate(dy, y, self):
+    return (np.conj(dy),)
+
+
+@defattribute("real")
+def attribute_real(dy, y, self):
+    return (part_grad(dy, self, "real"),)
+
+
+@defattribute("imag")
+def attribute_imag(dy, y, self):
+    return (part_grad(dy, self, "imag"),)
 
 
 # ------------------------------------------------------------------ reductions

@@ -36,6 +36,29 @@ def float_dtype(x):
     return _FLOAT64
 
 
+def real_for(g, x):
+    """``g``, a gradient of ``x``, as real as ``x``: its real part when ``x`` is real (see docs/complex.md).
+
+    The gradient of a real value may have picked up an imaginary part from complex
+    intermediates; in autograd's convention it means nothing and is dropped.
+    """
+    if _is_complex(g) and isinstance(x, (np.ndarray, np.generic, int, float)) and not _is_complex(x):
+        return np.real(g)
+    return g
+
+
+def _is_complex(v):
+    """``v`` is a complex number or array (cheaply: no conversion of lists)."""
+    return type(v) is complex or getattr(v, "dtype", _FLOAT64).kind == "c"
+
+
+def _real_into(dy, dx):
+    """``dy`` ready to be written into the real gradient array ``dx``: its real part if complex (docs/complex.md)."""
+    if dx.dtype.kind != "c" and _is_complex(dy):
+        return np.real(dy)
+    return dy
+
+
 def zero_like(x):
     """A real zero gradient for the numeric value ``x``."""
     if isinstance(x, np.ndarray):
@@ -59,6 +82,7 @@ def index_grad(dy, x, idx):
         return None
     if isinstance(x, np.ndarray):
         dx = np.zeros(x.shape, float_dtype(x))
+        dy = _real_into(dy, dx)
         if _is_basic_index(idx):
             dx[idx] = dy
         else:
@@ -98,6 +122,7 @@ def index_add(dx, dy, x, idx):
         return accum(dx, index_grad(dy, x, idx))
     if dx is None:
         dx = np.zeros(x.shape, float_dtype(x))
+    dy = _real_into(dy, dx)
     if _is_basic_index(idx):
         dx[idx] += dy
     else:
@@ -239,15 +264,15 @@ def to_user(g, x):
     if isinstance(x, np.ndarray):
         if g is None:
             return np.zeros(x.shape, float_dtype(x))
-        out = np.asarray(g, dtype=float_dtype(x)).reshape(x.shape)
+        out = np.asarray(real_for(g, x), dtype=float_dtype(x)).reshape(x.shape)
         # (a broadcast view, as the gradient of a sum can be, is read-only: users may write into theirs)
         return out if out.flags.writeable else out.copy()
     if isinstance(x, _NUMBER_TYPES):
         if g is None:
             return 0.0
         if isinstance(x, np.generic):
-            return float_dtype(x).type(g)
-        return complex(g) if isinstance(x, complex) else float(np.real_if_close(g))
+            return float_dtype(x).type(real_for(g, x))
+        return complex(g) if isinstance(x, complex) else float(np.real(g))
     if isinstance(x, (tuple, list)):
         gs = g if g is not None else [None] * len(x)
         out = [to_user(gi, xi) for gi, xi in zip(gs, x)]

@@ -68,6 +68,8 @@ ELEMENTWISE_UNARY = [
     (np.tan, "unit"), (np.tanh, "real"), (np.sinh, "real"), (np.cosh, "real"), (np.arcsin, "unit"),
     (np.arccos, "unit"), (np.arctan, "real"), (np.arcsinh, "real"), (np.arctanh, "unit"), (np.abs, "nonzero"),
     (np.fabs, "nonzero"),
+    # (complex numbers: tests/test_complex.py; these rows check the real case)
+    (np.real, "real"), (np.imag, "real"), (np.conj, "real"), (np.angle, "nonzero"),
 ]
 
 ELEMENTWISE_BINARY = [
@@ -256,6 +258,11 @@ SPECS = [
     *methods("item", "real", ("", [(1,), (1, 1), "0d"]), ("2", [(4,), (2, 3)]), ("1, 2", [(2, 3)]),
              ("(1, 0)", [(2, 3)]), ("-1", [(4,)])),
     Spec("T", "a.T", [(3,), (2, 3), (2, 3, 4)], kind="attribute"),
+    # (complex numbers: tests/test_complex.py; these rows check the real case)
+    *methods("conj", "real", ("", ["0d", (3,), (2, 3)])),
+    *methods("conjugate", "real", ("", [(3,), (2, 3)])),
+    Spec("real", "a.real", ["0d", (3,), (2, 3)], kind="attribute"),
+    Spec("imag", "a.imag", [(3,), (2, 3)], kind="attribute"),
 ]
 
 #: srcgrad's own helper, with a rule of its own: every reduction's gradient in generated code calls it.
