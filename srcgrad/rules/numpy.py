@@ -832,13 +832,19 @@ def angle_tangent(dargs, y, z, deg=False):
 
 
 def part_grad(dy, x, name):
-    """The gradient of ``x.real`` (``name == "real"``) or ``x.imag``: as ``np.real`` and ``np.imag``'s for a
-    number or an array; a field's for any other object (a class of the user's with a field ``real``)."""
+    """The gradient of ``x.real`` (``name == "real"``) or ``x.imag``: as ``np.real`` and ``np.imag``'s.
+
+    Refused for any other object (a class of the user's with a field ``real``): generated code adds
+    the gradients of ``.real`` and ``.imag`` as numbers, which a field's gradient is not.
+    """
     if isinstance(x, (np.ndarray, np.generic, complex, float, int)):
         if name == "real":
             return np.real(dy)
         return imag_grad(dy, x)
-    return {name: dy}
+    raise NoRuleError(
+        f"srcgrad reads .{name} as the {name} part of a number or an array, and cannot differentiate "
+        f"the field .{name} of a {type(x).__name__} object",
+        fix=f"give the field another name (e.g. .{name}_part)")
 
 
 def part_tangent(dx, x, name):

@@ -28,7 +28,7 @@ def zero_tangent(x):
         return np.zeros(x.shape, float_dtype(x))
     if isinstance(x, np.generic):
         return float_dtype(x).type(0)
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
+    if isinstance(x, (int, float, complex)) and not isinstance(x, bool):
         return 0.0
     if isinstance(x, tuple):
         return tuple(zero_tangent(v) for v in x)
