@@ -416,7 +416,7 @@ def var_tangent(dargs, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=F
     """d var(a) = 2 * mean-like sum of (a - mean) * da."""
     centred = a - np.mean(a, axis=axis, keepdims=True)
     n = np.size(a) // max(np.size(np.mean(a, axis=axis)), 1)
-    if np.iscomplexobj(a):  # (the variance of |a - mean|, real: its tangent is real too)
+    if numpy_rules.is_complex(a):  # (the variance of |a - mean|, real: its tangent is real too)
         return 2 * np.real(np.sum(np.conj(centred) * dargs[0], axis=axis, keepdims=keepdims)) / (n - ddof)
     return 2 * np.sum(centred * dargs[0], axis=axis, keepdims=keepdims) / (n - ddof)
 
@@ -433,7 +433,7 @@ def reduction_tangent(grad):
         bound = dict(zip(names, args), **kwargs)
         axis, keepdims = bound.get("axis"), bound.get("keepdims", False)
         slope = grad(np.ones_like(y), y, a, *args, **kwargs)
-        if np.iscomplexobj(a):  # (std and norm are real: Re(slope da), in autograd's convention of docs/complex.md)
+        if numpy_rules.is_complex(a):  # (std and norm are real: Re(slope da), in autograd's convention of docs/complex.md)
             return np.real(np.sum(slope * dargs[0], axis=axis, keepdims=keepdims))
         return np.sum(slope * dargs[0], axis=axis, keepdims=keepdims)
 

@@ -117,7 +117,7 @@ def var_grad(dy, x, axis=None, ddof=0, keepdims=False):
     """The gradient of ``np.var(x, axis, ddof)`` (for complex ``x``, the variance of ``|x - mean|``: real)."""
     centred = x - np.mean(x, axis=axis, keepdims=True)
     n = np.size(x) // max(np.size(np.mean(x, axis=axis)), 1)
-    if np.iscomplexobj(x):  # (a function from complex to real: docs/complex.md)
+    if is_complex(x):  # (a function from complex to real: docs/complex.md)
         dy = np.real(dy)
         centred = np.conj(centred)
     return unreduce(dy, x, axis, keepdims) * 2 * centred / (n - ddof)
@@ -267,13 +267,13 @@ def norm_grad(dy, y, x, ord=None, axis=None, keepdims=False):
     real formula's slope (``conj(x) / |x|`` for the 2-norm) times the real part of ``dy``.
     """
     matrix_axes = (axis is None and np.ndim(x) == 2) or (np.ndim(axis) == 1 and len(axis) == 2)
-    if np.iscomplexobj(x):
+    if is_complex(x):
         dy = np.real(dy)
     if matrix_axes and ord not in (None, "fro"):
         g = matrix_norm_grad(dy, x, ord, (0, 1) if axis is None else axis)
     else:
         g = vector_norm_grad(dy, y, x, ord, axis, keepdims)
-    if np.iscomplexobj(x):
+    if is_complex(x):
         g = np.conj(g)
     return g
 
@@ -556,7 +556,7 @@ def logsumexp_weight_grad(dy, y, a, axis=None, b=None, keepdims=False):
 def astype_grad(dy, x, dtype):
     """``dy`` in ``x``'s float dtype; nothing passes a cast to integers or booleans."""
     if np.issubdtype(np.dtype(dtype), np.inexact):
-        if not (np.iscomplexobj(x) and np.issubdtype(np.dtype(dtype), np.complexfloating)):
+        if not (is_complex(x) and np.issubdtype(np.dtype(dtype), np.complexfloating)):
             dy = np.real(dy)  # (to or from complex, one side is real: docs/complex.md)
         g = np.asarray(dy).astype(np.result_type(x, np.float32))
     else:
@@ -794,30 +794,41 @@ def real_zeros(x):
     return np.zeros(np.shape(x), np.real(np.zeros((), dtype)).dtype if dtype.kind in "fc" else np.float64)
 
 
+@nograd
+def is_complex(x):
+    """``np.iscomplexobj(x)``, with a float or an array first (without its layers of Python)."""
+    if type(x) is float:
+        return False
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:  # (a Python complex, a list)
+        return np.iscomplexobj(x)
+    return dtype.kind == "c"
+
+
 def abs_grad(dy, y, x):
     """The gradient of ``y = |x|``: ``dy sign(x)`` for real ``x``; ``Re(dy) conj(x) / |x|`` (0 at 0) for complex."""
-    if np.iscomplexobj(x):
+    if is_complex(x):
         return np.real(dy) * np.conj(x) / np.where(y == 0, 1, y)
     return dy * np.sign(x)
 
 
 def abs_tangent(dargs, y, x):
     """The tangent of ``y = |x|``: ``Re(conj(x) dx) / |x|`` (0 at 0), ``sign(x) dx`` for real ``x``."""
-    if np.iscomplexobj(x):
+    if is_complex(x):
         return np.real(np.conj(x) * dargs[0]) / np.where(y == 0, 1, y)
     return dargs[0] * np.sign(x)
 
 
 def imag_grad(dy, x):
     """The gradient of ``np.imag(x)``: ``-i Re(dy)``; a zero for real ``x``, whose imaginary part is constant."""
-    if np.iscomplexobj(x):
+    if is_complex(x):
         return -1j * np.real(dy)
     return real_zeros(dy)
 
 
 def angle_slope(x, deg=False):
     """The gradient of ``np.angle(x)`` at ``dy = 1``: ``-i conj(x) / |x|^2``; 0 for real ``x`` (0 or pi)."""
-    if np.iscomplexobj(x):
+    if is_complex(x):
         slope = -1j * np.conj(x) / (np.real(x) ** 2 + np.imag(x) ** 2)
     else:
         slope = real_zeros(x)
