@@ -15,7 +15,7 @@ import numpy as np
 
 from .compiler.cache import adjoint_of, tangent_of
 from .compiler.parse import unwrap_callable
-from .errors import NonScalarOutputError, NoRuleError, UnsupportedSyntaxError
+from .errors import NonScalarOutputError, NoRuleError, SrcgradError, UnsupportedSyntaxError
 from .params import Grads, Params, collect
 from .runtime import dispatch
 from .runtime.structure import float_dtype, to_user
@@ -185,18 +185,18 @@ def jacobian(f, *args):
            [0., 4.]])
     """
     y, back = pullback(f, *args)
-    y_array = np.asarray(y, dtype=float)
+    y_shape = np.shape(y)
     rows = [[] for _ in args]
-    for index in np.ndindex(y_array.shape):
-        seed = np.zeros(y_array.shape)
+    for index in np.ndindex(y_shape):
+        seed = np.zeros(y_shape)
         seed[index] = 1.0
-        grads = back(seed if y_array.shape else 1.0)
+        grads = back(seed if y_shape else 1.0)
         for row, g in zip(rows, grads):
-            row.append(np.asarray(g, dtype=float))
+            row.append(np.asarray(g))  # (in the gradient's dtype: complex for a complex argument)
     out = []
     for row, x in zip(rows, args):
         x_shape = np.shape(x)
-        out.append(np.array(row).reshape(y_array.shape + x_shape))
+        out.append(np.array(row).reshape(y_shape + x_shape))
     return tuple(out)
 
 
@@ -214,10 +214,25 @@ def hessian(f, x):
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
+    if np.iscomplexobj(x):
+        _refuse_complex_hessian(f)
     try:
         return _forward_over_reverse(f, x)
     except (NoRuleError, UnsupportedSyntaxError):
         return _reverse_over_reverse(f, x)
+
+
+def _refuse_complex_hessian(f):
+    """A real function of complex ``z`` has four real blocks of second derivatives; no complex matrix holds them."""
+    fn, _ = unwrap_callable(f)
+    code = getattr(fn, "__code__", None)
+    raise SrcgradError(
+        "hessian of a function of a complex argument: its second derivatives in x and y (z = x + iy) "
+        "do not fit in one complex matrix (docs/complex.md)",
+        filename=code.co_filename if code else None, lineno=code.co_firstlineno if code else None,
+        fix="pass the real and imaginary parts as one real array, lambda v: f(v[:n] + 1j * v[n:]), "
+        "and take its hessian; or srcgrad.jvp of lambda z: srcgrad.gradient(f, z)[0] along a complex tangent",
+    )
 
 
 def _forward_over_reverse(f, x):

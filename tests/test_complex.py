@@ -258,6 +258,23 @@ def test_real_and_imag_of_real_arrays():
     assert g.dtype == np.float64
 
 
+def test_jacobian_keeps_complex_gradients():
+    """Row i is the gradient of Re(y_i): f'(z) on the diagonal for a holomorphic f (a real cast dropped it before)."""
+    (J,) = srcgrad.jacobian(lambda z: np.sin(z) * 2, Z)
+    np.testing.assert_allclose(J, np.diag(2 * np.cos(Z)), rtol=1e-12)
+    (J,) = srcgrad.jacobian(lambda z: np.abs(z) * np.abs(z[0]), Z)
+    rows = [wirtinger_fd(lambda v, i=i: np.abs(v[i]) * np.abs(v[0]), Z) for i in range(3)]
+    np.testing.assert_allclose(J, np.stack(rows), rtol=1e-6, atol=1e-7)
+    (J,) = srcgrad.jacobian(lambda x: np.abs(np.exp(1j * x) + x), X)
+    assert J.dtype == np.float64
+    np.testing.assert_allclose(J, np.diag(wirtinger_fd(lambda v: np.sum(np.abs(np.exp(1j * v) + v)), X)), atol=1e-7)
+
+
+def test_hessian_of_a_complex_argument_is_refused():
+    with pytest.raises(srcgrad.SrcgradError, match="do not fit in one complex matrix"):
+        srcgrad.hessian(squared_modulus, Z)
+
+
 class Pair:
     """A user's class with fields named like the complex attributes."""
 
