@@ -10,6 +10,7 @@ with complex intermediates gets a real gradient of its own dtype.
 """
 
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -79,8 +80,18 @@ def outer_with_i(x): return np.sum(np.abs(np.outer(x, x * 1j + 1.0)))
 def fourier_like(x): return np.sum(np.abs(W @ np.exp(1j * x)) ** 2)
 
 
-#: (function, argument, autograd runs it) — autograd's boxes have no .real, .imag or .conj(), its
-#: np.angle takes no deg=, and it returns 0 for index_times_i (whose gradient is -x[0] - sum(x) at
+def unpacked(x):
+    a, b, c = x
+    return np.abs(a * 1j + b) * np.abs(c + 1j)
+
+
+def read_back(x):  # (each rule writes a complex gradient into a real array of zeros)
+    taken = np.sum(np.abs(np.take(x, [0, 1, 1]) * 1j + 1.0)) + np.abs(x.item(0) * 1j + 2.0)
+    return taken + np.sum(np.abs(np.sort(x) * 1j + x)) + np.sum(np.abs(np.diag(np.diag(x) * 1j + 1)))
+
+
+#: (function, argument, autograd runs it) — autograd's boxes have no .real, .imag, .conj() or .item(),
+#: they cannot be unpacked, its np.angle takes no deg=, and it returns 0 for index_times_i (whose gradient is -x[0] - sum(x) at
 #: x[0] and -x[0] elsewhere).
 CASES = [
     (abs_of_square, 0.3 + 0.4j, True), (real_of_sin, 0.3 + 0.4j, True), (imag_of_product, -0.6 + 0.8j, True),
@@ -92,6 +103,7 @@ CASES = [
     (real_of_square_of_i, 0.7, True), (abs_of_exp_i, 0.7, True), (indexed_phase, X, True),
     (index_times_i, X, False), (angle_shifted, X, False), (cast_to_complex, X, False),
     (complex_variance, X, True), (complex_norm, X, True), (outer_with_i, X, True), (fourier_like, X, True),
+    (unpacked, X, False), (read_back, X, False),
 ]
 IDS = [f.__name__ for f, _, _ in CASES]
 WITH_AUTOGRAD = [(f, z) for f, z, ok in CASES if ok]
@@ -126,7 +138,9 @@ def test_a_real_input_with_a_complex_intermediate_gets_a_real_gradient():
 
 @pytest.mark.parametrize("f, z", [(f, z) for f, z, _ in CASES], ids=IDS)
 def test_reverse_mode_matches_finite_differences(f, z):
-    y, (g,) = srcgrad.withgradient(f, z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)  # (no imaginary part dropped by a cast)
+        y, (g,) = srcgrad.withgradient(f, z)
     assert y == pytest.approx(f(z), rel=1e-12)
     np.testing.assert_allclose(g, wirtinger_fd(f, z), rtol=1e-6, atol=1e-7)
     if not np.iscomplexobj(z):
@@ -177,9 +191,9 @@ def second_order(f):
     return h
 
 
-SECOND_ORDER = [(f, z) for f, z, _ in CASES
-                if f not in (angle_of, angle_in_degrees, builtin_abs, attributes, conj_method, conjugate_method,
-                             cast_to_complex, index_times_i)]
+#: (read_back is left out: second derivatives through np.take, np.sort and .item() are wrong or refused
+#: for real arrays too, which is another part of issue #16)
+SECOND_ORDER = [(f, z) for f, z, _ in CASES if f is not read_back]
 SECOND_IDS = [f.__name__ for f, _ in SECOND_ORDER]
 
 

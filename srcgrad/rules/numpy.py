@@ -234,6 +234,7 @@ def repeat_grad(dy, x, repeats, axis=None):
 def take_grad(dy, x, indices, axis=None):
     """Scatter ``dy`` back to the positions ``np.take`` read, adding up repeated indices."""
     g = zeros_for(x)
+    dy = real_part_for(dy, x)
     if axis is None:
         np.add.at(g.reshape(-1), indices, dy)
         return g
@@ -248,6 +249,7 @@ def diag_grad(dy, v, k=0):
     if np.ndim(v) == 1:
         return np.diag(dy, k)
     g = zeros_for(v)
+    dy = real_part_for(dy, v)
     n = len(dy)
     rows = np.arange(n) + max(-k, 0)
     cols = np.arange(n) + max(k, 0)
@@ -538,6 +540,7 @@ def sort_grad(dy, x, axis=-1):
     """The gradient of ``np.sort``: put each gradient back where its element came from."""
     order = np.argsort(x, axis=axis)
     g = zeros_for(x)
+    dy = real_part_for(dy, x)
     np.put_along_axis(g, order, dy, axis=axis)
     return g
 
@@ -556,7 +559,7 @@ def logsumexp_weight_grad(dy, y, a, axis=None, b=None, keepdims=False):
 def astype_grad(dy, x, dtype):
     """``dy`` in ``x``'s float dtype; nothing passes a cast to integers or booleans."""
     if np.issubdtype(np.dtype(dtype), np.inexact):
-        if not (is_complex(x) and np.issubdtype(np.dtype(dtype), np.complexfloating)):
+        if crosses_complex(x, dtype):
             dy = np.real(dy)  # (to or from complex, one side is real: docs/complex.md)
         g = np.asarray(dy).astype(np.result_type(x, np.float32))
     else:
@@ -564,9 +567,16 @@ def astype_grad(dy, x, dtype):
     return g
 
 
+@nograd
+def crosses_complex(x, dtype):
+    """Casting ``x`` to ``dtype`` goes from real to complex or back (one side is real)."""
+    return not (is_complex(x) and np.issubdtype(np.dtype(dtype), np.complexfloating))
+
+
 def item_grad(dy, x, *index):
     """The gradient of ``x.item(*index)``: ``dy`` at the element it read (a flat or a full index)."""
     g = zeros_for(x)
+    dy = real_part_for(dy, x)
     if len(index) == 1 and isinstance(index[0], tuple):
         index = index[0]
     if len(index) > 1:
@@ -803,6 +813,13 @@ def is_complex(x):
     if dtype is None:  # (a Python complex, a list)
         return np.iscomplexobj(x)
     return dtype.kind == "c"
+
+
+def real_part_for(dy, x):
+    """``dy``, a gradient of ``x``, as real as ``x``: written into a real array, its imaginary part means nothing."""
+    if is_complex(dy) and not is_complex(x):
+        return np.real(dy)
+    return dy
 
 
 def abs_grad(dy, y, x):
@@ -1332,7 +1349,7 @@ for _fn in (
     np.logical_or, np.logical_not, np.logical_xor, np.any, np.all, np.count_nonzero, np.unique,
     np.searchsorted, np.digitize, np.floor_divide, np.result_type, np.broadcast_shapes, np.unravel_index,
     np.ravel_multi_index, np.tril_indices, np.triu_indices, np.diag_indices, np.indices, np.heaviside,
-    np.issubdtype, np.iscomplexobj, np.isscalar, np.signbit,
+    np.issubdtype, np.iscomplexobj, np.isscalar, np.signbit, np.dtype,
 ):
     nograd(_fn)
 

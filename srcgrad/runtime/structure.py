@@ -297,7 +297,8 @@ def gather(grads, x):
     """The gradient of ``x`` from the gradients of the parts it was unpacked into (``a, b = x``)."""
     if isinstance(x, np.ndarray):
         parts = [g if g is not None else np.zeros(x.shape[1:], float_dtype(x)) for g in grads]
-        return np.stack([np.broadcast_to(p, x.shape[1:]) for p in parts]).astype(float_dtype(x), copy=False)
+        return real_for(np.stack([np.broadcast_to(p, x.shape[1:]) for p in parts]), x).astype(float_dtype(x),
+                                                                                             copy=False)
     if isinstance(x, list):
         return list(grads)
     return tuple(grads)
