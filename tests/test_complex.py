@@ -90,9 +90,9 @@ def read_back(x):  # (each rule writes a complex gradient into a real array of z
     return taken + np.sum(np.abs(np.sort(x) * 1j + x)) + np.sum(np.abs(np.diag(np.diag(x) * 1j + 1)))
 
 
-#: (function, argument, autograd runs it) — autograd's boxes have no .real, .imag, .conj() or .item(),
-#: they cannot be unpacked, its np.angle takes no deg=, and it returns 0 for index_times_i (whose gradient is -x[0] - sum(x) at
-#: x[0] and -x[0] elsewhere).
+#: (function, argument, autograd runs it) — autograd's boxes have no .real, .imag, .conj() or .item()
+#: and cannot be unpacked, its np.angle takes no deg=, and it returns zeros for index_times_i (whose
+#: gradient, -x[0] - sum(x) at x[0] and -x[0] elsewhere, central differences confirm).
 CASES = [
     (abs_of_square, 0.3 + 0.4j, True), (real_of_sin, 0.3 + 0.4j, True), (imag_of_product, -0.6 + 0.8j, True),
     (conj_times_exp, 0.3 - 1.1j, True), (angle_of, -0.5 + 0.7j, True), (angle_in_degrees, Z, False),

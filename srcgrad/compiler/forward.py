@@ -81,7 +81,8 @@ LINEAR_IN_FIRST = {
     structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
     runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
     runtime_rules.cell_values, dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout,
-    higher.bound_object, higher.user_grads, higher.real_grads, numpy_rules.unreduce, tape.pop, tape.tape_top, tape.tape_rest,
+    higher.bound_object, higher.user_grads, higher.real_grads, numpy_rules.unreduce, tape.pop, tape.tape_top,
+    tape.tape_rest,
 }
 def _forward_only(dy, y, *args):
     raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
@@ -433,7 +434,7 @@ def reduction_tangent(grad):
         bound = dict(zip(names, args), **kwargs)
         axis, keepdims = bound.get("axis"), bound.get("keepdims", False)
         slope = grad(np.ones_like(y), y, a, *args, **kwargs)
-        if numpy_rules.is_complex(a):  # (std and norm are real: Re(slope da), in autograd's convention of docs/complex.md)
+        if numpy_rules.is_complex(a):  # (std and norm are real: Re(slope da), as docs/complex.md says)
             return np.real(np.sum(slope * dargs[0], axis=axis, keepdims=keepdims))
         return np.sum(slope * dargs[0], axis=axis, keepdims=keepdims)
 

@@ -796,7 +796,7 @@ def fabs(dy, y, x):
 # from complex to real (abs, real, imag, angle) reads only the real part of its dy: the
 # gradient of a real value may carry an imaginary part, which means nothing and is dropped
 # where it could start to mean something: here, where it is written into a real array
-# (structure.index_grad) and where it reaches a real argument (structure.real_for).
+# (real_part_for, structure.index_grad) and where it reaches a real argument (structure.real_for).
 
 def real_zeros(x):
     """Zeros shaped like ``x``, in its float dtype (float64 for a Python float, an integer, or complex128's parts)."""
