@@ -82,7 +82,8 @@ def index_grad(dy, x, idx):
         return None
     if isinstance(x, np.ndarray):
         dx = np.zeros(x.shape, float_dtype(x))
-        dy = _real_into(dy, dx)
+        if getattr(dy, "dtype", None) is not dx.dtype:  # (the usual case, first: dy has dx's dtype)
+            dy = _real_into(dy, dx)
         if _is_basic_index(idx):
             dx[idx] = dy
         else:
@@ -122,7 +123,8 @@ def index_add(dx, dy, x, idx):
         return accum(dx, index_grad(dy, x, idx))
     if dx is None:
         dx = np.zeros(x.shape, float_dtype(x))
-    dy = _real_into(dy, dx)
+    if getattr(dy, "dtype", None) is not dx.dtype:  # (the usual case, first: dy has dx's dtype)
+        dy = _real_into(dy, dx)
     if _is_basic_index(idx):
         dx[idx] += dy
     else:
