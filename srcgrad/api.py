@@ -276,7 +276,28 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp needs one tangent per primal: got {len(primals)} primals and {len(tangents)} tangents")
+    for i, (x, t) in enumerate(zip(primals, tangents)):
+        if _complex_tangent_for_real(x, t):
+            _refuse_complex_tangent(f, i)
     return tangent_call(f, None, primals, tangents)
+
+
+def _complex_tangent_for_real(x, t):
+    """A complex tangent for a real number or array, which can only move along the real line."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.ndarray, np.generic)) or np.iscomplexobj(x):
+        return False
+    return isinstance(t, (complex, np.ndarray, np.generic)) and np.iscomplexobj(t)
+
+
+def _refuse_complex_tangent(f, i):
+    fn, _ = unwrap_callable(f)
+    code = getattr(fn, "__code__", None)
+    raise SrcgradError(
+        f"jvp was given a complex tangent for argument {i}, which is real: a real argument moves only along "
+        "the real line, so its tangent must be real (docs/complex.md)",
+        filename=code.co_filename if code else None, lineno=code.co_firstlineno if code else None,
+        fix="pass the argument as complex (x + 0j) to move it in the complex plane, or give a real tangent",
+    )
 
 
 def derivative(f, x):

@@ -284,6 +284,15 @@ def test_jacobian_keeps_complex_gradients():
     np.testing.assert_allclose(J, np.diag(wirtinger_fd(lambda v: np.sum(np.abs(np.exp(1j * v) + v)), X)), atol=1e-7)
 
 
+def test_a_complex_tangent_for_a_real_argument_is_refused():
+    with pytest.raises(srcgrad.SrcgradError, match="complex tangent for argument 0, which is real"):
+        srcgrad.jvp(abs_of_exp_i, (0.5,), (1j,))
+    with pytest.raises(srcgrad.SrcgradError, match="complex tangent for argument 1"):
+        srcgrad.jvp(lambda z, x: np.abs(z * x), (Z, X), (DZ, DZ))
+    _, t = srcgrad.jvp(abs_of_exp_i, (0.5 + 0j,), (1j,))  # (as complex, it may move off the real line)
+    assert t == pytest.approx(directional_fd(abs_of_exp_i, 0.5 + 0j, 1j))
+
+
 def test_hessian_of_a_complex_argument_is_refused():
     with pytest.raises(srcgrad.SrcgradError, match="do not fit in one complex matrix"):
         srcgrad.hessian(squared_modulus, Z)
