@@ -6,7 +6,7 @@ import functools
 import numpy as np
 
 from ..runtime.structure import gather
-from .operators import power_slope, sum_to_shape
+from .operators import power_log, power_slope, sum_to_shape
 from .registry import defrule, nograd
 
 rule = functools.partial(defrule, _builtin=True)
@@ -48,7 +48,7 @@ def float(dy, y, x):
 
 @rule(builtins.pow)
 def pow(dy, y, a, b):
-    return (dy * power_slope(a, b), dy * y * np.log(a))
+    return (dy * power_slope(a, b), dy * y * power_log(a))
 
 
 @rule(builtins.sum, broadcast=False)

@@ -18,11 +18,16 @@ written in the traceable subset (:func:`srcgrad.higher.pullback`).
 
 from __future__ import annotations
 
+import functools
+import linecache
+import os
+import re
+import sys
 import types
 
 import numpy as np
 
-from ..errors import NoRuleError
+from ..errors import NoRuleError, origin_of
 from ..rules import registry
 from .accumulate import accum, unbroadcast
 from .structure import is_numeric, item, zero_like
@@ -403,26 +408,184 @@ def _pullback(wrt, fn, args, kwargs):
         return entry.call(callee, bound_self, args, kwargs, wrt)
     if isinstance(fn, type):
         return _construct(fn, args, kwargs)
-    owner = getattr(fn, "__self__", None)
+    if isinstance(fn, functools.partial):
+        return _partial(wrt, fn, args, kwargs)
+    # A method bound to an object (a builtin function's __self__ is its module, a ufunc has none).
+    owner = getattr(fn, "__self__", _UNBOUND)
     if isinstance(owner, dict) and getattr(fn, "__name__", "") == "get" and not kwargs:
         return owner.get(*args), DictGetBack(owner, args)
-    if isinstance(owner, (str, bytes, bool, int, float, complex, range, type(None))):
-        return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)  # "ij,jk".split(",")
-    if owner is not None and not isinstance(owner, types.ModuleType) \
-            and registry.is_nondiff(getattr(type(owner), getattr(fn, "__name__", ""), None)):  # rng.normal(...)
+    if is_constant_method(owner, fn):  # "ij,jk".split(","), rng.normal(size=3)
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
-    if isinstance(fn, types.BuiltinMethodType) and owner is not None and not isinstance(owner, types.ModuleType):
+    if isinstance(fn, types.BuiltinMethodType) and owner is not _UNBOUND and not isinstance(owner, types.ModuleType):
         rule = registry.method_rules.get(fn.__name__)  # a NumPy method held in a variable: a.sum
         if rule is not None:
             y = fn(*args, **kwargs)
             return y, MethodBack(RuleBack(rule, y, (owner,) + args, kwargs))
     if callable(fn):
-        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
-        raise NoRuleError(
-            f"no derivative rule for {name}, and it has no Python source to differentiate",
-            fix=f"register one with @srcgrad.defrule({name}), or srcgrad.nograd({name}) if it passes no gradient",
-        )
+        raise no_rule_error(fn)
     raise TypeError(f"{fn!r} is not callable")
+
+
+def _partial(wrt, fn, args, kwargs):
+    """``functools.partial(g, *bound, **keywords)(*args, **kwargs)``: the call ``g`` makes, differentiated.
+
+    The partial's own gradient is a dict of its fields (``func``, ``args``,
+    ``keywords``), as for any object holding values; ``None`` if it has none.
+    """
+    bound, keywords = tuple(fn.args), dict(fn.keywords)
+    merged = {**keywords, **kwargs}
+    y, inner = _pullback(None, fn.func, bound + tuple(args), merged)
+    return y, PartialBack(inner, len(bound), len(args), tuple(merged), tuple(k for k in keywords if k not in kwargs),
+                          tuple(kwargs))
+
+
+class PartialBack:
+    """The pullback of a call of a ``functools.partial``: its fields' gradients first, then the call's."""
+
+    __slots__ = ("inner", "nbound", "nargs", "merged", "held", "given")
+
+    def __init__(self, inner, nbound, nargs, merged, held, given):
+        self.inner = inner
+        self.nbound = nbound
+        self.nargs = nargs
+        self.merged = merged
+        self.held = held
+        self.given = given
+
+    def __call__(self, dy):
+        grads = self.inner(dy)
+        dkw = dict(zip(self.merged, grads[1 + self.nbound + self.nargs:]))
+        dargs = grads[1:1 + self.nbound]
+        dheld = {k: dkw[k] for k in self.held if dkw.get(k) is not None}
+        dfn = None
+        if grads[0] is not None or any(g is not None for g in dargs) or dheld:
+            dfn = {"func": grads[0], "args": tuple(dargs), "keywords": dheld}
+        return (dfn,) + tuple(grads[1 + self.nbound:1 + self.nbound + self.nargs]) + tuple(dkw.get(k) for k in self.given)
+
+
+_UNBOUND = object()
+#: Receivers none of whose methods carry a gradient: text, flags, ranges, None.
+_CONSTANT_OWNERS = (str, bytes, bool, range, type(None))
+#: Methods of Python numbers that answer a question about the number, never a differentiable value.
+_CONSTANT_NUMBER_METHODS = {"is_integer", "hex", "bit_length", "bit_count", "as_integer_ratio", "to_bytes",
+                            "__index__", "__bool__", "__hash__", "__repr__", "__str__", "__format__"}
+
+
+def is_constant_method(owner, fn) -> bool:
+    """Whether the bound method ``fn`` of ``owner`` passes no gradient, by an explicit list.
+
+    Only methods of text, booleans, ranges and ``None``, questions asked of
+    a number (``x.is_integer()``) and methods on the nograd list (a random
+    generator's draws) qualify; any other method without a rule is refused.
+    """
+    if owner is _UNBOUND or isinstance(owner, types.ModuleType):
+        return False
+    if isinstance(owner, _CONSTANT_OWNERS):
+        return True
+    name = getattr(fn, "__name__", "")
+    if isinstance(owner, (int, float, complex)):
+        return name in _CONSTANT_NUMBER_METHODS
+    return registry.is_nondiff(getattr(type(owner), name, None))
+
+
+def no_rule_error(fn) -> NoRuleError:
+    """The error for a call, met at run time, of ``fn``: no rule, no Python source, not on the nograd list.
+
+    It names the user's line the call came from (see :func:`call_site`).
+    """
+    name = callable_name(fn)
+    filename, lineno, context = call_site()
+    return NoRuleError(
+        f"no derivative rule for {name}, and it has no Python source to differentiate{context}",
+        filename=filename, lineno=lineno,
+        fix=f"register one: @srcgrad.defrule({name})\n"
+        f"     def {name.rsplit('.', 1)[-1]}_rule(dy, y, *args): return (<gradient for each argument>,)\n"
+        f"     or mark it constant with srcgrad.nograd({name}) if it passes no gradient")
+
+
+def callable_name(fn) -> str:
+    """``np.arccosh``, ``scipy.special.gamma``, ``mod.Foo.bar``: how the user would write ``fn``."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if name is None:
+        return repr(fn)
+    module = getattr(fn, "__module__", None)
+    if module is None and isinstance(fn, np.ufunc):  # (SciPy's ufuncs say no module)
+        special = sys.modules.get("scipy.special")
+        module = "scipy.special" if getattr(special, name, None) is fn else None
+    if module is not None and (module == "numpy" or module.startswith("numpy.")) and not module.startswith("numpy._"):
+        return "np" + module[len("numpy"):] + "." + name
+    if module in (None, "builtins") or module.startswith("numpy._"):
+        return name
+    return f"{module}.{name}"
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def call_site():
+    """``(filename, lineno, context)`` of the user's code that made the call srcgrad is running.
+
+    The innermost frame that is neither srcgrad's nor a library's wins: a
+    user function's generated code stands for that function (its
+    ``# Grad of line N`` comment gives the line where it can be read, else
+    its ``def`` line), a plain frame (``srcgrad.gradient(np.cosh, x)``) is
+    the user's own line.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith("<srcgrad:"):
+            found = _generated_site(frame)
+            if found is not None:
+                return found
+        elif not filename.startswith(_PACKAGE) and not _is_library(filename):
+            return filename, frame.f_lineno, ""
+        frame = frame.f_back
+    return None, None, ""
+
+
+def _is_library(filename) -> bool:
+    return filename.startswith("<frozen") or os.sep + "site-packages" + os.sep in filename \
+        or filename.startswith(os.path.dirname(os.__file__))
+
+
+_ORIGIN = re.compile(r"^(.*):(\d+) \((.*)\)$")
+_GRAD_OF = re.compile(r"# Grad of line (\d+):")
+
+
+def _generated_site(frame):
+    """Where in the user's function the generated ``frame`` is: ``(file, line, " (in f)")``, or None."""
+    origin = origin_of(frame.f_code.co_filename)
+    found = _ORIGIN.match(origin or "")
+    if found is None:
+        return None
+    filename, first, function = found.group(1), int(found.group(2)), found.group(3)
+    line = _line_of_call(frame) or first
+    return filename, line, f" (called in {function})"
+
+
+def _line_of_call(frame):
+    """The user's line of the pullback call running in a generated forward, from its backward's comment.
+
+    The forward's ``g_out, g_out_back = pullback(g, x)`` is undone in the
+    backward by ``... = g_out_back(...)``, under ``# Grad of line N``; None
+    when that cannot be read (a tape in a loop, a tangent).
+    """
+    lines = linecache.getlines(frame.f_code.co_filename)
+    if not 0 < frame.f_lineno <= len(lines):
+        return None
+    stated = re.match(r"\s*\w+, (\w+) = ", lines[frame.f_lineno - 1])
+    if stated is None:
+        return None
+    back = stated.group(1) + "("
+    comment = None
+    for text in lines[frame.f_lineno:]:
+        found = _GRAD_OF.search(text)
+        if found is not None:
+            comment = int(found.group(1))
+        elif back in text and "=" in text.split(back)[0]:
+            return comment
+    return None
 
 
 def refuse_nested_keywords(fn, args, kwargs):
