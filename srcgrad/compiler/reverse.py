@@ -57,7 +57,7 @@ from ..runtime import dispatch, structure, tape
 from ..runtime.accumulate import accum, unbroadcast
 from . import build, idioms
 from .inline import bind_arguments, substitute, template_of
-from .resolve import MISSING, is_constant_value
+from .resolve import MISSING, is_constant_value, is_user_module
 
 __all__ = ["Transformed", "transform"]
 
@@ -341,6 +341,31 @@ class _Reverse:
             return self.classify_call(stmt, value)
         return _Op("inactive")
 
+    def check_module_reads(self, outer):
+        """Refuse ``config.W`` (a differentiable value of the user's module) where globals get gradients.
+
+        Generated code reads such a path as a constant, so with implicit
+        parameters (``params(config.W)``) its gradient would be a silent zero.
+        Where globals are constants (``gradient(f, x)``) it is one too, rightly.
+        """
+        if "global" not in outer:
+            return
+        for node in build.walk(self.fdef):
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
+                    and self.scope.is_static_path(node) and dispatch.carries_gradient(self.scope.resolve(node)):
+                root = node
+                while isinstance(root, gast.Attribute):
+                    root = root.value
+                if is_user_module(self.scope.resolve(root)):
+                    module = _dotted(node.value)
+                    raise UnsupportedSyntaxError(
+                        f"a gradient for {_dotted(node)}, a value read through the module {module}: srcgrad "
+                        "gives gradients to the function's own globals and captured variables, not to a "
+                        "module's attributes",
+                        filename=self.parsed.filename, lineno=getattr(node, "lineno", None),
+                        fix=f"import the value by name (from {module} import {node.attr}) and use {node.attr}, "
+                        "or pass it to the function as an argument")
+
     def index_trick_op(self, stmt, value) -> _Op:
         """``np.r_[a, b]``, ``np.c_[a, b]``: a call of ``index_trick(np.r_, a, b)``, which has a rule.
 
@@ -537,6 +562,7 @@ class _Reverse:
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 if self.scope.kind(node.id) in outer and not is_constant_value(self.scope.value(node.id)):
                     self.active.add(node.id)
+        self.check_module_reads(outer)
         changed = True
         while changed:
             changed = False

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import NoRuleError
 from ..runtime.accumulate import unbroadcast
+from ..runtime.structure import zero_like
 from . import registry
 from .operators import matmul_grad_a, matmul_grad_b, power_log, power_slope, sum_to_shape
 from .registry import (defattribute, defmethod, defrule, keyword_aliases, nograd, nondiff_attributes, nondiff_methods,
@@ -890,11 +891,11 @@ def einsum_grads(dy, subscripts, operands):
 def sublist_spec(args):
     """The subscripts string that ``np.einsum(a, [0, 1], b, [1, 2], [0, 2])``'s sublists spell: ``"ab,bc->ac"``."""
     def letters(sublist):
-        if any(s is Ellipsis for s in sublist):
-            raise NoRuleError("srcgrad's einsum rule does not handle '...' yet", fix="write the axes out")
         return "".join(string.ascii_letters[int(s)] for s in sublist)
 
     sublists = list(args[1::2])
+    if any(s is Ellipsis for sub in sublists for s in sub):
+        raise NoRuleError("srcgrad's einsum rule does not handle '...' yet", fix="write the axes out")
     if len(args) % 2:
         output = list(args[-1])
     else:  # (implicit: the labels used once, in increasing order, as NumPy does)
@@ -1221,25 +1222,33 @@ nograd(sample_weights)
 @shaped(np.linspace)
 def linspace(dy, y, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """``y = start + (stop - start) * t``: linear in ``start`` and ``stop``, whatever ``num``."""
-    return (linspace_grad(dy, y, start, 1 - sample_weights(y, num, endpoint, axis, retstep, dtype), axis),
-            linspace_grad(dy, y, stop, sample_weights(y, num, endpoint, axis, retstep, dtype), axis))
+    return (linspace_grad(dy, y, start, False, num, endpoint, retstep, dtype, axis),
+            linspace_grad(dy, y, stop, True, num, endpoint, retstep, dtype, axis))
 
 
-def linspace_grad(dy, y, end, t, axis):
-    """The gradient of one end of ``np.linspace`` whose samples weigh it by ``t`` (``None`` for integer samples)."""
+def linspace_grad(dy, y, end, is_stop, num, endpoint, retstep, dtype, axis):
+    """The gradient of one end of ``np.linspace`` (``None`` for integer samples, which are rounded: flat)."""
+    t = sample_weights(y, num, endpoint, axis, retstep, dtype)
     if t is None:
-        return None
-    return unbroadcast(np.sum(dy * t, axis=axis), end)
+        return zero_like(end)
+    return unbroadcast(np.sum(dy * (t if is_stop else 1 - t), axis=axis), end)
 
 
 @shaped(np.full)
 def full(dy, y, shape, fill_value, dtype=None, order="C"):
-    return (None, unbroadcast(dy, fill_value) if inexact_result(y) else None)
+    return (None, fill_grad(dy, y, fill_value))
 
 
 @shaped(np.full_like)
 def full_like(dy, y, a, fill_value, dtype=None, order="K", subok=True, shape=None):
-    return (None, unbroadcast(dy, fill_value) if inexact_result(y) else None)
+    return (None, fill_grad(dy, y, fill_value))
+
+
+def fill_grad(dy, y, fill_value):
+    """Every element of ``y`` is ``fill_value``: its gradient sums them (none through integers, rounded)."""
+    if not inexact_result(y):
+        return zero_like(fill_value)
+    return unbroadcast(dy, fill_value)
 
 
 @nograd
@@ -1263,14 +1272,14 @@ def arange(dy, y, start, stop=None, step=None, dtype=None):
 def arange_start_grad(dy, y, stop):
     """Every sample moves with ``start``; ``np.arange(n)`` alone names the stop (no gradient)."""
     if stop is None or not inexact_result(y):
-        return None
+        return zero_like(stop)
     return np.sum(dy)
 
 
 def arange_step_grad(dy, y, step):
     """Sample ``i`` moves ``i`` times as fast as ``step``."""
     if step is None or not inexact_result(y):
-        return None
+        return zero_like(step)
     return np.sum(dy * np.arange(len(y)))
 
 
@@ -1283,7 +1292,7 @@ def meshgrid(dy, y, *xi, copy=True, sparse=False, indexing="xy"):
 def meshgrid_grad(g, x, i, n, indexing):
     """The gradient of ``x``, the ``i``-th of ``n`` inputs of ``np.meshgrid``, from its grid's ``g``."""
     if g is None:
-        return None
+        return zero_like(x)
     axis = meshgrid_axis(i, n, indexing)
     others = tuple(a for a in range(np.ndim(g)) if a != axis)
     return np.reshape(np.sum(g, axis=others), np.shape(x))
@@ -1295,6 +1304,47 @@ def meshgrid_axis(i, n, indexing):
     if indexing == "xy" and n >= 2 and i < 2:
         return 1 - i
     return i
+
+
+@shaped(np.unique, structured=True)  # (a tuple when asked for indices or counts)
+def unique(dy, y, ar, return_index=False, return_inverse=False, return_counts=False, axis=None, **options):
+    """The sorted distinct values of ``ar``: each comes from its copies in ``ar``, which share its gradient."""
+    return (unique_grad(dy, ar, return_index or return_inverse or return_counts, axis),)
+
+
+def unique_grad(dy, ar, several, axis):
+    """``np.unique``'s gradient: the values' (the first output when ``several`` are returned) taken back to ``ar``."""
+    if several:
+        dy = dy[0]
+    if dy is None:
+        return zero_like(ar)
+    return np.take(dy, unique_inverse(ar, axis)) / unique_counts(ar, axis)
+
+
+@nograd
+def unique_inverse(ar, axis):
+    """Which distinct value each element of ``ar`` is, shaped like ``ar``."""
+    if axis is not None:
+        raise NoRuleError("srcgrad's rule for np.unique does not take axis=",
+                          fix="take np.unique of the flattened array, or stop_gradient of the argument")
+    return np.reshape(np.unique(ar, return_inverse=True)[1], np.shape(ar))
+
+
+@nograd
+def unique_counts(ar, axis):
+    """How many copies of its value each element of ``ar`` has (ties share the value's gradient equally)."""
+    _, inverse, counts = np.unique(ar, return_inverse=True, return_counts=True)
+    return np.reshape(counts[inverse], np.shape(ar))
+
+
+def unique_tangent(dargs, y, ar, return_index=False, return_inverse=False, return_counts=False, axis=None,
+                   **options):
+    """Each distinct value moves as the mean of its copies."""
+    d = tangent_or_zero(dargs, 0, ar)
+    values = np.bincount(np.ravel(unique_inverse(ar, axis)), np.ravel(d) / np.ravel(unique_counts(ar, axis)))
+    if return_index or return_inverse or return_counts:
+        return (values,) + tuple(np.zeros(np.shape(part)) for part in y[1:])
+    return values
 
 
 #: ``np.r_`` and ``np.c_``: objects whose ``[...]`` concatenates (NumPy's "index tricks").
@@ -1395,7 +1445,7 @@ def meshgrid_tangent(dargs, y, *xi, copy=True, sparse=False, indexing="xy"):
 
 for _primal, _tangent in ((index_trick, index_trick_tangent), (np.linspace, linspace_tangent), (np.full, full_tangent),
                           (np.full_like, full_like_tangent), (np.arange, arange_tangent),
-                          (np.meshgrid, meshgrid_tangent)):
+                          (np.meshgrid, meshgrid_tangent), (np.unique, unique_tangent)):
     registry.lookup(_primal).forward = _tangent
 
 
@@ -1407,7 +1457,7 @@ for _fn in (
     np.shape, np.ndim, np.size, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like,
     np.empty_like, np.eye, np.identity,
     np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal, np.logical_and,
-    np.logical_or, np.logical_not, np.logical_xor, np.any, np.all, np.count_nonzero, np.unique,
+    np.logical_or, np.logical_not, np.logical_xor, np.any, np.all, np.count_nonzero,
     np.searchsorted, np.digitize, np.floor_divide, np.result_type, np.broadcast_shapes, np.unravel_index,
     np.ravel_multi_index, np.tril_indices, np.triu_indices, np.diag_indices, np.indices,
     np.issubdtype, np.iscomplexobj, np.isscalar, np.signbit,

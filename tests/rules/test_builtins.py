@@ -31,6 +31,8 @@ SPECS = [
     Spec(builtins.min, "min(a, b, c)", [((), (), ())]),
     Spec(builtins.min, "min([a, b, c])", [((), (), ())]),
     Spec(builtins.min, "min(a)", [(4,)]),
+    Spec(builtins.divmod, "divmod(a, b)[1]", [((), ()), ((3,), ())], domain=("real", "pos"), dynamic="fn(a, b)[1]"),
+    Spec(builtins.divmod, "divmod(a, b)[0] * a", [((), ())], domain=("real", "pos"), dynamic="fn(a, b)[0] * a"),
 ]
 
 

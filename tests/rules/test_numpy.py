@@ -279,6 +279,8 @@ SPECS += [
          dynamic="fn(np.r_, '0,2', a, b)"),
     Spec(srcgrad.rules.numpy.index_trick, "np.c_[a, b]", [((3,), (3,)), ((3, 2), (3,))], dynamic="fn(np.c_, a, b)"),
     Spec(srcgrad.rules.numpy.index_trick, "np.r_[a]", [(3,)], dynamic="fn(np.r_, a)"),
+    Spec(np.unique, "np.unique(a)", [(4,), (2, 3)]),
+    Spec(np.unique, "np.unique(a, return_counts=True)[0]", [(4,)], dynamic="fn(a, return_counts=True)[0]"),
 ]
 
 #: srcgrad's own helper, with a rule of its own: every reduction's gradient in generated code calls it.
