@@ -198,6 +198,29 @@ def test_a_partial_passes_gradients_to_the_arrays_it_binds():
     np.testing.assert_allclose(gs[W], 2.0 * x)
 
 
+def partial_made_inside(a, x):
+    times_a = functools.partial(np.multiply, a)
+    return np.sum(times_a(x) ** 2)
+
+
+def partial_with_a_keyword(a, x):
+    clipped = functools.partial(np.clip, a_min=a)
+    return np.sum(clipped(x, 5.0))
+
+
+def test_a_partial_made_inside_the_function_passes_gradients_to_what_it_binds():
+    a, x = np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    ga, gx = check_gradient(partial_made_inside, a, x)
+    np.testing.assert_allclose(ga, 2 * a * x * x)
+    np.testing.assert_allclose(gx, 2 * a * a * x)
+    value, tangent = srcgrad.jvp(partial_made_inside, (a, x), (np.ones(2), np.zeros(2)))
+    assert (value, tangent) == pytest.approx((partial_made_inside(a, x), np.sum(2 * a * x * x)))
+    # A keyword it binds with a gradient is refused (the rule gives gradients by position).
+    with pytest.raises(srcgrad.NoRuleError, match="a_min=") as excinfo:
+        srcgrad.gradient(partial_with_a_keyword, 0.5, x)
+    assert excinfo.value.lineno == partial_with_a_keyword.__code__.co_firstlineno + 1
+
+
 def test_a_partial_of_a_ruleless_function_is_refused():
     bad = functools.partial(np.arccosh)
     for differentiate in (srcgrad.gradient, srcgrad.derivative):
@@ -386,9 +409,18 @@ def test_einsum_in_either_form(f):
             assert srcgrad.jvp(f, (A, B), tuple(e))[1] == pytest.approx(grads[i].flat[k])
 
 
-def test_einsum_sublists_with_an_ellipsis_are_refused():
-    with pytest.raises(srcgrad.NoRuleError, match=r"'\.\.\.'"):
-        srcgrad.gradient(lambda a: np.sum(np.einsum(a, [Ellipsis, 0], np.ones(2), [0])), A)
+def einsum_with_an_ellipsis(a):
+    b = a * 2.0
+    return np.sum(np.einsum(b, [Ellipsis, 0], np.ones(2), [0]))
+
+
+def test_einsum_sublists_with_an_ellipsis_are_refused_at_the_users_line():
+    for run in (lambda: srcgrad.gradient(einsum_with_an_ellipsis, A),
+                lambda: srcgrad.pullback(einsum_with_an_ellipsis, A)[1](1.0)):
+        with pytest.raises(srcgrad.NoRuleError, match=r"'\.\.\.'") as excinfo:
+            run()
+        assert excinfo.value.filename == THIS_FILE  # (a rule raising at run time: the line of its call)
+        assert excinfo.value.lineno == einsum_with_an_ellipsis.__code__.co_firstlineno + 2
 
 
 def test_the_numerical_gradient_oracle_agrees_with_a_partial():

@@ -125,6 +125,29 @@ def divmod_tangent(dargs, y, a, b):
 registry.lookup(builtins.divmod).forward = divmod_tangent
 
 
+@rule(functools.partial, broadcast=False, structured=True)
+def partial_rule(dy, y, func, *args):
+    """``functools.partial(func, *args)``: the object's gradient, a dict of its fields, back to them."""
+    return partial_grads(dy, len(args))
+
+
+def partial_grads(dy, nargs):
+    """``(dfunc, *dargs)`` from a partial's gradient ``{"func": ..., "args": (...), "keywords": {...}}``."""
+    if not isinstance(dy, dict):
+        return (None,) * (1 + nargs)
+    args = tuple(dy.get("args") or ())
+    return (dy.get("func"),) + args + (None,) * (nargs - len(args))
+
+
+def partial_tangent(dargs, y, func, *args, **keywords):
+    """A partial's tangent has the shape of its gradient: a dict of its fields' tangents."""
+    dargs = tuple(dargs) + (None,) * (1 + len(args) - len(dargs))
+    return {"func": dargs[0], "args": tuple(dargs[1:1 + len(args)]), "keywords": {}}
+
+
+registry.lookup(functools.partial).forward = partial_tangent
+
+
 def extremum_pair(dy, y, a, rest):
     """``max(xs)`` or ``max(a, b, ...)``: the arguments equal to the result share the gradient."""
     if not rest:

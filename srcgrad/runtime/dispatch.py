@@ -564,6 +564,39 @@ def _generated_site(frame):
     return filename, line, f" (called in {function})"
 
 
+def located(err):
+    """``err``, a :class:`SrcgradError` raised at run time without a place, with the user's file and line.
+
+    The place is the innermost generated frame of the traceback: the
+    ``# Grad of line N`` comment above the backward statement that raised,
+    else that function's ``def`` line; a rule raising for its arguments
+    (``np.einsum`` with ``...``) then points at the user's call.
+    """
+    if err.filename is not None:
+        return err
+    tb, found = err.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<srcgrad:"):
+            found = tb
+        tb = tb.tb_next
+    if found is None:
+        return err
+    origin = _ORIGIN.match(origin_of(found.tb_frame.f_code.co_filename) or "")
+    if origin is None:
+        return err
+    lines = linecache.getlines(found.tb_frame.f_code.co_filename)
+    line = int(origin.group(2))
+    for text in reversed(lines[:found.tb_lineno]):
+        comment = _GRAD_OF.search(text)
+        if comment is not None:
+            line = int(comment.group(1))
+            break
+        if text.lstrip().startswith("def "):
+            break
+    placed = type(err)(err.message, filename=origin.group(1), lineno=line, fix=err.fix)
+    return placed.with_traceback(err.__traceback__)
+
+
 def _line_of_call(frame):
     """The user's line of the pullback call running in a generated forward, from its backward's comment.
 
