@@ -18,6 +18,7 @@ from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError, NoRuleError, SrcgradError, UnsupportedSyntaxError
 from .params import Grads, Params, collect
 from .runtime import dispatch
+from .runtime.located import located
 from .runtime.structure import float_dtype, to_user
 
 __all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian", "hessian", "stop_gradient",
@@ -73,7 +74,7 @@ def _withgradient(f, args):
         try:
             raw = known.backward(saved, seed if seed is not None else _seed(y, f))
         except SrcgradError as err:  # (a rule refusing its arguments: say where in the user's code)
-            raise dispatch.located(err) from None
+            raise located(err) from None
         if n == 1:  # (one argument, the usual case: its gradient is the last, after the function's own)
             return y, (_user_gradient(raw[-1], args[0]),)
         return y, tuple(map(_user_gradient, raw[1:] if known.has_self_grad else raw, args))
@@ -81,7 +82,7 @@ def _withgradient(f, args):
     try:
         grads = back(_seed(y, f))
     except SrcgradError as err:
-        raise dispatch.located(err) from None
+        raise located(err) from None
     return y, tuple(to_user(g, a) for g, a in zip(grads[1:], args))
 
 
@@ -146,7 +147,7 @@ def pullback(f, *args):
         try:
             grads = back(dy)
         except SrcgradError as err:
-            raise dispatch.located(err) from None
+            raise located(err) from None
         return tuple(to_user(g, a) for g, a in zip(grads[1:], args))
 
     return y, user_back
@@ -273,7 +274,7 @@ def jvp(f, primals, tangents):
     try:
         return tangent_call(f, None, primals, tangents)
     except SrcgradError as err:
-        raise dispatch.located(err) from None
+        raise located(err) from None
 
 
 def derivative(f, x):

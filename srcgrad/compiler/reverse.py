@@ -55,6 +55,7 @@ from ..rules import numpy as numpy_rules
 from ..rules import registry
 from ..runtime import dispatch, structure, tape
 from ..runtime.accumulate import accum, unbroadcast
+from ..runtime.located import callable_name
 from . import build, idioms
 from .inline import bind_arguments, substitute, template_of
 from .resolve import MISSING, is_constant_value, is_user_module
@@ -264,7 +265,7 @@ class _Reverse:
 
     def error_no_rule(self, stmt, what, target=MISSING):
         """Refuse the call ``what`` (as written) of ``target`` (the object it names, when known)."""
-        held = dispatch.callable_name(target) if target is not MISSING else what
+        held = callable_name(target) if target is not MISSING else what
         called = what if held == what else f"{what} (which is {held})"  # (fun, a variable holding np.cosh)
         what = held
         raise NoRuleError(
