@@ -18,6 +18,7 @@ from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError, NoRuleError, SrcgradError, UnsupportedSyntaxError
 from .params import Grads, Params, collect
 from .runtime import dispatch
+from .runtime.located import located
 from .runtime.structure import float_dtype, to_user
 
 __all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian", "hessian", "stop_gradient",
@@ -70,12 +71,18 @@ def _withgradient(f, args):
         dispatch.stats["direct hits"] += 1
         y, saved = known.forward(f, *args) if known.takes_closure else known.forward(*args)
         seed = _SEEDS.get(type(y))
-        raw = known.backward(saved, seed if seed is not None else _seed(y, f))
+        try:
+            raw = known.backward(saved, seed if seed is not None else _seed(y, f))
+        except SrcgradError as err:  # (a rule refusing its arguments: say where in the user's code)
+            raise located(err) from None
         if n == 1:  # (one argument, the usual case: its gradient is the last, after the function's own)
             return y, (_user_gradient(raw[-1], args[0]),)
         return y, tuple(map(_user_gradient, raw[1:] if known.has_self_grad else raw, args))
     y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
-    grads = back(_seed(y, f))
+    try:
+        grads = back(_seed(y, f))
+    except SrcgradError as err:
+        raise located(err) from None
     return y, tuple(to_user(g, a) for g, a in zip(grads[1:], args))
 
 
@@ -137,7 +144,10 @@ def pullback(f, *args):
     y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
 
     def user_back(dy):
-        grads = back(dy)
+        try:
+            grads = back(dy)
+        except SrcgradError as err:
+            raise located(err) from None
         return tuple(to_user(g, a) for g, a in zip(grads[1:], args))
 
     return y, user_back
@@ -279,7 +289,10 @@ def jvp(f, primals, tangents):
     for i, (x, t) in enumerate(zip(primals, tangents)):
         if _complex_tangent_for_real(x, t):
             _refuse_complex_tangent(f, i)
-    return tangent_call(f, None, primals, tangents)
+    try:
+        return tangent_call(f, None, primals, tangents)
+    except SrcgradError as err:
+        raise located(err) from None
 
 
 def _complex_tangent_for_real(x, t):

@@ -308,7 +308,8 @@ def compile_tangent(fn) -> TangentEntry:
     invented, adjoints = _foldable(namer, user_names)
     simplify([fdef], invented, adjoints, injected)
     source = to_source([fdef])
-    (tangent,) = compile_functions(source, [fdef.name], injected, fn.__globals__, parsed.name + " tangent")
+    (tangent,) = compile_functions(source, [fdef.name], injected, fn.__globals__, parsed.name + " tangent",
+                                   origin=_origin(fn))
     return TangentEntry(fn, tangent, source, params, takes_closure, scope_vararg(anf))
 
 

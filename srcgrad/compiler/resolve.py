@@ -12,6 +12,8 @@ time, so one compiled adjoint serves every closure made from the same code.
 from __future__ import annotations
 
 import builtins
+import os
+import sys
 import types
 
 import gast
@@ -19,7 +21,7 @@ import numpy as np
 
 from . import build
 
-__all__ = ["Scope", "MISSING", "is_constant_value"]
+__all__ = ["Scope", "MISSING", "is_constant_value", "is_user_module"]
 
 
 class _Missing:
@@ -31,7 +33,14 @@ MISSING = _Missing()
 
 
 def is_constant_value(value) -> bool:
-    """Values that can never carry a gradient: modules, classes, code, ints, strings..."""
+    """Values that hold nothing a gradient can reach: modules, classes, ints, strings, builtin functions...
+
+    This is about the value itself (does it need a gradient of its own?),
+    never about calling it: a call of a builtin function or a ufunc gets its
+    derivative from a rule or the nograd list, or is refused (``NoRuleError``).
+    A module is constant as a whole; a differentiable value read from a
+    user's module (``config.W``) is not (see :func:`is_user_module`).
+    """
     if value is MISSING or value is None:
         return True
     if isinstance(value, (bool, int, str, bytes, type, types.ModuleType, np.dtype, range, slice)):
@@ -43,6 +52,24 @@ def is_constant_value(value) -> bool:
         # those are found at run time through the structural gradient.
         return False
     return False
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_STDLIB = os.path.dirname(os.__file__)
+
+
+def is_user_module(module) -> bool:
+    """A module of the user's program (not srcgrad's, the standard library's or an installed package's).
+
+    Its arrays are the user's values, found as globals are: ``config.W``
+    gets a gradient like a global ``W``. A library's (``np.pi``) are constants.
+    """
+    filename = getattr(module, "__file__", None)
+    if filename is None:
+        return getattr(module, "__name__", "") not in sys.builtin_module_names
+    filename = os.path.abspath(filename)
+    return not (filename.startswith(_PACKAGE) or filename.startswith(_STDLIB)
+                or os.sep + "site-packages" + os.sep in filename or os.sep + "dist-packages" + os.sep in filename)
 
 
 class Scope:

@@ -43,6 +43,7 @@ How it works, in the order the pass runs:
 from __future__ import annotations
 
 import copy
+import functools
 import operator
 import types
 
@@ -50,12 +51,14 @@ import gast
 import numpy as np
 
 from ..errors import NoRuleError, UnsupportedSyntaxError
+from ..rules import numpy as numpy_rules
 from ..rules import registry
 from ..runtime import dispatch, structure, tape
 from ..runtime.accumulate import accum, unbroadcast
+from ..runtime.located import callable_name
 from . import build, idioms
 from .inline import bind_arguments, substitute, template_of
-from .resolve import MISSING, is_constant_value
+from .resolve import MISSING, is_constant_value, is_user_module
 
 __all__ = ["Transformed", "transform"]
 
@@ -209,6 +212,8 @@ class _Reverse:
         self.sequences: set[str] = set()
         #: Names holding the (value, rest) pair a tape's pop returns.
         self.pairs: set[str] = set()
+        #: ``np.r_[0:3, a]`` statements (a slice among the items) and the names they read.
+        self.index_tricks: list = []
         self.injected: dict[str, object] = {}
         self.inject_names: dict[int, str] = {}
         self.depends_on: list = []
@@ -258,9 +263,13 @@ class _Reverse:
     def is_active_atom(self, atom) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.active
 
-    def error_no_rule(self, stmt, what):
+    def error_no_rule(self, stmt, what, target=MISSING):
+        """Refuse the call ``what`` (as written) of ``target`` (the object it names, when known)."""
+        held = callable_name(target) if target is not MISSING else what
+        called = what if held == what else f"{what} (which is {held})"  # (fun, a variable holding np.cosh)
+        what = held
         raise NoRuleError(
-            f"no derivative rule for {what}, and it has no Python source to differentiate",
+            f"no derivative rule for {called}, and it has no Python source to differentiate",
             filename=self.parsed.filename,
             lineno=getattr(stmt, "_srcgrad_line", None),
             fix=f"register one: @srcgrad.defrule({what})\n"
@@ -319,6 +328,9 @@ class _Reverse:
             return self.function_op(stmt, fn, [value.operand], {}, what=f"operator.{fn.__name__}")
         if isinstance(value, gast.Compare):
             return _Op("inactive")
+        if isinstance(value, gast.Subscript) and self.scope.is_static_path(value.value) \
+                and isinstance(self.scope.resolve(value.value), numpy_rules.INDEX_TRICKS):
+            return self.index_trick_op(stmt, value)
         if isinstance(value, gast.Subscript):
             return _Op("index", operands=[value.value], index=value.slice)
         if isinstance(value, (gast.Tuple, gast.List)):
@@ -329,6 +341,57 @@ class _Reverse:
         if isinstance(value, gast.Call):
             return self.classify_call(stmt, value)
         return _Op("inactive")
+
+    def check_module_reads(self, outer):
+        """Refuse ``config.W`` (a differentiable value of the user's module) where globals get gradients.
+
+        Generated code reads such a path as a constant, so with implicit
+        parameters (``params(config.W)``) its gradient would be a silent zero.
+        Where globals are constants (``gradient(f, x)``) it is one too, rightly.
+        """
+        if "global" not in outer:
+            return
+        for node in build.walk(self.fdef):
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
+                    and self.scope.is_static_path(node) and dispatch.carries_gradient(self.scope.resolve(node)):
+                root = node
+                while isinstance(root, gast.Attribute):
+                    root = root.value
+                if is_user_module(self.scope.resolve(root)):
+                    module = _dotted(node.value)
+                    raise UnsupportedSyntaxError(
+                        f"a gradient for {_dotted(node)}, a value read through the module {module}: srcgrad "
+                        "gives gradients to the function's own globals and captured variables, not to a "
+                        "module's attributes",
+                        filename=self.parsed.filename, lineno=getattr(node, "lineno", None),
+                        fix=f"import the value by name (from {module} import {node.attr}) and use {node.attr}, "
+                        "or pass it to the function as an argument")
+
+    def index_trick_op(self, stmt, value) -> _Op:
+        """``np.r_[a, b]``, ``np.c_[a, b]``: a call of ``index_trick(np.r_, a, b)``, which has a rule.
+
+        A slice among the items (``np.r_[0:3, a]``) cannot be an argument:
+        such a statement stays constant, and is refused if a gradient would
+        have to flow through it (see :meth:`check_index_tricks`).
+        """
+        items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        if any(isinstance(item, gast.Slice) for item in items):
+            self.index_tricks.append((stmt, [n for n in build.walk(value.slice) if isinstance(n, gast.Name)]))
+            return _Op("inactive")
+        helper = self.inject("index_trick", numpy_rules.index_trick)
+        stmt.value = gast.Call(func=build.name(helper), args=[value.value] + list(items), keywords=[])
+        return self.rule_op(stmt, registry.lookup(numpy_rules.index_trick), [value.value] + list(items), {})
+
+    def check_index_tricks(self):
+        """Refuse ``np.r_[0:3, a]`` where ``a`` carries a gradient: the slice keeps it from being a call."""
+        for stmt, names in self.index_tricks:
+            if any(self.is_active_atom(n) for n in names):
+                raise NoRuleError(
+                    "srcgrad differentiates np.r_[...] and np.c_[...] only when every item is a value: "
+                    "a slice (start:stop) among them is not supported",
+                    filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
+                    fix="write the slice as np.arange(start, stop) (np.r_[np.arange(3), a]), "
+                    "or use np.concatenate")
 
     def is_method_of(self, receiver: str, attr: str) -> bool:
         """Whether ``receiver.attr`` is a method (its gradient is the receiver's), not a field.
@@ -402,12 +465,13 @@ class _Reverse:
                     if target is tape.pop and isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                         self.pairs.add(stmt.targets[0].id)
                     return self.rule_op(stmt, rule, args, keywords)
-                if registry.is_nondiff(target) or target in _ALWAYS_CONSTANT:
+                called = _partial_func(target)  # functools.partial(np.sum, axis=0): np.sum is what runs
+                if registry.is_nondiff(called) or called in _ALWAYS_CONSTANT:
                     self.depends_on.append(target)
                     return _Op("inactive")
-                if not _has_source(target):
+                if not _has_source(called) and (called is target or self.lookup_rule(called) is None):
                     self.depends_on.append(target)
-                    self.error_no_rule(stmt, _dotted(func))
+                    self.error_no_rule(stmt, _dotted(func), called)
             callee_target = func.id if isinstance(func, gast.Name) else None
             if target is not MISSING and is_constant_value(target) and not isinstance(target, type):
                 callee_target = None
@@ -499,6 +563,7 @@ class _Reverse:
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 if self.scope.kind(node.id) in outer and not is_constant_value(self.scope.value(node.id)):
                     self.active.add(node.id)
+        self.check_module_reads(outer)
         changed = True
         while changed:
             changed = False
@@ -523,6 +588,7 @@ class _Reverse:
                         if t not in self.active:
                             self.active.add(t)
                             changed = True
+        self.check_index_tricks()
         for stmt in _walk_stmts(body):
             op = self.ops.get(id(stmt))
             if op is not None and op.kind == "closure":
@@ -1555,6 +1621,13 @@ def _dotted(node) -> str:
 
 def _short(what: str) -> str:
     return what.split(".")[-1]
+
+
+def _partial_func(obj):
+    """The function a ``functools.partial`` (of a partial...) calls in the end; ``obj`` itself otherwise."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return obj
 
 
 def _has_source(obj) -> bool:

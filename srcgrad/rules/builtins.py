@@ -5,9 +5,11 @@ import functools
 
 import numpy as np
 
-from ..runtime.structure import gather
+from ..runtime.accumulate import unbroadcast
+from ..runtime.structure import gather, zero_like
 from .numpy import abs_grad
-from .operators import power_slope, sum_to_shape
+from .operators import power_log, power_slope, sum_to_shape
+from . import registry
 from .registry import defrule, nograd
 
 rule = functools.partial(defrule, _builtin=True)
@@ -49,7 +51,7 @@ def float(dy, y, x):
 
 @rule(builtins.pow)
 def pow(dy, y, a, b):
-    return (dy * power_slope(a, b), dy * y * np.log(a))
+    return (dy * power_slope(a, b), dy * y * power_log(a))
 
 
 @rule(builtins.sum, broadcast=False)
@@ -91,6 +93,62 @@ def sorted_rule(dy, y, xs, key=None, reverse=False):
     return (unsort(dy, xs, key, reverse),)
 
 
+@rule(builtins.divmod, broadcast=False, structured=True)
+def divmod_rule(dy, y, a, b):
+    """``(a // b, a % b)``: the quotient is a step function; the remainder is ``a - b * (a // b)``."""
+    return (unbroadcast(dividend_grad(dy, a), a), unbroadcast(divisor_grad(dy, a, b), b))
+
+
+def dividend_grad(dy, a):
+    """``d(a % b)/da = 1``, times the remainder's cotangent."""
+    dr = remainder_part(dy)
+    return zero_like(a) if dr is None else dr
+
+
+def remainder_part(dy):
+    """The cotangent of ``divmod``'s remainder (its quotient passes none): ``None`` if it reached none."""
+    return dy[1]
+
+
+def divisor_grad(dy, a, b):
+    """``d(a % b)/db = -(a // b)``, times the remainder's cotangent."""
+    dr = remainder_part(dy)
+    return zero_like(b) if dr is None else -dr * (a // b)
+
+
+def divmod_tangent(dargs, y, a, b):
+    """The quotient is flat; the remainder moves as ``da - db * (a // b)``."""
+    da = dargs[0] if dargs and dargs[0] is not None else 0.0
+    db = dargs[1] if len(dargs) > 1 and dargs[1] is not None else 0.0
+    return (0.0 * y[0], da - db * (a // b))
+
+
+registry.lookup(builtins.divmod).forward = divmod_tangent
+
+
+@rule(functools.partial, broadcast=False, structured=True)
+def partial_rule(dy, y, func, *args):
+    """``functools.partial(func, *args)``: the object's gradient, a dict of its fields, back to them."""
+    return partial_grads(dy, len(args))
+
+
+def partial_grads(dy, nargs):
+    """``(dfunc, *dargs)`` from a partial's gradient ``{"func": ..., "args": (...), "keywords": {...}}``."""
+    if not isinstance(dy, dict):
+        return (None,) * (1 + nargs)
+    args = tuple(dy.get("args") or ())
+    return (dy.get("func"),) + args + (None,) * (nargs - len(args))
+
+
+def partial_tangent(dargs, y, func, *args, **keywords):
+    """A partial's tangent has the shape of its gradient: a dict of its fields' tangents."""
+    dargs = tuple(dargs) + (None,) * (1 + len(args) - len(dargs))
+    return {"func": dargs[0], "args": tuple(dargs[1:1 + len(args)]), "keywords": {}}
+
+
+registry.lookup(functools.partial).forward = partial_tangent
+
+
 def extremum_pair(dy, y, a, rest):
     """``max(xs)`` or ``max(a, b, ...)``: the arguments equal to the result share the gradient."""
     if not rest:
@@ -102,6 +160,6 @@ for _fn in (
     builtins.len, builtins.int, builtins.bool, builtins.round, builtins.range, builtins.isinstance,
     builtins.issubclass, builtins.type, builtins.print, builtins.str, builtins.repr, builtins.id,
     builtins.hash, builtins.callable, builtins.hasattr, builtins.any, builtins.all, builtins.format,
-    builtins.divmod, builtins.ord, builtins.chr, builtins.slice, builtins.set, builtins.frozenset,
+    builtins.ord, builtins.chr, builtins.slice, builtins.set, builtins.frozenset,
 ):
     nograd(_fn)

@@ -105,9 +105,23 @@ def hypot(dy, y, a, b):
     return (dy * a / y, dy * b / y)
 
 
+def pow_slope(a, b):
+    """``d math.pow(a, b)/da = b * a ** (b - 1)``, 0 where ``b == 0`` (``0.0 ** -1`` would raise)."""
+    if b == 0:
+        return 0.0
+    return b * a ** (b - 1)
+
+
+def pow_log(a):
+    """``math.log(a)``, 0 where ``a == 0``: ``math.pow(0, b)`` (``b > 0``) is flat in ``b`` (as ``power_log``)."""
+    if a == 0:
+        return 0.0
+    return math.log(a)
+
+
 @rule(math.pow)
 def pow(dy, y, a, b):
-    return (dy * b * a ** (b - 1), dy * y * math.log(a))
+    return (dy * pow_slope(a, b), dy * y * pow_log(a))
 
 
 @rule(math.fabs)

@@ -58,6 +58,14 @@ def power_slope(a, b):
     return b * (a * 1.0) ** np.where(b == 0, 1, b - 1)
 
 
+def power_log(a):
+    """``log(a)``, taken as 0 where ``a == 0``: ``d(a ** b)/db = a ** b * log(a)``, and ``0 ** b`` (``b > 0``) is flat in ``b``.
+
+    (autograd's convention: at ``a == 0`` the slope is ``0 ** b * log(1)``, never ``0 * -inf``.)
+    """
+    return np.log(np.where(a == 0, 1, a))
+
+
 def sum_to_shape(g, shape):
     """Sum the leading (batch) axes of ``g`` away until it has ``shape``."""
     if np.shape(g) == shape:
@@ -96,7 +104,7 @@ def truediv(dy, y, a, b):
 
 @rule(operator.pow)
 def pow(dy, y, a, b):
-    return (dy * power_slope(a, b), dy * y * np.log(a))
+    return (dy * power_slope(a, b), dy * y * power_log(a))
 
 
 @rule(operator.mod)

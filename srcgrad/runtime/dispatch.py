@@ -18,6 +18,7 @@ written in the traceable subset (:func:`srcgrad.higher.pullback`).
 
 from __future__ import annotations
 
+import functools
 import types
 
 import numpy as np
@@ -25,6 +26,7 @@ import numpy as np
 from ..errors import NoRuleError
 from ..rules import registry
 from .accumulate import accum, unbroadcast
+from .located import call_site, callable_name
 from .structure import is_numeric, item, zero_like
 
 __all__ = ["pullback", "pullback_wrt", "direct", "DirectCall", "Back", "Layout", "arrange", "traced_as", "mutate"]
@@ -403,26 +405,99 @@ def _pullback(wrt, fn, args, kwargs):
         return entry.call(callee, bound_self, args, kwargs, wrt)
     if isinstance(fn, type):
         return _construct(fn, args, kwargs)
-    owner = getattr(fn, "__self__", None)
+    if isinstance(fn, functools.partial):
+        return _partial(wrt, fn, args, kwargs)
+    # A method bound to an object (a builtin function's __self__ is its module, a ufunc has none).
+    owner = getattr(fn, "__self__", _UNBOUND)
     if isinstance(owner, dict) and getattr(fn, "__name__", "") == "get" and not kwargs:
         return owner.get(*args), DictGetBack(owner, args)
-    if isinstance(owner, (str, bytes, bool, int, float, complex, range, type(None))):
-        return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)  # "ij,jk".split(",")
-    if owner is not None and not isinstance(owner, types.ModuleType) \
-            and registry.is_nondiff(getattr(type(owner), getattr(fn, "__name__", ""), None)):  # rng.normal(...)
+    if is_constant_method(owner, fn):  # "ij,jk".split(","), rng.normal(size=3)
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
-    if isinstance(fn, types.BuiltinMethodType) and owner is not None and not isinstance(owner, types.ModuleType):
+    if isinstance(fn, types.BuiltinMethodType) and owner is not _UNBOUND and not isinstance(owner, types.ModuleType):
         rule = registry.method_rules.get(fn.__name__)  # a NumPy method held in a variable: a.sum
         if rule is not None:
             y = fn(*args, **kwargs)
             return y, MethodBack(RuleBack(rule, y, (owner,) + args, kwargs))
     if callable(fn):
-        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
-        raise NoRuleError(
-            f"no derivative rule for {name}, and it has no Python source to differentiate",
-            fix=f"register one with @srcgrad.defrule({name}), or srcgrad.nograd({name}) if it passes no gradient",
-        )
+        raise no_rule_error(fn)
     raise TypeError(f"{fn!r} is not callable")
+
+
+def _partial(wrt, fn, args, kwargs):
+    """``functools.partial(g, *bound, **keywords)(*args, **kwargs)``: the call ``g`` makes, differentiated.
+
+    The partial's own gradient is a dict of its fields (``func``, ``args``,
+    ``keywords``), as for any object holding values; ``None`` if it has none.
+    """
+    bound, keywords = tuple(fn.args), dict(fn.keywords)
+    merged = {**keywords, **kwargs}
+    y, inner = _pullback(None, fn.func, bound + tuple(args), merged)
+    return y, PartialBack(inner, len(bound), len(args), tuple(merged), tuple(k for k in keywords if k not in kwargs),
+                          tuple(kwargs))
+
+
+class PartialBack:
+    """The pullback of a call of a ``functools.partial``: its fields' gradients first, then the call's."""
+
+    __slots__ = ("inner", "nbound", "nargs", "merged", "held", "given")
+
+    def __init__(self, inner, nbound, nargs, merged, held, given):
+        self.inner = inner
+        self.nbound = nbound
+        self.nargs = nargs
+        self.merged = merged
+        self.held = held
+        self.given = given
+
+    def __call__(self, dy):
+        grads = self.inner(dy)
+        dkw = dict(zip(self.merged, grads[1 + self.nbound + self.nargs:]))
+        dargs = grads[1:1 + self.nbound]
+        dheld = {k: dkw[k] for k in self.held if dkw.get(k) is not None}
+        dfn = None
+        if grads[0] is not None or any(g is not None for g in dargs) or dheld:
+            dfn = {"func": grads[0], "args": tuple(dargs), "keywords": dheld}
+        return (dfn,) + tuple(grads[1 + self.nbound:1 + self.nbound + self.nargs]) + tuple(dkw.get(k) for k in self.given)
+
+
+_UNBOUND = object()
+#: Receivers none of whose methods carry a gradient: text, flags, ranges, None.
+_CONSTANT_OWNERS = (str, bytes, bool, range, type(None))
+#: Methods of Python numbers that answer a question about the number, never a differentiable value.
+_CONSTANT_NUMBER_METHODS = {"is_integer", "hex", "bit_length", "bit_count", "as_integer_ratio", "to_bytes",
+                            "__index__", "__bool__", "__hash__", "__repr__", "__str__", "__format__"}
+
+
+def is_constant_method(owner, fn) -> bool:
+    """Whether the bound method ``fn`` of ``owner`` passes no gradient, by an explicit list.
+
+    Only methods of text, booleans, ranges and ``None``, questions asked of
+    a number (``x.is_integer()``) and methods on the nograd list (a random
+    generator's draws) qualify; any other method without a rule is refused.
+    """
+    if owner is _UNBOUND or isinstance(owner, types.ModuleType):
+        return False
+    if isinstance(owner, _CONSTANT_OWNERS):
+        return True
+    name = getattr(fn, "__name__", "")
+    if isinstance(owner, (int, float, complex)):
+        return name in _CONSTANT_NUMBER_METHODS
+    return registry.is_nondiff(getattr(type(owner), name, None))
+
+
+def no_rule_error(fn) -> NoRuleError:
+    """The error for a call, met at run time, of ``fn``: no rule, no Python source, not on the nograd list.
+
+    It names the user's line the call came from (see :func:`call_site`).
+    """
+    name = callable_name(fn)
+    filename, lineno, context = call_site()
+    return NoRuleError(
+        f"no derivative rule for {name}, and it has no Python source to differentiate{context}",
+        filename=filename, lineno=lineno,
+        fix=f"register one: @srcgrad.defrule({name})\n"
+        f"     def {name.rsplit('.', 1)[-1]}_rule(dy, y, *args): return (<gradient for each argument>,)\n"
+        f"     or mark it constant with srcgrad.nograd({name}) if it passes no gradient")
 
 
 def refuse_nested_keywords(fn, args, kwargs):

@@ -8,6 +8,7 @@ float dtype, :func:`or_zero` fills one in where a structure held none, and
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 import weakref
@@ -96,12 +97,14 @@ def _bind(plain, entry, values, tangents, kwargs, dkwargs):
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     """``(fn(*args), its tangent)`` given the arguments' tangents ``dargs``."""
     from ..compiler.cache import tangent_of
-    from .dispatch import refuse_nested_keywords, stand_in_for
+    from .dispatch import no_rule_error, refuse_nested_keywords, stand_in_for
 
     kwargs = dict(keywords)
     if kwargs:
         refuse_nested_keywords(fn, args, kwargs)
     fn = stand_in_for(fn)
+    if isinstance(fn, functools.partial):
+        return _partial_tangent(fn, dfn, args, dargs, kwargs, dict(zip(kwargs, dkeywords)))
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
         y = fn(*args, **kwargs)
@@ -118,8 +121,10 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
         if isinstance(call, types.FunctionType) and not isinstance(fn, type):
             plain, bound = call, fn
     if not isinstance(plain, types.FunctionType):
-        raise NoRuleError(f"forward mode cannot call {fn!r} yet",
-                          fix="call a Python function, or use reverse mode for this function")
+        if isinstance(fn, type):
+            raise NoRuleError(f"forward mode cannot construct {fn.__qualname__} inside a differentiated function yet",
+                              fix="build the object outside the differentiated function, or use reverse mode")
+        raise no_rule_error(fn)
     entry = tangent_of(plain)
     values = list(args)
     tangents = [or_zero(d, a) if is_numeric(a) else d for d, a in zip(dargs, args)]
@@ -130,6 +135,23 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
         values, tangents = _bind(plain, entry, values, tangents, kwargs, dict(zip(kwargs, dkeywords)))
     prefix = (plain, dfn) if entry.takes_closure else ()
     return entry.tangent(*prefix, *values, *tangents)
+
+
+def _partial_tangent(fn, dfn, args, dargs, kwargs, dkwargs):
+    """A call of ``functools.partial(g, *bound, **keywords)``: ``g``'s, with the partial's fields' tangents.
+
+    The partial's tangent, if any, is a dict of its fields (``func``,
+    ``args``, ``keywords``), as its gradient is in reverse mode.
+    """
+    given = dfn if isinstance(dfn, dict) else {}
+    bound = tuple(fn.args)
+    dbound = tuple(given.get("args") or (None,) * len(bound))
+    held = {k: v for k, v in fn.keywords.items() if k not in kwargs}
+    dheld = dict(given.get("keywords") or {})
+    merged = {**held, **kwargs}
+    dmerged = {k: dkwargs.get(k) if k in kwargs else dheld.get(k) for k in merged}
+    return tangent_call(fn.func, given.get("func"), bound + tuple(args), dbound + tuple(dargs),
+                        tuple(merged.items()), tuple(dmerged.values()))
 
 
 # ---------------------------------------------------------------- tangents from reverse rules

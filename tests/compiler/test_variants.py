@@ -6,7 +6,6 @@ arguments a call passes that do not depend on ``W`` or ``b``. The values
 of the gradients that are computed are those of the full adjoint.
 """
 
-import functools
 import operator
 
 import numpy as np
@@ -410,7 +409,7 @@ def general(fn):
     return [entry for entry in cache._entries.values() if entry.fn.__code__ is fn.__code__ and not entry.kinds]
 
 
-not_differentiable = functools.partial(operator.mul, 1.0)  # (no Python source: it needs a rule)
+not_differentiable = np.frompyfunc(operator.pos, 1, 1)  # (no Python source and no rule: it needs one)
 
 
 def uses_an_unknown_function(x, n):

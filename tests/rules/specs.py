@@ -40,6 +40,7 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
+import functools
 import importlib.util
 import inspect
 import itertools
@@ -83,6 +84,7 @@ DOMAINS = {
 #: What every generated module starts with.
 HEADER = """\
 import builtins
+import functools
 import math
 import operator
 
@@ -281,8 +283,8 @@ def _source(params, call, y):
 
 
 def _evaluate(call, names, values, fn=None):
-    env = {"np": np, "math": math, "operator": operator, "builtins": builtins, "scipy": scipy, "srcgrad": srcgrad,
-           "fn": fn, **dict(zip(names, values))}
+    env = {"np": np, "math": math, "operator": operator, "builtins": builtins, "functools": functools, "scipy": scipy,
+           "srcgrad": srcgrad, "fn": fn, **dict(zip(names, values))}
     return eval(call, env)
 
 

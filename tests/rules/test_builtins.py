@@ -1,6 +1,7 @@
 """Rules for Python's builtins (srcgrad/rules/builtins.py), checked against finite differences."""
 
 import builtins
+import functools
 
 import numpy as np
 import pytest
@@ -31,6 +32,12 @@ SPECS = [
     Spec(builtins.min, "min(a, b, c)", [((), (), ())]),
     Spec(builtins.min, "min([a, b, c])", [((), (), ())]),
     Spec(builtins.min, "min(a)", [(4,)]),
+    Spec(builtins.divmod, "divmod(a, b)[1]", [((), ()), ((3,), ())], domain=("real", "pos"), dynamic="fn(a, b)[1]"),
+    Spec(builtins.divmod, "divmod(a, b)[0] * a", [((), ())], domain=("real", "pos"), dynamic="fn(a, b)[0] * a"),
+    Spec(functools.partial, "functools.partial(np.multiply, a)(b)", [((), ()), ((3,), (3,)), ((3,), ())],
+         dynamic="fn(np.multiply, a)(b)"),
+    Spec(functools.partial, "functools.partial(np.clip, a, b)(c)", [((3,), (), ())], domain=("real", "unit", "pos"),
+         dynamic="fn(np.clip, a, b)(c)"),
 ]
 
 

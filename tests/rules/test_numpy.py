@@ -265,6 +265,31 @@ SPECS = [
     Spec("imag", "a.imag", [(3,), (2, 3)], kind="attribute"),
 ]
 
+# Arrays made from values (issue #16: these passed no gradient).
+SPECS += [
+    Spec(np.linspace, "np.linspace(a, b, 5)", [((), ()), ((3,), (3,)), ((2, 1), (3,))]),
+    Spec(np.linspace, "np.linspace(a, b, 4, endpoint=False, axis=1)", [((3,), (3,)), ((), (2,))]),
+    Spec(np.linspace, "np.linspace(a, b, 1)", [((), ())]),
+    Spec(np.full, "np.full((2, 3), a)", [(), (3,), (2, 1)]),
+    Spec(np.full_like, "np.full_like(b, a)", [((), (2, 3)), ((3,), (2, 3))]),
+    Spec(np.heaviside, "np.heaviside(np.array([-1.0, 0.0, 2.0]), a)", [(), (3,)]),
+    Spec(np.arange, "np.arange(a, a + 3.0, 0.7)", [()]),  # (five samples, whatever a: the count stays put)
+    Spec(np.arange, "np.arange(0.5, 0.5 + 3.5 * a, a)", [()], domain="pos"),
+    Spec(np.meshgrid, "np.stack(np.meshgrid(a, b))", [((3,), (2,)), ((4,), (1,))],
+         dynamic="np.stack(fn(a, b))"),
+    Spec(np.meshgrid, "np.stack(np.meshgrid(a, b, indexing='ij'))", [((3,), (2,))],
+         dynamic="np.stack(fn(a, b, indexing='ij'))"),
+    Spec(np.meshgrid, "np.meshgrid(a, b, c, sparse=True)[2]", [((3,), (2,), (2, 2))],
+         dynamic="fn(a, b, c, sparse=True)[2]"),
+    Spec(srcgrad.rules.numpy.index_trick, "np.r_[a, b]", [((3,), (2,)), ((), (2,))], dynamic="fn(np.r_, a, b)"),
+    Spec(srcgrad.rules.numpy.index_trick, "np.r_['0,2', a, b]", [((3,), (3,)), ((2, 3), (3,))],
+         dynamic="fn(np.r_, '0,2', a, b)"),
+    Spec(srcgrad.rules.numpy.index_trick, "np.c_[a, b]", [((3,), (3,)), ((3, 2), (3,))], dynamic="fn(np.c_, a, b)"),
+    Spec(srcgrad.rules.numpy.index_trick, "np.r_[a]", [(3,)], dynamic="fn(np.r_, a)"),
+    Spec(np.unique, "np.unique(a)", [(4,), (2, 3)]),
+    Spec(np.unique, "np.unique(a, return_counts=True)[0]", [(4,)], dynamic="fn(a, return_counts=True)[0]"),
+]
+
 #: srcgrad's own helper, with a rule of its own: every reduction's gradient in generated code calls it.
 SPECS += functions(srcgrad.rules.numpy.unreduce, "srcgrad.rules.numpy.unreduce", "real",
                    ("a, b", [((), (3, 4)), ((1,), (2,))]), ("a, b, 1", [((3,), (3, 4))]),
