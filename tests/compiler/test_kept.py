@@ -141,3 +141,175 @@ def test_srcgrads_own_rules_read_back_the_same_as_parsed(tmp_path, monkeypatch):
             inlinable += 1
             assert [ast.unparse(gast.gast_to_ast(e)) for e in back[0]] == [ast.unparse(gast.gast_to_ast(e)) for e in outputs]
     assert inlinable > 50
+
+
+# ---------------------------------------------------------------- what is trusted (issue #16)
+
+def never_parsed(monkeypatch):
+    def parse_body(fn):
+        raise AssertionError("a kept template is not parsed again")
+
+    monkeypatch.setattr(inline, "parse_body", parse_body)
+
+
+def lines_of(path):
+    with open(kept_file(path), encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def rewrite(path, lines):
+    with open(kept_file(path), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+class Planted:
+    """Unpickling this makes a directory: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_the_file_is_plain_json_data(source, monkeypatch):
+    import json
+
+    template_in_new_process(source, monkeypatch)
+    header, *entries = lines_of(source)
+    assert set(json.loads(header)) == {"format", "gast", "mtime_ns", "size"}
+    assert json.loads(header)["size"] == os.stat(source).st_size
+    (entry,) = entries
+    key, _, text = entry.partition(" ")
+    assert key == "wave:6"
+    assert json.loads(text)[1] == ["SCALE", "np"]
+
+
+def test_a_planted_pickle_never_runs(source, monkeypatch, tmp_path):
+    import pickle
+
+    template_in_new_process(source, monkeypatch)
+    marker = tmp_path / "code ran"
+    with open(kept_file(source), "wb") as f:
+        pickle.dump({"stamp": None, "entries": {("wave", 6): pickle.dumps(Planted(marker))}}, f)
+    template, _ = template_in_new_process(source, monkeypatch)
+    assert shown(template) == ["dy * np.cos(x) * SCALE"]
+    assert not marker.exists()
+    assert lines_of(source)[1].startswith("wave:6 ")  # (written over with the template parsed)
+
+
+def test_a_planted_template_reading_other_names_is_not_used(source, monkeypatch):
+    """A well-formed template that reads what the rule's code never does (``__import__``, ``.system``)
+    is not the rule's: it is parsed again from source."""
+    import json
+
+    template_in_new_process(source, monkeypatch)
+    header, entry = lines_of(source)
+    call = ["Call", None, ["Attribute", None, ["Call", None, ["Name", None, "__import__", ["Load", None], None, None],
+                                               [None, ["Constant", None, "os", None]], [None]],
+                          "system", ["Load", None]],
+            [None, ["Constant", None, "echo planted", None]], [None]]
+    rewrite(source, [header, "wave:6 " + json.dumps([[call], ["__import__"]])])
+    template, _ = template_in_new_process(source, monkeypatch)
+    assert shown(template) == ["dy * np.cos(x) * SCALE"]
+    assert "__import__" not in "\n".join(lines_of(source))
+
+
+@pytest.mark.parametrize("text", [
+    "not json",
+    "[]",
+    '{"outputs": null, "names": []}',
+    '[[["Import", null, [null]]], []]',  # (a statement, not an expression)
+    '[[["Name", null, "x", ["Load", null], null]], []]',  # (a field short)
+    '[[["Name", [1, 2], "x", ["Load", null], null, null]], []]',  # (a place of two numbers)
+    '[[["Name", null, 7, ["Load", null], null, null]], []]',  # (a name that is a number)
+    '[[["Name", null, "x", ["Load", null], null, null]], ["x"]]',  # (x is a parameter, not a free name)
+    '[[["Name", null, "SCALE", ["Load", null], null, null]], []]',  # (SCALE read but not listed)
+    '[[["Yield", null, null]], []]',
+    '[[["Constant", null, {"$": "os.system"}, null]], []]',
+    '[[["Constant", null, {"$": "complex", "v": ["a", 1]}, null]], []]',
+    '[[' + '[null, ' * 3000 + ']' * 3000 + '], []]',  # (deeper than Python recurses)
+    '[[["dy"]], []]',
+    '[["Load", null], []]',  # (not an expression)
+])
+def test_a_malformed_entry_is_parsed_past_never_a_crash(source, monkeypatch, text):
+    template_in_new_process(source, monkeypatch)
+    header, _ = lines_of(source)
+    rewrite(source, [header, "wave:6 " + text])
+    template, _ = template_in_new_process(source, monkeypatch)
+    assert shown(template) == ["dy * np.cos(x) * SCALE"]
+    assert lines_of(source)[1] != "wave:6 " + text
+
+
+def test_the_header_is_checked_before_any_template_is_decoded(source, monkeypatch):
+    template_in_new_process(source, monkeypatch)
+    stat = os.stat(source)
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # (touched: same text, another time)
+
+    def decode(*args):
+        raise AssertionError("a template is decoded from a file written for another source")
+
+    monkeypatch.setattr(kept, "_decode", decode)
+    monkeypatch.setattr(kept, "keep", lambda *args: None)
+    template, _ = template_in_new_process(source, monkeypatch)
+    assert shown(template) == ["dy * np.cos(x) * SCALE"]
+
+
+@pytest.mark.parametrize("header", ["", "{}", "[1]", '{"format": 1}', "x" * 5000])
+def test_a_foreign_header_means_a_file_ignored_whole(source, monkeypatch, header):
+    template_in_new_process(source, monkeypatch)
+    _, entry = lines_of(source)
+    rewrite(source, [header, entry])
+    monkeypatch.setattr(kept, "_decode", lambda *args: pytest.fail("decoded below a foreign header"))
+    monkeypatch.setattr(kept, "keep", lambda *args: None)
+    template, _ = template_in_new_process(source, monkeypatch)
+    assert shown(template) == ["dy * np.cos(x) * SCALE"]
+
+
+def test_nothing_is_read_where_python_writes_no_bytecode(source, monkeypatch):
+    template_in_new_process(source, monkeypatch)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    parsed = []
+    real = inline.parse_body
+    monkeypatch.setattr(inline, "parse_body", lambda fn: parsed.append(fn) or real(fn))
+    template, module = template_in_new_process(source, monkeypatch)
+    assert shown(template) == ["dy * np.cos(x) * SCALE"]
+    assert parsed == [module.wave]
+    assert kept.recall(module.wave) is None
+
+
+def test_nothing_is_kept_for_the_main_scripts_directory(source, monkeypatch):
+    main = types.ModuleType("__main__")
+    main.__file__ = str(source.parent / "script.py")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    template, module = template_in_new_process(source, monkeypatch)
+    assert shown(template) == ["dy * np.cos(x) * SCALE"]
+    assert not os.path.exists(kept_file(source))
+    assert kept.recall(module.wave) is None
+
+
+def test_nothing_is_kept_for_a_function_not_imported_from_its_file(source, monkeypatch):
+    namespace = {}
+    exec(compile(source.read_text(), str(source), "exec"), namespace)  # (as runpy runs a script: no __spec__)
+    monkeypatch.setattr(kept, "_files", {})
+    template = inline.template_of(types.SimpleNamespace(reverse=namespace["wave"]))
+    assert shown(template) == ["dy * np.cos(x) * SCALE"]
+    assert not os.path.exists(kept_file(source))
+
+
+def test_the_file_has_the_mode_python_gives_bytecode(source, monkeypatch):
+    os.chmod(source, 0o640)
+    old = os.umask(0o022)
+    try:
+        template_in_new_process(source, monkeypatch)
+    finally:
+        os.umask(old)
+    assert os.stat(kept_file(source)).st_mode & 0o777 == 0o640  # (the source's, as importlib's _calc_mode)
+
+
+def test_a_template_with_constants_json_has_no_word_for(source, monkeypatch):
+    source.write_text(RULES.replace("np.cos(x) * SCALE", "np.cos(x) * SCALE * abs(2j) * len(b'ab') + (... is None)"))
+    first, _ = template_in_new_process(source, monkeypatch)
+    never_parsed(monkeypatch)
+    second, _ = template_in_new_process(source, monkeypatch)
+    assert shown(second) == shown(first) == ["dy * np.cos(x) * SCALE * abs(2j) * len(b'ab') + (... is None)"]
