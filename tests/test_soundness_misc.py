@@ -193,3 +193,30 @@ def test_list_extend_in_a_loop_forward_and_second_order():
     d2 = srcgrad.gradient(lambda x: srcgrad.gradient(extend_in_a_loop, x)[0], 0.8)[0]
     first = lambda x: srcgrad.gradient(extend_in_a_loop, x)[0]  # noqa: E731
     assert d2 == pytest.approx(numerical_gradient(first, [0.8], 0), rel=1e-5)
+
+
+# ---------------------------------------------------------------- losses of mismatched shapes
+
+from srcgrad.models import losses  # noqa: E402
+
+ELEMENTWISE = [losses.mse, losses.mae, losses.huber, losses.crossentropy, losses.logitcrossentropy,
+               losses.binarycrossentropy, losses.logitbinarycrossentropy]
+
+
+@pytest.mark.parametrize("loss", ELEMENTWISE, ids=lambda f: f.__name__)
+def test_a_prediction_and_target_of_different_shapes_are_refused(loss):
+    """An (8, 1) prediction against an (8,) target broadcast to (8, 8) and gave a wrong loss silently."""
+    yhat, y = np.full((8, 1), 0.3), np.linspace(0.1, 0.9, 8)
+    message = rf"{loss.__name__}: the prediction has shape \(8, 1\) but the target \(8,\).*broadcast to \(8, 8\)"
+    with pytest.raises(ValueError, match=message):
+        loss(yhat, y)
+    with pytest.raises(ValueError, match=message):
+        srcgrad.gradient(lambda p: loss(p, y), yhat)
+
+
+@pytest.mark.parametrize("loss", ELEMENTWISE, ids=lambda f: f.__name__)
+def test_matching_shapes_and_scalar_targets_still_work(loss):
+    yhat, y = np.array([[0.2, 0.8], [0.6, 0.4]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    check_gradient(lambda p: loss(p, y), yhat)
+    assert srcgrad.withgradient(lambda p: loss(p, y), yhat)[0] == pytest.approx(loss(yhat, y))
+    check_gradient(lambda p: loss(p, 1.0), yhat)
