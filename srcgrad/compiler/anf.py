@@ -288,7 +288,7 @@ class _Normaliser:
         if isinstance(d, gast.Name) and d.id in self.scope.locals:
             return self.load(d), expr.func.attr
         # (through d[key], so a gradient reaches the values: a view itself cannot be indexed)
-        if isinstance(d, (gast.Dict, gast.DictComp)) or (isinstance(d, gast.Name) and type(self.scope.resolve(d)) is dict):
+        if isinstance(d, (gast.Dict, gast.DictComp)) or (isinstance(d, gast.Name) and isinstance(self.scope.resolve(d), dict)):
             return self.atom(d, out, base="d"), expr.func.attr
         return None
 
