@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import inspect
 import importlib.util
-import json
 import os
-import secrets
 import sys
 import threading
 import types
@@ -85,6 +83,8 @@ def recall(fn):
     kept = _kept(fn)
     if kept is None:
         return None
+    import json  # (here, not at the top: NumPy does not import json, and import srcgrad should not pay for it)
+
     text = kept.entries.get(_key(fn))
     if text is None:
         return None
@@ -103,6 +103,8 @@ def keep(fn, outputs, names) -> None:
     kept = _kept(fn)
     if kept is None:
         return
+    import json
+
     try:
         text = json.dumps(_encode_template(outputs, names), separators=(",", ":"))
     except (ValueError, TypeError, RecursionError):
@@ -153,6 +155,7 @@ def _trusted(fn, source) -> bool:
 def _read(source):
     """The :class:`_Kept` of ``source``: the templates its file holds if it was written for
     this very source file, else none yet."""
+    import json
     try:
         status = os.stat(source)
         path = importlib.util.cache_from_source(source)  # (under sys.pycache_prefix when set)
@@ -183,7 +186,7 @@ def _read(source):
 def _write(path, text, mode):
     """Replace ``path`` by a file holding ``text``, in one step; nothing at all if that fails."""
     directory = os.path.dirname(path)
-    temporary = f"{path}.{secrets.token_hex(4)}.tmp"
+    temporary = f"{path}.{os.urandom(4).hex()}.tmp"
     try:
         os.makedirs(directory, exist_ok=True)
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)

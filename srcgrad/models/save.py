@@ -28,7 +28,6 @@ True
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import zipfile
 
@@ -103,7 +102,7 @@ def _create_beside(path):
     directory, base = os.path.split(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        temporary = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        temporary = os.path.join(directory, f".{base}.{os.urandom(6).hex()}.tmp")
         try:
             handle = os.open(temporary, flags, 0o666)
             break
