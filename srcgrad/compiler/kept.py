@@ -7,15 +7,19 @@ rules' modules in ``__pycache__`` (or under ``PYTHONPYCACHEPREFIX``);
 srcgrad keeps the parsed templates beside it, one file per module
 (``numpy.cpython-311.srcgrad-templates``).
 
-The file is plain data, and reading it runs nothing. Its first line is a
-JSON header: the file format, gast's version and the source file's size
+The file is plain text, and reading it runs nothing. Its first line is a
+header naming the file format, gast's version and the source file's size
 and modification time when it was written. Each further line is one
-template: the rule function's name and first line, then the template as
-JSON, each syntax node an object ``{"_": "BinOp", "left": ..., ...}`` of
-its class name and fields. Only expression nodes (a fixed list of gast's
-classes) are rebuilt, each with exactly its fields, and only when every
-name and attribute the template reads is one the rule's code object reads
-too. A process decodes only the lines of the rules it uses.
+template: the rule function's name and first line, then the template's
+tree in prefix order as tab-separated tokens: a node is its class name
+(and its place in the file) followed by its fields, a list its length
+followed by its items, a constant a letter for its type followed by its
+text. Only expression nodes (a fixed list of gast's classes) are rebuilt,
+each with exactly its fields, and only when every name and attribute the
+template reads is one the rule's code object reads too. A process decodes
+only the lines of the rules it uses. (Not JSON: NumPy does not import the
+json module, and importing it would cost the first gradient about as much
+as keeping the templates saves.)
 
 The file follows the bytecode's rules, and is trusted no further:
 
@@ -49,7 +53,7 @@ import gast
 __all__ = ["recall", "keep"]
 
 #: Bumped whenever what a template holds, or how it is written, changes.
-FORMAT = 2
+FORMAT = 4
 SUFFIX = ".srcgrad-templates"
 #: A file larger than this is not one srcgrad wrote for one module.
 LARGEST = 8 << 20
@@ -83,14 +87,12 @@ def recall(fn):
     kept = _kept(fn)
     if kept is None:
         return None
-    import json  # (here, not at the top: NumPy does not import json, and import srcgrad should not pay for it)
-
     text = kept.entries.get(_key(fn))
     if text is None:
         return None
     try:
-        found = _decode(json.loads(text), fn.__code__)
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        found = _decode(text, fn.__code__)
+    except (ValueError, TypeError, KeyError, IndexError, StopIteration, RecursionError):
         found = None  # (not a template as keep writes them)
     if found is None:
         with _lock:
@@ -103,18 +105,15 @@ def keep(fn, outputs, names) -> None:
     kept = _kept(fn)
     if kept is None:
         return
-    import json
-
     try:
-        text = json.dumps(_encode_template(outputs, names), separators=(",", ":"))
-    except (ValueError, TypeError, RecursionError):
-        return  # (a constant JSON cannot hold: parsed again next time)
-    if _decode(json.loads(text), fn.__code__) is None:
+        text = _encode_template(outputs, names)
+    except (TypeError, RecursionError):
+        return  # (a constant the format has no word for: parsed again next time)
+    if _decode(text, fn.__code__) is None:
         return  # (a template the running code does not match: the source changed since import)
     with _lock:
         kept.entries[_key(fn)] = text
-        lines = [json.dumps(kept.header, sort_keys=True)]
-        lines += [f"{key} {entry}" for key, entry in kept.entries.items()]
+        lines = [kept.header] + [f"{key} {entry}" for key, entry in kept.entries.items()]
     _write(kept.path, "\n".join(lines) + "\n", kept.mode)
 
 
@@ -155,14 +154,13 @@ def _trusted(fn, source) -> bool:
 def _read(source):
     """The :class:`_Kept` of ``source``: the templates its file holds if it was written for
     this very source file, else none yet."""
-    import json
     try:
         status = os.stat(source)
         path = importlib.util.cache_from_source(source)  # (under sys.pycache_prefix when set)
     except (OSError, NotImplementedError, ValueError):
         return None
-    header = {"format": FORMAT, "gast": getattr(gast, "__version__", None),
-              "mtime_ns": status.st_mtime_ns, "size": status.st_size}
+    header = (f"srcgrad-templates format={FORMAT} gast={getattr(gast, '__version__', None)} "
+              f"mtime_ns={status.st_mtime_ns} size={status.st_size}")
     path = path[:-len(".pyc")] + SUFFIX if path.endswith(".pyc") else path + SUFFIX
     # As importlib gives bytecode: the source's mode, writable by its owner.
     kept = _Kept(path, header, (status.st_mode | 0o200) & 0o666, {})
@@ -170,12 +168,12 @@ def _read(source):
         with open(path, "rb") as f:
             if os.fstat(f.fileno()).st_size > LARGEST:
                 return kept
-            if json.loads(f.readline(4096)) != header:
+            if f.readline(4096) != header.encode() + b"\n":
                 return kept  # (another source, gast or format: the body is not even decoded)
             body = f.read().decode("utf-8")
-    except (OSError, ValueError, RecursionError):
+    except (OSError, ValueError):
         return kept  # (none yet, or not one we wrote: parsed afresh, and written over)
-    for line in body.splitlines():
+    for line in body.split("\n"):
         key, _, text = line.partition(" ")
         name, _, lineno = key.partition(":")
         if name.isidentifier() and lineno.isdigit() and text:
@@ -201,123 +199,170 @@ def _write(path, text, mode):
         return  # (a directory we may not write: the next process parses again)
 
 
-# ---------------------------------------------------------------- the templates as JSON
+# ---------------------------------------------------------------- the templates as text
 #
-# A node is a JSON array: its class name, its place (lineno, col_offset, end_lineno,
-# end_col_offset, or null), then its fields in the class's order. A list is an array whose
-# first item is null. A constant JSON has no word for is an object {"$": kind, "v": ...}.
-# (Arrays: json reads them about twice as fast as objects of named fields.)
+# A template is ``outputs names``, each a list or "~" (None), as tab-separated tokens:
+#   a node        its class name, then "@" and its place "lineno,col,end_lineno,end_col" if it has
+#                 one (BinOp@3,11,3,30), then its fields in the class's order (Load, Mult and the
+#                 other classes without fields or place are one token);
+#   a list        "[" and its length ([2), then its items;
+#   a constant    "~" None, "T" True, "F" False, "E" Ellipsis, "i" int, "f" float, "s" str,
+#                 "c" complex (real,imag), "b" bytes (in hex), each followed by its text.
+# A string holding a tab or a line break is not kept (the template is parsed each time).
+
+_SEPARATORS = ("\t", "\n", "\r")
+
 
 def _encode_template(outputs, names):
-    return [None if outputs is None else [_encode(e) for e in outputs], names]
+    out: list = []
+    _encode(outputs, out)
+    _encode(names, out)
+    return "\t".join(out)
 
 
-def _encode(value):
+def _encode(value, out):
+    cls = value.__class__
     if isinstance(value, gast.AST):
-        name = type(value).__name__
-        if _NODES.get(name) is not type(value):
+        name = cls.__name__
+        if _NODES.get(name) is not cls:
             raise TypeError(f"a {name} is not kept")
         place = [getattr(value, a, None) for a in value._attributes]
-        return [name, place if any(p is not None for p in place) else None,
-                *[_encode(getattr(value, field)) for field in value._fields]]
-    if isinstance(value, list):
-        return [None, *[_encode(v) for v in value]]
-    if value is None or type(value) in (bool, int, float, str):
-        return value
-    if type(value) is complex:
-        return {"$": "complex", "v": [value.real, value.imag]}
-    if type(value) is bytes:
-        return {"$": "bytes", "v": value.hex()}
-    if value is Ellipsis:
-        return {"$": "Ellipsis"}
-    raise TypeError(f"a {type(value).__name__} is not kept")
+        if any(p is not None for p in place):
+            if not all(p.__class__ is int and p >= 0 for p in place):
+                raise TypeError("a node with part of a place is not kept")
+            name += "@" + ",".join(map(str, place))
+        out.append(name)
+        for field in value._fields:
+            _encode(getattr(value, field), out)
+    elif cls is list:
+        out.append(f"[{len(value)}")
+        for v in value:
+            _encode(v, out)
+    elif value is None:
+        out.append("~")
+    elif cls is bool:
+        out.append("T" if value else "F")
+    elif value is Ellipsis:
+        out.append("E")
+    elif cls is int:
+        out.append(f"i{value}")
+    elif cls is float:
+        out.append(f"f{value!r}")
+    elif cls is complex:
+        out.append(f"c{value.real!r},{value.imag!r}")
+    elif cls is bytes:
+        out.append(f"b{value.hex()}")
+    elif cls is str and not any(c in value for c in _SEPARATORS):
+        out.append(f"s{value}")
+    else:
+        raise TypeError(f"a {cls.__name__} is not kept")
 
 
-def _decode(data, code):
-    """``(outputs, names)`` rebuilt from ``data``, or None unless it is a template as :func:`keep`
+def _decode(text, code):
+    """``(outputs, names)`` rebuilt from ``text``, or None unless it is a template as :func:`keep`
     writes them, every name and attribute it reads is one ``code`` reads, and ``names`` are the
-    names it reads that are not ``code``'s parameters."""
-    if data.__class__ is not list or len(data) != 2:
+    names it reads that are not ``code``'s parameters. (A malformed text may also raise
+    ``ValueError``, ``KeyError``, ``IndexError`` or ``StopIteration``.)"""
+    tokens = iter(text.split("\t"))
+    read, attributes = [], []
+    outputs = _read_value(tokens, read, attributes)
+    names = _read_value(tokens, [], [])
+    if next(tokens, None) is not None:
         return None
-    outputs, names = data
     if names is not None and not (names.__class__ is list and all(n.__class__ is str for n in names)):
         return None
     if outputs is None:
         return None, names  # (not inlinable: the rule is called as it is)
-    if outputs.__class__ is not list or names is None:
-        return None
-    read, attributes = [], []
-    rebuilt = [_node(e, read, attributes) for e in outputs]
-    if not all(isinstance(e, gast.expr) for e in rebuilt):
+    if outputs.__class__ is not list or names is None or not all(isinstance(e, gast.expr) for e in outputs):
         return None
     known, local = _reads(code)
     if not known.issuperset(read) or not known.issuperset(attributes):
         return None
     if len(set(names)) != len(names) or set(names) != set(read) - local:
         return None
-    return rebuilt, names
+    return outputs, names
 
 
-def _node(data, read, attributes):
-    """The gast node ``data`` describes; ``ValueError`` unless it is one of :data:`_NODES` with
-    exactly its fields, each a node, a list or a plain constant. The names its ``Name`` nodes read
-    go to ``read``, its ``Attribute`` nodes' to ``attributes``."""
-    if data.__class__ is not list:
+def _read_value(tokens, read, attributes):
+    """The value whose first token is next in ``tokens``: a node, a list or a constant."""
+    return _value_of(next(tokens), tokens, read, attributes)
+
+
+def _value_of(token, tokens, read, attributes):
+    """The value ``token`` starts (its other tokens are next in ``tokens``).
+
+    The names ``Name`` nodes read go to ``read``, ``Attribute`` nodes' to ``attributes``.
+    (Written for speed: a first gradient rebuilds a hundred or so nodes, which pickle did in C;
+    so the commonest tokens, strings, None and contexts, are read in the loops, without a call.)
+    """
+    kind = token[0]
+    if kind == "[":
+        items = []
+        for _ in range(_count(token[1:])):
+            item = next(tokens)
+            items.append(item[1:] if item[0] == "s" else None if item == "~" else
+                         _value_of(item, tokens, read, attributes))
+        return items
+    if kind == "s":
+        return token[1:]
+    if token == "~":
+        return None
+    bare = _BARE.get(token)
+    if bare is not None:
+        return bare.__new__(bare)
+    if kind == "i":
+        return int(token[1:])
+    if kind == "f":
+        return float(token[1:])
+    if token == "T" or token == "F":
+        return token == "T"
+    if token == "E":
+        return Ellipsis
+    if kind == "c":
+        real, imag = token[1:].split(",")
+        return complex(float(real), float(imag))
+    if kind == "b":
+        return bytes.fromhex(token[1:])
+    name, at, place = token.partition("@")
+    shape = _SHAPES.get(name)
+    if shape is None:
         raise ValueError("not a kept node")
-    shape = _SHAPES.get(data[0]) if data and data[0].__class__ is str else None
-    if shape is None or len(data) != shape[2]:
-        raise ValueError("not a kept node")
-    cls, fields, _, places = shape
+    cls, fields, attribute_names = shape
     node = cls.__new__(cls)  # (gast's __init__ is generic, and slow: the fields are set here)
     d = node.__dict__
-    for field, value in zip(fields, data[2:]):
-        d[field] = _value(value, read, attributes)
-    place = data[1]
-    if place is not None:
-        if place.__class__ is not list or len(place) != len(places):
+    for field in fields:
+        item = next(tokens)
+        d[field] = item[1:] if item[0] == "s" else None if item == "~" else \
+            _value_of(item, tokens, read, attributes)
+    if at:
+        numbers = place.split(",")
+        if len(numbers) != len(attribute_names) or len(place) > 64 or not place.replace(",", "").isdigit() \
+                or not place.isascii():
             raise ValueError("not a node's place")
-        for attribute, p in zip(places, place):
-            if p is not None and p.__class__ is not int:
-                raise ValueError("not a node's place")
-            d[attribute] = p
-    if cls is gast.Name:
+        d.update(zip(attribute_names, map(int, numbers)))
+    if cls is _NAME:
         if d["id"].__class__ is not str:
             raise ValueError("not a name")
         read.append(d["id"])
-    elif cls is gast.Attribute:
+    elif cls is _ATTRIBUTE:
         if d["attr"].__class__ is not str:
             raise ValueError("not an attribute")
         attributes.append(d["attr"])
     return node
 
 
-def _value(data, read, attributes):
-    kind = data.__class__
-    if kind is list:
-        if data and data[0] is None:
-            return [_value(v, read, attributes) for v in data[1:]]
-        return _node(data, read, attributes)
-    if data is None or kind is str or kind is int or kind is float or kind is bool:
-        return data
-    if kind is dict:
-        return _constant(data)
-    raise ValueError("not a kept value")
+def _count(text):
+    """A list's length: decimal digits only (int() would take '-1', ' 1' or '1_0')."""
+    if not text.isdigit() or not text.isascii() or len(text) > 9:
+        raise ValueError("not a count")
+    return int(text)
 
 
-def _constant(data):
-    kind = data.get("$")
-    if kind == "complex" and data.keys() == {"$", "v"} and type(data["v"]) is list and len(data["v"]) == 2:
-        return complex(float(data["v"][0]), float(data["v"][1]))
-    if kind == "bytes" and data.keys() == {"$", "v"} and type(data["v"]) is str:
-        return bytes.fromhex(data["v"])
-    if kind == "Ellipsis" and data.keys() == {"$"}:
-        return Ellipsis
-    raise ValueError("not a kept constant")
-
-
-#: Class name -> (class, its fields, the length of its JSON array, its attributes), for _node.
-_SHAPES = {name: (cls, tuple(cls._fields), 2 + len(cls._fields), tuple(cls._attributes))
-           for name, cls in _NODES.items()}
+#: Class name -> (class, its fields, its attributes), for _read_value.
+_SHAPES = {name: (cls, tuple(cls._fields), tuple(cls._attributes)) for name, cls in _NODES.items()}
+#: The classes with neither fields nor place, contexts and operators (Load, Mult): one token each.
+_BARE = {name: cls for name, cls in _NODES.items() if not cls._fields and not cls._attributes}
+_NAME, _ATTRIBUTE = gast.Name, gast.Attribute
 
 
 def _reads(code):

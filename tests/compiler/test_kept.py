@@ -172,17 +172,18 @@ class Planted:
         return os.mkdir, (self.marker,)
 
 
-def test_the_file_is_plain_json_data(source, monkeypatch):
-    import json
-
+def test_the_file_is_plain_text(source, monkeypatch):
     template_in_new_process(source, monkeypatch)
     header, *entries = lines_of(source)
-    assert set(json.loads(header)) == {"format", "gast", "mtime_ns", "size"}
-    assert json.loads(header)["size"] == os.stat(source).st_size
+    status = os.stat(source)
+    assert header == (f"srcgrad-templates format={kept.FORMAT} gast={gast.__version__} "
+                      f"mtime_ns={status.st_mtime_ns} size={status.st_size}")
     (entry,) = entries
     key, _, text = entry.partition(" ")
     assert key == "wave:6"
-    assert json.loads(text)[1] == ["SCALE", "np"]
+    tokens = text.split("\t")
+    assert tokens[:4] == ["[1", "BinOp@8,12,8,34", "BinOp@8,12,8,26", "Name@8,12,8,14"]
+    assert tokens[-3:] == ["[2", "sSCALE", "snp"]  # (the names it reads from the module)
 
 
 def test_a_planted_pickle_never_runs(source, monkeypatch, tmp_path):
@@ -201,36 +202,41 @@ def test_a_planted_pickle_never_runs(source, monkeypatch, tmp_path):
 def test_a_planted_template_reading_other_names_is_not_used(source, monkeypatch):
     """A well-formed template that reads what the rule's code never does (``__import__``, ``.system``)
     is not the rule's: it is parsed again from source."""
-    import json
-
     template_in_new_process(source, monkeypatch)
     header, entry = lines_of(source)
-    call = ["Call", None, ["Attribute", None, ["Call", None, ["Name", None, "__import__", ["Load", None], None, None],
-                                               [None, ["Constant", None, "os", None]], [None]],
-                          "system", ["Load", None]],
-            [None, ["Constant", None, "echo planted", None]], [None]]
-    rewrite(source, [header, "wave:6 " + json.dumps([[call], ["__import__"]])])
+    call = ["[1", "Call", "Attribute", "Call", "Name", "s__import__", "Load", "~", "~", "[1", "Constant", "sos", "~",
+            "[0", "ssystem", "Load", "[1", "Constant", "secho planted", "~", "[0", "[1", "s__import__"]
+    rewrite(source, [header, "wave:6 " + "\t".join(call)])
+    assert kept._decode("\t".join(call), compile("__import__('os').system", "<s>", "eval")) is not None  # (well formed)
     template, _ = template_in_new_process(source, monkeypatch)
     assert shown(template) == ["dy * np.cos(x) * SCALE"]
     assert "__import__" not in "\n".join(lines_of(source))
 
 
+NAME_X = "Name\tsx\tLoad\t~\t~"
+
+
 @pytest.mark.parametrize("text", [
-    "not json",
-    "[]",
-    '{"outputs": null, "names": []}',
-    '[[["Import", null, [null]]], []]',  # (a statement, not an expression)
-    '[[["Name", null, "x", ["Load", null], null]], []]',  # (a field short)
-    '[[["Name", [1, 2], "x", ["Load", null], null, null]], []]',  # (a place of two numbers)
-    '[[["Name", null, 7, ["Load", null], null, null]], []]',  # (a name that is a number)
-    '[[["Name", null, "x", ["Load", null], null, null]], ["x"]]',  # (x is a parameter, not a free name)
-    '[[["Name", null, "SCALE", ["Load", null], null, null]], []]',  # (SCALE read but not listed)
-    '[[["Yield", null, null]], []]',
-    '[[["Constant", null, {"$": "os.system"}, null]], []]',
-    '[[["Constant", null, {"$": "complex", "v": ["a", 1]}, null]], []]',
-    '[[' + '[null, ' * 3000 + ']' * 3000 + '], []]',  # (deeper than Python recurses)
-    '[[["dy"]], []]',
-    '[["Load", null], []]',  # (not an expression)
+    "",
+    "not a template",
+    "~",  # (the names missing)
+    "~\t[0\textra",  # (a token too many)
+    "[1\tImport\t[0",  # (a statement, not an expression)
+    "[1\tName\tsx\tLoad\t~\t[0",  # (a field short)
+    "[1\tName@1,2\tsx\tLoad\t~\t~\t[0",  # (a place of two numbers)
+    "[1\tName@1,2,3,-4\tsx\tLoad\t~\t~\t[0",  # (a negative place)
+    "[1\tName\ti7\tLoad\t~\t~\t[0",  # (a name that is a number)
+    "[1\t" + NAME_X + "\t[1\tsx",  # (x is a parameter, not a free name)
+    "[1\tName\tsSCALE\tLoad\t~\t~\t[0",  # (SCALE read but not listed)
+    "[1\tYield\t~\t[0",
+    "[1\tConstant\tq1\t~\t[0",  # (no such constant)
+    "[1\tConstant\tcx,1\t~\t[0",
+    "[1\tConstant\ti" + "9" * 5000 + "\t~\t[0",  # (more digits than int() takes)
+    "[999999999\t" + NAME_X,  # (a list longer than the text)
+    "[ 1\t" + NAME_X + "\t[0",
+    "[1\t" + "[1\t" * 5000 + NAME_X + "\t[0",  # (deeper than Python recurses)
+    "[1\tLoad\t[0",  # (not an expression)
+    "[1\tsdy\t[0",
 ])
 def test_a_malformed_entry_is_parsed_past_never_a_crash(source, monkeypatch, text):
     template_in_new_process(source, monkeypatch)
