@@ -139,6 +139,10 @@ class _Normaliser:
                 helper = "appended" if call.func.attr == "append" else "extended"
                 receiver = call.func.value
                 value = runtime_call(helper, self.load(receiver), self.atom(call.args[0], out))
+                if helper == "extended" and self.depth:
+                    # (in a loop the list is not renamed but put back from a tape after this line's
+                    # step, and extended's rule needs the length before: so the step is its own line)
+                    value = self.atom(value, out, base="grown")
                 out.append(self.mark(build.assign(self.bind_name(receiver.id), value)))
                 return out
             if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
@@ -213,7 +217,7 @@ class _Normaliser:
             target, iterable = target.elts[1], iterable.args[0]
             callee = self.callee(iterable)
         prologue: list = []
-        view = self.dict_view(iterable)
+        view = self.dict_view(iterable, out)
         if view is not None:  # for k, v in d.items(): loop over the keys, read d[k]
             d, method = view
             keys = self.atom(build.call("list", d), out, base="keys")
@@ -274,12 +278,18 @@ class _Normaliser:
         node._srcgrad_line = s.lineno
         return node
 
-    def dict_view(self, expr):
-        """``(d, "items" | "values" | "keys")`` for ``d.items()`` and the like on a local name."""
-        if (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) and not expr.args
-                and expr.func.attr in ("items", "values", "keys") and isinstance(expr.func.value, gast.Name)
-                and expr.func.value.id in self.scope.locals):
-            return self.load(expr.func.value), expr.func.attr
+    def dict_view(self, expr, out):
+        """``(d, "items" | "values" | "keys")`` for ``d.items()`` and the like on a local name, a dict
+        display or comprehension, or a global or captured name that holds a dict."""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) and not expr.args
+                and not expr.keywords and expr.func.attr in ("items", "values", "keys")):
+            return None
+        d = expr.func.value
+        if isinstance(d, gast.Name) and d.id in self.scope.locals:
+            return self.load(d), expr.func.attr
+        # (through d[key], so a gradient reaches the values: a view itself cannot be indexed)
+        if isinstance(d, (gast.Dict, gast.DictComp)) or (isinstance(d, gast.Name) and isinstance(self.scope.resolve(d), dict)):
+            return self.atom(d, out, base="d"), expr.func.attr
         return None
 
     def callee(self, expr):

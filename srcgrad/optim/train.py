@@ -43,7 +43,11 @@ def train(loss, ps, data, opt, cb=None, *, progress=None):
     ``progress`` forces the progress bar on (``True``) or off (``False``);
     by default it appears once a pass has run for two seconds in a terminal.
     A loss that is ``nan`` or infinite stops training with
-    ``FloatingPointError`` before the parameters are changed.
+    ``FloatingPointError`` before the parameters are changed, and so does
+    a finite loss whose gradient would make a parameter infinite or ``nan``
+    (the error names the parameter): as Flux's ``train!`` refuses a
+    non-finite loss, rather than skipping the step as PyTorch's
+    ``GradScaler`` does for mixed precision, where an overflow is expected.
 
     >>> import numpy as np, srcgrad
     >>> from srcgrad.models import Dense, mse

@@ -17,7 +17,10 @@ object, lists/tuples/dicts mirrored, ``None`` for no gradient)::
 
 Either way, every step is computed before any array changes, and the
 arrays change together with Ctrl-C held off, so an update is applied
-whole or not at all. An array reached twice (shared weights) is updated
+whole or not at all. A step that would make a parameter infinite or nan
+(an infinite gradient, say, which a finite loss can still have) raises
+``FloatingPointError`` naming the parameter, and nothing changes: as
+Flux's ``train!`` stops at a non-finite loss rather than train on. An array reached twice (shared weights) is updated
 once, with the sum of its gradients.
 
 >>> import numpy as np
@@ -92,12 +95,13 @@ def update(opt, model, grad):
     """
     if isinstance(opt, Rule):
         if isinstance(model, np.ndarray):
-            _commit([_ImplicitStep(opt, model, grad)])
+            _commit([_ImplicitStep(opt, model, grad, "the parameter")])
         elif np.ndim(model) == 0 and not hasattr(model, "__iter__"):
             raise TypeError(f"update changes arrays in place, so it cannot update a {type(model).__name__}; "
                             f"keep the parameter in an array, e.g. np.array({model!r})")
         else:
-            _commit([_ImplicitStep(opt, p, grad[p]) for p in model if p in grad and grad[p] is not None])
+            _commit([_ImplicitStep(opt, p, grad[p], f"parameter {i} of the params") for i, p in enumerate(model)
+                     if p in grad and grad[p] is not None])
         return None
     steps = {}
     _collect(opt, model, grad, (), steps)
@@ -108,8 +112,8 @@ def update(opt, model, grad):
 class _ImplicitStep:
     """One array's update, with its state kept in the rule, keyed by the array's identity."""
 
-    def __init__(self, rule, x, grad):
-        self.rule, self.x, self.grad = rule, x, grad
+    def __init__(self, rule, x, grad, where):
+        self.rule, self.x, self.grad, self.where = rule, x, grad, where
         self.store = rule.__dict__.setdefault("_implicit_state", {})
         entry = self.store.get(id(x))
         # An id can be reused once its array is gone; the weak reference tells the two apart.
@@ -128,8 +132,9 @@ class _ImplicitStep:
 class _ExplicitStep:
     """One array's update, with its state kept in the state tree's :class:`Leaf`."""
 
-    def __init__(self, leaf, x, grad):
+    def __init__(self, leaf, x, grad, where):
         self.rule, self.x, self.grad, self.state, self.leaf = leaf.rule, x, grad, leaf.state, leaf
+        self.where = where
 
     def save(self, state):
         self.leaf.state = state
@@ -145,7 +150,7 @@ def _collect(tree, model, grad, path, steps):
                             f"{type(model).__name__} there; was the model changed after setup?")
         previous = steps.get(id(tree))
         if previous is None:
-            steps[id(tree)] = _ExplicitStep(tree, model, grad)
+            steps[id(tree)] = _ExplicitStep(tree, model, grad, _where(path))
         else:  # the same array reached again: its gradients add up
             previous.grad = previous.grad + grad
         return
@@ -181,11 +186,35 @@ def _commit(steps):
         if grad.shape != s.x.shape:
             raise ValueError(f"gradient of shape {grad.shape} for a parameter of shape {s.x.shape}")
         state, step = s.rule.apply(s.state, s.x, grad)
-        results.append((s, state, np.asarray(step)))
+        step = np.asarray(step)
+        if not _finite(step):
+            raise FloatingPointError(_not_finite(s, grad, step))
+        results.append((s, state, step))
     with _interrupts_deferred():
         for s, state, step in results:
             _subtract(s.x, step)
             s.save(state)
+
+
+def _finite(a) -> bool:
+    # (the sum first: one pass without a temporary array, finite whenever every entry is, but for overflow)
+    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+
+
+def _not_finite(s, grad, step):
+    """Why a step is refused: which parameter, and whether its gradient or the rule made it inf or nan."""
+    shape = f"shape {s.x.shape}" if s.x.shape else "a scalar"
+    if not _finite(grad):
+        bad = int(np.size(grad) - np.count_nonzero(np.isfinite(grad)))
+        cause = (f"its gradient has {bad} infinite or nan entr{'y' if bad == 1 else 'ies'} "
+                 f"(of {np.size(grad)})")
+    elif not _finite(s.x):
+        cause = "the parameter itself is already infinite or nan"
+    else:
+        cause = f"{s.rule!r} turned a finite gradient into an infinite or nan step"
+    return (f"the update of {s.where} ({shape}) would make it infinite or nan: {cause}; no parameter "
+            f"was changed. Look for a log of 0, a division by 0 or an overflow in the loss, or clip "
+            f"gradients (ClipNorm, ClipValue) or lower the learning rate")
 
 
 def _subtract(x, step):

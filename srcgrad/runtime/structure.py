@@ -97,7 +97,7 @@ def index_grad(dy, x, idx):
                 grads[position] = g
         else:
             grads[idx] = dy
-        return type(x)(grads) if isinstance(x, tuple) else grads
+        return _same_kind(grads, x)
     if isinstance(x, dict):
         return {idx: dy}
     raise TypeError(f"srcgrad cannot differentiate indexing into {type(x).__name__} objects")
@@ -138,6 +138,8 @@ def item(v, index):
         return None
     if isinstance(v, dict):
         return v.get(index)
+    if isinstance(index, str) and _is_namedtuple(v):  # (a namedtuple's tangent read by field name)
+        return getattr(v, index)
     return v[index]
 
 
@@ -174,8 +176,12 @@ def extended(xs, values):
 
 
 def as_sequence(xs):
-    """What ``for x in xs`` walks through by position: a dict's keys, anything else itself."""
-    return list(xs) if isinstance(xs, dict) else xs
+    """What ``for x in xs`` walks through by position: a dict's keys, a dict view's items as a
+    list (a view cannot be indexed), anything else itself."""
+    return list(xs) if isinstance(xs, _UNINDEXABLE) else xs
+
+
+_UNINDEXABLE = (dict, type({}.keys()), type({}.values()), type({}.items()))
 
 
 def own_copy(obj):
@@ -202,7 +208,22 @@ def repeats_grad(g, xs):
     grads = [None] * n
     for k, part in enumerate(g):
         grads[k % n] = accum(grads[k % n], part)
-    return type(xs)(grads) if isinstance(xs, tuple) else grads
+    return _same_kind(grads, xs)
+
+
+def _is_namedtuple(x) -> bool:
+    return isinstance(x, tuple) and isinstance(getattr(type(x), "_fields", None), tuple)
+
+
+def _same_kind(grads, x):
+    """The list ``grads``, one per position of ``x``, as ``x``'s gradient: a list for a list, a tuple
+    for a tuple, and for a namedtuple a dict by field name, as reading ``p.a`` gives it (so that
+    reads by name and by position add up)."""
+    if isinstance(x, list):
+        return grads
+    if _is_namedtuple(x):
+        return {field: g for field, g in zip(x._fields, grads) if g is not None}
+    return tuple(grads)
 
 
 def captured(fn):
@@ -275,6 +296,10 @@ def to_user(g, x):
         if isinstance(x, np.generic):
             return float_dtype(x).type(real_for(g, x))
         return complex(g) if isinstance(x, complex) else float(np.real(g))
+    if _is_namedtuple(x):  # (a namedtuple of gradients, its fields by position)
+        gs = [g.get(field) for field in x._fields] if isinstance(g, dict) else g
+        out = to_user(gs, tuple(x))
+        return type(x)._make(out) if hasattr(type(x), "_make") else out
     if isinstance(x, (tuple, list)):
         gs = g if g is not None else [None] * len(x)
         out = [to_user(gi, xi) for gi, xi in zip(gs, x)]
@@ -301,6 +326,4 @@ def gather(grads, x):
         parts = [g if g is not None else np.zeros(x.shape[1:], float_dtype(x)) for g in grads]
         return real_for(np.stack([np.broadcast_to(p, x.shape[1:]) for p in parts]), x).astype(float_dtype(x),
                                                                                              copy=False)
-    if isinstance(x, list):
-        return list(grads)
-    return tuple(grads)
+    return _same_kind(list(grads), x)

@@ -56,11 +56,11 @@ def test_save_overwrites_and_leaves_no_temporary(tmp_path):
 
 
 def test_interrupted_save_leaves_no_partial_file(tmp_path, monkeypatch):
-    def broken_savez(file, **arrays):
-        file.write(b"PK\x03\x04 half a zip")
+    def broken_write(file, array, **options):
+        file.write(b"half an array")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "savez", broken_savez)
+    monkeypatch.setattr(np.lib.format, "write_array", broken_write)
     with pytest.raises(KeyboardInterrupt):
         save(tmp_path / "m.npz", model())
     assert os.listdir(tmp_path) == []
@@ -72,11 +72,11 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
     save(path, original)
     before = path.read_bytes()
 
-    def broken_savez(file, **arrays):
+    def broken_write(file, array, **options):
         file.write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", broken_savez)
+    monkeypatch.setattr(np.lib.format, "write_array", broken_write)
     with pytest.raises(OSError, match="disk full"):
         save(path, model())
     assert path.read_bytes() == before
@@ -138,3 +138,100 @@ def test_bare_array(tmp_path):
     target = np.zeros(3)
     load(tmp_path / "a.npz", target)
     np.testing.assert_array_equal(target, [0.0, 1.0, 2.0])
+
+
+def test_a_dotted_key_and_a_nested_key_are_kept_apart(tmp_path):
+    """Issue #16: ``{"a.b": x}`` beside ``{"a": {"b": y}}`` were both ``a.b``; one was dropped."""
+    saved = {"a.b": np.array([1.0, 2.0]), "a": {"b": np.array([3.0])}, "c%2E": np.array([4.0])}
+    save(tmp_path / "m.npz", saved)
+    with np.load(tmp_path / "m.npz") as f:
+        assert sorted(f.files) == ["a%2Eb", "a.b", "c%252E"]
+    target = {"a.b": np.zeros(2), "a": {"b": np.zeros(1)}, "c%2E": np.zeros(1)}
+    load(tmp_path / "m.npz", target)
+    np.testing.assert_array_equal(target["a.b"], [1.0, 2.0])
+    np.testing.assert_array_equal(target["a"]["b"], [3.0])
+    np.testing.assert_array_equal(target["c%2E"], [4.0])
+
+
+def test_a_file_of_the_nested_model_does_not_load_into_the_dotted_one(tmp_path):
+    save(tmp_path / "nested.npz", {"a": {"b": np.ones(1)}})
+    target = {"a.b": np.zeros(1)}
+    with pytest.raises(ValueError, match=r"a%2Eb is missing from the file; a\.b is in the file but not in the model"):
+        load(tmp_path / "nested.npz", target)
+    assert target["a.b"][0] == 0.0
+
+
+def test_keys_equal_as_strings_are_refused_not_dropped(tmp_path):
+    both = {0: np.ones(1), "0": np.zeros(1)}
+    with pytest.raises(ValueError, match=r"\[0\] and \['0'\] would both be named '0'"):
+        save(tmp_path / "m.npz", both)
+    assert not os.listdir(tmp_path)
+    with pytest.raises(ValueError, match="cannot load into this model"):
+        load(tmp_path / "m.npz", both)
+
+
+@pytest.mark.parametrize("name", ["file", "allow_pickle", "args"])
+def test_arrays_named_like_savez_arguments(tmp_path, name):
+    save(tmp_path / "m.npz", {name: np.arange(3.0)})
+    target = {name: np.zeros(3)}
+    load(tmp_path / "m.npz", target)
+    np.testing.assert_array_equal(target[name], [0.0, 1.0, 2.0])
+
+
+def test_a_npy_file_loads_into_a_model_of_one_array(tmp_path):
+    np.save(tmp_path / "w.npy", np.arange(4.0).reshape(2, 2))
+    target = {"W": np.zeros((2, 2))}
+    assert load(tmp_path / "w.npy", target) is target
+    np.testing.assert_array_equal(target["W"], [[0.0, 1.0], [2.0, 3.0]])
+    with pytest.raises(ValueError, match=r"W has shape \(2, 2\) in the file but \(4,\) in the model"):
+        load(tmp_path / "w.npy", {"W": np.zeros(4)})
+
+
+def test_a_npy_file_into_a_model_of_several_arrays_is_refused_clearly(tmp_path):
+    np.save(tmp_path / "w.npy", np.ones(4))
+    target = model()
+    snap = snapshot(target)
+    with pytest.raises(ValueError, match=r"a \.npy file of one array, but the model has 4 arrays"):
+        load(tmp_path / "w.npy", target)
+    assert_unchanged(target, snap)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file", b"\x80\x04K\x01."])
+def test_a_file_that_is_not_npz_is_refused_clearly(tmp_path, content):
+    (tmp_path / "bad.npz").write_bytes(content)
+    with pytest.raises(ValueError, match=r"bad\.npz: it is not an \.npz file of arrays such as save\(\) writes"):
+        load(tmp_path / "bad.npz", model())
+
+
+def test_save_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o644)
+    save(path, model())
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    os.chmod(path, 0o640)
+    save(path, model())
+    assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_gets_the_mode_open_would_give_it(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        save(tmp_path / "m.npz", model())
+        with open(tmp_path / "plain", "w"):
+            pass
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "m.npz").st_mode & 0o777 == 0o666 & ~umask
+    assert os.stat(tmp_path / "m.npz").st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
+
+
+def test_save_through_a_symlink_writes_its_target(tmp_path):
+    (tmp_path / "real.npz").write_bytes(b"old")
+    os.symlink(tmp_path / "real.npz", tmp_path / "link.npz")
+    save(tmp_path / "link.npz", {"w": np.ones(2)})
+    assert os.path.islink(tmp_path / "link.npz")
+    target = {"w": np.zeros(2)}
+    load(tmp_path / "real.npz", target)
+    np.testing.assert_array_equal(target["w"], [1.0, 1.0])

@@ -214,3 +214,57 @@ def test_throttle_keeps_the_name():
         pass
 
     assert throttle(show_loss, 1).__name__ == "show_loss"
+
+
+def sqrt_loss(m, x):
+    """Finite at w = 0, where its gradient is infinite (issue #16: parameters became nan silently)."""
+    return np.sum(np.sqrt(m["w"] * x))
+
+
+def test_an_infinite_gradient_of_a_finite_loss_stops_before_the_update():
+    model = {"w": np.array([0.0, 1.0])}
+    for rule in (Descent(0.1), Adam()):
+        state = setup(rule, model)
+        with pytest.raises(FloatingPointError, match=r"update of model\.w \(shape \(2,\)\).*its gradient has 1 "
+                                                     r"infinite or nan entry \(of 2\); no parameter was changed"):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                train(sqrt_loss, model, [np.array([1.0])], state)
+        np.testing.assert_array_equal(model["w"], [0.0, 1.0])
+
+
+def test_an_infinite_gradient_in_the_implicit_style_names_the_parameter():
+    w, v = np.array([1.0]), np.array([0.0, 4.0])
+    ps = srcgrad.params(w, v)
+    with pytest.raises(FloatingPointError, match=r"update of parameter 1 of the params \(shape \(2,\)\)"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            train(lambda: np.sum(w ** 2) + np.sum(np.sqrt(v)), ps, [()], Descent(0.1))
+    np.testing.assert_array_equal(w, [1.0])  # (the finite step of w is not applied either: all or nothing)
+    np.testing.assert_array_equal(v, [0.0, 4.0])
+
+
+def test_a_clipped_infinite_gradient_is_a_finite_step():
+    """ClipValue makes the step finite: that is what clipping is for, so it is not refused."""
+    from srcgrad.optim import ClipValue, OptimiserChain
+
+    model = {"w": np.array([0.0, 1.0])}
+    state = setup(OptimiserChain(ClipValue(1.0), Descent(0.1)), model)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        train(sqrt_loss, model, [np.array([1.0])], state)
+    np.testing.assert_allclose(model["w"], [-0.1, 1.0 - 0.1 * 0.5])
+
+
+def test_update_refuses_a_step_that_a_rule_makes_nan():
+    from srcgrad.optim import update
+
+    w = np.array([1.0, 2.0])
+    with pytest.raises(FloatingPointError, match=r"update of the parameter \(shape \(2,\)\).*Descent\(lr=inf\) "
+                                                 r"turned a finite gradient into an infinite or nan step"):
+        with np.errstate(invalid="ignore"):
+            update(Descent(np.inf), w, np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(w, [1.0, 2.0])
+    from srcgrad.optim import OptimiserChain, WeightDecay
+
+    w[0] = np.inf  # (weight decay's step is a multiple of the parameter)
+    with pytest.raises(FloatingPointError, match="the parameter itself is already infinite or nan"):
+        update(OptimiserChain(WeightDecay(0.1), Descent(0.1)), w, np.array([0.0, 1.0]))
+    assert w[1] == 2.0

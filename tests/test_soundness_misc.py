@@ -1,0 +1,222 @@
+"""Issue #16, "Also found": programs that crashed inside srcgrad, now right (checked against central
+differences and the plain function's value) or refused clearly.
+
+Loops over a dict's ``.items()`` that is not a local name, namedtuple arguments, and
+``list.extend`` in a loop. (Saving, kept templates and training have their own test files.)
+"""
+
+import collections
+import typing
+
+import numpy as np
+import pytest
+
+import srcgrad
+from gradcheck import check_gradient, numerical_gradient
+
+WEIGHTS = {"a": 2.0, "b": 3.0}
+PARAMS = {"a": np.array([1.0, 2.0]), "b": np.array([3.0])}
+
+
+# ---------------------------------------------------------------- for over a dict's .items()
+
+def over_global_items(x):
+    s = 0.0
+    for k, v in WEIGHTS.items():
+        s = s + v * x * x
+    return s
+
+
+def over_global_values(x):
+    s = 0.0
+    for v in WEIGHTS.values():
+        s = s + np.sin(v * x)
+    return s
+
+
+def over_global_keys(x):
+    s = 0.0
+    for k in WEIGHTS.keys():
+        s = s + WEIGHTS[k] * x
+    return s
+
+
+def comprehension_over_constant_display(x):
+    d = {k: v * x for k, v in {"a": 2.0, "b": 3.0}.items()}
+    return d["a"] * d["b"]
+
+
+def comprehension_over_active_display(x):
+    d = {k: v * x for k, v in {"a": x, "b": 3.0}.items()}
+    return d["a"] + d["b"] ** 2
+
+
+def loop_over_active_display_values(x):
+    s = 0.0
+    for v in {"a": x, "b": np.cos(x)}.values():
+        s = s + v * x
+    return s
+
+
+def sum_over_a_view(x):
+    return sum(v * x for v in WEIGHTS.values())
+
+
+@pytest.mark.parametrize("f", [over_global_items, over_global_values, over_global_keys,
+                               comprehension_over_constant_display, comprehension_over_active_display,
+                               loop_over_active_display_values, sum_over_a_view])
+def test_loops_over_dict_views(f):
+    (g,) = check_gradient(f, 0.7)
+    assert srcgrad.withgradient(f, 0.7)[0] == pytest.approx(f(0.7))
+    assert isinstance(g, float)
+
+
+@pytest.mark.parametrize("f", [loop_over_active_display_values, over_global_items])
+def test_a_loop_over_a_view_in_forward_mode(f):
+    y, dy = srcgrad.jvp(f, (0.7,), (1.0,))
+    assert y == pytest.approx(f(0.7))
+    assert dy == pytest.approx(numerical_gradient(f, [0.7], 0))
+
+
+def test_implicit_parameters_in_a_global_dict_read_through_items():
+    """The arrays of a global dict reached by ``.items()`` are parameters: their gradient is not lost."""
+    def loss():
+        s = 0.0
+        for k, v in PARAMS.items():
+            s = s + np.sum(v ** 2) * (2.0 if k == "a" else 1.0)
+        return s
+
+    ps = srcgrad.params(PARAMS)
+    gs = srcgrad.gradient(loss, ps)
+    np.testing.assert_allclose(gs[PARAMS["a"]], 4.0 * PARAMS["a"])
+    np.testing.assert_allclose(gs[PARAMS["b"]], 2.0 * PARAMS["b"])
+
+
+# ---------------------------------------------------------------- namedtuples
+
+Point = collections.namedtuple("Point", "a b")
+
+
+class Layer(typing.NamedTuple):
+    w: np.ndarray
+    scale: float
+
+
+def by_name_and_position(p):
+    a, b = p
+    s = 0.0
+    for v in p:
+        s = s + v * v
+    return a * b + p[1] + s + p.a * np.sin(p.b)
+
+
+def numeric_point(f, p):
+    def flat(a, b):
+        return f(Point(a, b))
+    return Point(numerical_gradient(flat, [p.a, p.b], 0), numerical_gradient(flat, [p.a, p.b], 1))
+
+
+@pytest.mark.parametrize("f", [lambda p: p.a * p.b, lambda p: p[0] ** 2 * p[1], by_name_and_position])
+def test_a_namedtuple_argument_gets_a_namedtuple_of_gradients(f):
+    p = Point(1.3, -0.4)
+    (g,) = srcgrad.gradient(f, p)
+    assert type(g) is Point
+    np.testing.assert_allclose(g, numeric_point(f, p), rtol=1e-6)
+    assert srcgrad.withgradient(f, p)[0] == pytest.approx(f(p))
+
+
+def test_a_typed_namedtuple_holding_an_array():
+    def f(layer):
+        return np.sum(np.tanh(layer.w) ** 2) * layer[1]
+
+    layer = Layer(np.array([0.3, -1.2, 0.5]), 1.7)
+    (g,) = srcgrad.gradient(f, layer)
+    assert type(g) is Layer
+    np.testing.assert_allclose(g.w, numerical_gradient(lambda w: f(Layer(w, 1.7)), [layer.w], 0), rtol=1e-6)
+    assert g.scale == pytest.approx(numerical_gradient(lambda s: f(Layer(layer.w, s)), [1.7], 0))
+
+
+def test_a_namedtuple_in_forward_mode():
+    p, t = Point(1.3, -0.4), Point(0.5, 2.0)
+    y, dy = srcgrad.jvp(by_name_and_position, (p,), (t,))
+    assert y == pytest.approx(by_name_and_position(p))
+    expected = np.dot(numeric_point(by_name_and_position, p), t)
+    assert dy == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_namedtuple_built_inside_is_refused_with_the_line():
+    def build(x):
+        p = Point(x, 2.0 * x)
+        return p.a * p.b
+
+    with pytest.raises(srcgrad.SrcgradError, match=r"test_soundness_misc\.py:\d+.*Point"):
+        srcgrad.gradient(build, 1.5)
+
+
+# ---------------------------------------------------------------- list.extend in a loop
+
+def extend_in_a_loop(x):
+    out = []
+    for i in range(3):
+        out.extend([x * i, np.sin(x)])
+        out.append(x * x)
+    return sum(out)
+
+
+def extend_by_a_tuple_in_a_while_loop(x):
+    out = [x]
+    n = 0
+    while n < 3:
+        out.extend((x ** 2, out[-1] * x))
+        n += 1
+    return sum(out)
+
+
+def extend_in_a_comprehension_loop(xs):
+    out = []
+    for x in xs:
+        out.extend([x, x * x])
+    return sum(v * v for v in out)
+
+
+@pytest.mark.parametrize("f, arg", [(extend_in_a_loop, 0.8), (extend_by_a_tuple_in_a_while_loop, 0.9),
+                                    (extend_in_a_comprehension_loop, [0.5, -1.5, 2.0])])
+def test_list_extend_in_a_loop(f, arg):
+    check_gradient(f, arg)
+    assert srcgrad.withgradient(f, arg)[0] == pytest.approx(f(arg))
+
+
+def test_list_extend_in_a_loop_forward_and_second_order():
+    y, dy = srcgrad.jvp(extend_in_a_loop, (0.8,), (1.0,))
+    assert y == pytest.approx(extend_in_a_loop(0.8))
+    assert dy == pytest.approx(numerical_gradient(extend_in_a_loop, [0.8], 0))
+    d2 = srcgrad.gradient(lambda x: srcgrad.gradient(extend_in_a_loop, x)[0], 0.8)[0]
+    first = lambda x: srcgrad.gradient(extend_in_a_loop, x)[0]  # noqa: E731
+    assert d2 == pytest.approx(numerical_gradient(first, [0.8], 0), rel=1e-5)
+
+
+# ---------------------------------------------------------------- losses of mismatched shapes
+
+from srcgrad.models import losses  # noqa: E402
+
+ELEMENTWISE = [losses.mse, losses.mae, losses.huber, losses.crossentropy, losses.logitcrossentropy,
+               losses.binarycrossentropy, losses.logitbinarycrossentropy]
+
+
+@pytest.mark.parametrize("loss", ELEMENTWISE, ids=lambda f: f.__name__)
+def test_a_prediction_and_target_of_different_shapes_are_refused(loss):
+    """An (8, 1) prediction against an (8,) target broadcast to (8, 8) and gave a wrong loss silently."""
+    yhat, y = np.full((8, 1), 0.3), np.linspace(0.1, 0.9, 8)
+    message = rf"{loss.__name__}: the prediction has shape \(8, 1\) but the target \(8,\).*broadcast to \(8, 8\)"
+    with pytest.raises(ValueError, match=message):
+        loss(yhat, y)
+    with pytest.raises(ValueError, match=message):
+        srcgrad.gradient(lambda p: loss(p, y), yhat)
+
+
+@pytest.mark.parametrize("loss", ELEMENTWISE, ids=lambda f: f.__name__)
+def test_matching_shapes_and_scalar_targets_still_work(loss):
+    yhat, y = np.array([[0.2, 0.8], [0.6, 0.4]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    check_gradient(lambda p: loss(p, y), yhat)
+    assert srcgrad.withgradient(lambda p: loss(p, y), yhat)[0] == pytest.approx(loss(yhat, y))
+    check_gradient(lambda p: loss(p, 1.0), yhat)
