@@ -361,3 +361,71 @@ def test_an_edit_elsewhere_in_the_file_is_not_refused(edited_module):
     assert srcgrad.gradient(module.f, 3.0) == (6.0,)
     assert srcgrad.gradient(module.outer(), 3.0) == (6.0,)
     assert srcgrad.gradient(module.lam, 3.0) == (6.0,)
+
+
+# ------------------------------------------------------------ deep recursion
+
+
+def recursive_sum(x, n):
+    if n == 0:
+        return 0.0
+    return x * x + recursive_sum(x, n - 1)
+
+
+def is_even(x, n):
+    return x if n == 0 else is_odd(x * 1.5, n - 1)
+
+
+def is_odd(x, n):
+    return x if n == 0 else is_even(np.sin(x), n - 1)
+
+
+@pytest.mark.parametrize("depth", [800, 900])
+def test_a_recursion_python_allows_differentiates(depth):
+    """Under Python's default limit (1000) the plain function runs at these depths; so does srcgrad."""
+    assert recursive_sum(1.5, depth) == pytest.approx(2.25 * depth)
+    value, (g, _) = srcgrad.withgradient(recursive_sum, 1.5, depth)
+    assert value == recursive_sum(1.5, depth)
+    assert g == pytest.approx(3.0 * depth)
+    assert srcgrad.derivative(lambda x: recursive_sum(x, depth), 1.5) == pytest.approx(3.0 * depth)
+
+
+def test_a_deep_mutual_recursion():
+    check_gradient(lambda x: is_even(x, 600), 0.3)
+    assert srcgrad.jvp(lambda x: is_even(x, 600), (0.3,), (1.0,))[0] == is_even(0.3, 600)
+
+
+def test_the_recursion_limit_is_raised_once_and_never_lowered(monkeypatch):
+    monkeypatch.setattr(cache, "_room_made", False)
+    old = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(1000)
+        cache._make_room_for_recursion()
+        assert sys.getrecursionlimit() == 3 * 1000 + 200
+        sys.setrecursionlimit(1500)  # (the program's own choice, later: left alone)
+        cache._make_room_for_recursion()
+        assert sys.getrecursionlimit() == 1500
+        monkeypatch.setattr(cache, "_room_made", False)
+        sys.setrecursionlimit(50_000)
+        cache._make_room_for_recursion()
+        assert sys.getrecursionlimit() == 50_000
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def loss_of(x, y):
+    return np.sum((W * x - y) ** 2)
+
+
+def test_a_new_closure_over_new_arguments_each_step_does_not_recompile():
+    """``lambda: loss(*args)`` made afresh each step (as ``srcgrad.optim.train`` does) reuses one entry."""
+    srcgrad.clear_cache()
+    ps = srcgrad.params(W)
+    for step in range(4):
+        args = (np.full(2, 1.0 + step), np.zeros(2))
+        value, grads = srcgrad.withgradient(lambda: loss_of(*args), ps)
+        assert value == loss_of(*args)
+        np.testing.assert_allclose(grads[W], 2.0 * (W * args[0]) * args[0])
+        if step == 0:
+            misses = srcgrad.cache_info().misses
+    assert srcgrad.cache_info().misses == misses

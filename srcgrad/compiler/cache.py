@@ -13,6 +13,7 @@ while transforming leaves the cache as it was.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 
 from ..rules import registry
@@ -66,6 +67,7 @@ def adjoint_of(fn, constructor=False, wants=None, kinds=None):
     with _lock:
         entry = _serving(_entries.get(key), fn)
         if entry is None:
+            _make_room_for_recursion()
             entry = compile_adjoint(fn, returns_self=constructor, wants=wants, kinds=kinds)
             _insert(_entries, key, entry, id(fn.__code__))
             _stats["misses"] += 1
@@ -155,9 +157,37 @@ def tangent_of(fn):
     with _lock:
         entry = _serving(_tangents.get(key), fn)
         if entry is None:
+            _make_room_for_recursion()
             entry = compile_tangent(fn)
             _insert(_tangents, key, entry, key)
         return entry
+
+
+#: Python's recursion units one level of a differentiated recursion takes: the generated function,
+#: the dispatch, and the C-level call between them (``back(dy)``, ``forward(*args)``).
+RECURSION_COST = 3
+#: No higher than this, whatever the limit: deeper, a thread's C stack (8 MB) may overflow.
+MAX_RECURSION_LIMIT = 10_000
+_room_made = False
+
+
+def _make_room_for_recursion() -> None:
+    """Raise Python's recursion limit once, so a recursion Python allows is one srcgrad can follow.
+
+    A plain recursive function of depth 900 runs under the default limit of
+    1000; its derivative, three units a level, would fail past about 330.
+    So on its first compilation srcgrad multiplies the limit (as it is then)
+    by :data:`RECURSION_COST`, up to :data:`MAX_RECURSION_LIMIT`; it never
+    lowers it, and leaves a limit the program sets later alone.
+    """
+    global _room_made
+    if _room_made:
+        return
+    _room_made = True
+    limit = sys.getrecursionlimit()
+    wanted = min(RECURSION_COST * limit + 200, MAX_RECURSION_LIMIT)
+    if wanted > limit:
+        sys.setrecursionlimit(wanted)
 
 
 def cache_info() -> CacheInfo:

@@ -11,12 +11,16 @@ tests, built once per entry from what the compiler resolved
 
     fn.__globals__ is G and G["xp"] is v0 and D1["sum"] is v1 and fn.__closure__[0].cell_contents is v2
 
-A name read for a function, module, class or container must hold the same
-object. A name read for data (a number or an array) must hold the same type
-(and dtype): the generated code reads the value itself at run time, and
-what the compiler decided from it (constant or not) follows from the type,
-so a training loop that rebinds a global array does not recompile. A name
-only tested for existence must still exist (or still not).
+A name read for a callable (a function, a class, a callable object) or a
+module must hold the same object: the compiler chose a rule, a stand-in or a
+path through it. A name read for anything else (a number, an array, a tuple
+of arguments) must hold a value of the same type (and dtype): the generated
+code reads the value itself at run time, and what the compiler decided from
+it (a constant or not, :func:`~srcgrad.compiler.resolve.is_constant_value`)
+follows from the type, so a training loop that rebinds a global array, or
+makes a new ``lambda: loss(*batch)`` each step, does not recompile. (Were
+that decision to look inside a value, its guard would have to as well.) A
+name only tested for existence must still exist (or still not).
 """
 
 from __future__ import annotations
@@ -28,10 +32,6 @@ import numpy as np
 from .resolve import MISSING
 
 __all__ = ["Guard", "build_guard"]
-
-#: Values whose type (and dtype) is all the compiler used of them.
-_DATA = (bool, int, float, complex, str, bytes, np.generic)
-
 
 class Guard:
     """``guard(fn)``: whether an entry compiled for another function of the same code serves ``fn``.
@@ -114,9 +114,9 @@ class _Builder:
             expr += ".cell_contents"
         if type(value) is np.ndarray:
             return f"(type(_v := {expr}) is {self.const(np.ndarray)} and _v.dtype is {self.const(value.dtype)})"
-        if isinstance(value, _DATA) or value is None:
-            return f"type({expr}) is {self.const(type(value))}"
-        return f"{expr} is {self.const(value)}" if value is not None else f"{expr} is None"
+        if callable(value) or isinstance(value, types.ModuleType):
+            return f"{expr} is {self.const(value)}"
+        return f"type({expr}) is {self.const(type(value))}"
 
     def attribute(self, base, name: str, value) -> None:
         """Terms for ``base.name`` (a module's or class's attribute) still being ``value``.
@@ -127,8 +127,8 @@ class _Builder:
         if isinstance(base, type):
             for klass in base.__mro__:
                 d = self.const(klass.__dict__)
-                if name in klass.__dict__:
-                    self.terms.append(self.test(f"{d}[{name!r}]", klass.__dict__[name], "is"))
+                if name in klass.__dict__:  # (the raw descriptor, whatever it is: what getattr made of it)
+                    self.terms.append(f"{d}[{name!r}] is {self.const(klass.__dict__[name])}")
                     return
                 self.terms.append(f"{name!r} not in {d}")
             return
