@@ -96,13 +96,13 @@ class Entry:
         if wrt is not None:
             entry, layout = self.narrowed(wrt, layout, fn)
         plain = bound_self is None and not kwargs and self.vararg is None and len(args) == self.nparams
-        # (The direct tables check this entry's guard: the variants below test the same things.)
+        # (A direct call checks the guard of the entry it runs; a loop's variants are guarded relative to it.)
         if entry.loops:
             if plain:
-                direct_loops[(id(fn.__code__), wrt, len(args))] = LoopDirectCall(entry, layout, self.guard)
+                direct_loops[(id(fn.__code__), wrt, len(args))] = LoopDirectCall(entry, layout, entry.guard)
             entry = entry.specialised(values, fn)
         elif plain:
-            direct[(id(fn.__code__), wrt, len(args))] = DirectCall(entry, layout, self.guard)  # next time, here
+            direct[(id(fn.__code__), wrt, len(args))] = DirectCall(entry, layout, entry.guard)  # next time, here
         if entry.takes_closure:
             y, saved = entry.forward(fn, *values)
         else:
