@@ -79,8 +79,12 @@ def build_guard(fn, resolved: dict, spliced=None, exact=False) -> Guard | None:
         g = builder.const(fn.__globals__)
         h = builder.const(helper)
         builder.terms.append(f"{g}[{name!r}] is {h}")
-        for field in ("__code__", "__defaults__", "__kwdefaults__"):
-            builder.terms.append(f"{h}.{field} is {builder.const(getattr(helper, field))}")
+        builder.terms.append(f"{h}.__code__ is {builder.const(helper.__code__)}")
+        # (Defaults matter only to a helper that has some: without, every call passed every argument.)
+        if helper.__defaults__ is not None:
+            builder.terms.append(f"{h}.__defaults__ is {builder.const(helper.__defaults__)}")
+        if helper.__kwdefaults__ is not None:
+            builder.terms.append(f"{h}.__kwdefaults__ is {builder.const(helper.__kwdefaults__)}")
     return builder.finish()
 
 
