@@ -13,9 +13,12 @@ while transforming leaves the cache as it was.
 from __future__ import annotations
 
 import inspect
+import linecache
 import sys
 import threading
+import weakref
 
+from .. import errors
 from ..rules import registry
 from ..runtime import dispatch
 
@@ -119,12 +122,24 @@ def _forget(code_id) -> None:
         for key in [k for k in table if _code_id(k) == code_id]:
             entry = table.pop(key)
             while entry is not None:
-                dispatch._twins.pop(entry.__dict__.get("forward"), None)  # (an unfinished one has none yet)
-                dispatch._twins.pop(entry.__dict__.get("backward"), None)
+                generated = [entry.__dict__.get(name) for name in ("forward", "backward", "tangent")]
+                for fn in generated[:2]:  # (an unfinished entry has none yet)
+                    twin = dispatch._twins.pop(fn, None)
+                    if twin is not None and twin.twins is not None:
+                        generated.extend(twin.twins)
+                for fn in generated:
+                    if fn is not None:
+                        weakref.finalize(fn, _drop_source, fn.__code__.co_filename)
                 entry = entry.other
     for table in (dispatch.direct, dispatch.direct_loops):
         for key in [k for k in table if k[0] == code_id]:
             del table[key]
+
+
+def _drop_source(filename) -> None:
+    """Forget a generated function's source once nothing can run it (or differentiate it again)."""
+    linecache.cache.pop(filename, None)
+    errors._generated_from.pop(filename, None)
 
 
 def _code_id(key) -> int:

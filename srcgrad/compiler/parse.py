@@ -145,6 +145,9 @@ def parse_gast(text: str):
 
 
 _module_cache: dict[tuple[str, str], dict] = {}
+#: Texts of files, and of definitions, kept parsed (the oldest go first).
+_MAX_FILES = 64
+_MAX_DEFS = 256
 _lock = threading.Lock()
 
 
@@ -191,13 +194,17 @@ def _parse_file(filename: str, lines: list[str]):
     if index is None:
         module = parse_gast(text)
         _attach_parents(module)
-        index = {}
+        index = {"module": module}
         for node in build.walk(module):
             if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)):
                 index[("def", node.name, _first_line(node))] = node
             elif isinstance(node, gast.Lambda):
                 index.setdefault(("lambda", node.lineno), []).append(node)
         with _lock:
+            if len(_module_cache) >= _MAX_FILES:  # (a notebook cell run again is a new text each time)
+                old = _module_cache.pop(next(iter(_module_cache)))
+                for node in build.walk(old["module"]):
+                    _parents.pop(id(node), None)
             _module_cache[key] = index
     return index
 
@@ -285,6 +292,8 @@ def _parse_def(filename: str, lines: list[str], code):
         if node is None:
             return None
         with _lock:
+            if len(_def_cache) >= _MAX_DEFS:
+                _def_cache.pop(next(iter(_def_cache)))
             _def_cache[key] = node
     return _ToGast().visit(node)
 
