@@ -206,8 +206,13 @@ def _make_room_for_recursion() -> None:
 
 
 def cache_info() -> CacheInfo:
-    """How often a compiled adjoint was reused, compiled, and how many are kept."""
-    return CacheInfo(_stats["hits"] + dispatch.stats["direct hits"], _stats["misses"], len(_entries))
+    """How often a compiled adjoint was reused, compiled, and how many are kept (every variant counted)."""
+    size = 0
+    for entry in _entries.values():
+        while entry is not None:
+            size += 1
+            entry = entry.other
+    return CacheInfo(_stats["hits"] + dispatch.stats["direct hits"], _stats["misses"], size)
 
 
 def clear_cache() -> None:

@@ -135,6 +135,8 @@ class _Builder:
                     self.terms.append(f"{d}[{name!r}] is {self.const(klass.__dict__[name])}")
                     return
                 self.terms.append(f"{name!r} not in {d}")
+            # (In no class's __dict__: from the metaclass, or missing.)
+            self.terms.append(self.test(f"getattr({self.const(base)}, {name!r}, _MISSING)", value, "is"))
             return
         d = getattr(base, "__dict__", None)
         if d is not None and name in d and d[name] is value:
