@@ -66,7 +66,7 @@ def _withgradient(f, args):
     if n == 1 and isinstance(args[0], Params):
         return _implicit(f, args[0])
     known = _direct.get((id(f.__code__), _WRT[n], n)) if type(f) is _FunctionType and n < 16 else None
-    if known is not None and (known.spliced is None or known.spliced.current(f.__globals__)):
+    if known is not None and (known.guard is None or known.guard(f)):
         # The short way for a plain function already seen: its forward, then its backward.
         dispatch.stats["direct hits"] += 1
         y, saved = known.forward(f, *args) if known.takes_closure else known.forward(*args)

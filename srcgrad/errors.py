@@ -18,6 +18,7 @@ __all__ = [
     "UnsupportedSyntaxError",
     "NoRuleError",
     "SourceNotFoundError",
+    "StaleSourceError",
     "NonScalarOutputError",
 ]
 
@@ -80,6 +81,10 @@ class NoRuleError(SrcgradError):
 
 class SourceNotFoundError(SrcgradError):
     """The source of a function cannot be read, so it cannot be transformed."""
+
+
+class StaleSourceError(SourceNotFoundError):
+    """The file was edited after the function was defined: its text is not the code that runs."""
 
 
 class NonScalarOutputError(SrcgradError, ValueError):

@@ -27,6 +27,7 @@ from . import build
 from .anf import normalise
 from .emit import compile_functions, to_source
 from .fence import fence
+from .guard import build_guard
 from .names import Namer
 from .parse import parse_function
 from .resolve import Scope
@@ -69,6 +70,12 @@ class Entry:
         self.loops = loops
         #: The helpers pasted into this code (:mod:`.splice`), or None: stale once their names are rebound.
         self.spliced = spliced
+        #: ``guard(fn)``: whether ``fn`` (of this code) still holds what this entry was compiled to
+        #: (:mod:`.guard`); None when nothing can change. ``guard_key`` is equal for equal guards.
+        self.guard = None
+        self.guard_key = None
+        #: The next entry of the same code and variant, compiled for functions this guard refuses.
+        self.other = None
         self.nparams = len(self.params)
         self._signature = None
         self._direct = {}
@@ -87,22 +94,23 @@ class Entry:
         values, layout, vararg_sizes = self.plan(fn, bound_self, args, kwargs)
         entry = self
         if wrt is not None:
-            entry, layout = self.narrowed(wrt, layout)
+            entry, layout = self.narrowed(wrt, layout, fn)
         plain = bound_self is None and not kwargs and self.vararg is None and len(args) == self.nparams
+        # (A direct call checks the guard of the entry it runs; a loop's variants are guarded relative to it.)
         if entry.loops:
             if plain:
-                direct_loops[(id(fn.__code__), wrt, len(args))] = LoopDirectCall(entry, layout, self.spliced)
-            entry = entry.specialised(values)
+                direct_loops[(id(fn.__code__), wrt, len(args))] = LoopDirectCall(entry, layout, entry.guard)
+            entry = entry.specialised(values, fn)
         elif plain:
-            direct[(id(fn.__code__), wrt, len(args))] = DirectCall(entry, layout, self.spliced)  # next time, here
+            direct[(id(fn.__code__), wrt, len(args))] = DirectCall(entry, layout, entry.guard)  # next time, here
         if entry.takes_closure:
             y, saved = entry.forward(fn, *values)
         else:
             y, saved = entry.forward(*values)
         return y, Back(entry.backward, saved, args, layout, entry.has_self_grad, vararg_sizes)
 
-    def specialised(self, values):
-        """The variant for these arguments' kinds: numbers and arrays by ``ndim``."""
+    def specialised(self, values, fn=None):
+        """The variant for these arguments' kinds (numbers and arrays by ``ndim``), for a call of ``fn``."""
         kinds = tuple(_ndim(v) for v in values)
         if self.kinds is not None or all(k is None for k in kinds):
             return self
@@ -110,10 +118,12 @@ class Entry:
         if found is None:
             from .cache import adjoint_of
 
-            found = self._specialised[kinds] = adjoint_of(self.fn, self.returns_self, self.wants, kinds)
+            found = adjoint_of(fn or self.fn, self.returns_self, self.wants, kinds)
+            if found.guard_key == self.guard_key:  # (kept only if this entry's guard vouches for it)
+                self._specialised[kinds] = found
         return found
 
-    def narrowed(self, wrt, layout):
+    def narrowed(self, wrt, layout, fn=None):
         """The variant computing only the gradients of the slots ``wrt``, and the call's layout for it."""
         key = (wrt, id(layout))
         found = self._narrowed.get(key)
@@ -130,8 +140,9 @@ class Entry:
 
         wants = tuple(wants)
         everything = self.wants is None and all(wants[1:]) and (wants[0] or not self.has_self_grad)
-        entry = self if everything or wants == self.wants else adjoint_of(self.fn, self.returns_self, wants)
-        if any(layout is d for d in self._direct.values()):  # only the per-entry layouts are worth keeping
+        entry = self if everything or wants == self.wants else adjoint_of(fn or self.fn, self.returns_self, wants)
+        if entry.guard_key == self.guard_key and any(layout is d for d in self._direct.values()):
+            # (only the per-entry layouts are worth keeping, and only variants this guard vouches for)
             self._narrowed[key] = (entry, narrow, layout)
         return entry, narrow
 
@@ -236,8 +247,10 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
             traced_as_twin((forward, backward), lambda: compile_functions(
                 to_source([result.forward, result.backward]), names, result.injected, fn.__globals__,
                 parsed.name + " traceable", origin=_origin(fn)))
+        guarded = build_guard(fn, scope.resolved, spliced)
         return {"forward": forward, "backward": backward, "source": source, "has_self_grad": result.has_self_grad,
-                "takes_closure": result.takes_closure, "depends_on": result.depends_on + pasted}
+                "takes_closure": result.takes_closure, "depends_on": result.depends_on + pasted,
+                "guard": guarded and guarded.check, "guard_key": guarded and guarded.key}
 
     pasted = [helper for _, helper in spliced.helpers]
     done = {}
@@ -255,6 +268,11 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Entry:
             if name not in done:
                 delattr(entry, name)
         entry._finish = finish
+        # Not yet transformed, it has not resolved everything: it serves ``fn`` alone until finished.
+        guarded = build_guard(fn, scope.resolved, spliced, exact=result is None)
+        entry.guard, entry.guard_key = (guarded.check, guarded.key) if guarded is not None else (None, None)
+    else:
+        entry.guard, entry.guard_key = done["guard"], done["guard_key"]
     return entry
 
 
@@ -289,8 +307,11 @@ class _Unfinished(Entry):
 class TangentEntry:
     """A compiled forward-mode function ``f_tangent(*params, *tangents) -> (y, dy)``."""
 
-    def __init__(self, fn, tangent, source, params, takes_closure, vararg=None):
+    def __init__(self, fn, tangent, source, params, takes_closure, vararg=None, guard=None):
         self.fn: types.FunctionType = fn
+        #: As :attr:`Entry.guard`.
+        self.guard = guard
+        self.other = None
         self.tangent: types.FunctionType = tangent
         self.source: str = source
         self.params: list = params
@@ -310,7 +331,8 @@ def compile_tangent(fn) -> TangentEntry:
     source = to_source([fdef])
     (tangent,) = compile_functions(source, [fdef.name], injected, fn.__globals__, parsed.name + " tangent",
                                    origin=_origin(fn))
-    return TangentEntry(fn, tangent, source, params, takes_closure, scope_vararg(anf))
+    guarded = build_guard(fn, scope.resolved)
+    return TangentEntry(fn, tangent, source, params, takes_closure, scope_vararg(anf), guarded and guarded.check)
 
 
 def _ndim(value):

@@ -1,5 +1,9 @@
-"""Stage 8, cache: compile each function's adjoint once, keyed by its code object.
+"""Stage 8, cache: compile each function's adjoint once, keyed by its code object and guarded.
 
+An entry serves a function of its code only while the function holds what
+the entry was compiled to (its guard, :mod:`.guard`: the same globals, and
+the same objects behind the names the compiler resolved). The cache is
+bounded: :data:`MAX_CODES` code objects, :data:`MAX_CHAIN` entries for each.
 An entry is dropped when the rule registry changes a callable the entry
 inlined, skipped, or refused, so a rule registered later takes effect.
 Compilation runs under a lock and inserts only a finished entry: an error
@@ -9,8 +13,12 @@ while transforming leaves the cache as it was.
 from __future__ import annotations
 
 import inspect
+import linecache
+import sys
 import threading
+import weakref
 
+from .. import errors
 from ..rules import registry
 from ..runtime import dispatch
 
@@ -40,34 +48,105 @@ def adjoint_of(fn, constructor=False, wants=None, kinds=None):
 
     Entries are keyed by the code object's identity: code objects compare
     by value, so the same text in two modules would otherwise share one
-    entry and read the first module's globals. The entry keeps its function
-    (and so its code) alive, so the identity is never reused while cached.
+    entry and read the first module's globals. An entry serves ``fn`` only
+    if its guard says ``fn`` holds what it was compiled to (the functions its
+    names resolved to: :mod:`.guard`); entries of one code for other
+    closures or bindings are chained behind it (:attr:`Entry.other`). An
+    entry keeps its function (and so its code) alive, so the identity is
+    never reused while cached; the cache keeps at most :data:`MAX_CODES`
+    code objects, dropping the oldest with everything keyed by its id.
     ``wants`` selects a variant that computes only some gradients, ``kinds``
     one specialised to number and array arguments.
     """
-    code = _key(fn, constructor, wants, kinds)
-    entry = _entries.get(code)
-    if entry is not None and (entry.spliced is None or _still_current(entry)):
-        _stats["hits"] += 1
-        return entry
+    key = _key(fn, constructor, wants, kinds)
+    entry = _entries.get(key)
+    while entry is not None:
+        if entry.guard is None or entry.guard(fn):
+            _stats["hits"] += 1
+            return entry
+        entry = entry.other
     from . import compile_adjoint
 
     with _lock:
-        entry = _entries.get(code)
+        entry = _serving(_entries.get(key), fn)
         if entry is None:
+            _make_room_for_recursion()
             entry = compile_adjoint(fn, returns_self=constructor, wants=wants, kinds=kinds)
-            _entries[code] = entry
+            _insert(_entries, key, entry, id(fn.__code__))
             _stats["misses"] += 1
         return entry
 
 
-def _still_current(entry) -> bool:
-    """Whether the helpers spliced into ``entry`` are still what their names hold; if not, drop it."""
-    if entry.spliced.current(entry.fn.__globals__):
-        return True
-    for _, helper in entry.spliced.helpers:
-        _invalidate(helper)  # (every entry that pasted in the old helper goes)
-    return False
+def _serving(entry, fn):
+    while entry is not None and not (entry.guard is None or entry.guard(fn)):
+        entry = entry.other
+    return entry
+
+
+#: Entries of one code and variant kept for different closures or bindings (the oldest goes).
+MAX_CHAIN = 8
+#: Code objects with compiled entries kept (a notebook cell run again makes a new one each time).
+MAX_CODES = 256
+
+#: id(code) of each code object with entries, oldest first (a dict: ordered, and O(1) to move).
+_codes: dict = {}
+
+
+def _insert(table, key, entry, code_id):
+    """Put ``entry`` first in ``table[key]``'s chain; forget the oldest code objects past the bound."""
+    head = table.get(key)
+    entry.other = head
+    n, last = 1, entry
+    while last.other is not None:
+        n += 1
+        if n > MAX_CHAIN:
+            last.other = None
+            break
+        last = last.other
+    table[key] = entry
+    _codes.pop(code_id, None)
+    _codes[code_id] = True
+    while len(_codes) > MAX_CODES:
+        _forget(next(iter(_codes)))
+
+
+def _forget(code_id) -> None:
+    """Drop every entry, direct call and twin keyed by the code object ``code_id``.
+
+    All at once: while any of them is kept the code is alive (each holds it),
+    so its id cannot be reused by a new code object; after, none is left that
+    a new code object with that id could find.
+    """
+    del _codes[code_id]
+    for table in (_entries, _tangents):
+        for key in [k for k in table if _code_id(k) == code_id]:
+            entry = table.pop(key)
+            while entry is not None:
+                generated = [entry.__dict__.get(name) for name in ("forward", "backward", "tangent")]
+                for fn in generated[:2]:  # (an unfinished entry has none yet)
+                    twin = dispatch._twins.pop(fn, None)
+                    if twin is not None and twin.twins is not None:
+                        generated.extend(twin.twins)
+                for fn in generated:
+                    if fn is not None:
+                        weakref.finalize(fn, _drop_source, fn.__code__.co_filename)
+                entry = entry.other
+    for table in (dispatch.direct, dispatch.direct_loops):
+        for key in [k for k in table if k[0] == code_id]:
+            del table[key]
+
+
+def _drop_source(filename) -> None:
+    """Forget a generated function's source once nothing can run it (or differentiate it again)."""
+    linecache.cache.pop(filename, None)
+    errors._generated_from.pop(filename, None)
+
+
+def _code_id(key) -> int:
+    """The id of the code object a key of :func:`_key` names."""
+    while type(key) is tuple:
+        key = key[0]
+    return key
 
 
 def _key(fn, constructor, wants, kinds):
@@ -81,24 +160,59 @@ _tangents: dict = {}
 
 
 def tangent_of(fn):
-    """The compiled forward-mode :class:`~srcgrad.compiler.TangentEntry` for ``fn``."""
+    """The compiled forward-mode :class:`~srcgrad.compiler.TangentEntry` for ``fn`` (guarded as above)."""
     key = id(fn.__code__)
     entry = _tangents.get(key)
-    if entry is not None:
-        return entry
+    while entry is not None:
+        if entry.guard is None or entry.guard(fn):
+            return entry
+        entry = entry.other
     from . import compile_tangent
 
     with _lock:
-        entry = _tangents.get(key)
+        entry = _serving(_tangents.get(key), fn)
         if entry is None:
+            _make_room_for_recursion()
             entry = compile_tangent(fn)
-            _tangents[key] = entry
+            _insert(_tangents, key, entry, key)
         return entry
 
 
+#: Python's recursion units one level of a differentiated recursion takes: the generated function,
+#: the dispatch, and the C-level call between them (``back(dy)``, ``forward(*args)``).
+RECURSION_COST = 3
+#: No higher than this, whatever the limit: deeper, a thread's C stack (8 MB) may overflow.
+MAX_RECURSION_LIMIT = 10_000
+_room_made = False
+
+
+def _make_room_for_recursion() -> None:
+    """Raise Python's recursion limit once, so a recursion Python allows is one srcgrad can follow.
+
+    A plain recursive function of depth 900 runs under the default limit of
+    1000; its derivative, three units a level, would fail past about 330.
+    So on its first compilation srcgrad multiplies the limit (as it is then)
+    by :data:`RECURSION_COST`, up to :data:`MAX_RECURSION_LIMIT`; it never
+    lowers it, and leaves a limit the program sets later alone.
+    """
+    global _room_made
+    if _room_made:
+        return
+    _room_made = True
+    limit = sys.getrecursionlimit()
+    wanted = min(RECURSION_COST * limit + 200, MAX_RECURSION_LIMIT)
+    if wanted > limit:
+        sys.setrecursionlimit(wanted)
+
+
 def cache_info() -> CacheInfo:
-    """How often a compiled adjoint was reused, compiled, and how many are kept."""
-    return CacheInfo(_stats["hits"] + dispatch.stats["direct hits"], _stats["misses"], len(_entries))
+    """How often a compiled adjoint was reused, compiled, and how many are kept (every variant counted)."""
+    size = 0
+    for entry in _entries.values():
+        while entry is not None:
+            size += 1
+            entry = entry.other
+    return CacheInfo(_stats["hits"] + dispatch.stats["direct hits"], _stats["misses"], size)
 
 
 def clear_cache() -> None:
@@ -106,6 +220,7 @@ def clear_cache() -> None:
     with _lock:
         _entries.clear()
         _tangents.clear()
+        _codes.clear()
         dispatch.direct.clear()
         dispatch.direct_loops.clear()
         dispatch._twins.clear()
@@ -121,11 +236,22 @@ def _invalidate(primal) -> None:
             _entries.clear()
             dispatch._twins.clear()
             return
-        stale = [key for key, entry in _entries.items() if any(d is primal for d in entry.depends_on)]
-        for key in stale:
-            entry = _entries.pop(key)
-            dispatch._twins.pop(entry.forward, None)  # (their traceable twins go with them)
-            dispatch._twins.pop(entry.backward, None)
+        for key in list(_entries):
+            kept = []
+            entry = _entries[key]
+            while entry is not None:
+                if any(d is primal for d in entry.depends_on):
+                    dispatch._twins.pop(entry.forward, None)  # (their traceable twins go with them)
+                    dispatch._twins.pop(entry.backward, None)
+                else:
+                    kept.append(entry)
+                entry = entry.other
+            for entry, following in zip(kept, kept[1:] + [None]):
+                entry.other = following
+            if kept:
+                _entries[key] = kept[0]
+            else:
+                del _entries[key]
         # Code that called the primal at run time looks the rule up each call;
         # code that inlined or skipped it is gone above.
 

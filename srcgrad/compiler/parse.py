@@ -16,10 +16,18 @@ do not parse on their own, is found in the whole file, parsed once (and kept
 while the file does not change), and picked out by its code object: its
 first line, its name and, for several lambdas on one line, the columns of its
 instructions.
+
+The text read must be the text the running code was compiled from: a file
+edited after import (and not reloaded) would otherwise be differentiated in
+its new form while the old code runs. So a function read from a file on disk
+is checked first (:func:`check_source_agrees`): its text, compiled, must give
+the function's own code object again, or :class:`StaleSourceError` says to
+reload the module.
 """
 
 from __future__ import annotations
 
+import __future__
 import ast
 import linecache
 import threading
@@ -28,10 +36,11 @@ import types
 import gast
 import gast.ast3
 
-from ..errors import SourceNotFoundError, UnsupportedSyntaxError
+from ..errors import SourceNotFoundError, StaleSourceError, UnsupportedSyntaxError
 from . import build
 
-__all__ = ["Parsed", "parse_function", "parse_body", "parse_gast", "unwrap_callable", "register_source"]
+__all__ = ["Parsed", "parse_function", "parse_body", "parse_gast", "unwrap_callable", "register_source",
+           "check_source_agrees"]
 
 
 class Parsed:
@@ -136,6 +145,9 @@ def parse_gast(text: str):
 
 
 _module_cache: dict[tuple[str, str], dict] = {}
+#: Texts of files, and of definitions, kept parsed (the oldest go first).
+_MAX_FILES = 64
+_MAX_DEFS = 256
 _lock = threading.Lock()
 
 
@@ -182,13 +194,17 @@ def _parse_file(filename: str, lines: list[str]):
     if index is None:
         module = parse_gast(text)
         _attach_parents(module)
-        index = {}
+        index = {"module": module}
         for node in build.walk(module):
             if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)):
                 index[("def", node.name, _first_line(node))] = node
             elif isinstance(node, gast.Lambda):
                 index.setdefault(("lambda", node.lineno), []).append(node)
         with _lock:
+            if len(_module_cache) >= _MAX_FILES:  # (a notebook cell run again is a new text each time)
+                old = _module_cache.pop(next(iter(_module_cache)))
+                for node in build.walk(old["module"]):
+                    _parents.pop(id(node), None)
             _module_cache[key] = index
     return index
 
@@ -276,6 +292,8 @@ def _parse_def(filename: str, lines: list[str], code):
         if node is None:
             return None
         with _lock:
+            if len(_def_cache) >= _MAX_DEFS:
+                _def_cache.pop(next(iter(_def_cache)))
             _def_cache[key] = node
     return _ToGast().visit(node)
 
@@ -400,6 +418,7 @@ def parse_function(fn: types.FunctionType) -> Parsed:
             fix="define the function in a .py file or a Jupyter/IPython cell; the plain "
             "interactive prompt and exec() of a string keep no source",
         )
+    check_source_agrees(fn, filename, lines)
     first = code.co_firstlineno
     own = _parse_def(filename, lines, code) if code.co_name != "<lambda>" else None  # (a new tree)
     if own is not None:
@@ -448,3 +467,110 @@ def parse_function(fn: types.FunctionType) -> Parsed:
         name = _readable_name(fn, fdef.name)
     return Parsed(fn=fn, node=fdef, filename=filename, name=name, lines=lines)
 
+
+
+# ---------------------------------------------------------------- the text is the running code's
+
+#: The ``__future__`` flags a code object carries (they change how its text compiles).
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+#: ``(filename, text, flags)`` -> ``{(name, first line): [code objects]}`` of the text compiled.
+_compiled: dict = {}
+_MAX_COMPILED = 64
+
+
+def check_source_agrees(fn, filename: str, lines: list[str]) -> None:
+    """Raise :class:`StaleSourceError` unless ``lines`` (read from a file) compile to ``fn``'s code.
+
+    Only text ``linecache`` read from disk is checked: generated code and
+    notebook cells are registered by whoever compiled them, from the text
+    that ran. The top-level statement holding the function is compiled
+    (a few lines, with blank lines before so line numbers are the file's);
+    if it does not give the code (or does not compile alone), the whole file.
+    """
+    entry = linecache.cache.get(filename)
+    if not (isinstance(entry, tuple) and len(entry) == 4 and entry[1] is not None):
+        return
+    code = fn.__code__
+    block = _top_level_block(lines, code.co_firstlineno)
+    if block is not None and _holds(filename, block, code):
+        return
+    if _holds(filename, "".join(lines), code):
+        return
+    raise StaleSourceError(
+        f"the file holding {fn.__qualname__!r} changed after it was imported: its text is not the code "
+        "that runs, so srcgrad would differentiate the new text while Python runs the old code",
+        filename=filename,
+        lineno=code.co_firstlineno,
+        fix="reload the module (importlib.reload(module), or %autoreload in IPython) or restart Python, "
+        "so that the code that runs is the file's text",
+    )
+
+
+def _top_level_block(lines: list[str], first: int):
+    """The top-level statement around line ``first``, preceded by blank lines to keep its place; None if none."""
+    if not 1 <= first <= len(lines):
+        return None
+
+    def inside(line):  # a line that continues the statement above it
+        stripped = line.strip()
+        return not stripped or stripped.startswith("#") or _indent(line) > 0
+
+    start = first - 1
+    while start > 0 and inside(lines[start]):
+        start -= 1
+    end = first
+    while end < len(lines) and inside(lines[end]):
+        end += 1
+    return "\n" * start + "".join(lines[start:end])
+
+
+def _holds(filename: str, text: str, code) -> bool:
+    """Whether ``text`` compiled (as ``code``'s file, with its ``__future__`` flags) holds ``code``."""
+    flags = code.co_flags & _FUTURE_FLAGS
+    key = (filename, text, flags)
+    with _lock:
+        index = _compiled.get(key)
+    if index is None:
+        index = {}
+        try:
+            compiled = compile(text, filename, "exec", flags=flags, dont_inherit=True)
+        except (SyntaxError, ValueError):
+            compiled = None
+        stack = [compiled] if compiled is not None else []
+        while stack:
+            c = stack.pop()
+            index.setdefault((c.co_name, c.co_firstlineno), []).append(c)
+            stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        with _lock:
+            if len(_compiled) >= _MAX_COMPILED:
+                _compiled.pop(next(iter(_compiled)))
+            _compiled[key] = index
+    return any(_same_code(code, c) for c in index.get((code.co_name, code.co_firstlineno), ()))
+
+
+def _same_code(a, b) -> bool:
+    """``a`` and ``b`` do the same thing: instructions, names, constants, arguments (lines may differ)."""
+    if a.co_code != b.co_code or a.co_names != b.co_names or a.co_varnames != b.co_varnames \
+            or a.co_freevars != b.co_freevars or a.co_cellvars != b.co_cellvars \
+            or a.co_argcount != b.co_argcount or a.co_posonlyargcount != b.co_posonlyargcount \
+            or a.co_kwonlyargcount != b.co_kwonlyargcount or a.co_flags != b.co_flags \
+            or len(a.co_consts) != len(b.co_consts):
+        return False
+    return all(_same_constant(x, y) for x, y in zip(a.co_consts, b.co_consts))
+
+
+def _same_constant(x, y) -> bool:
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, types.CodeType):
+        return _same_code(x, y)
+    if isinstance(x, (tuple, frozenset)):
+        if isinstance(x, frozenset):
+            x, y = sorted(x, key=repr), sorted(y, key=repr)
+        return len(x) == len(y) and all(_same_constant(p, q) for p, q in zip(x, y))
+    if isinstance(x, (float, complex)):
+        return repr(x) == repr(y)  # (0.0 and -0.0 differ, nan equals itself)
+    return x == y

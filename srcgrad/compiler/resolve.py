@@ -7,6 +7,11 @@ transform time. The compiler uses those objects only to classify call
 sites (a rule to inline, a constant, a function to differentiate through);
 the generated code still reads globals and captured variables at run
 time, so one compiled adjoint serves every closure made from the same code.
+
+What the compiler asked is recorded in :attr:`Scope.resolved`: the generated
+code depends on those answers (a rule inlined for ``np.sum``, a callee
+classified as constant), so the cache guards each compiled entry with them
+(:mod:`srcgrad.compiler.guard`) and compiles anew when one no longer holds.
 """
 
 from __future__ import annotations
@@ -96,6 +101,10 @@ class Scope:
         self.globals = fn.__globals__
         b = self.globals.get("__builtins__", builtins)
         self.builtins = b.__dict__ if isinstance(b, types.ModuleType) else b
+        #: ``(where, name) -> (holder, value, how)`` for each answer given about a non-local name:
+        #: ``where`` is "global", "builtin", "cell" (holder: its index) or "attr" (holder: the module
+        #: or class); ``how`` is "is" (its value was read) or "in" (only whether it exists).
+        self.resolved: dict = {}
 
     def kind(self, name: str) -> str:
         if name in self.locals:
@@ -103,23 +112,37 @@ class Scope:
         if name in self._cells:
             return "free"
         if name in self.globals:
+            self._note("global", name, self.globals, self.globals[name], "in")
             return "global"
+        self._note("global", name, self.globals, MISSING, "in")
         if name in self.builtins:
+            self._note("builtin", name, self.builtins, self.builtins[name], "in")
             return "builtin"
+        self._note("builtin", name, self.builtins, MISSING, "in")
         return "missing"
 
     def value(self, name: str):
         kind = self.kind(name)
         if kind == "free":
             try:
-                return self._cells[name].cell_contents
+                value = self._cells[name].cell_contents
             except ValueError:
-                return MISSING
+                value = MISSING
+            self._note("cell", name, self.freevars.index(name), value, "is")
+            return value
         if kind == "global":
-            return self.globals[name]
+            return self._note("global", name, self.globals, self.globals[name], "is")
         if kind == "builtin":
-            return self.builtins[name]
+            self._note("global", name, self.globals, MISSING, "is")
+            return self._note("builtin", name, self.builtins, self.builtins[name], "is")
         return MISSING
+
+    def _note(self, where, name, holder, value, how):
+        """Record one answer (a value read outranks a mere "exists"); return ``value``."""
+        key = (where, name) if where != "attr" else (where, id(holder), name)
+        if how == "is" or key not in self.resolved:
+            self.resolved[key] = (holder, value, how)
+        return value
 
     def resolve(self, expr):
         """The object a static path (``np.linalg.norm``, ``helper``) names now, or MISSING.
@@ -134,7 +157,7 @@ class Scope:
             base = self.resolve(expr.value)
             if base is MISSING or not isinstance(base, (types.ModuleType, type)):
                 return MISSING
-            return getattr(base, expr.attr, MISSING)
+            return self._note("attr", expr.attr, base, getattr(base, expr.attr, MISSING), "is")
         return MISSING
 
     def is_static_path(self, expr) -> bool:

@@ -309,8 +309,11 @@ def pullback(fn, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` and return ``(y, back)``."""
     if not kwargs and type(fn) is types.FunctionType:
         known = direct.get((id(fn.__code__), None, len(args)))
-        if known is not None and (known.spliced is None or known.spliced.current(fn.__globals__)):
-            return known.call(fn, args)
+        if known is not None and (known.guard is None or known.guard(fn)):
+            # (DirectCall.call written out: one Python frame less for each level of a recursion)
+            stats["direct hits"] += 1
+            y, saved = known.forward(fn, *args) if known.takes_closure else known.forward(*args)
+            return y, Back(known.backward, saved, args, known.layout, known.has_self_grad)
     return _pullback(None, fn, args, kwargs)
 
 
@@ -323,8 +326,13 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
     """
     if not kwargs and type(fn) is types.FunctionType:
         key = (id(fn.__code__), wrt, len(args))
-        known = direct.get(key) or direct_loops.get(key)
-        if known is not None and (known.spliced is None or known.spliced.current(fn.__globals__)):
+        known = direct.get(key)
+        if known is not None and (known.guard is None or known.guard(fn)):
+            stats["direct hits"] += 1  # (DirectCall.call written out, as in pullback)
+            y, saved = known.forward(fn, *args) if known.takes_closure else known.forward(*args)
+            return y, Back(known.backward, saved, args, known.layout, known.has_self_grad)
+        known = direct_loops.get(key)
+        if known is not None and (known.guard is None or known.guard(fn)):
             return known.call(fn, args)
     return _pullback(wrt, fn, args, kwargs)
 
@@ -335,15 +343,17 @@ stats = {"direct hits": 0}
 #: ``(id(code), wrt, nargs)`` -> :class:`DirectCall`, for calls of plain functions seen
 #: before: no rule, no stand-in, positional arguments filling the parameters in order.
 #: Filled by :meth:`srcgrad.compiler.Entry.call`; emptied with the cache and on any rule change.
+#: One per key: each is checked with the guard of the entry it came from (another closure of the
+#: same code may need another entry), and dropped with its code's entries.
 direct: dict = {}
 
 
 class DirectCall:
     """A plain function's compiled variant and layout, for :func:`pullback` to call directly."""
 
-    __slots__ = ("forward", "backward", "takes_closure", "has_self_grad", "layout", "nparams", "code", "spliced")
+    __slots__ = ("forward", "backward", "takes_closure", "has_self_grad", "layout", "nparams", "code", "guard")
 
-    def __init__(self, entry, layout, spliced=None):
+    def __init__(self, entry, layout, guard=None):
         self.code = entry.fn.__code__  # (alive while its id is a key)
         self.forward = entry.forward
         self.backward = entry.backward
@@ -351,8 +361,8 @@ class DirectCall:
         self.has_self_grad = entry.has_self_grad
         self.nparams = entry.nparams
         self.layout = layout
-        #: The helpers the code pasted in (checked before each call: a rebound name means recompile).
-        self.spliced = spliced
+        #: ``guard(fn)``: whether ``fn`` holds what the code was compiled to (:mod:`srcgrad.compiler.guard`).
+        self.guard = guard
 
     def call(self, fn, args):
         stats["direct hits"] += 1
@@ -368,17 +378,17 @@ class LoopDirectCall:
     """A function with a loop, seen before: the variant for each call's kinds of arguments
     (:meth:`srcgrad.compiler.Entry.specialised`), without the way through the cache."""
 
-    __slots__ = ("entry", "layout", "code", "spliced")
+    __slots__ = ("entry", "layout", "code", "guard")
 
-    def __init__(self, entry, layout, spliced=None):
+    def __init__(self, entry, layout, guard=None):
         self.entry = entry
         self.layout = layout
         self.code = entry.fn.__code__  # (alive while its id is a key)
-        self.spliced = spliced
+        self.guard = guard
 
     def call(self, fn, args):
         stats["direct hits"] += 1
-        entry = self.entry.specialised(args)
+        entry = self.entry.specialised(args, fn)
         y, saved = entry.forward(fn, *args) if entry.takes_closure else entry.forward(*args)
         return y, Back(entry.backward, saved, args, self.layout, entry.has_self_grad)
 
