@@ -112,12 +112,14 @@ class _View:
 class _State:
     """What may share memory at one point: exact views, and pairs that may share for reasons unknown."""
 
-    def __init__(self, views=None, may=None):
+    def __init__(self, views=None, may=None, arrays=None):
         self.views: dict[str, _View] = dict(views or {})
         self.may: dict[str, set] = {k: set(v) for k, v in (may or {}).items()}
+        #: Names known to hold a NumPy array (or number): an item stored into one is copied, not held.
+        self.arrays: set = set(arrays or ())
 
     def copy(self):
-        return _State(self.views, self.may)
+        return _State(self.views, self.may, self.arrays)
 
     def link(self, a, b):
         if a != b:
@@ -157,6 +159,7 @@ class _State:
             for other in old_group | {name}:
                 self.link(child, other)
         self.views.pop(name, None)
+        self.arrays.discard(name)
         # The name's old memory is no longer its: its old links go to what it was linked with.
         linked = self.may.pop(name, set())
         for other in linked:
@@ -179,10 +182,11 @@ class _State:
         for a, bs in other.may.items():
             for b in bs:
                 out.link(a, b)
+        out.arrays = self.arrays & other.arrays
         return out
 
     def same(self, other) -> bool:
-        return set(self.views) == set(other.views) and all(v.same_as(other.views[n]) for n, v in self.views.items()) \
+        return set(self.views) == set(other.views) and self.arrays == other.arrays and all(v.same_as(other.views[n]) for n, v in self.views.items()) \
             and {k: v for k, v in self.may.items() if v} == {k: v for k, v in other.may.items() if v}
 
 
@@ -190,9 +194,12 @@ def _reads(node) -> set:
     return {n.id for n in build.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
-def rewrite_writes(parsed, scope, namer, fdef) -> None:
-    """Rewrite ``fdef``'s body (the user's statements) so that no write in place is lost; see the module."""
-    _Aliasing(parsed, scope, namer).run(fdef)
+def rewrite_writes(parsed, scope, namer, fdef, returns_self=False) -> None:
+    """Rewrite ``fdef``'s body (the user's statements) so that no write in place is lost; see the module.
+
+    ``returns_self``: the function (a constructor, a mutating method) returns its first parameter.
+    """
+    _Aliasing(parsed, scope, namer).run(fdef, {scope.params[0]} if returns_self and scope.params else set())
 
 
 class _Aliasing:
@@ -209,7 +216,7 @@ class _Aliasing:
             col=getattr(node, "col_offset", None), fix=fix)
 
     # -- the walk ------------------------------------------------------------
-    def run(self, fdef):
+    def run(self, fdef, live_out):
         body = fdef.body
         if self.scope.generated or not self._writes_anything(fdef):
             return
@@ -219,7 +226,7 @@ class _Aliasing:
         for a in data:  # the caller may pass one array twice, or an array a global holds too
             for b in data:
                 state.link(a, b)
-        fdef.body = self.block(body, state, set())
+        fdef.body = self.block(body, state, live_out)
 
     def _writes_anything(self, fdef) -> bool:
         """Whether the body has a statement this pass may have to rewrite (most functions have none)."""
@@ -294,8 +301,8 @@ class _Aliasing:
             return [s]
         if getattr(s, "_srcgrad_rebase", False):
             return [s]
-        out = self.check_helper_calls(s)
-        writes = self.written(s)
+        out = self.check_helper_calls(s, state, live)
+        writes = self.written(s, live)
         for name, node in writes:
             out.extend(self.before_write(name, node, state, live))
         out.append(s)
@@ -314,7 +321,7 @@ class _Aliasing:
 
     @staticmethod
     def replace(state, new):
-        state.views, state.may = new.views, new.may
+        state.views, state.may, state.arrays = new.views, new.may, new.arrays
 
     def loop_target(self, s, state):
         if isinstance(s, gast.For):
@@ -324,6 +331,7 @@ class _Aliasing:
 
     # -- what a statement binds ------------------------------------------------
     def bind(self, target, value, state):
+        self.state = state
         if isinstance(target, gast.Name):
             name = target.id
             view = self.view_of(value)
@@ -331,9 +339,12 @@ class _Aliasing:
             if view is not None and view[0] == name:  # x = x[1:]: a view of memory no name holds any more
                 view, shares = None, shares | {name}
             old = state.partners(name) if name in shares else set()
+            array = self.is_array_expr(value, state)
             state.forget(name)
             if name not in self.scope.locals:
                 return
+            if array:
+                state.arrays.add(name)
             if view is not None:
                 self.serial += 1
                 state.views[name] = _View(view[0], view[1], value, self.serial)
@@ -344,6 +355,8 @@ class _Aliasing:
             for elt in target.elts:
                 self.bind(elt.value if isinstance(elt, gast.Starred) else elt, value, state)
         elif isinstance(target, (gast.Subscript, gast.Attribute)) and isinstance(target.value, gast.Name):
+            if isinstance(target, gast.Subscript) and target.value.id in state.arrays:
+                return  # an array copies what is stored into it
             for n in self.shares_with(value):  # the container now holds the value
                 state.link(target.value.id, n)
 
@@ -365,6 +378,9 @@ class _Aliasing:
             return value.value.id, "index"
         if isinstance(value, gast.Attribute) and value.attr == "T" and self.is_local(value.value):
             return value.value.id, "T"
+        if isinstance(value, gast.Attribute) and self.is_local(value.value) and value.attr not in _FRESH_ATTRIBUTES \
+                and value.attr not in ("real", "imag", "flat", "base"):
+            return value.value.id, "attr"  # obj.items: the object's field (an array's .real is refused)
         if isinstance(value, gast.Call) and not any(isinstance(a, gast.Starred) for a in value.args):
             func = value.func
             rest_stable = all(self.is_stable(k.value) for k in value.keywords if k.arg is not None) \
@@ -401,13 +417,41 @@ class _Aliasing:
             parts = parts[0].elts
         return all(isinstance(p, gast.Constant) and isinstance(p.value, int) for p in parts)
 
-    def shares_with(self, value) -> set:
+    def is_array_expr(self, value, state) -> bool:
+        """Whether ``value`` is surely a NumPy array or number: a NumPy call's result, or arithmetic on one."""
+        if isinstance(value, gast.Name):
+            return value.id in state.arrays
+        if isinstance(value, gast.Constant):
+            return isinstance(value.value, (int, float, complex)) and not isinstance(value.value, bool)
+        if isinstance(value, gast.BinOp):
+            return self.is_array_expr(value.left, state) or self.is_array_expr(value.right, state)
+        if isinstance(value, gast.UnaryOp):
+            return self.is_array_expr(value.operand, state)
+        if isinstance(value, gast.Subscript):
+            return self.is_array_expr(value.value, state)
+        if isinstance(value, gast.Attribute) and value.attr in ("T", "real", "imag"):
+            return self.is_array_expr(value.value, state)
+        if isinstance(value, gast.Call):
+            func = value.func
+            if self.scope.is_static_path(func):
+                target = self.scope.resolve(func)
+                return isinstance(target, np.ufunc) or _is_numpy(target) and callable(target) \
+                    and not isinstance(target, type) and target not in _LIST_MAKERS
+            if isinstance(func, gast.Attribute) and func.attr in _FRESH_METHODS | set(_VIEW_METHODS) \
+                    and func.attr != "tolist":
+                return self.is_array_expr(func.value, state)
+        return False
+
+    def shares_with(self, value, state=None) -> set:
         """The names whose memory the value of ``value`` may hold or share (none for new memory)."""
         if isinstance(value, (gast.Constant, gast.JoinedStr)):
             return set()
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
-            # Arithmetic makes a new array; only + and * of lists and tuples hold their operands' items.
-            if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
+            # Arithmetic makes a new array; only + and * of lists and tuples hold their operands' items,
+            # and a list cannot be added to or multiplied by an array or a float.
+            if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)) and not (
+                    self.is_array_expr(value, self.state) or _float_constant(value.left)
+                    or _float_constant(value.right)):
                 return self.shares_with(value.left) | self.shares_with(value.right)
             return set()
         if isinstance(value, gast.Name):
@@ -439,7 +483,7 @@ class _Aliasing:
             and not hasattr(value, "__dict__") or isinstance(value, types.FunctionType) and not value.__closure__
 
     # -- writes ----------------------------------------------------------------
-    def written(self, s):
+    def written(self, s, live):
         """``(name, node)`` for each name whose memory ``s`` changes in place."""
         out = []
         if isinstance(s, (gast.Assign, gast.AnnAssign)):
@@ -457,8 +501,10 @@ class _Aliasing:
                     and (func.attr in _MUTATING_METHODS or func.value.id in self.scope.locals
                          and func.attr not in _FRESH_METHODS):
                 out.append((func.value.id, s))
-        for name, node in out:
-            if name not in self.scope.locals:
+        for name, node in list(out):
+            if name not in self.scope.locals and isinstance(node, gast.Expr) and name not in live:
+                out.remove((name, node))  # seen.append(x) on a global: runs as written, as Python runs it
+            elif name not in self.scope.locals:
                 self.refuse(node, f"writing into '{name}', which is not a local variable or parameter "
                                   f"(a global or a captured variable)",
                             f"pass {name} in as an argument and return the new value")
@@ -554,6 +600,9 @@ class _Aliasing:
             return _rebase(build.assign(target, build.name(child)), node)
         if view.kind == "T":
             return _rebase(build.assign(build.store(parent), build.attr(child, "T")), node)
+        if view.kind == "attr":
+            target = gast.Attribute(value=build.name(parent), attr=view.expr.attr, ctx=gast.Store())
+            return _rebase(build.assign(target, build.name(child)), node)
         if view.kind == "reshape":
             shape = build.attr(parent, "shape")
             return _rebase(build.assign(build.store(parent), build.call(build.attr(child, "reshape"), shape)), node)
@@ -655,7 +704,7 @@ class _Aliasing:
         return _at(build.assign(store, call), s)
 
     def refuse_writing_function(self, s, call):
-        if not self.scope.is_static_path(call.func):
+        if not self.scope.is_static_path(call.func) or self.scope.fn.__module__.startswith("srcgrad.rules"):
             return
         target = self.scope.resolve(call.func)
         if _hashable(target) and target in _WRITING_FUNCTIONS:
@@ -664,7 +713,7 @@ class _Aliasing:
             self.refuse(call, "np.copyto, which writes into its first argument", "write dst[...] = src")
 
     # -- helpers that write into what they are given ---------------------------------
-    def check_helper_calls(self, s):
+    def check_helper_calls(self, s, state, live):
         """Refuse a call to a helper that writes into an argument (run-time checks for ``+=`` and the like)."""
         out = []
         for node in build.walk(s):
@@ -681,6 +730,9 @@ class _Aliasing:
                 if arg is None or isinstance(arg, (gast.Constant, gast.BinOp, gast.UnaryOp)) or \
                         isinstance(arg, gast.Call):
                     continue  # a new value nothing else holds: a change to it is not seen
+                if isinstance(arg, gast.Name) and arg.id in self.scope.locals and arg.id not in live \
+                        and not any(m in live for m in state.partners(arg.id)):
+                    continue  # return fill(x, out): nothing reads the caller's out again
                 where = f"{filename}:{lineno}"
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", "the helper")
                 if kind == "augmented" and isinstance(arg, gast.Name):
@@ -801,6 +853,15 @@ def _op_text(op) -> str:
 
     return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@",
             ast.FloorDiv: "//", ast.Mod: "%"}.get(type(gast.gast_to_ast(op)), "?")
+
+
+#: NumPy functions returning a list or tuple (of views), not an array.
+_LIST_MAKERS = {getattr(np, n) for n in ("split", "array_split", "hsplit", "vsplit", "dsplit", "broadcast_arrays",
+                                         "meshgrid", "unstack", "nonzero", "where") if hasattr(np, n)}
+
+
+def _float_constant(node) -> bool:
+    return isinstance(node, gast.Constant) and isinstance(node.value, (float, complex))
 
 
 def _user_function(fn) -> bool:

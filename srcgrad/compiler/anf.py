@@ -46,7 +46,7 @@ def normalise(parsed, scope, namer, returns_self=False) -> gast.FunctionDef:
     into the constructor's arguments.
     """
     fdef = lower_jumps(parsed.node, namer)
-    rewrite_writes(parsed, scope, namer, fdef)
+    rewrite_writes(parsed, scope, namer, fdef, returns_self)
     norm = _Normaliser(parsed, scope, namer)
     body = norm.block(fdef.body, top=True)
     if returns_self:

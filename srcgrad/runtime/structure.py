@@ -308,6 +308,17 @@ def _reachable(x, depth=3):
         yield from _reachable(part, depth - 1)
 
 
+def _parts(x):
+    """What ``x`` holds directly: a list's or tuple's items, a dict's values, an object's fields."""
+    if isinstance(x, (list, tuple)):
+        return x
+    if isinstance(x, dict):
+        return x.values()
+    if hasattr(x, "__dict__") and not isinstance(x, (type, types.ModuleType, types.FunctionType)):
+        return vars(x).values()
+    return ()
+
+
 def _cell_full(cell) -> bool:
     try:
         cell.cell_contents
@@ -346,6 +357,8 @@ def viewed(x, base, name, filename, lineno) -> bool:
         return np.may_share_memory(x, base)
     if not _mutable(x) or not _shared(x, base):
         return False
+    if any(part is x for part in _parts(base)):
+        return True  # row = rows[0], items = self.items: the base holds it, and gets it back after the write
     raise _refused(f"writing in place into '{name}', an item of a list or dict that still holds it",
                    filename, lineno, f"write the new value into the container instead: put it back with "
                                      f"an index assignment, or make {name} a copy with .copy()")

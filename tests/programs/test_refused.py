@@ -183,20 +183,6 @@ def rebinds_captured_variable(x):
     return g(x)
 
 
-def writes_through_an_alias(x):
-    y = x * 2.0
-    z = y
-    z[0] = 10.0  # refused
-    return np.sum(y * x)
-
-
-def writes_into_a_row_of_a_list(x):
-    rows = [[1.0, 2.0], [3.0, 4.0]]
-    row = rows[0]
-    row[1] = x * 3.0  # refused
-    return rows[0][1] + x
-
-
 def lambda_default_holds_a_value(xs, w):
     fs = [lambda t, c=c: t * c * w for c in xs]  # refused
     return sum([f(2.0) for f in fs])
@@ -212,8 +198,6 @@ def closure_appends_to_captured_list(x):
 
 
 CASES = [
-    (writes_through_an_alias, (np.array([1.0, 2.0]),), "another name for y", writes_through_an_alias),
-    (writes_into_a_row_of_a_list, (1.5,), "another name for part of rows", writes_into_a_row_of_a_list),
     (lambda_default_holds_a_value, ([1.0, 2.0], 0.5), "default value", lambda_default_holds_a_value),
     (closure_appends_to_captured_list, (1.5,), "changing a list or dict it captured",
      closure_appends_to_captured_list),
