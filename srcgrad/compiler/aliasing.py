@@ -607,8 +607,8 @@ class _Aliasing:
             shape = build.attr(parent, "shape")
             return _rebase(build.assign(build.store(parent), build.call(build.attr(child, "reshape"), shape)), node)
         expr = view.expr
-        parts = list(expr.args[1:] if not isinstance(expr.func, gast.Attribute) else expr.args)
-        parts += [k.value for k in expr.keywords]
+        method = isinstance(expr.func, gast.Attribute) and self.is_local(expr.func.value)
+        parts = list(expr.args if method else expr.args[1:]) + [k.value for k in expr.keywords]
         if view.kind == "swapaxes":
             back = build.call(build.attr(child, "swapaxes"), *[build.copy_tree(p) for p in parts])
         else:  # transpose: by the inverse permutation
@@ -621,9 +621,18 @@ class _Aliasing:
 
     # -- in-place methods and out=, written as writes ------------------------------
     def lower(self, s):
-        """``s`` with in-place methods and ``out=`` written as subscript assignments."""
+        """``s`` with in-place methods and ``out=`` written as subscript assignments, and a write into
+        an expression (``y.T[0] = v``, ``x[i][j] = v``, ``obj.a.b = v``) as a write into a name for it."""
         if getattr(s, "_srcgrad_lowered", False):
             return [s]
+        target = s.target if isinstance(s, gast.AugAssign) else s.targets[0] \
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
+        if isinstance(target, (gast.Subscript, gast.Attribute)) and not isinstance(target.value, gast.Name):
+            temp = self.namer.fresh(_view_name(target.value))
+            self.scope.locals.add(temp)
+            hoisted = _at(build.assign(temp, target.value), s)
+            target.value = build.name(temp)
+            return self.lower(hoisted) + [s]
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
             call = s.value
             func = call.func
@@ -858,6 +867,21 @@ def _op_text(op) -> str:
 #: NumPy functions returning a list or tuple (of views), not an array.
 _LIST_MAKERS = {getattr(np, n) for n in ("split", "array_split", "hsplit", "vsplit", "dsplit", "broadcast_arrays",
                                          "meshgrid", "unstack", "nonzero", "where") if hasattr(np, n)}
+
+
+def _view_name(node) -> str:
+    """A name for the value a write goes into: ``y.T`` is ``y_T``, ``x[i]`` is ``x_part``."""
+    while isinstance(node, (gast.Call, gast.Subscript, gast.Attribute)):
+        if isinstance(node, gast.Call):
+            node = node.func
+        elif isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+            return f"{node.value.id}_{node.attr}"
+        else:
+            inner = node.value
+            if isinstance(inner, gast.Name):
+                return f"{inner.id}_part"
+            node = inner
+    return "view"
 
 
 def _float_constant(node) -> bool:

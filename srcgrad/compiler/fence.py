@@ -96,20 +96,9 @@ def _check_target(parsed, target, loop=False):
         return
     if loop:
         _refuse(parsed, target, "a loop variable that is not a plain name", "loop over a plain name")
-    if isinstance(target, gast.Subscript):
-        if isinstance(target.value, gast.Name):
-            return
-        _refuse(
-            parsed,
-            target,
-            "assignment into an element of an element ('x[i][j] = ...' or 'obj.x[i] = ...')",
-            "index once: x[i, j] = ..., or assign to a local array and store it afterwards",
-        )
-    if isinstance(target, gast.Attribute):
-        if isinstance(target.value, gast.Name):
-            return
-        _refuse(parsed, target, "assignment to an attribute of an attribute ('a.b.c = ...')",
-                "assign to a local object first: b = a.b; b.c = ...")
+    if isinstance(target, (gast.Subscript, gast.Attribute)):
+        # y.T[0] = v, x[i][j] = v, obj.a.b = v: aliasing.py writes into a name for the inner value, as a view
+        return
 
 
 def _refuse(parsed, node, what, fix):
