@@ -211,6 +211,17 @@ def row_of_a_list(x):
     return rows[0][1] + x
 
 
+def item_of_an_item(x):
+    rows = [[0.0, 0.0], [0.0, 0.0]]
+    rows[0][1] = x
+    return rows[0][1] * 2.0 + rows[1][0]
+
+
+def element_of_a_row_of_a_parameter(W, x):
+    W[0][1] = x * 3.0
+    return np.sum(W * W)
+
+
 # --- out= and in-place methods ----------------------------------------------------------
 
 def out_keyword(a):
@@ -284,7 +295,8 @@ REVERSE_AND_FORWARD = [
     (advanced_index_copies, (A,)), (scalar_item_is_rebound, (A,)), (view_of_a_parameter, (A,)),
     (second_name_aug, (A, C)), (second_name_store, (A,)), (second_name_of_a_number, (1.5,)),
     (second_name_in_a_loop, (A,)), (second_name_of_a_list, (A,)), (second_name_of_a_dict, (A,)),
-    (row_of_a_list, (1.5,)),
+    (row_of_a_list, (1.5,)), (item_of_an_item, (1.5,)),
+    (element_of_a_row_of_a_parameter, (np.arange(4.0).reshape(2, 2), 1.5)),
     (out_keyword, (A,)), (out_into_its_input, (A,)), (out_returned, (A,)), (out_positional, (A,)),
     (fill_method, (A,)), (fill_with_a_value, (A, C)), (sort_method, (np.array([3.0, 1.0, 2.0]),)),
     (sort_through_a_view, (np.array([6.0, 5.0, 4.0, 1.0, 3.0, 2.0]),)),

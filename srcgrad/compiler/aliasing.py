@@ -893,7 +893,7 @@ def _user_function(fn) -> bool:
     if not isinstance(fn, types.FunctionType) or _is_numpy(fn):
         return False
     module = getattr(fn, "__module__", None) or ""
-    if module.startswith("srcgrad.") and not module.startswith("srcgrad.models"):
+    if module.startswith("srcgrad."):  # (srcgrad's own layers and helpers write into nothing they are given)
         return False
     from ..rules import registry
 

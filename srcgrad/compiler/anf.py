@@ -16,7 +16,8 @@ an *atom* (a name, a literal, or a static path such as ``np.pi``):
 - ``return a`` as the last statement of the function (``break``,
   ``continue`` and early returns were lowered to flags by :mod:`.jumps`).
 
-``x += y`` becomes ``x = x + y`` (never mutating the caller's array), ``and``,
+``x += y`` becomes ``x = x + y`` (never mutating the caller's array; what
+else sees ``x``'s memory was made explicit before, by :mod:`.aliasing`), ``and``,
 ``or`` and ``a if c else b`` become ``if`` statements, and a name assigned
 twice in straight-line code gets a new name the second time (``x_2``), so
 the backward pass can read every value it needs without a tape. Each
