@@ -207,6 +207,7 @@ class _Aliasing:
         self.parsed, self.scope, self.namer = parsed, scope, namer
         self.serial = 0
         self.emit = True
+        self._reads: dict = {}
 
     # -- errors ------------------------------------------------------------
     def refuse(self, node, what, fix):
@@ -243,7 +244,7 @@ class _Aliasing:
                     return True
                 if target in _WRITING_FUNCTIONS or target is getattr(np, "copyto", None):
                     return True
-                if _user_function(target):
+                if _user_function(target) and helper_writes(target):
                     return True
         return False
 
@@ -266,7 +267,7 @@ class _Aliasing:
         running = set(live_out)
         for i in range(len(stmts) - 1, -1, -1):
             after[i] = set(running)
-            running |= _reads(stmts[i])
+            running |= self.reads(stmts[i])
         for stmt, live in zip(stmts, after):
             for s in self.lower(stmt):
                 out.extend(self.stmt(s, state, live))
@@ -280,7 +281,7 @@ class _Aliasing:
             self.replace(state, state.join(other))
             return [s]
         if isinstance(s, (gast.For, gast.While)):
-            loop_live = live | _reads(s)
+            loop_live = live | self.reads(s)
             entry = state.copy()
             self.emit = False  # the state at the loop's head: iterate to a fixed point first
             try:
@@ -328,6 +329,13 @@ class _Aliasing:
             iterable = s.iter
             fresh = isinstance(iterable, gast.Call) and self.scope.resolve(iterable.func) is range
             self.bind(s.target, build.const(0) if fresh else iterable, state)
+
+    def reads(self, node) -> set:
+        """The names read anywhere in ``node`` (kept per node: every block asks for its statements')."""
+        found = self._reads.get(id(node))
+        if found is None:
+            found = self._reads[id(node)] = (node, _reads(node))
+        return found[1]
 
     # -- what a statement binds ------------------------------------------------
     def bind(self, target, value, state):
@@ -649,7 +657,9 @@ class _Aliasing:
             if out is not None:  # r = np.exp(a, out=y): y is written, and r is y
                 return [self.as_write(s, out, s.value), _at(build.assign(s.targets[0], build.name(out.id)), s)]
             self.refuse_writing_function(s, s.value)
-        for node in build.walk(s):
+        # (a compound statement's own statements are lowered one by one: only its test or iterable here)
+        head = s.iter if isinstance(s, gast.For) else s.test if isinstance(s, (gast.If, gast.While)) else s
+        for node in build.walk(head):
             if isinstance(node, gast.Call) and (any(k.arg == "out" for k in node.keywords)
                                                 or self.positional_out(node) is not None):
                 self.refuse(node, "a call with an out= argument inside a larger expression",
