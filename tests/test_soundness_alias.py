@@ -153,6 +153,24 @@ def scalar_item_is_rebound(a):
     return np.sum(y) + v
 
 
+def two_views_of_one_base(a):
+    y = a * 1.0
+    v = y[:2]
+    w = y[1:]
+    v *= 2.0
+    return np.sum(w * w)
+
+
+def view_in_one_branch(a):
+    y = a * 1.0
+    if a[0] > 5.0:
+        v = y[:1]
+    else:
+        v = a * 2.0
+    v *= 10.0
+    return np.sum(y * v[0])
+
+
 def view_of_a_parameter(a):
     v = a[:2]
     v *= 3.0
@@ -292,7 +310,7 @@ REVERSE_AND_FORWARD = [
     (transpose_attribute, (A6,)), (ravel_view, (A6,)), (transpose_function, (A6,)), (transpose_axes, (A6,)),
     (asarray_view, (A,)), (swapaxes_view, (A6,)), (squeeze_view, (A6,)), (new_axis_view, (A,)),
     (column_view, (A6,)), (base_written_view_read, (A6,)), (view_of_a_view, (A6,)), (slice_in_a_loop, (A,)),
-    (advanced_index_copies, (A,)), (scalar_item_is_rebound, (A,)), (view_of_a_parameter, (A,)),
+    (advanced_index_copies, (A,)), (two_views_of_one_base, (A,)), (view_in_one_branch, (A,)), (scalar_item_is_rebound, (A,)), (view_of_a_parameter, (A,)),
     (second_name_aug, (A, C)), (second_name_store, (A,)), (second_name_of_a_number, (1.5,)),
     (second_name_in_a_loop, (A,)), (second_name_of_a_list, (A,)), (second_name_of_a_dict, (A,)),
     (row_of_a_list, (1.5,)), (item_of_an_item, (1.5,)),
@@ -401,6 +419,46 @@ def out_inside_an_expression(a):
     return np.sum(np.exp(a, out=y))  # refused
 
 
+def rows_of_a_loop(a):
+    y = np.reshape(a * 1.0, (2, 3))
+    for row in y:
+        row *= 2.0  # refused
+    return np.sum(y * y)
+
+
+def view_in_the_branch_taken(a):
+    y = a * 1.0
+    if a[0] < 5.0:
+        v = y[:1]
+    else:
+        v = a * 2.0
+    v *= 10.0  # refused
+    return np.sum(y)
+
+
+def first_part(x):
+    return x[:1]
+
+
+def view_from_a_helper(a):
+    y = a * 1.0
+    v = first_part(y)
+    v *= 10.0  # refused
+    return np.sum(y)
+
+
+def doubles_a_view_of(x):
+    v = x[:1]
+    v *= 2.0
+    return np.sum(x)
+
+
+def helper_writes_through_a_view(a):
+    y = a * 1.0
+    s = doubles_a_view_of(y)  # refused
+    return s + np.sum(y * y)
+
+
 def put_method(a):
     y = a * 1.0
     y.put([0], 5.0)  # refused
@@ -478,6 +536,10 @@ def helper_augments_a_number(x):
 
 REFUSED = [
     (flipped_view_read_after_write, (A6,), "shares memory with 'd'"),
+    (rows_of_a_loop, (A6,), "shares memory with 'y'"),
+    (view_in_the_branch_taken, (A,), "shares memory with 'y'"),
+    (view_from_a_helper, (A,), "shares memory with 'y'"),
+    (helper_writes_through_a_view, (A,), "doubles_a_view_of"),
     (out_into_a_slice, (A,), "out= argument that is not a local"),
     (out_inside_an_expression, (A,), "out= argument inside a larger expression"),
     (put_method, (A,), ".put()"),

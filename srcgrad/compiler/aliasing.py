@@ -325,10 +325,15 @@ class _Aliasing:
         state.views, state.may, state.arrays = new.views, new.may, new.arrays
 
     def loop_target(self, s, state):
+        """``for row in y``: each ``row`` is an item of ``y`` (a view of a row, for an array), not ``y``."""
         if isinstance(s, gast.For):
             iterable = s.iter
             fresh = isinstance(iterable, gast.Call) and self.scope.resolve(iterable.func) is range
-            self.bind(s.target, build.const(0) if fresh else iterable, state)
+            for t in build.walk(s.target):
+                if isinstance(t, gast.Name):
+                    state.forget(t.id)
+                    for n in (set() if fresh else self.shares_with(iterable)) - {t.id}:
+                        state.link(t.id, n)
 
     def reads(self, node) -> set:
         """The names read anywhere in ``node`` (kept per node: every block asks for its statements')."""
@@ -815,9 +820,30 @@ def helper_writes(fn, depth=0) -> dict:
     tracked = {a.id for a in args.args + args.kwonlyargs}
     out: dict = {}
 
+    #: local name -> the parameter whose memory it may be (v = x[:1], z = x, row = x[i], for r in x)
+    derived: dict = {}
+
     def note(param, what, node):
+        param = derived.get(param, param)
         if param in tracked and param not in out:
             out[param] = (what, parsed.filename, getattr(node, "lineno", fdef.lineno))
+
+    def derive(target, value):
+        """``target`` may hold a parameter's memory when ``value`` reads one, unless it is new memory."""
+        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
+            return
+        if isinstance(value, gast.Call):
+            func = value.func
+            callee = scope.resolve(func) if scope.is_static_path(func) else None
+            if callee is not None and _is_numpy(callee) and not (
+                    _hashable(callee) and (callee in _VIEW_FUNCTIONS or callee in _OTHER_VIEWS)):
+                return
+            if isinstance(func, gast.Attribute) and func.attr in _FRESH_METHODS:
+                return
+        sources = [derived.get(n, n) for n in _reads(value) if derived.get(n, n) in tracked]
+        for t in build.walk(target):
+            if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store) and sources and t.id not in tracked:
+                derived[t.id] = sources[0]
 
     def visit(stmts, top):
         for s in stmts:
@@ -856,6 +882,13 @@ def helper_writes(fn, depth=0) -> dict:
                     if isinstance(t, gast.Name):
                         tracked.discard(t.id)  # rebound: later writes change the new value
 
+    for _ in range(2):  # (twice: in a loop, a view made late in the body is written early in the next turn)
+        for node in build.walk(gast.Module(body=fdef.body, type_ignores=[])):
+            if isinstance(node, gast.Assign):
+                for t in node.targets:
+                    derive(t, node.value)
+            elif isinstance(node, gast.For):
+                derive(node.target, node.iter)
     visit(fdef.body, True)
     _helper_writes[key] = out
     return out
