@@ -459,6 +459,24 @@ def helper_writes_through_a_view(a):
     return s + np.sum(y * y)
 
 
+def list_insert(a, b):
+    lst = [a]
+    lst.insert(0, b)  # refused
+    return lst[0] * 2.0
+
+
+def list_pop(a, b):
+    lst = [a, b]
+    v = lst.pop()  # refused
+    return v * 3.0 + lst[0]
+
+
+def list_sort(a, b):
+    lst = [a, b]
+    lst.sort()  # refused
+    return lst[0]
+
+
 def put_method(a):
     y = a * 1.0
     y.put([0], 5.0)  # refused
@@ -543,6 +561,9 @@ REFUSED = [
     (out_into_a_slice, (A,), "out= argument that is not a local"),
     (out_inside_an_expression, (A,), "out= argument inside a larger expression"),
     (put_method, (A,), ".put()"),
+    (list_insert, (1.0, 2.0), "list.insert()"),
+    (list_pop, (1.0, 2.0), "list.pop()"),
+    (list_sort, (1.0, 2.0), "list.sort()"),
     (copyto_call, (A,), "np.copyto"),
     (writes_a_global, (A,), "global"),
     (helper_fills, (1.5,), "scale_into"),

@@ -82,6 +82,19 @@ REFUSED_METHODS = {
     "setfield": "build the array you need as a new value",
     "byteswap": "use y = y.byteswap() (a new array)",
 }
+#: Methods that change a list, dict or set in place and that srcgrad does not follow, with the rewrite.
+CONTAINER_FIXES = {
+    "insert": "build a new list: xs = xs[:i] + [v] + xs[i:]",
+    "pop": "read the item and keep the rest as a new list: v = xs[-1]; xs = xs[:-1]",
+    "remove": "build a new list without it (a comprehension with a condition)",
+    "clear": "start a new one: xs = []",
+    "reverse": "xs = xs[::-1]",
+    "update": "build a new dict: d = {**d, **other}",
+    "setdefault": "write d[k] = v where k is not yet in d",
+    "popitem": "read the item and build a new dict without it",
+    "add": "use a list",
+    "discard": "use a list",
+}
 #: NumPy functions that write into an argument.
 _WRITING_FUNCTIONS = {getattr(np, n): fix for n, fix in (
     ("put", "write y[np.unravel_index(ind, y.shape)] = v, or build the array with np.where"),
@@ -653,11 +666,18 @@ class _Aliasing:
                     and func.attr in ("fill", "sort") + tuple(REFUSED_METHODS) \
                     and func.value.id in self.scope.locals:
                 return self.lower_method(s, call, func)
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+                    and func.attr in CONTAINER_FIXES and func.value.id in self.scope.locals:
+                return [self.container_check(s, func), s]
             out = self.out_argument(s, call)
             if out is not None:
                 return [self.as_write(s, out, call)]
             self.refuse_writing_function(s, call)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.value, gast.Call):
+            func = s.value.func
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+                    and func.attr in CONTAINER_FIXES and func.value.id in self.scope.locals:
+                return [self.container_check(s, func), s]  # v = xs.pop()
             out = self.out_argument(s, s.value)
             if out is not None:  # r = np.exp(a, out=y): y is written, and r is y
                 return [self.as_write(s, out, s.value), _at(build.assign(s.targets[0], build.name(out.id)), s)]
@@ -670,6 +690,14 @@ class _Aliasing:
                 self.refuse(node, "a call with an out= argument inside a larger expression",
                             "call it in its own statement, or drop out= and assign the result")
         return [s]
+
+    def container_check(self, s, func):
+        """Refuse, when it runs on a list, dict or set, a method that changes it in place (other than
+        ``append`` and ``extend``, which srcgrad follows): its gradient would go to the wrong items."""
+        return _at(build.expr_stmt(_runtime(
+            "refuse_container_method", build.name(func.value.id), build.const(func.attr),
+            build.const(CONTAINER_FIXES[func.attr]), build.const(self.parsed.filename),
+            build.const(getattr(s, "lineno", None)))), s)
 
     def lower_method(self, s, call, func):
         receiver = func.value.id
@@ -689,10 +717,16 @@ class _Aliasing:
             new.keywords = list(call.keywords)
         store = gast.Subscript(value=build.name(receiver), slice=build.const(Ellipsis), ctx=gast.Store())
         write = _at(build.assign(store, new), s)
+        orelse = [s]
+        if func.attr == "sort":
+            orelse = [_at(build.expr_stmt(_runtime(
+                "refuse_container_method", build.name(receiver), build.const("sort"),
+                build.const("xs = sorted(xs)"), build.const(self.parsed.filename),
+                build.const(getattr(s, "lineno", None)))), s), s]
         # Only an array's fill and sort are NumPy's; a list's sort, or a user's class, runs as written.
         test = _runtime("is_array", build.name(receiver))
         s._srcgrad_lowered = True
-        return [_at(gast.If(test=test, body=[write], orelse=[s]), s)]
+        return [_at(gast.If(test=test, body=[write], orelse=orelse), s)]
 
     def positional_out(self, call):
         target = self.scope.resolve(call.func) if self.scope.is_static_path(call.func) else None

@@ -104,9 +104,11 @@ RUNTIME = {
     "is_array": structure.is_array,
     "refuse_array_method": structure.refuse_array_method,
     "refuse_unless_number": structure.refuse_unless_number,
+    "refuse_container_method": structure.refuse_container_method,
 }
 #: The runtime helpers that only ask a question about values (aliasing.py's): they pass no gradient.
-_RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number"}
+_RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number",
+                      "refuse_container_method"}
 
 
 class Transformed:

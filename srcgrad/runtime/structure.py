@@ -394,3 +394,10 @@ def refuse_unless_number(x, helper, param, where, filename, lineno) -> None:
                        f"place ({where}), which Python would let the caller see and srcgrad would not",
                        filename, lineno, f"return the new value from {helper} and assign it: "
                                          f"value = {helper}(...)")
+
+
+def refuse_container_method(x, method, fix, filename, lineno) -> None:
+    """Raise for a list's, dict's or set's method that changes it in place and that srcgrad does not follow."""
+    if isinstance(x, (list, dict, set)):
+        raise _refused(f"{type(x).__name__}.{method}(), which changes the {type(x).__name__} in place",
+                       filename, lineno, fix)
