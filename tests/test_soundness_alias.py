@@ -548,6 +548,15 @@ def helper_augments_an_array(a):
     return np.sum(y)
 
 
+def nested_helper_fills(a):
+    def fill_first(h, v):
+        h[0] = v * 2.0
+
+    y = np.zeros(2)
+    fill_first(y, a)  # refused
+    return np.sum(y)
+
+
 def helper_augments_a_number(x):
     return augment(x) * 2.0
 
@@ -571,6 +580,7 @@ REFUSED = [
     (helper_stores, (1.5,), "store_into"),
     (helper_through_another, (1.5,), "calls_scale_into"),
     (helper_augments_an_array, (A,), "augment"),
+    (nested_helper_fills, (1.5,), "fill_first"),
 ]
 
 
@@ -611,6 +621,21 @@ def test_the_same_array_passed_twice_is_refused_where_it_is_written():
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match=where):
         srcgrad.jvp(same_array_twice, (x, x), (np.ones(3), np.ones(3)))
     np.testing.assert_allclose(srcgrad.gradient(same_array_twice, A.copy(), C.copy())[1], [0.0, 2.0, 3.0])
+
+
+def test_a_nested_helper_that_returns_its_new_value_is_followed():
+    def copies_then_fills(a):
+        def fill_first(h, v):
+            h = h.copy()
+            h[0] = v * 2.0
+            return h
+
+        y = np.zeros(2)
+        y = fill_first(y, a)
+        return np.sum(y)
+
+    assert srcgrad.gradient(copies_then_fills, 1.5) == (2.0,)
+    assert srcgrad.derivative(copies_then_fills, 1.5) == 2.0
 
 
 def test_a_helper_augmenting_a_number_is_not_refused():

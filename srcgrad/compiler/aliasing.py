@@ -40,6 +40,7 @@ or is followed by the statements that give those names what Python gives them.
 from __future__ import annotations
 
 import types
+import weakref
 
 import gast
 import numpy as np
@@ -221,6 +222,8 @@ class _Aliasing:
         self.serial = 0
         self.emit = True
         self._reads: dict = {}
+        #: name -> (def node, what it writes into) for each function defined in the body
+        self.local_defs: dict = {}
 
     # -- errors ------------------------------------------------------------
     def refuse(self, node, what, fix):
@@ -259,6 +262,8 @@ class _Aliasing:
                     return True
                 if _user_function(target) and helper_writes(target):
                     return True
+            if isinstance(node, gast.FunctionDef) and node is not fdef:
+                return True
         return False
 
     def data_globals(self, body):
@@ -315,6 +320,10 @@ class _Aliasing:
             return [s]
         if getattr(s, "_srcgrad_rebase", False):
             return [s]
+        if isinstance(s, gast.FunctionDef):  # a helper defined here: what it writes into, for its calls
+            state.forget(s.name)
+            self.local_defs[s.name] = (s, _param_writes(s, self.scope, self.parsed.filename))
+            return [s]
         out = self.check_helper_calls(s, state, live)
         writes = self.written(s, live)
         for name, node in writes:
@@ -360,6 +369,7 @@ class _Aliasing:
         self.state = state
         if isinstance(target, gast.Name):
             name = target.id
+            self.local_defs.pop(name, None)
             view = self.view_of(value)
             shares = self.shares_with(value) if view is None or view[0] == name else set()
             if view is not None and view[0] == name:  # x = x[1:]: a view of memory no name holds any more
@@ -775,12 +785,15 @@ class _Aliasing:
         """Refuse a call to a helper that writes into an argument (run-time checks for ``+=`` and the like)."""
         out = []
         for node in build.walk(s):
-            if not isinstance(node, gast.Call) or not self.scope.is_static_path(node.func):
+            if not isinstance(node, gast.Call):
                 continue
-            fn = self.scope.resolve(node.func)
-            if not _user_function(fn):
+            if isinstance(node.func, gast.Name) and node.func.id in self.local_defs:
+                fn, writes = self.local_defs[node.func.id]
+            elif self.scope.is_static_path(node.func) and _user_function(self.scope.resolve(node.func)):
+                fn = self.scope.resolve(node.func)
+                writes = helper_writes(fn)
+            else:
                 continue
-            writes = helper_writes(fn)
             if not writes:
                 continue
             for param, (kind, filename, lineno) in writes.items():
@@ -808,14 +821,17 @@ class _Aliasing:
 
 
 def _argument(fn, call, param):
-    """The argument expression ``call`` passes for ``fn``'s parameter ``param``, or None."""
-    code = fn.__code__
-    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    """The argument expression ``call`` passes for ``fn``'s parameter ``param`` (``fn`` a function, or a
+    ``def`` node), or None."""
+    if isinstance(fn, gast.FunctionDef):
+        positional = [a.id for a in fn.args.args]
+    else:
+        positional = list(fn.__code__.co_varnames[:fn.__code__.co_argcount])
     for k in call.keywords:
         if k.arg == param:
             return k.value
-    if param in names[:code.co_argcount]:
-        i = names.index(param)
+    if param in positional:
+        i = positional.index(param)
         if any(isinstance(a, gast.Starred) for a in call.args[:i + 1]):
             return gast.Name(id="*args", ctx=gast.Load(), annotation=None, type_comment=None)
         if i < len(call.args):
@@ -823,7 +839,8 @@ def _argument(fn, call, param):
     return None
 
 
-_helper_writes: dict = {}
+#: code object -> what its function writes into (weakly: a notebook cell run again makes new code).
+_helper_writes = weakref.WeakKeyDictionary()
 
 
 def helper_writes(fn, depth=0) -> dict:
@@ -848,8 +865,13 @@ def helper_writes(fn, depth=0) -> dict:
         parsed = parse_function(fn)
     except SrcgradError:
         return {}
-    fdef = parsed.node
-    scope = Scope(fn, fdef)
+    out = _param_writes(parsed.node, Scope(fn, parsed.node), parsed.filename, depth)
+    _helper_writes[key] = out
+    return out
+
+
+def _param_writes(fdef, scope, filename, depth=0) -> dict:
+    """:func:`helper_writes` of the function ``fdef`` (a ``def`` node) whose names ``scope`` resolves."""
     args = fdef.args
     tracked = {a.id for a in args.args + args.kwonlyargs}
     out: dict = {}
@@ -860,27 +882,54 @@ def helper_writes(fn, depth=0) -> dict:
     def note(param, what, node):
         param = derived.get(param, param)
         if param in tracked and param not in out:
-            out[param] = (what, parsed.filename, getattr(node, "lineno", fdef.lineno))
+            out[param] = (what, filename, getattr(node, "lineno", fdef.lineno))
 
     def derive(target, value):
         """``target`` may hold a parameter's memory when ``value`` reads one, unless it is new memory."""
-        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
-            return
+        fresh = isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant))
         if isinstance(value, gast.Call):
             func = value.func
             callee = scope.resolve(func) if scope.is_static_path(func) else None
-            if callee is not None and _is_numpy(callee) and not (
-                    _hashable(callee) and (callee in _VIEW_FUNCTIONS or callee in _OTHER_VIEWS)):
-                return
-            if isinstance(func, gast.Attribute) and func.attr in _FRESH_METHODS:
-                return
-        sources = [derived.get(n, n) for n in _reads(value) if derived.get(n, n) in tracked]
+            fresh = callee is not None and _is_numpy(callee) and not (
+                _hashable(callee) and (callee in _VIEW_FUNCTIONS or callee in _OTHER_VIEWS)) \
+                or isinstance(func, gast.Attribute) and func.attr in _FRESH_METHODS
+        if fresh:
+            value = gast.Constant(value=None, kind=None)
+        sources = sorted(derived.get(n, n) for n in _reads(value) if derived.get(n, n) in tracked)
         for t in build.walk(target):
-            if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store) and sources and t.id not in tracked:
-                derived[t.id] = sources[0]
+            if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store) and t.id not in tracked:
+                if sources:
+                    derived[t.id] = sources[0]
+                else:
+                    derived.pop(t.id, None)  # bound to new memory
 
     def visit(stmts, top):
+        """Statements in order (a loop's body twice: a view made late is written early in the next turn)."""
         for s in stmts:
+            if isinstance(s, (gast.For, gast.While)):
+                if isinstance(s, gast.For):
+                    derive(s.target, s.iter)
+                notes(s.iter if isinstance(s, gast.For) else s.test)
+                visit(s.body, False)
+                visit(s.body, False)
+                continue
+            if isinstance(s, gast.If):
+                notes(s.test)
+                visit(s.body, False)
+                visit(s.orelse, False)
+                continue
+            if isinstance(s, gast.FunctionDef):
+                continue
+            notes(s)
+            if isinstance(s, gast.Assign):
+                for t in s.targets:
+                    derive(t, s.value)
+            if top and isinstance(s, gast.Assign):
+                for t in s.targets:
+                    if isinstance(t, gast.Name):
+                        tracked.discard(t.id)  # rebound: later writes change the new value
+
+    def notes(s):
             for node in build.walk(s):
                 if isinstance(node, (gast.FunctionDef, gast.Lambda)):
                     continue
@@ -911,20 +960,8 @@ def helper_writes(fn, depth=0) -> dict:
                             if isinstance(arg, gast.Name):
                                 note(arg.id, f"passed to {getattr(func, 'id', 'a helper')}(), which writes "
                                              f"into it", node)
-            if top and isinstance(s, gast.Assign):
-                for t in s.targets:
-                    if isinstance(t, gast.Name):
-                        tracked.discard(t.id)  # rebound: later writes change the new value
 
-    for _ in range(2):  # (twice: in a loop, a view made late in the body is written early in the next turn)
-        for node in build.walk(gast.Module(body=fdef.body, type_ignores=[])):
-            if isinstance(node, gast.Assign):
-                for t in node.targets:
-                    derive(t, node.value)
-            elif isinstance(node, gast.For):
-                derive(node.target, node.iter)
     visit(fdef.body, True)
-    _helper_writes[key] = out
     return out
 
 
