@@ -387,6 +387,27 @@ def test_second_order_through_a_write_into_a_view():
     np.testing.assert_allclose(h, [162 * 0.5, 0.0], rtol=1e-6)  # d2/da0^2 of (3 a0)^3
 
 
+def test_hessian_through_a_view_and_a_second_name():
+    a = np.array([0.5, 1.2, 0.7])
+    hessian = srcgrad.hessian(view_then_second_name, a)
+
+    def slope(x):
+        return srcgrad.gradient(view_then_second_name, x)[0]
+
+    eps = 1e-5
+    numerical = np.array([(slope(a + eps * e) - slope(a - eps * e)) / (2 * eps) for e in np.eye(3)])
+    np.testing.assert_allclose(hessian, numerical, atol=1e-5)
+
+
+def view_then_second_name(a):
+    y = a * 1.0
+    v = y[:2]
+    v *= a[2]
+    z = y
+    z[2] = a[0] * a[1]
+    return np.sum(y ** 3)
+
+
 def view_write_cubed(a):
     y = a * 1.0
     v = y[:1]
