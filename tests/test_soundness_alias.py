@@ -659,6 +659,62 @@ def test_a_nested_helper_that_returns_its_new_value_is_followed():
     assert srcgrad.derivative(copies_then_fills, 1.5) == 2.0
 
 
+class Regulariser:
+    def add_term(self, terms, w):
+        terms.append(np.sum(w * w))
+
+    def fill_first(self, h, v):
+        h[0] = v
+
+
+def method_appends(w, reg):
+    terms = [np.sum(w)]
+    reg.add_term(terms, w)  # refused
+    return terms[0] + terms[-1]
+
+
+def function_value_fills(w, fill_first):
+    h = np.zeros(2)
+    fill_first(h, w[0])  # refused
+    return np.sum(h)
+
+
+def method_whose_write_is_not_read(w, reg):
+    h = np.zeros(2)
+    reg.fill_first(h, w[0])
+    return w[0] * 2.0
+
+
+@pytest.mark.parametrize("fn, args", [
+    (method_appends, (A[:2], Regulariser())),
+    (function_value_fills, (A[:2], scale_into)),
+    (function_value_fills, (A[:2], Regulariser().fill_first)),
+], ids=["method", "function value", "bound method"])
+def test_a_callee_known_only_at_run_time_is_checked_before_the_call(fn, args):
+    where = f"{Path(__file__).name}:{_marked_line(fn)}.*changes its parameter"
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match=where):
+        srcgrad.gradient(fn, *args)
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match=where):
+        srcgrad.jvp(fn, args, (np.ones(2), None))
+    assert srcgrad.gradient(method_whose_write_is_not_read, A[:2], Regulariser())[0].tolist() == [2.0, 0.0]
+
+
+def fills_and_returns(h, v):
+    h[0] = v * 2.0
+    return h
+
+
+def follows_the_fix(a):
+    h = np.zeros(2)
+    h = fills_and_returns(h, a)
+    return np.sum(h)
+
+
+def test_the_fix_the_refusal_suggests_is_accepted():
+    assert srcgrad.gradient(follows_the_fix, 1.5) == (2.0,)
+    assert srcgrad.derivative(follows_the_fix, 1.5) == 2.0
+
+
 def test_a_helper_augmenting_a_number_is_not_refused():
     assert srcgrad.gradient(helper_augments_a_number, 1.5) == (2.0,)
     assert srcgrad.derivative(helper_augments_a_number, 1.5) == 2.0

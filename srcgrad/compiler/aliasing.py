@@ -264,6 +264,11 @@ class _Aliasing:
                     return True
             if isinstance(node, gast.FunctionDef) and node is not fdef:
                 return True
+            if isinstance(node, gast.Call) and (
+                    isinstance(node.func, gast.Name) and node.func.id in self.scope.locals
+                    or isinstance(node.func, gast.Attribute) and self.is_local(node.func.value)
+                    and not _known_method(node.func.attr)) and any(isinstance(a, gast.Name) for a in node.args):
+                return True  # a callee known at run time only, given a name: it may write into it
         return False
 
     def data_globals(self, body):
@@ -784,15 +789,25 @@ class _Aliasing:
     def check_helper_calls(self, s, state, live):
         """Refuse a call to a helper that writes into an argument (run-time checks for ``+=`` and the like)."""
         out = []
-        for node in build.walk(s):
-            if not isinstance(node, gast.Call):
-                continue
+        rebound = set()  # h = fill(h, a): the old h is not read again
+        if isinstance(s, gast.Assign):
+            for target in s.targets:
+                rebound |= {t.id for t in build.walk(target) if isinstance(t, gast.Name)}
+
+        def seen_again(arg):
+            if not (isinstance(arg, gast.Name) and arg.id in self.scope.locals):
+                return True
+            return (arg.id in live and arg.id not in rebound) or any(m in live for m in state.partners(arg.id))
+
+        for node, nested in _calls(s):
             if isinstance(node.func, gast.Name) and node.func.id in self.local_defs:
                 fn, writes = self.local_defs[node.func.id]
             elif self.scope.is_static_path(node.func) and _user_function(self.scope.resolve(node.func)):
                 fn = self.scope.resolve(node.func)
                 writes = helper_writes(fn)
             else:
+                if not nested:  # (a check written before the statement cannot see a lambda's names)
+                    out.extend(self.dynamic_call_check(s, node, seen_again))
                 continue
             if not writes:
                 continue
@@ -801,11 +816,12 @@ class _Aliasing:
                 if arg is None or isinstance(arg, (gast.Constant, gast.BinOp, gast.UnaryOp)) or \
                         isinstance(arg, gast.Call):
                     continue  # a new value nothing else holds: a change to it is not seen
-                if isinstance(arg, gast.Name) and arg.id in self.scope.locals and arg.id not in live \
-                        and not any(m in live for m in state.partners(arg.id)):
+                if not seen_again(arg):
                     continue  # return fill(x, out): nothing reads the caller's out again
                 where = f"{filename}:{lineno}"
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", "the helper")
+                if nested and kind == "augmented":
+                    continue  # (x += 1 in the helper: asked at run time, which a lambda's call is not)
                 if kind == "augmented" and isinstance(arg, gast.Name):
                     # x += 1 changes an array or a list in place, and rebinds a number: ask at run time.
                     out.append(_at(build.expr_stmt(_runtime(
@@ -818,6 +834,73 @@ class _Aliasing:
                             f"make {name} end with 'return {param}' and assign what it returns: "
                             f"{_text(arg)} = {_text(node)}")
         return out if self.emit else []
+
+    def dynamic_call_check(self, s, call, seen_again):
+        """For a callee known only at run time (``self.fill(h)``, ``g(h)`` with ``g`` a value): check
+        there, before the call, that it writes into none of the arrays, lists and dicts it is given that
+        the caller reads again (:func:`srcgrad.runtime.structure.check_callee_writes`)."""
+        func = call.func
+        if isinstance(func, gast.Name) and func.id in self.scope.locals:
+            receiver, attr = func, None
+        elif isinstance(func, gast.Attribute) and self.is_local(func.value) and not _known_method(func.attr):
+            receiver, attr = func.value, func.attr
+        else:
+            return []
+        if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return []
+        args = [a if isinstance(a, gast.Name) and seen_again(a) else None for a in call.args]
+        keywords = {k.arg: k.value for k in call.keywords if isinstance(k.value, gast.Name) and seen_again(k.value)}
+        if not any(args) and not keywords:
+            return []
+        check = _runtime(
+            "check_callee_writes", build.name(receiver.id), build.const(attr),
+            build.tuple_([build.name(a.id) if a is not None else build.const(None) for a in args]),
+            build.tuple_([build.const(a.id if a is not None else None) for a in args]),
+            gast.Dict(keys=[build.const(k) for k in keywords], values=[build.name(v.id) for v in keywords.values()]),
+            build.const(self.parsed.filename), build.const(getattr(s, "lineno", None)))
+        return [_at(build.expr_stmt(check), s)]
+
+
+_SCOPES = (gast.Lambda, gast.ListComp, gast.DictComp, gast.SetComp, gast.GeneratorExp, gast.FunctionDef)
+
+
+def _calls(node):
+    """``(call, nested)`` for each call in the statement ``node``; ``nested`` inside a lambda or a
+    comprehension, whose own names the statement's surroundings do not have."""
+    todo = [(node, False)]
+    for n, nested in todo:
+        if isinstance(n, gast.Call):
+            yield n, nested
+        inner = nested or (isinstance(n, _SCOPES) and n is not node)
+        for field in build.child_fields(n.__class__):
+            value = getattr(n, field, None)
+            for child in (value if isinstance(value, list) else [value]):
+                if isinstance(child, gast.AST):
+                    todo.append((child, inner))
+
+
+def _known_method(attr) -> bool:
+    """A method of arrays, lists or dicts (or one with a rule): not a user's method that might write."""
+    from ..rules import registry
+
+    return attr in _FRESH_METHODS or attr in _VIEW_METHODS or attr in registry.method_rules \
+        or attr in registry.nondiff_methods or attr in (
+            "append", "extend", "items", "keys", "values", "get", "index", "count", "T", "astype", "tolist")
+
+
+def callee_writes(fn):
+    """``(python function, offset, writes)`` for a callable met at run time, or None: a plain function,
+    a bound method (offset 1: the object is the first parameter) or a callable object's ``__call__``."""
+    offset = 0
+    if isinstance(fn, types.MethodType):
+        fn, offset = fn.__func__, 1
+    elif not isinstance(fn, (types.FunctionType, type)) and isinstance(getattr(type(fn), "__call__", None),
+                                                                        types.FunctionType):
+        fn, offset = type(fn).__call__, 1
+    if not _user_function(fn):
+        return None
+    writes = helper_writes(fn)
+    return (fn, offset, writes) if writes else None
 
 
 def _argument(fn, call, param):

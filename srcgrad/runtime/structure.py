@@ -401,3 +401,30 @@ def refuse_container_method(x, method, fix, filename, lineno) -> None:
     if isinstance(x, (list, dict, set)):
         raise _refused(f"{type(x).__name__}.{method}(), which changes the {type(x).__name__} in place",
                        filename, lineno, fix)
+
+
+def check_callee_writes(receiver, attr, args, names, keywords, filename, lineno) -> None:
+    """Raise if the callee (``receiver``, or its method ``attr``) changes in place one of the arguments
+    the caller reads again (``args`` by position, ``None`` for the others; ``keywords`` by name)."""
+    from ..compiler.aliasing import callee_writes
+
+    found = callee_writes(receiver if attr is None else getattr(receiver, attr))
+    if found is None:
+        return
+    fn, offset, writes = found
+    code = fn.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    for param, (kind, where_file, where_line) in writes.items():
+        if param in keywords:
+            arg, name = keywords[param], param
+        elif param in positional and offset <= positional.index(param) < len(args) + offset:
+            arg, name = args[positional.index(param) - offset], names[positional.index(param) - offset]
+        else:
+            continue
+        if name is None or not _mutable(arg):
+            continue
+        callee = getattr(fn, "__qualname__", "the callee")
+        raise _refused(f"passing '{name}' to {callee}(), which changes its parameter '{param}' in place "
+                       f"({where_file}:{where_line}: {kind}; Python would let the caller see the change),",
+                       filename, lineno, f"make {callee} end with 'return {param}' and assign what it returns: "
+                                         f"{name} = ...")
