@@ -16,7 +16,8 @@ an *atom* (a name, a literal, or a static path such as ``np.pi``):
 - ``return a`` as the last statement of the function (``break``,
   ``continue`` and early returns were lowered to flags by :mod:`.jumps`).
 
-``x += y`` becomes ``x = x + y`` (never mutating the caller's array), ``and``,
+``x += y`` becomes ``x = x + y`` (never mutating the caller's array; what
+else sees ``x``'s memory was made explicit before, by :mod:`.aliasing`), ``and``,
 ``or`` and ``a if c else b`` become ``if`` statements, and a name assigned
 twice in straight-line code gets a new name the second time (``x_2``), so
 the backward pass can read every value it needs without a tape. Each
@@ -30,6 +31,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import build
+from .aliasing import rewrite_writes
 from .jumps import lower_jumps
 from .names import temp_base
 
@@ -45,6 +47,7 @@ def normalise(parsed, scope, namer, returns_self=False) -> gast.FunctionDef:
     into the constructor's arguments.
     """
     fdef = lower_jumps(parsed.node, namer)
+    rewrite_writes(parsed, scope, namer, fdef, returns_self)
     norm = _Normaliser(parsed, scope, namer)
     body = norm.block(fdef.body, top=True)
     if returns_self:
@@ -83,8 +86,6 @@ class _Normaliser:
         self.captured_by_closure: dict[str, int] = {}
         #: Argument objects already copied before a change (obj.a = v on an argument).
         self.owned: set[str] = set()
-        #: name -> what else it names (z = y), for refusing writes through an alias.
-        self.aliases: dict[str, str] = {}
 
     # -- errors ----------------------------------------------------------
     def refuse(self, node, what, fix):
@@ -346,19 +347,7 @@ class _Normaliser:
                 and call.func.attr in ("append", "extend") and isinstance(call.func.value, gast.Name)
                 and call.func.value.id in self.scope.locals and len(call.args) == 1 and not call.keywords)
 
-    def note_alias(self, target, value):
-        """Remember ``z = y`` and ``z = y[0]``: writing into ``z`` would change ``y`` too in Python."""
-        if isinstance(target, gast.Name) and target.id not in self.namer.invented:
-            self.aliases.pop(target.id, None)
-            if isinstance(value, gast.Name) and value.id in self.scope.locals:
-                self.aliases[target.id] = value.id
-                self.aliases.setdefault(value.id, target.id)
-            elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) \
-                    and not isinstance(value.slice, (gast.Slice, gast.Tuple)):
-                self.aliases[target.id] = f"part of {value.value.id}"
-
     def assign_to(self, target, value, out):
-        self.note_alias(target, value)
         if isinstance(target, gast.Attribute):
             base = target.value.id
             if base in self.scope.params and base not in self.owned:
@@ -372,12 +361,9 @@ class _Normaliser:
             out.append(self.mark(node))
             return
         if isinstance(target, gast.Subscript):
-            # y[i] = v reads y = with_item(y, i, v): a new array, so nothing the backward needs is lost.
+            # y[i] = v reads y = with_item(y, i, v): a new array, so nothing the backward needs is lost
+            # (what else sees y's memory was made explicit by aliasing.py).
             base = target.value
-            if base.id in self.aliases:
-                self.refuse(target, f"writing into '{base.id}', which is another name for "
-                                    f"{self.aliases[base.id]} (Python would change both)",
-                            f"make it a copy first: {base.id} = {self.aliases[base.id]}.copy()")
             index = self.index_value(target.slice, out)
             new = runtime_call("with_item", self.load(base), index, self.atom(value, out))
             out.append(self.mark(build.assign(self.bind_name(base.id), new)))
@@ -544,6 +530,11 @@ class _Normaliser:
         import functools
 
         func = e.func
+        helper = getattr(func, "_srcgrad_runtime", None)
+        if helper is not None:  # a question aliasing.py asks at run time
+            call = runtime_call(helper, *[self.atom(a, out) for a in e.args])
+            call.keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, out)) for k in e.keywords]
+            return call
         if self.scope.resolve(func) is functools.reduce and len(e.args) in (2, 3) and not e.keywords:
             # reduce(f, xs, init) is acc = init; for x in xs: acc = f(acc, x) (Julia's foldl)
             acc = self.namer.fresh("acc")

@@ -97,19 +97,36 @@ def _check_target(parsed, target, loop=False):
     if loop:
         _refuse(parsed, target, "a loop variable that is not a plain name", "loop over a plain name")
     if isinstance(target, gast.Subscript):
-        if isinstance(target.value, gast.Name):
-            return
-        _refuse(
-            parsed,
-            target,
-            "assignment into an element of an element ('x[i][j] = ...' or 'obj.x[i] = ...')",
-            "index once: x[i, j] = ..., or assign to a local array and store it afterwards",
-        )
+        if isinstance(target.value, gast.Name) or not _through_a_field(target.value):
+            return  # y.T[0] = v, y.reshape(2, 3)[0] = v, x[i][j] = v: aliasing.py writes through a view
+        _refuse(parsed, target, "assignment into an element of an object's field ('obj.x[i] = ...')",
+                "assign to a local array and store it afterwards: x = obj.x; x[i] = v; obj.x = x")
     if isinstance(target, gast.Attribute):
         if isinstance(target.value, gast.Name):
             return
         _refuse(parsed, target, "assignment to an attribute of an attribute ('a.b.c = ...')",
                 "assign to a local object first: b = a.b; b.c = ...")
+
+
+def _through_a_field(node) -> bool:
+    """Whether the value a subscript assignment writes into is reached through an object's field
+    (``obj.x[i]``); ``y.T``, a method call's result (``y.reshape(...)``) and indexing are not."""
+    while not isinstance(node, gast.Name):
+        if isinstance(node, gast.Attribute):
+            if node.attr != "T":
+                return True
+            node = node.value
+        elif isinstance(node, gast.Subscript):
+            node = node.value
+        elif isinstance(node, gast.Call):
+            func = node.func
+            node = func.value if isinstance(func, gast.Attribute) else (node.args[0] if node.args else func)
+            if isinstance(func, gast.Name) or not isinstance(node, (gast.Name, gast.Attribute, gast.Subscript,
+                                                                    gast.Call)):
+                return False
+        else:
+            return False
+    return False
 
 
 def _refuse(parsed, node, what, fix):

@@ -324,6 +324,8 @@ class _Forward(_Reverse):
                 replaced[i] = self.d(atom)
             elif all_at_once and self.is_numeric_atom(atom):
                 replaced[i] = self.zero_of_atom(atom)
+            elif all_at_once and i == 2 and op.rule is not None and op.rule.primal is structure.with_item:
+                replaced[i] = self.zero_of_atom(atom)  # y[i] = 3.0: the constant written has a zero tangent
         node = copy.deepcopy(call)
         if isinstance(node, gast.Call):  # a keyword filling a positional parameter: replace its value
             for k, i in (op.positions or {}).items():

@@ -101,7 +101,18 @@ RUNTIME = {
     "new_tape": tape.new_tape,
     "push": tape.push,
     "pop": tape.pop,
+    "np_sort": np.sort,  # y.sort() on an array, as aliasing.py writes it: y[...] = np.sort(y)
+    "viewed": structure.viewed,
+    "check_unshared": structure.check_unshared,
+    "is_array": structure.is_array,
+    "refuse_array_method": structure.refuse_array_method,
+    "refuse_unless_number": structure.refuse_unless_number,
+    "refuse_container_method": structure.refuse_container_method,
+    "check_callee_writes": structure.check_callee_writes,
 }
+#: The runtime helpers that only ask a question about values (aliasing.py's): they pass no gradient.
+_RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number",
+                      "refuse_container_method", "check_callee_writes"}
 
 
 class Transformed:
@@ -442,6 +453,8 @@ class _Reverse:
         helper = getattr(call.func, "_srcgrad_runtime", None)
         if helper is not None:  # with_item, appended, mutate...: written by the normaliser
             call.func.id = self.inject(helper, RUNTIME[helper])
+            if helper in _RUNTIME_QUESTIONS:
+                return _Op("inactive")
             if helper == "mutate":
                 return _Op("dynamic", operands=args, callee=call.func, callee_target=None,
                            keywords={k.arg: k.value for k in call.keywords})
@@ -543,6 +556,10 @@ class _Reverse:
             self.order[id(stmt)] = position
             if isinstance(stmt, (gast.Assign, gast.FunctionDef)):
                 self.ops[id(stmt)] = self.classify(stmt)
+            elif isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+                helper = getattr(stmt.value.func, "_srcgrad_runtime", None)
+                if helper in _RUNTIME_QUESTIONS:  # a check aliasing.py asks for its effect: raising
+                    stmt.value.func.id = self.inject(helper, RUNTIME[helper])
         if self.fuses_idioms:  # patterns with a gradient of their own: their last statement's operation
             self.ops.update(idioms.fused_ops(body, self.scope.params, self.ops, _fused_op))
         self.mark_loops(body, None, set(self.scope.params))

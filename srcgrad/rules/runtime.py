@@ -32,6 +32,7 @@ from ..runtime.structure import (
     with_item,
     without_item,
 )
+from ..runtime import structure
 from ..runtime.tape import new_tape, pop, push, tape_grad, tape_rest, tape_top
 from .registry import defrule, nograd
 
@@ -191,6 +192,10 @@ def super_rule(dy, y, cls, obj):
 
 
 nograd(new_tape)
+for _question in (structure.viewed, structure.check_unshared, structure.is_array, structure.refuse_array_method,
+                  structure.refuse_unless_number, structure.refuse_container_method,
+                  structure.check_callee_writes):  # aliasing.py's questions, asked again at higher order
+    nograd(_question)
 
 
 @rule(push, structured=True)

@@ -327,3 +327,155 @@ def gather(grads, x):
         return real_for(np.stack([np.broadcast_to(p, x.shape[1:]) for p in parts]), x).astype(float_dtype(x),
                                                                                              copy=False)
     return _same_kind(list(grads), x)
+
+
+# -- Writes in place (see srcgrad/compiler/aliasing.py): questions generated code asks before one --------
+
+#: Types whose objects a write can change in place (a number, string or tuple is rebound instead).
+_MUTABLE = (np.ndarray, list, dict, set, bytearray)
+
+
+def _mutable(x) -> bool:
+    return isinstance(x, _MUTABLE) or (hasattr(x, "__dict__") and not isinstance(x, (type, types.ModuleType,
+                                                                                         types.FunctionType)))
+
+
+def _reachable(x, depth=3):
+    """``x`` and what it holds: items of lists, tuples and dicts, an object's fields, a closure's cells."""
+    yield x
+    if depth == 0:
+        return
+    if isinstance(x, (list, tuple)):
+        parts = x
+    elif isinstance(x, dict):
+        parts = x.values()
+    elif isinstance(x, types.FunctionType):
+        parts = [c.cell_contents for c in (x.__closure__ or ()) if _cell_full(c)]
+    elif hasattr(x, "__dict__") and not isinstance(x, (type, types.ModuleType)):
+        parts = vars(x).values()
+    else:
+        return
+    for part in parts:
+        yield from _reachable(part, depth - 1)
+
+
+def _parts(x):
+    """What ``x`` holds directly: a list's or tuple's items, a dict's values, an object's fields."""
+    if isinstance(x, (list, tuple)):
+        return x
+    if isinstance(x, dict):
+        return x.values()
+    if hasattr(x, "__dict__") and not isinstance(x, (type, types.ModuleType, types.FunctionType)):
+        return vars(x).values()
+    return ()
+
+
+def _cell_full(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _shared(x, other) -> bool:
+    """Whether changing ``x`` in place would change what ``other`` holds."""
+    if isinstance(x, np.ndarray):
+        return any(isinstance(o, np.ndarray) and np.may_share_memory(x, o) for o in _reachable(other))
+    if not _mutable(x):
+        return False
+    return any(o is x for o in _reachable(other))
+
+
+def _refused(what, filename, lineno, fix):
+    from ..errors import UnsupportedSyntaxError
+
+    return UnsupportedSyntaxError(f"{what} is not supported in differentiated code", filename=filename,
+                                  lineno=lineno, fix=fix)
+
+
+def viewed(x, base, name, filename, lineno) -> bool:
+    """Whether a write into ``x`` changes ``base`` (which ``x`` was made from by a view, or is).
+
+    True for ``base`` itself when it can change in place (an array or a
+    list; a number is rebound), and for an array that shares ``base``'s
+    memory; False for a copy (advanced indexing, a list's slice) and a
+    number. A write into a list's item that the list still holds is refused.
+    """
+    if x is base:
+        return _mutable(x)
+    if isinstance(x, np.ndarray) and isinstance(base, np.ndarray):
+        return np.may_share_memory(x, base)
+    if not _mutable(x) or not _shared(x, base):
+        return False
+    if any(part is x for part in _parts(base)):
+        return True  # row = rows[0], items = self.items: the base holds it, and gets it back after the write
+    raise _refused(f"writing in place into '{name}', an item of a list or dict that still holds it",
+                   filename, lineno, f"write the new value into the container instead: put it back with "
+                                     f"an index assignment, or make {name} a copy with .copy()")
+
+
+def check_unshared(x, others, names, name, filename, lineno) -> None:
+    """Raise if writing into ``x`` in place would change one of ``others`` (named ``names``) too."""
+    if not _mutable(x):
+        return
+    for other, other_name in zip(others, names):
+        if _shared(x, other):
+            raise _refused(f"writing in place into '{name}', which shares memory with '{other_name}' "
+                           f"(Python would change both)", filename, lineno,
+                           f"write the new value to a new name (e.g. {name} = {name} * 10, or build it with "
+                           f"np.concatenate / np.where), or take a copy first: {name} = {name}.copy()")
+
+
+def is_array(x) -> bool:
+    """Whether ``x`` is a NumPy array (whose ``fill`` and ``sort`` srcgrad rewrites as writes)."""
+    return isinstance(x, np.ndarray)
+
+
+def refuse_array_method(x, method, fix, filename, lineno) -> None:
+    """Raise for an array method that writes in place and that srcgrad does not rewrite."""
+    if isinstance(x, np.ndarray):
+        raise _refused(f"the array method .{method}(), which changes the array in place", filename, lineno, fix)
+
+
+def refuse_unless_number(x, helper, param, where, filename, lineno) -> None:
+    """Raise unless ``x`` is immutable: ``helper`` augments its parameter ``param`` (at ``where``)."""
+    if _mutable(x):
+        raise _refused(f"calling {helper}() with a {type(x).__name__}: it changes its argument '{param}' in "
+                       f"place ({where}), which Python would let the caller see and srcgrad would not",
+                       filename, lineno, f"return the new value from {helper} and assign it: "
+                                         f"value = {helper}(...)")
+
+
+def refuse_container_method(x, method, fix, filename, lineno) -> None:
+    """Raise for a list's, dict's or set's method that changes it in place and that srcgrad does not follow."""
+    if isinstance(x, (list, dict, set)):
+        raise _refused(f"{type(x).__name__}.{method}(), which changes the {type(x).__name__} in place",
+                       filename, lineno, fix)
+
+
+def check_callee_writes(receiver, attr, args, names, keywords, filename, lineno) -> None:
+    """Raise if the callee (``receiver``, or its method ``attr``) changes in place one of the arguments
+    the caller reads again (``args`` by position, ``None`` for the others; ``keywords`` by name)."""
+    from ..compiler.aliasing import callee_writes
+
+    found = callee_writes(receiver if attr is None else getattr(receiver, attr))
+    if found is None:
+        return
+    fn, offset, writes = found
+    code = fn.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    for param, (kind, where_file, where_line) in writes.items():
+        if param in keywords:
+            arg, name = keywords[param], param
+        elif param in positional and offset <= positional.index(param) < len(args) + offset:
+            arg, name = args[positional.index(param) - offset], names[positional.index(param) - offset]
+        else:
+            continue
+        if name is None or not _mutable(arg):
+            continue
+        callee = getattr(fn, "__qualname__", "the callee")
+        raise _refused(f"passing '{name}' to {callee}(), which changes its parameter '{param}' in place "
+                       f"({where_file}:{where_line}: {kind}; Python would let the caller see the change),",
+                       filename, lineno, f"make {callee} end with 'return {param}' and assign what it returns: "
+                                         f"{name} = ...")

@@ -79,12 +79,6 @@ def uses_varargs(**options):
     return options["x"]
 
 
-def uses_nested_setitem(x):
-    y = [[0.0]]
-    y[0][0] = x
-    return y[0][0]
-
-
 def uses_setattr(obj, x):
     obj.inner.value = x
     return x
@@ -125,7 +119,6 @@ CASES = [
     (uses_import_from, "import", (), gast.ImportFrom),
     (uses_walrus, "walrus", (), gast.NamedExpr),
     (uses_setcomp, "set comprehension", (), gast.SetComp),
-    (uses_nested_setitem, "element of an element", (), None),
     (uses_set, "set literal", (), gast.Set),
     (uses_match, "match", (), gast.Match),
     (uses_varargs, "**kwargs", (), None),

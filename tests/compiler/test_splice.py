@@ -270,11 +270,12 @@ def test_what_is_not_spliced_stays_a_call_with_the_same_values(fn, helper):
         assert "pullback" in source and helper in source
 
 
-def test_a_helper_that_writes_into_its_argument_stays_a_call():
-    # Python changes the caller's array too; the call at run time keeps srcgrad's current
-    # behaviour for it (a known gap, tests/programs/test_mutation.py), splicing would not fix it.
-    source = srcgrad.adjoint_source(calls_a_writer)
-    assert "pullback(writes_into_its_argument, y)" in source
+def test_a_helper_that_writes_into_its_argument_is_refused_at_the_call():
+    # Python changes the caller's array too, which neither a call nor a splice would show
+    # (compiler/aliasing.py refuses it, naming both lines).
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match=r"test_splice.py:\d+.*writes_into_its_argument") as info:
+        srcgrad.adjoint_source(calls_a_writer)
+    assert "v[0] = ..." in str(info.value)
 
 
 def test_the_stage_shows_in_the_pipeline():

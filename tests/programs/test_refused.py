@@ -106,17 +106,6 @@ def nested_attribute_assignment(h, x):
     return x * 2.0
 
 
-def nested_item_assignment(x):
-    rows = [[0.0, 0.0], [0.0, 0.0]]
-    rows[0][1] = x  # refused
-    return rows[0][1] * 2.0
-
-
-def nested_array_item_assignment(W, x):
-    W[0][1] = x  # refused
-    return np.sum(W)
-
-
 def attribute_item_assignment(h, x):
     h.inner[0] = x  # refused
     return x * 2.0
@@ -183,20 +172,6 @@ def rebinds_captured_variable(x):
     return g(x)
 
 
-def writes_through_an_alias(x):
-    y = x * 2.0
-    z = y
-    z[0] = 10.0  # refused
-    return np.sum(y * x)
-
-
-def writes_into_a_row_of_a_list(x):
-    rows = [[1.0, 2.0], [3.0, 4.0]]
-    row = rows[0]
-    row[1] = x * 3.0  # refused
-    return rows[0][1] + x
-
-
 def lambda_default_holds_a_value(xs, w):
     fs = [lambda t, c=c: t * c * w for c in xs]  # refused
     return sum([f(2.0) for f in fs])
@@ -212,8 +187,6 @@ def closure_appends_to_captured_list(x):
 
 
 CASES = [
-    (writes_through_an_alias, (np.array([1.0, 2.0]),), "another name for y", writes_through_an_alias),
-    (writes_into_a_row_of_a_list, (1.5,), "another name for part of rows", writes_into_a_row_of_a_list),
     (lambda_default_holds_a_value, ([1.0, 2.0], 0.5), "default value", lambda_default_holds_a_value),
     (closure_appends_to_captured_list, (1.5,), "changing a list or dict it captured",
      closure_appends_to_captured_list),
@@ -229,9 +202,7 @@ CASES = [
     (uses_kwargs, (1.0,), "**kwargs", uses_kwargs),
     (uses_match, (1.0, "double"), "match", uses_match),
     (nested_attribute_assignment, (Holder(Holder(None)), 1.0), "attribute of an attribute", nested_attribute_assignment),
-    (nested_item_assignment, (1.0,), "element of an element", nested_item_assignment),
-    (nested_array_item_assignment, (np.zeros((2, 2)), 1.0), "element of an element", nested_array_item_assignment),
-    (attribute_item_assignment, (Holder(np.zeros(2)), 1.0), "element of an element", attribute_item_assignment),
+    (attribute_item_assignment, (Holder(np.zeros(2)), 1.0), "element of an object's field", attribute_item_assignment),
     (uses_nonlocal, (1.0,), "nonlocal", uses_nonlocal),
     (uses_walrus, (1.0,), "walrus", uses_walrus),
     (calls_helper_with_try, (1.0,), "try", helper_with_try),
@@ -282,5 +253,5 @@ def test_a_refusal_leaves_srcgrad_working():
     x = np.array([1.0, 2.0])
     keep = x.copy()
     with pytest.raises(srcgrad.UnsupportedSyntaxError):
-        srcgrad.gradient(nested_array_item_assignment, np.zeros((2, 2)), x)
+        srcgrad.gradient(attribute_item_assignment, Holder(x), 1.0)
     np.testing.assert_array_equal(x, keep)
