@@ -25,12 +25,15 @@ import types
 import numpy as np
 
 from .errors import NonScalarOutputError, NoRuleError
+from .rules import registry
 from .rules.registry import defrule, nograd
-from .runtime.dispatch import Back, pullback as runtime_pullback
+from .rules.runtime import spread
+from .runtime.dispatch import Back, ConstantBack, pullback as runtime_pullback, rule_grads
 from .runtime.accumulate import accum
-from .runtime.structure import index_grad, item, to_user
+from .runtime.structure import index_grad, item, to_user, zero_like
 
-__all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed", "user_pullback", "withgradient"]
+__all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed", "user_pullback", "withgradient",
+           "jacobian", "hessian", "jvp", "derivative"]
 
 
 @nograd
@@ -96,6 +99,11 @@ def plan(fn, args):
     from .runtime.dispatch import stand_in_for
 
     fn = stand_in_for(fn)
+    rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
+    if rule is not None:  # a NumPy function with a rule, passed as a value (pullback(np.sin, x))
+        return None, rule.reverse, "rule", rule.broadcast and len(args) > 1, False, None, ()
+    if registry.is_nondiff(fn):
+        return None, None, "constant", None, False, None, ()
     if isinstance(fn, types.FunctionType):
         entry, callee, bound = adjoint_of(fn), fn, None
         how = "closure" if entry.takes_closure else "plain"
@@ -104,10 +112,12 @@ def plan(fn, args):
     elif isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and not isinstance(fn, type):
         entry, callee, bound, how = adjoint_of(type(fn).__call__), type(fn).__call__, fn, "object"
     else:
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
         raise NoRuleError(
-            f"srcgrad cannot yet take a higher-order derivative through {getattr(fn, '__name__', fn)!r} "
-            "passed around as a value (a NumPy function held in a variable or a field)",
-            fix="call it by its name inside the function (np.tanh(x)), or wrap it: def act(x): return np.tanh(x)",
+            f"srcgrad cannot yet take a higher-order derivative through {name!r} passed around as a value: "
+            "it has neither Python source nor a derivative rule srcgrad could differentiate again",
+            fix=f"wrap it in a def of your own (def g(x): return {name}(x)), or register a rule with "
+            f"@srcgrad.defrule({name})",
         )
     values, layout, _ = entry.plan(callee, bound, args, {})
     given = len(args) + (0 if bound is None else 1)
@@ -126,8 +136,13 @@ def plan_rule(dy, y, fn, args):
 
 
 def pullback(fn, *args):
-    """The dispatcher as differentiated code sees it (plain, closure, bound and object calls)."""
+    """The dispatcher as differentiated code sees it (plain, closure, bound and object calls, rules)."""
     forward, backward, how, layout, has_self, split, defaults = plan(fn, args)
+    if how == "rule":  # backward is the rule; layout says whether it broadcasts
+        y = fn(*args)
+        return y, rule_back(backward, y, args, layout)
+    if how == "constant":
+        return fn(*args), constant_back(len(args))
     if split is not None:  # the forward takes the extra arguments as one tuple
         values = tuple(args[:split]) + defaults + (args[split:],)
     else:
@@ -136,13 +151,63 @@ def pullback(fn, *args):
         y, saved = forward(*values)
     elif how in ("closure", "closure+tuple", "object"):
         y, saved = forward(fn, *values)
-    elif how == "bound":
+    else:  # "bound"
         y, saved = forward(bound_object(fn), *values)
-    else:
-        y, back = runtime_pullback(fn, *args)
-    if how != "other":
-        back = make_back(backward, saved, args, layout, has_self)
+    back = make_back(backward, saved, args, layout, has_self)
     return y, back
+
+
+def rule_back(reverse, y, args, broadcast):
+    """The pullback of ``y = fn(*args)`` for an ``fn`` with the rule ``reverse``: what
+    :class:`~srcgrad.runtime.dispatch.RuleBack` does, written as a closure so that its
+    gradients (through ``y`` and ``args``, its captured values) are differentiated again."""
+
+    def back(dy):
+        if dy is None:
+            return constant_grads(args)
+        raw = reverse(dy, y, *args)
+        return (None,) + fit_grads(raw, args, broadcast)
+
+    return back
+
+
+@nograd
+def constant_back(n):
+    """The pullback of a call to a non-differentiable function of ``n`` arguments."""
+    return ConstantBack(1 + n)
+
+
+@nograd
+def constant_grads(args):
+    """A call's gradients when no cotangent reached it."""
+    return (None,) * (1 + len(args))
+
+
+def fit_grads(raw, args, broadcast):
+    """A rule's gradients as a call's (after the callee's): summed back to each argument's shape
+    when the rule broadcasts, and a real zero for a numeric argument the rule gave none."""
+    return rule_grads(raw, args, broadcast)[1:]
+
+
+def spread_grads(dgrads, raw, broadcast):
+    """The transpose of :func:`fit_grads`: each cotangent back to the shape of the rule's gradient."""
+    if dgrads is None:
+        return None
+    out = []
+    for i, r in enumerate(raw):
+        d = dgrads[i] if i < len(dgrads) else None
+        out.append(None if d is None or r is None else spread(d, r) if broadcast else d)
+    return tuple(out)
+
+
+@defrule(fit_grads, broadcast=False, _builtin=True)
+def fit_grads_rule(dy, y, raw, args, broadcast):
+    return (spread_grads(dy, raw, broadcast), None, None)
+
+
+@defrule(spread_grads, broadcast=False, _builtin=True)
+def spread_grads_rule(dy, y, dgrads, raw, broadcast):
+    return (None if dy is None else fit_grads(dy, dgrads, broadcast), None, None)
 
 
 def pullback_wrt(wrt, fn, *args):
@@ -173,3 +238,105 @@ def bound_object(method):
 @defrule(bound_object, broadcast=False, _builtin=True)
 def bound_object_rule(dy, y, method):
     return (dy,)
+
+
+# ---------------------------------------------------------------- jacobian, hessian and jvp inside differentiated code
+
+def jacobian(f, *args):
+    """``srcgrad.jacobian`` as differentiated code sees it: one pullback, one backward pass per output element."""
+    y, back = user_pullback(f, *args)
+    rows = [back(s) for s in basis_seeds(y)]
+    out = []
+    for j in range(len(args)):
+        column = np.stack([row[j] for row in rows])
+        out.append(np.reshape(column, np.shape(y) + np.shape(args[j])))
+    return tuple(out)
+
+
+@nograd
+def basis_seeds(y):
+    """The cotangents ``jacobian`` seeds its backward passes with: each basis element of ``y``'s shape."""
+    if not isinstance(y, (int, float, np.ndarray, np.generic)) or isinstance(y, bool):
+        raise NoRuleError(
+            f"srcgrad.jacobian inside a differentiated function needs a function that returns a number or "
+            f"an array, not a {type(y).__name__}",
+            fix="return np.array([...]) of the outputs from the function whose Jacobian you take")
+    if np.ndim(y) == 0:
+        return [1.0]
+    seeds = []
+    for i in range(np.size(y)):
+        s = np.zeros(np.shape(y))
+        s.flat[i] = 1.0
+        seeds.append(s)
+    return seeds
+
+
+def hessian(f, x):
+    """``srcgrad.hessian`` as differentiated code sees it: the Jacobian of the gradient (reverse over reverse)."""
+
+    def grad(z):
+        return gradient(f, z)[0]
+
+    return jacobian(grad, x)[0]
+
+
+def jvp(f, primals, tangents):
+    """``srcgrad.jvp`` as differentiated code sees it: ``J t`` as the gradient in ``u`` of ``<J^T u, t>``.
+
+    The Jacobian-vector product is got from reverse mode: ``back(u)`` is ``J^T u``, linear in
+    ``u``, so ``<back(u), t> = <u, J t>`` and its gradient with respect to ``u`` is ``J t``.
+    Reverse (or forward) mode over this is then reverse over reverse over reverse, which
+    srcgrad differentiates as it does any other nested gradient: so ``gradient`` of code
+    that calls ``jvp`` (reverse over forward) and ``jvp`` of it (forward over forward) work.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    check_jvp(primals, tangents)
+    y, back = user_pullback(f, *primals)
+
+    def along(u):
+        return inner_product(back(u), tangents)
+
+    u0 = zero_cotangent(y)
+    du = gradient(along, u0)
+    return y, user_grads(du, (u0,))[0]
+
+
+def derivative(f, x):
+    """``srcgrad.derivative`` as differentiated code sees it."""
+    y, dy = jvp(f, (x,), (1.0,))
+    return dy
+
+
+@nograd
+def check_jvp(primals, tangents):
+    """Refuse what :func:`jvp` cannot take: primals that are not numbers or arrays, or a tangent short.
+
+    (It returns nothing: a non-differentiable function's result carries no gradient.)
+    """
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp needs one tangent per primal: got {len(primals)} primals and {len(tangents)} tangents")
+    for p in primals:
+        if not isinstance(p, (int, float, np.ndarray, np.generic)) or isinstance(p, bool):
+            raise NoRuleError(
+                f"srcgrad.jvp inside a differentiated function takes numbers and arrays as primals, "
+                f"not a {type(p).__name__}",
+                fix="pass the arrays themselves (flatten a structure into several primals)")
+
+
+def inner_product(grads, tangents):
+    """``<g, t>`` summed over the arguments: the gradients ``grads`` with the tangents."""
+    total = 0.0
+    for g, t in zip(grads, tangents):
+        total = total + np.sum(g * t)
+    return total
+
+
+@nograd
+def zero_cotangent(y):
+    """The zero cotangent of the output ``y``, where :func:`jvp` evaluates ``<J^T u, t>``'s gradient."""
+    if isinstance(y, (int, float, np.ndarray, np.generic)) and not isinstance(y, bool):
+        return zero_like(y)
+    raise NoRuleError(
+        f"srcgrad.jvp inside a differentiated function needs a function that returns a number or an array, "
+        f"not a {type(y).__name__}",
+        fix="return np.array([...]) of the outputs from the function you take the jvp of")

@@ -81,7 +81,8 @@ LINEAR_IN_FIRST = {
     structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
     runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
     runtime_rules.cell_values, dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout,
-    higher.bound_object, higher.user_grads, numpy_rules.unreduce, tape.pop, tape.tape_top, tape.tape_rest,
+    higher.bound_object, higher.user_grads, higher.fit_grads, higher.spread_grads, numpy_rules.unreduce, tape.pop,
+    tape.tape_top, tape.tape_rest,
 }
 def _forward_only(dy, y, *args):
     raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
@@ -367,7 +368,10 @@ class _Forward(_Reverse):
             d = self.d(atom) or build.const(None)
             dargs.append(gast.Starred(value=d, ctx=gast.Load()) if isinstance(a, gast.Starred) else d)
         dcallee = build.const(None)
-        if isinstance(callee, gast.Name) and callee.id in self.active and callee.id in self.scope.locals:
+        # A callee that is a local or a captured variable (a closure calling the pullback it captured)
+        # has a tangent (a dict of its own captured values' tangents) that must reach its call.
+        if isinstance(callee, gast.Name) and callee.id in self.active \
+                and self.scope.kind(callee.id) in ("local", "free"):
             dcallee = self.d(callee) or build.const(None)
         keywords = {k: v for k, v in op.keywords.items()}
         call = build.call(self.runtime_f("tangent_call"), callee, dcallee,

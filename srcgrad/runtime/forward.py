@@ -122,7 +122,8 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
                           fix="call a Python function, or use reverse mode for this function")
     entry = tangent_of(plain)
     values = list(args)
-    tangents = [or_zero(d, a) if is_numeric(a) else d for d, a in zip(dargs, args)]
+    # (a tuple or list argument gets a structure of zeros too: the callee's tangent code indexes into it)
+    tangents = [or_zero(d, a) if is_numeric(a) or isinstance(a, (tuple, list)) else d for d, a in zip(dargs, args)]
     if bound is not None:
         values = [bound] + values
         tangents = [dfn] + tangents
