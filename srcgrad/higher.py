@@ -28,7 +28,7 @@ from .errors import NonScalarOutputError, NoRuleError
 from .rules import registry
 from .rules.registry import defrule, nograd
 from .rules.runtime import spread
-from .runtime.dispatch import Back, ConstantBack, pullback as runtime_pullback, rule_grads
+from .runtime.dispatch import Back, ConstantBack, TracedBack, pullback as runtime_pullback, rule_grads
 from .runtime.accumulate import accum
 from .runtime.structure import index_grad, item, to_user, zero_like
 
@@ -96,9 +96,10 @@ def plan(fn, args):
     parameters read inside a nested gradient get their gradient.
     """
     from .compiler.cache import adjoint_of
-    from .runtime.dispatch import stand_in_for
+    from .runtime.dispatch import refuse_untraced_back, stand_in_for
 
     fn = stand_in_for(fn)
+    refuse_untraced_back(fn)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:  # a NumPy function with a rule, passed as a value (pullback(np.sin, x))
         return None, rule.reverse, "rule", rule.broadcast and len(args) > 1, False, None, ()
@@ -222,7 +223,7 @@ def index_add(dx, dy, x, idx):
 
 def make_back(backward, saved, args, layout, has_self):
     """A pullback object; its gradient (a dict of its fields) reaches ``saved``."""
-    return Back(backward, saved, args, layout, has_self)
+    return TracedBack(backward, saved, args, layout, has_self)
 
 
 @defrule(make_back, broadcast=False, _builtin=True)
@@ -246,11 +247,35 @@ def jacobian(f, *args):
     """``srcgrad.jacobian`` as differentiated code sees it: one pullback, one backward pass per output element."""
     y, back = user_pullback(f, *args)
     rows = [back(s) for s in basis_seeds(y)]
+    return stack_rows(rows, np.shape(y), args)
+
+
+def stack_rows(rows, shape, args):
+    """The Jacobians from their rows (one gradient per argument, per output element of ``shape``)."""
     out = []
-    for j in range(len(args)):
-        column = np.stack([row[j] for row in rows])
-        out.append(np.reshape(column, np.shape(y) + np.shape(args[j])))
+    for j, x in enumerate(args):
+        parts = [np.zeros(np.shape(x)) if row[j] is None else np.asarray(row[j], dtype=float) for row in rows]
+        out.append(np.reshape(np.stack(parts), shape + np.shape(x)))
     return tuple(out)
+
+
+def unstack_rows(douts, shape, args):
+    """The transpose of :func:`stack_rows`: each Jacobian's cotangent back to its rows."""
+    if douts is None:
+        return None
+    n = int(np.prod(shape, dtype=int))
+    flat = [None if d is None else np.reshape(d, (n,) + np.shape(x)) for d, x in zip(douts, args)]
+    return [tuple(None if d is None else d[k] for d in flat) for k in range(n)]
+
+
+@defrule(stack_rows, broadcast=False, _builtin=True)
+def stack_rows_rule(dy, y, rows, shape, args):
+    return (unstack_rows(dy, shape, args), None, None)
+
+
+@defrule(unstack_rows, broadcast=False, _builtin=True)
+def unstack_rows_rule(dy, y, douts, shape, args):
+    return (None if dy is None else stack_rows(dy, shape, args), None, None)
 
 
 @nograd

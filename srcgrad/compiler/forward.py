@@ -87,7 +87,8 @@ LINEAR_IN_FIRST = {
     structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
     runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
     runtime_rules.cell_values, dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout,
-    higher.bound_object, higher.user_grads, higher.fit_grads, higher.spread_grads, numpy_rules.unreduce, tape.pop,
+    higher.bound_object, higher.user_grads, higher.fit_grads, higher.spread_grads, higher.stack_rows,
+    higher.unstack_rows, numpy_rules.unreduce, numpy_rules.take_grad, numpy_rules.item_grad, tape.pop,
     tape.tape_top, tape.tape_rest,
 }
 def _forward_only(dy, y, *args):
@@ -381,8 +382,10 @@ class _Forward(_Reverse):
         dargs = []
         for a in stmt.value.args:
             atom = _unstar(a)
-            d = self.d(atom) or build.const(None)
-            dargs.append(gast.Starred(value=d, ctx=gast.Load()) if isinstance(a, gast.Starred) else d)
+            if isinstance(a, gast.Starred):  # (a constant *args has zeros, one per value: never *None)
+                dargs.append(gast.Starred(value=self.d(atom) or self.zero_of_atom(atom), ctx=gast.Load()))
+            else:
+                dargs.append(self.d(atom) or build.const(None))
         dcallee = build.const(None)
         # A callee that is a local or a captured variable (a closure calling the pullback it captured)
         # has a tangent (a dict of its own captured values' tangents) that must reach its call.

@@ -101,6 +101,27 @@ class Back:
         return grads
 
 
+class TracedBack(Back):
+    """A :class:`Back` made inside differentiated code (:func:`srcgrad.higher.make_back`): its saved
+    values come from the traceable twin of the forward, which the twin of the backward reads."""
+
+    __slots__ = ()
+
+
+def refuse_untraced_back(fn):
+    """Refuse to differentiate a call to a pullback whose saved tapes the traceable twin cannot read.
+
+    A pullback made outside the differentiated code, of a function with a loop, saved its
+    tapes as lists; differentiating its backward again reads its twin, which takes tapes.
+    """
+    if type(fn) is Back and fn.backward in _twins:
+        name = getattr(fn.backward, "__name__", "backward").removesuffix("_backward")
+        raise NoRuleError(
+            f"srcgrad cannot differentiate a call to the pullback of {name!r} (a function with a loop) that "
+            "was made outside the function being differentiated",
+            fix="call srcgrad.pullback inside the function you differentiate, so that srcgrad sees both passes")
+
+
 @registry.nograd
 def no_gradients(layout):
     """The call's gradients when no cotangent reached it."""
@@ -397,6 +418,8 @@ def _pullback(wrt, fn, args, kwargs):
         return y, RuleBack(rule, y, args, kwargs)
     if registry.is_nondiff(fn):
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
+    if type(fn) is Back:
+        refuse_untraced_back(fn)
     found = _forward_of(fn, args, kwargs, wrt)
     if found is not None:
         entry, callee, bound_self = found

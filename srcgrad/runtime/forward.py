@@ -104,12 +104,13 @@ def _nondiff_method(fn):
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     """``(fn(*args), its tangent)`` given the arguments' tangents ``dargs``."""
     from ..compiler.cache import tangent_of
-    from .dispatch import refuse_nested_keywords, stand_in_for
+    from .dispatch import refuse_nested_keywords, refuse_untraced_back, stand_in_for
 
     kwargs = dict(keywords)
     if kwargs:
         refuse_nested_keywords(fn, args, kwargs)
     fn = stand_in_for(fn)
+    refuse_untraced_back(fn)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
         y = fn(*args, **kwargs)
