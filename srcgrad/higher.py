@@ -24,7 +24,7 @@ import types
 
 import numpy as np
 
-from .errors import NonScalarOutputError, NoRuleError
+from .errors import NonScalarOutputError, NoRuleError, origin_of
 from .rules import registry
 from .rules.registry import defrule, nograd
 from .rules.runtime import spread
@@ -34,6 +34,23 @@ from .runtime.structure import index_grad, item, to_user, zero_like
 
 __all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed", "user_pullback", "withgradient",
            "jacobian", "hessian", "jvp", "derivative"]
+
+
+@nograd
+def where(fn):
+    """``dict(filename=..., lineno=...)`` of the user's function ``fn`` (or of what generated code derives from)."""
+    from .compiler.parse import unwrap_callable
+
+    plain, _ = unwrap_callable(fn)
+    code = getattr(plain, "__code__", None)
+    if code is None:
+        return {}
+    origin = origin_of(code.co_filename)
+    if origin is not None:  # "file.py:12 (f)"
+        filename, _, rest = origin.rpartition(":")
+        line = rest.split(" ", 1)[0]
+        return {"filename": filename, "lineno": int(line)} if line.isdigit() else {}
+    return {"filename": code.co_filename, "lineno": code.co_firstlineno}
 
 
 @nograd
@@ -246,7 +263,7 @@ def bound_object_rule(dy, y, method):
 def jacobian(f, *args):
     """``srcgrad.jacobian`` as differentiated code sees it: one pullback, one backward pass per output element."""
     y, back = user_pullback(f, *args)
-    rows = [back(s) for s in basis_seeds(y)]
+    rows = [back(s) for s in basis_seeds(y, f)]
     return stack_rows(rows, np.shape(y), args)
 
 
@@ -279,13 +296,13 @@ def unstack_rows_rule(dy, y, douts, shape, args):
 
 
 @nograd
-def basis_seeds(y):
+def basis_seeds(y, f):
     """The cotangents ``jacobian`` seeds its backward passes with: each basis element of ``y``'s shape."""
     if not isinstance(y, (int, float, np.ndarray, np.generic)) or isinstance(y, bool):
         raise NoRuleError(
             f"srcgrad.jacobian inside a differentiated function needs a function that returns a number or "
-            f"an array, not a {type(y).__name__}",
-            fix="return np.array([...]) of the outputs from the function whose Jacobian you take")
+            f"an array, and {getattr(f, '__name__', 'it')} returned a {type(y).__name__}",
+            fix="return np.array([...]) of the outputs from the function whose Jacobian you take", **where(f))
     if np.ndim(y) == 0:
         return [1.0]
     seeds = []
@@ -306,22 +323,25 @@ def hessian(f, x):
 
 
 def jvp(f, primals, tangents):
-    """``srcgrad.jvp`` as differentiated code sees it: ``J t`` as the gradient in ``u`` of ``<J^T u, t>``.
+    """``srcgrad.jvp`` as differentiated code sees it: ``J t`` from reverse mode.
 
-    The Jacobian-vector product is got from reverse mode: ``back(u)`` is ``J^T u``, linear in
-    ``u``, so ``<back(u), t> = <u, J t>`` and its gradient with respect to ``u`` is ``J t``.
+    For a scalar output ``J t`` is the gradient dotted with ``t``. Otherwise ``back(u)`` is
+    ``J^T u``, linear in ``u``, so ``<back(u), t> = <u, J t>``, and its gradient with respect
+    to ``u`` is ``J t``.
     Reverse (or forward) mode over this is then reverse over reverse over reverse, which
     srcgrad differentiates as it does any other nested gradient: so ``gradient`` of code
     that calls ``jvp`` (reverse over forward) and ``jvp`` of it (forward over forward) work.
     """
     primals, tangents = tuple(primals), tuple(tangents)
-    check_jvp(primals, tangents)
+    check_jvp(f, primals, tangents)
     y, back = user_pullback(f, *primals)
+    if np.ndim(y) == 0:  # a scalar output: J t is the gradient dotted with t, one reverse pass
+        return y, inner_product(back(seed(y)), tangents)
 
     def along(u):
         return inner_product(back(u), tangents)
 
-    u0 = zero_cotangent(y)
+    u0 = zero_cotangent(y, f)
     du = gradient(along, u0)
     return y, user_grads(du, (u0,))[0]
 
@@ -333,7 +353,7 @@ def derivative(f, x):
 
 
 @nograd
-def check_jvp(primals, tangents):
+def check_jvp(f, primals, tangents):
     """Refuse what :func:`jvp` cannot take: primals that are not numbers or arrays, or a tangent short.
 
     (It returns nothing: a non-differentiable function's result carries no gradient.)
@@ -345,7 +365,7 @@ def check_jvp(primals, tangents):
             raise NoRuleError(
                 f"srcgrad.jvp inside a differentiated function takes numbers and arrays as primals, "
                 f"not a {type(p).__name__}",
-                fix="pass the arrays themselves (flatten a structure into several primals)")
+                fix="pass the arrays themselves (flatten a structure into several primals)", **where(f))
 
 
 def inner_product(grads, tangents):
@@ -357,11 +377,11 @@ def inner_product(grads, tangents):
 
 
 @nograd
-def zero_cotangent(y):
+def zero_cotangent(y, f):
     """The zero cotangent of the output ``y``, where :func:`jvp` evaluates ``<J^T u, t>``'s gradient."""
     if isinstance(y, (int, float, np.ndarray, np.generic)) and not isinstance(y, bool):
         return zero_like(y)
     raise NoRuleError(
         f"srcgrad.jvp inside a differentiated function needs a function that returns a number or an array, "
-        f"not a {type(y).__name__}",
-        fix="return np.array([...]) of the outputs from the function you take the jvp of")
+        f"and {getattr(f, '__name__', 'it')} returned a {type(y).__name__}",
+        fix="return np.array([...]) of the outputs from the function you take the jvp of", **where(f))

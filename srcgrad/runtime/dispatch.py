@@ -22,7 +22,7 @@ import types
 
 import numpy as np
 
-from ..errors import NoRuleError
+from ..errors import NoRuleError, origin_of
 from ..rules import registry
 from .accumulate import accum, unbroadcast
 from .structure import is_numeric, item, zero_like
@@ -115,9 +115,9 @@ def refuse_untraced_back(fn):
     tapes as lists; differentiating its backward again reads its twin, which takes tapes.
     """
     if type(fn) is Back and fn.backward in _twins:
-        name = getattr(fn.backward, "__name__", "backward").removesuffix("_backward")
+        origin = origin_of(fn.backward.__code__.co_filename) or getattr(fn.backward, "__name__", "a function")
         raise NoRuleError(
-            f"srcgrad cannot differentiate a call to the pullback of {name!r} (a function with a loop) that "
+            f"srcgrad cannot differentiate a call to the pullback of {origin} (a function with a loop) that "
             "was made outside the function being differentiated",
             fix="call srcgrad.pullback inside the function you differentiate, so that srcgrad sees both passes")
 
