@@ -2,20 +2,29 @@
 
 ``df = lambda x: gradient(f, x)[0]`` is ordinary code to srcgrad, so
 ``gradient(df, x)`` differentiates through the call to ``gradient``, and
-through the generated code that call runs. Two library functions are
+through the generated code that call runs. Library functions are
 differentiated through stand-ins written here, in the subset srcgrad
 reads, instead of their own source:
 
 - :func:`srcgrad.gradient` through :func:`gradient` (one pullback, seeded with 1),
   and :func:`srcgrad.withgradient` and :func:`srcgrad.pullback` likewise;
+- :func:`srcgrad.jacobian` (a backward pass per output element), :func:`srcgrad.hessian`
+  (the Jacobian of the gradient), :func:`srcgrad.jvp` and :func:`srcgrad.derivative`
+  (``J t`` from reverse mode), so every mode can be nested in every other;
 - the dispatcher :func:`srcgrad.runtime.dispatch.pullback`, which generated
-  code calls for every user function, through :func:`pullback`.
+  code calls for every user function, through :func:`pullback`; a function
+  with a rule (``np.sin`` passed as a value) gets its pullback from
+  :func:`rule_back`, a closure over the rule, so it too is differentiated again.
 
 Pullback objects (:class:`~srcgrad.runtime.dispatch.Back`) have traceable
 ``__call__`` methods, so a call to one inside generated code is
-differentiated like any callable object. What is left are three small
-rules for the glue: :func:`make_back`, :func:`bound_object` and ``arrange``,
-and one for :func:`user_grads`, the gradients as users see them.
+differentiated like any callable object. What is left are small rules for
+the glue: :func:`make_back`, :func:`bound_object` and ``arrange``, one for
+:func:`user_grads` (the gradients as users see them), and the transpose
+pairs :func:`fit_grads`/:func:`spread_grads` and :func:`stack_rows`/:func:`unstack_rows`.
+
+A helper marked ``nograd`` here returns nothing that carries a gradient
+(seeds, zeros, checks): whatever it returns is a constant to every order.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from .errors import NonScalarOutputError, NoRuleError, origin_of
 from .rules import registry
 from .rules.registry import defrule, nograd
 from .rules.runtime import spread
-from .runtime.dispatch import Back, ConstantBack, TracedBack, pullback as runtime_pullback, rule_grads
+from .runtime.dispatch import TracedBack, pullback as runtime_pullback, rule_grads
 from .runtime.accumulate import accum
 from .runtime.structure import index_grad, item, to_user, zero_like
 
@@ -106,7 +115,9 @@ def plan(fn, args):
 
     ``defaults`` are the values of the parameters the call leaves to their
     defaults (constants: they get no gradient); ``split`` is where the
-    arguments gathered into ``*args`` start.
+    arguments gathered into ``*args`` start. For a function with a rule,
+    ``how`` is ``"rule"``, ``backward`` the rule and ``layout`` whether it
+    broadcasts; for a non-differentiable one, ``how`` is ``"constant"``.
 
     The generated forward reads ``fn``'s globals, so its gradient (a dict of
     them) is ``fn``'s: that is this function's rule, and how implicit
@@ -160,7 +171,7 @@ def pullback(fn, *args):
         y = fn(*args)
         return y, rule_back(backward, y, args, layout)
     if how == "constant":
-        return fn(*args), constant_back(len(args))
+        return fn(*args), constant_back(args)
     if split is not None:  # the forward takes the extra arguments as one tuple
         values = tuple(args[:split]) + defaults + (args[split:],)
     else:
@@ -189,10 +200,13 @@ def rule_back(reverse, y, args, broadcast):
     return back
 
 
-@nograd
-def constant_back(n):
-    """The pullback of a call to a non-differentiable function of ``n`` arguments."""
-    return ConstantBack(1 + n)
+def constant_back(args):
+    """The pullback of a call to a non-differentiable function: no gradients, at any order."""
+
+    def back(dy):
+        return constant_grads(args)
+
+    return back
 
 
 @nograd
