@@ -37,7 +37,8 @@ from .errors import NonScalarOutputError, NoRuleError, origin_of
 from .rules import registry
 from .rules.registry import defrule, nograd
 from .rules.runtime import spread
-from .runtime.dispatch import TracedBack, pullback as runtime_pullback, rule_grads
+from .runtime.dispatch import ConstantBack, RuleBack, TracedBack, back_traced_as, rule_grads
+from .runtime.dispatch import pullback as runtime_pullback
 from .runtime.accumulate import accum
 from .runtime.structure import index_grad, item, to_user, zero_like
 
@@ -198,6 +199,19 @@ def rule_back(reverse, y, args, broadcast):
         return (None,) + fit_grads(raw, args, broadcast)
 
     return back
+
+
+def traceable_back(back):
+    """A rule's pullback made outside differentiated code (``pullback(np.sin, x)`` at the top), as a
+    :func:`rule_back` closure, which is differentiated again (its ``**kwargs`` call is not)."""
+    if back.kwargs:
+        return back
+    return rule_back(back.reverse, back.y, back.args, back.broadcast)
+
+
+def traceable_constant_back(back):
+    """:class:`~srcgrad.runtime.dispatch.ConstantBack`, made outside differentiated code, as a closure."""
+    return constant_back((None,) * (back.n - 1))
 
 
 def constant_back(args):
@@ -399,3 +413,7 @@ def zero_cotangent(y, f):
         f"srcgrad.jvp inside a differentiated function needs a function that returns a number or an array, "
         f"and {getattr(f, '__name__', 'it')} returned a {type(y).__name__}",
         fix="return np.array([...]) of the outputs from the function you take the jvp of", **where(f))
+
+
+back_traced_as(RuleBack, traceable_back)
+back_traced_as(ConstantBack, traceable_constant_back)

@@ -437,3 +437,15 @@ def test_a_broadcasting_rule_and_a_non_differentiable_function_passed_as_values(
         return back(1.0)[0] + x * y
 
     assert close(gradient(h, 1.3)[0], 1.0) and close(jvp(h, (1.3,), (1.0,)), (1.3, 1.0))
+
+
+def test_a_rule_pullback_made_outside_is_differentiated_inside():
+    y, back = pullback(np.sin, 0.4)  # (a rule's pullback keeps no tapes: nothing to refuse)
+
+    def f(u):
+        return back(u)[0] * u  # u ** 2 * cos(0.4)
+
+    assert close(gradient(f, 2.0)[0], 4 * np.cos(0.4))
+    assert close(jvp(f, (2.0,), (1.0,)), (4 * np.cos(0.4), 4 * np.cos(0.4)))
+    y, back = pullback(np.floor, 1.5)
+    assert close(gradient(lambda u: back(u)[0] + u, 2.0)[0], 1.0)

@@ -466,7 +466,8 @@ _TRACED_AS: dict = {}
 def stand_in_for(fn):
     """What to differentiate for a call to ``fn``: its stand-in, or ``fn`` itself."""
     if type(fn) is not types.FunctionType:
-        return fn
+        make = _BACKS_TRACED_AS.get(type(fn))
+        return fn if make is None else make(fn)
     found = _TRACED_AS.get(fn)
     if found is None:
         found = _twins.get(fn)
@@ -504,6 +505,15 @@ def traced_as_twin(functions, make) -> None:
 def traced_as(fn, stand_in) -> None:
     """Differentiate calls to ``fn`` by reading ``stand_in``'s source instead."""
     _TRACED_AS[fn] = stand_in
+
+
+#: Pullback classes whose ``__call__`` is not in the traceable subset -> a traceable equivalent of one.
+_BACKS_TRACED_AS: dict = {}
+
+
+def back_traced_as(cls, make) -> None:
+    """Differentiate calls to a pullback of class ``cls`` (made outside differentiated code) through ``make(back)``."""
+    _BACKS_TRACED_AS[cls] = make
 
 
 class ConstructBack:
