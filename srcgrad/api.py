@@ -16,6 +16,7 @@ import numpy as np
 from .compiler.cache import adjoint_of, tangent_of
 from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError, NoRuleError, SrcgradError, UnsupportedSyntaxError
+from .higher import user_grads
 from .params import Grads, Params, collect
 from .runtime import dispatch
 from .runtime.located import located
@@ -148,7 +149,8 @@ def pullback(f, *args):
             grads = back(dy)
         except SrcgradError as err:
             raise located(err) from None
-        return tuple(to_user(g, a) for g, a in zip(grads[1:], args))
+        # (user_grads has a rule: differentiated code that calls this back is differentiated through it)
+        return user_grads(grads[1:], args)
 
     return y, user_back
 
@@ -166,6 +168,10 @@ def _register_stand_ins():
     dispatch.traced_as(dispatch.pullback, higher.pullback)
     dispatch.traced_as(dispatch.pullback_wrt, higher.pullback_wrt)
     dispatch.traced_as(structure.index_add, higher.index_add)
+    dispatch.traced_as(jacobian, higher.jacobian)
+    dispatch.traced_as(hessian, higher.hessian)
+    dispatch.traced_as(jvp, higher.jvp)
+    dispatch.traced_as(derivative, higher.derivative)
 
 
 def adjoint_source(f) -> str:

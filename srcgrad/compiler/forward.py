@@ -74,6 +74,12 @@ JOINTLY_LINEAR = {
     builtins.sum, builtins.list, builtins.tuple, np.atleast_1d, np.atleast_2d, np.atleast_3d, accumulate.accum,
     reversed, next, tape.push, tape.tape_grad,
 }
+#: The positions of the operands of the jointly linear functions that take other arguments too
+#: (an axis, an index, a dtype): only the operands are replaced by their tangents; the default is all.
+JOINT_OPERANDS = {
+    np.concatenate: (0,), np.stack: (0,), np.vstack: (0,), np.hstack: (0,), np.split: (0,), np.array: (0,),
+    np.asarray: (0,), structure.with_item: (0, 2), float: (0,), builtins.list: (0,), builtins.tuple: (0,),
+}
 #: Linear in their first argument; the others only say where or what shape. These are srcgrad's own
 #: glue, which generated backward code calls: forward mode through it is forward-over-reverse.
 LINEAR_IN_FIRST = {
@@ -81,8 +87,9 @@ LINEAR_IN_FIRST = {
     structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
     runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
     runtime_rules.cell_values, dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout,
-    higher.bound_object, higher.user_grads, higher.real_grads, numpy_rules.unreduce, tape.pop, tape.tape_top,
-    tape.tape_rest,
+    higher.bound_object, higher.user_grads, higher.real_grads, higher.fit_grads, higher.spread_grads,
+    higher.stack_rows, higher.unstack_rows, numpy_rules.unreduce, numpy_rules.take_grad, numpy_rules.item_grad,
+    tape.pop, tape.tape_top, tape.tape_rest,
 }
 def _forward_only(dy, y, *args):
     raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
@@ -126,6 +133,9 @@ class _Forward(_Reverse):
         return build.name(self.inject(name, getattr(runtime_forward, name)))
 
     def run_forward(self):
+        # The tangent function's own name is taken: a helper injected under it (det_tangent, the
+        # forward rule of np.linalg.det, in a user's def det) would be shadowed by the function.
+        self.namer.taken.add(f"{self.parsed.name}_tangent")
         self.analyse()
         body = self.fdef.body
         ret = body[-1]
@@ -304,7 +314,8 @@ class _Forward(_Reverse):
                 active = [i for i in active if i < len(outputs)
                           and not (isinstance(outputs[i], gast.Constant) and outputs[i].value is None)]
             if _hashable(key) and key in JOINTLY_LINEAR:
-                return self.apply_to_tangents(call, op, active, all_at_once=True)
+                operands = JOINT_OPERANDS.get(key)
+                return self.apply_to_tangents(call, op, active, all_at_once=True, operands=operands)
             terms = [self.apply_to_tangents(call, op, [i], all_at_once=False) for i in active]
             if not terms:  # only a keyword (an axis, a dtype) depends on the inputs
                 return self.zero(t)
@@ -315,11 +326,17 @@ class _Forward(_Reverse):
         reverse = self.inject(getattr(rule.reverse, "__name__", "rule"), rule.reverse)
         return build.call(self.runtime_f(helper), build.name(reverse), dargs, build.name(t), *args, **keywords)
 
-    def apply_to_tangents(self, call, op, positions, all_at_once):
-        """The operation itself, with the arguments at ``positions`` replaced by their tangents."""
+    def apply_to_tangents(self, call, op, positions, all_at_once, operands=None):
+        """The operation itself, with the arguments at ``positions`` replaced by their tangents.
+
+        ``all_at_once``: the other numeric operands are replaced by zeros, except those at a
+        position outside ``operands`` (when given), which say where or how (an index, an axis).
+        """
         replaced = {}
         for i, a in self.slots(op):
             atom = _unstar(a)
+            if operands is not None and i not in operands:
+                continue
             if i in positions:
                 replaced[i] = self.d(atom)
             elif all_at_once and self.is_numeric_atom(atom):
@@ -367,10 +384,15 @@ class _Forward(_Reverse):
         dargs = []
         for a in stmt.value.args:
             atom = _unstar(a)
-            d = self.d(atom) or build.const(None)
-            dargs.append(gast.Starred(value=d, ctx=gast.Load()) if isinstance(a, gast.Starred) else d)
+            if isinstance(a, gast.Starred):  # (a constant *args has zeros, one per value: never *None)
+                dargs.append(gast.Starred(value=self.d(atom) or self.zero_of_atom(atom), ctx=gast.Load()))
+            else:
+                dargs.append(self.d(atom) or build.const(None))
         dcallee = build.const(None)
-        if isinstance(callee, gast.Name) and callee.id in self.active and callee.id in self.scope.locals:
+        # A callee that is a local or a captured variable (a closure calling the pullback it captured)
+        # has a tangent (a dict of its own captured values' tangents) that must reach its call.
+        if isinstance(callee, gast.Name) and callee.id in self.active \
+                and self.scope.kind(callee.id) in ("local", "free"):
             dcallee = self.d(callee) or build.const(None)
         keywords = {k: v for k, v in op.keywords.items()}
         call = build.call(self.runtime_f("tangent_call"), callee, dcallee,

@@ -161,5 +161,6 @@ for _fn in (
     builtins.issubclass, builtins.type, builtins.print, builtins.str, builtins.repr, builtins.id,
     builtins.hash, builtins.callable, builtins.hasattr, builtins.any, builtins.all, builtins.format,
     builtins.ord, builtins.chr, builtins.slice, builtins.set, builtins.frozenset,
+    list.index, list.count, tuple.index, tuple.count,  # (positions and counts: integers)
 ):
     nograd(_fn)

@@ -247,6 +247,13 @@ def take_grad(dy, x, indices, axis=None):
     return g
 
 
+@shaped(take_grad)
+def take_grad_rule(g, y, dy, x, indices, axis=None):
+    """``take_grad`` scatters ``dy`` in place (``np.add.at``), which reverse mode cannot read: its own
+    rule, the transpose of a scatter, reads the positions back (higher order through ``np.take``)."""
+    return (np.take(g, indices, axis=axis), None, None, None)
+
+
 def diag_grad(dy, v, k=0):
     """The gradient of ``np.diag``: build or read the diagonal back."""
     if np.ndim(v) == 1:
@@ -587,6 +594,16 @@ def item_grad(dy, x, *index):
     else:
         g.flat[index[0] if index else 0] = dy
     return g
+
+
+@shaped(item_grad)
+def item_grad_rule(g, y, dy, x, *index):
+    """``item_grad`` writes through ``g.flat``: its own rule reads the element back (higher order)."""
+    nones = (None,) * (1 + len(index))
+    if len(index) == 1 and isinstance(index[0], tuple):
+        index = index[0]
+    part = g[index] if len(index) > 1 else np.reshape(g, -1)[index[0] if index else 0]
+    return (part,) + nones
 
 
 def transpose_axes(axes):

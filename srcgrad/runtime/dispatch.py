@@ -23,7 +23,7 @@ import types
 
 import numpy as np
 
-from ..errors import NoRuleError
+from ..errors import NoRuleError, origin_of
 from ..rules import registry
 from .accumulate import accum, unbroadcast
 from .located import call_site, callable_name
@@ -101,6 +101,27 @@ class Back:
             raw = self.backward(self.saved, dy)
             grads = arrange(raw, self.layout, self.args, self.has_self)
         return grads
+
+
+class TracedBack(Back):
+    """A :class:`Back` made inside differentiated code (:func:`srcgrad.higher.make_back`): its saved
+    values come from the traceable twin of the forward, which the twin of the backward reads."""
+
+    __slots__ = ()
+
+
+def refuse_untraced_back(fn):
+    """Refuse to differentiate a call to a pullback whose saved tapes the traceable twin cannot read.
+
+    A pullback made outside the differentiated code, of a function with a loop, saved its
+    tapes as lists; differentiating its backward again reads its twin, which takes tapes.
+    """
+    if type(fn) is Back and fn.backward in _twins:
+        origin = origin_of(fn.backward.__code__.co_filename) or getattr(fn.backward, "__name__", "a function")
+        raise NoRuleError(
+            f"srcgrad cannot differentiate a call to the pullback of {origin} (a function with a loop) that "
+            "was made outside the function being differentiated",
+            fix="call srcgrad.pullback inside the function you differentiate, so that srcgrad sees both passes")
 
 
 @registry.nograd
@@ -409,6 +430,8 @@ def _pullback(wrt, fn, args, kwargs):
         return y, RuleBack(rule, y, args, kwargs)
     if registry.is_nondiff(fn):
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
+    if type(fn) is Back:
+        refuse_untraced_back(fn)
     found = _forward_of(fn, args, kwargs, wrt)
     if found is not None:
         entry, callee, bound_self = found
@@ -528,7 +551,8 @@ _TRACED_AS: dict = {}
 def stand_in_for(fn):
     """What to differentiate for a call to ``fn``: its stand-in, or ``fn`` itself."""
     if type(fn) is not types.FunctionType:
-        return fn
+        make = _BACKS_TRACED_AS.get(type(fn))
+        return fn if make is None else make(fn)
     found = _TRACED_AS.get(fn)
     if found is None:
         found = _twins.get(fn)
@@ -566,6 +590,15 @@ def traced_as_twin(functions, make) -> None:
 def traced_as(fn, stand_in) -> None:
     """Differentiate calls to ``fn`` by reading ``stand_in``'s source instead."""
     _TRACED_AS[fn] = stand_in
+
+
+#: Pullback classes whose ``__call__`` is not in the traceable subset -> a traceable equivalent of one.
+_BACKS_TRACED_AS: dict = {}
+
+
+def back_traced_as(cls, make) -> None:
+    """Differentiate calls to a pullback of class ``cls`` (made outside differentiated code) through ``make(back)``."""
+    _BACKS_TRACED_AS[cls] = make
 
 
 class ConstructBack:

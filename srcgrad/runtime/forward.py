@@ -94,10 +94,18 @@ def _bind(plain, entry, values, tangents, kwargs, dkwargs):
     return out_values, out_tangents
 
 
+def _nondiff_method(fn):
+    """A built-in method declared non-differentiable on its type (``axes.index``: ``list.index``)."""
+    owner = getattr(fn, "__self__", None)
+    if not isinstance(fn, types.BuiltinMethodType) or owner is None or isinstance(owner, types.ModuleType):
+        return False
+    return registry.is_nondiff(getattr(type(owner), getattr(fn, "__name__", ""), None))
+
+
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     """``(fn(*args), its tangent)`` given the arguments' tangents ``dargs``."""
     from ..compiler.cache import tangent_of
-    from .dispatch import no_rule_error, refuse_nested_keywords, stand_in_for
+    from .dispatch import no_rule_error, refuse_nested_keywords, refuse_untraced_back, stand_in_for
 
     kwargs = dict(keywords)
     if kwargs:
@@ -105,11 +113,12 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     fn = stand_in_for(fn)
     if isinstance(fn, functools.partial):
         return _partial_tangent(fn, dfn, args, dargs, kwargs, dict(zip(kwargs, dkeywords)))
+    refuse_untraced_back(fn)
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:
         y = fn(*args, **kwargs)
         return y, rule_tangent(fn, rule, tuple(dargs), y, args, kwargs, dict(zip(kwargs, dkeywords)))
-    if registry.is_nondiff(fn):
+    if registry.is_nondiff(fn) or _nondiff_method(fn):
         y = fn(*args, **kwargs)
         return y, zero_tangent(y)
     bound = None
@@ -127,7 +136,8 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
         raise no_rule_error(fn)
     entry = tangent_of(plain)
     values = list(args)
-    tangents = [or_zero(d, a) if is_numeric(a) else d for d, a in zip(dargs, args)]
+    # (a tuple or list argument gets a structure of zeros too: the callee's tangent code indexes into it)
+    tangents = [or_zero(d, a) if is_numeric(a) or isinstance(a, (tuple, list)) else d for d, a in zip(dargs, args)]
     if bound is not None:
         values = [bound] + values
         tangents = [dfn] + tangents
@@ -205,6 +215,11 @@ def _constant_tangent(a):
     return a
 
 
+def _zero_operand(a):
+    """The tangent of a constant operand: zeros of its shape (an integer array's too), or ``a`` if not numeric."""
+    return zero_tangent(a) if is_numeric(a) or isinstance(a, (tuple, list)) else a
+
+
 def rule_tangent(fn, rule, dargs, y, args, kwargs, dkwargs=None):
     """The tangent of ``y = fn(*args, **kwargs)``, a call to a function with a rule, at run time.
 
@@ -213,7 +228,8 @@ def rule_tangent(fn, rule, dargs, y, args, kwargs, dkwargs=None):
     else the transposed reverse rule. A keyword that fills a positional parameter
     (``fn(x, a_max=b)``) has its tangent (from ``dkwargs``) at that position.
     """
-    from ..compiler.forward import DIAGONAL, JOINTLY_LINEAR, LINEAR_IN_FIRST, MULTILINEAR, _hashable, explicit_forward
+    from ..compiler.forward import (DIAGONAL, JOINT_OPERANDS, JOINTLY_LINEAR, LINEAR_IN_FIRST, MULTILINEAR, _hashable,
+                                    explicit_forward)
     from .dispatch import check_rule_keywords
 
     rule_args, rule_kwargs, at = registry.rule_arguments(rule, args, kwargs)
@@ -235,8 +251,11 @@ def rule_tangent(fn, rule, dargs, y, args, kwargs, dkwargs=None):
         return zero_tangent(y) if dargs[0] is None else _call_with(fn, args, kwargs, at, {0: dargs[0]})
     if key is not None and key in JOINTLY_LINEAR:
         values = {**dict(enumerate(args)), **{p: kwargs[k] for k, p in at.items()}}
-        tangents = {i: d if i < len(dargs) and (d := dargs[i]) is not None else _constant_tangent(a)
-                    for i, a in values.items()}
+        operands = JOINT_OPERANDS.get(key)
+        # (where the operands are known, an integer array among them is a constant like any other)
+        constant = _constant_tangent if operands is None else _zero_operand
+        tangents = {i: d if i < len(dargs) and (d := dargs[i]) is not None else constant(a)
+                    for i, a in values.items() if operands is None or i in operands}
         return _call_with(fn, args, kwargs, at, tangents)
     if key is not None and key in MULTILINEAR:
         values = {**dict(enumerate(args)), **{p: kwargs[k] for k, p in at.items()}}

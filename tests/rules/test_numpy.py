@@ -295,6 +295,15 @@ SPECS += functions(srcgrad.rules.numpy.unreduce, "srcgrad.rules.numpy.unreduce",
                    ("a, b", [((), (3, 4)), ((1,), (2,))]), ("a, b, 1", [((3,), (3, 4))]),
                    ("a, b, 1, True", [((3, 1), (3, 4))]), ("a, b, (0, 2)", [((3,), (2, 3, 4))]))
 
+#: Helpers that write into a fresh array in place (np.add.at, g.flat[...] = dy), with rules of their own
+#: so that np.take and x.item are differentiated again (higher order) without reading those writes.
+SPECS += functions(srcgrad.rules.numpy.take_grad, "srcgrad.rules.numpy.take_grad", "real",
+                   ("a, b, [0, 2, 2]", [((3,), (4,))]), ("a, b, [0, 2, 2], 1", [((2, 3), (2, 3))]),
+                   ("a, b, 1, 0", [((4,), (3, 4))]))
+SPECS += functions(srcgrad.rules.numpy.item_grad, "srcgrad.rules.numpy.item_grad", "real",
+                   ("a, b, 2", [((), (4,))]), ("a, b, 1, 2", [((), (2, 3))]), ("a, b, (1, 0)", [((), (2, 3))]),
+                   ("a, b", [((), (1,))]))
+
 
 def test_unreduce_spreads_large_and_small_alike():
     unreduce = srcgrad.rules.numpy.unreduce
@@ -644,3 +653,4 @@ def test_generated_forwards_sum_arrays_with_array_sum():
     assert y == sum_then_sum_by_rows(a)
     H = srcgrad.hessian(sum_then_sum_by_rows, a).reshape(12, 12)
     np.testing.assert_allclose(H, 2 * np.eye(12) + 2 * np.kron(np.eye(3), np.ones((4, 4))), atol=1e-12)
+
