@@ -145,10 +145,7 @@ def pullback(f, *args):
     y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
 
     def user_back(dy):
-        try:
-            grads = back(dy)
-        except SrcgradError as err:
-            raise located(err) from None
+        grads = back(dy)
         # (user_grads has a rule: differentiated code that calls this back is differentiated through it)
         return user_grads(grads[1:], args)
 
