@@ -544,7 +544,8 @@ def logsumexp_weight_grad(dy, y, a, axis=None, b=None, keepdims=False):
 
 def astype_grad(dy, x, dtype):
     """``dy`` in ``x``'s float dtype; nothing passes a cast to integers or booleans."""
-    if np.issubdtype(np.dtype(dtype), np.inexact):
+    # (np.issubdtype reads a dtype-like itself; np.dtype(...) here would need a rule at second order)
+    if np.issubdtype(dtype, np.inexact):
         g = np.asarray(dy).astype(np.result_type(x, np.float32))
     else:
         g = zeros_for(x)
@@ -556,10 +557,11 @@ def item_grad(dy, x, *index):
     g = zeros_for(x)
     if len(index) == 1 and isinstance(index[0], tuple):
         index = index[0]
-    if len(index) > 1:
-        g[index] = dy
-    else:
-        g.flat[index[0] if index else 0] = dy
+    if np.ndim(x) == 0:  # (the only element; an assignment into a 0-d array is not differentiated again)
+        return np.asarray(g + dy)
+    if len(index) <= 1:  # a flat index, as a full one (g.flat[i] = dy could not be differentiated again)
+        index = np.unravel_index((index[0] if index else 0) % max(np.size(x), 1), np.shape(x))
+    g[index] = dy
     return g
 
 

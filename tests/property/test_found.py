@@ -1,0 +1,208 @@
+"""What the property tests (and the second-order rule tests) found, each reduced to a minimal program.
+
+A test marked ``xfail(strict=True)`` pins a bug another part of issue #16 is fixing: it fails today,
+and when the fix lands it passes, which strict turns red so that the marker is removed. Each reason
+names the cause: modes (a composition of modes), aliasing (writes into arrays), other (SPEC or a rule).
+
+The tests without a marker are bugs found here and fixed in the rules (srcgrad/rules/numpy.py).
+"""
+
+import numpy as np
+import pytest
+from gradcheck import check_gradient
+from rules.specs import HEADER, load
+
+import srcgrad
+
+SOURCE = HEADER + '''
+V = np.array([0.5, 1.0, 2.0])
+
+
+def sorted_first(a, b):
+    return sorted([a, b])[0] * a
+
+
+def d_sorted_first(a, b):
+    return srcgrad.gradient(sorted_first, a, b)[0]
+
+
+def tensordot_square(a):
+    return np.tensordot(a, a, 1)
+
+
+def d_tensordot_square(a):
+    return np.sum(V * srcgrad.gradient(tensordot_square, a)[0])
+
+
+def einsum_square(a):
+    return np.einsum("i,i->", a, a)
+
+
+def d_einsum_square(a):
+    return np.sum(V * srcgrad.gradient(einsum_square, a)[0])
+
+
+def item_cube(a):
+    return a.item() ** 3
+
+
+def d_item_cube(a):
+    return srcgrad.gradient(item_cube, a)[0]
+
+
+def item_at(a):
+    return a.item(-1) ** 3 + a.item(1, 0) ** 2
+
+
+def d_item_at(a):
+    return np.sum(srcgrad.gradient(item_at, a)[0])
+
+
+def astype_cube(a):
+    return np.sum(a.astype(np.float64) ** 3)
+
+
+def d_astype_cube(a):
+    return np.sum(srcgrad.gradient(astype_cube, a)[0])
+
+
+def spectral_norm(a):
+    return np.linalg.norm(a, 2)
+
+
+def d_spectral_norm(a):
+    return np.sum(srcgrad.gradient(spectral_norm, a)[0])
+
+
+def square(x):
+    return x ** 2
+
+
+def d_square_by_jvp(x):
+    return srcgrad.jvp(square, (x,), (1.0,))[1]
+
+
+def d_square_by_pullback(x, v):
+    y, back = srcgrad.pullback(square, x)
+    return back(v)[0]
+
+
+def into_0d(x):
+    g = np.zeros(())
+    g[()] = x ** 2
+    return g * 1.0
+
+
+def doubled(v):
+    return v * 2.0
+'''
+
+
+@pytest.fixture(scope="module")
+def m(tmp_path_factory):
+    return load(tmp_path_factory.mktemp("found"), SOURCE)
+
+
+X = np.array([0.3, -0.2, 0.9])
+
+
+# ------------------------------------------------------------------ fixed here (rules)
+
+def test_astype_is_differentiated_twice(m):
+    """astype's rule called np.dtype, which has no rule: the second derivative was a NoRuleError."""
+    a = np.array([0.3, -0.2, 0.9])
+    (h,) = check_gradient(m.d_astype_cube, a, rtol=1e-4)
+    np.testing.assert_allclose(h, 6 * a)
+    _, dh = srcgrad.jvp(m.d_astype_cube, (a,), (np.ones(3),))
+    np.testing.assert_allclose(dh, np.sum(6 * a))
+
+
+def test_item_is_differentiated_twice(m):
+    """item's rule wrote through ``g.flat[i]``, which srcgrad refused when differentiating the rule again."""
+    a = np.array([[0.3, -0.2, 0.9], [0.4, 1.1, -0.7]])
+    (h,) = check_gradient(m.d_item_at, a, rtol=1e-4)
+    expected = np.zeros_like(a)
+    expected[1, 2], expected[1, 0] = 6 * a[1, 2], 2.0
+    np.testing.assert_allclose(h, expected)
+
+
+def test_item_of_a_0d_array_is_differentiated_twice(m):
+    (h,) = check_gradient(m.d_item_cube, np.array(0.5), rtol=1e-4)
+    np.testing.assert_allclose(h, 3.0)
+
+
+# ------------------------------------------------------------------ modes
+
+@pytest.mark.xfail(strict=True, reason="#16 modes: forward over reverse through sorted's tangent is a "
+                                       "TypeError in srcgrad/compiler/forward.py (sorted_tangent of a None tangent)")
+def test_forward_over_reverse_through_sorted(m):
+    # d/da of sorted([a, b])[0] * a = 2a for a < b, so its jvp along (1, 0) is 2.
+    _, dy = srcgrad.jvp(m.d_sorted_first, (0.3, 0.7), (1.0, 0.0))
+    assert dy == pytest.approx(2.0)
+
+
+@pytest.mark.xfail(strict=True, reason="#16 modes: forward over reverse of tensordot: the rule calls list.index, "
+                                       "'forward mode cannot call <built-in method index of list object>'")
+def test_forward_over_reverse_through_tensordot(m):
+    _, dy = srcgrad.jvp(m.d_tensordot_square, (X,), (X,))
+    assert dy == pytest.approx(2 * np.sum(m.V * X))
+
+
+@pytest.mark.xfail(strict=True, reason="#16 modes: forward over reverse of einsum (and einsum_by_matmul): the rule "
+                                       "calls str.replace, 'forward mode cannot call <built-in method replace ...>'")
+def test_forward_over_reverse_through_einsum(m):
+    _, dy = srcgrad.jvp(m.d_einsum_square, (X,), (X,))
+    assert dy == pytest.approx(2 * np.sum(m.V * X))
+
+
+@pytest.mark.xfail(strict=True, reason="#16 modes: forward over reverse of a.item() on a 0-d array: generated "
+                                       "tangent code unpacks *None (TypeError: Value after * must be an iterable)")
+def test_forward_over_reverse_through_item_of_a_0d_array(m):
+    _, dy = srcgrad.jvp(m.d_item_cube, (np.array(0.5),), (np.array(1.0),))
+    assert dy == pytest.approx(3.0)
+
+
+@pytest.mark.xfail(strict=True, reason="#16 modes: forward over pullback drops the input's tangent "
+                                       "(jvp gives 0.0, silently)")
+def test_forward_over_pullback(m):
+    # back(v)[0] = 2 x v, so its derivative along x is 2 v.
+    _, dy = srcgrad.jvp(m.d_square_by_pullback, (0.5, 1.0), (1.0, 0.0))
+    assert dy == pytest.approx(2.0)
+
+
+@pytest.mark.xfail(strict=True, reason="#16 modes: reverse over forward is refused with an error that names "
+                                       "srcgrad/api.py ('an import inside the differentiated function')")
+def test_reverse_over_forward(m):
+    assert srcgrad.gradient(m.d_square_by_jvp, 0.5) == pytest.approx((2.0,))
+
+
+@pytest.mark.xfail(strict=True, reason="#16 modes: forward over forward is refused with an error that names "
+                                       "srcgrad/api.py ('an import inside the differentiated function')")
+def test_forward_over_forward(m):
+    _, dy = srcgrad.jvp(m.d_square_by_jvp, (0.5,), (1.0,))
+    assert dy == pytest.approx(2.0)
+
+
+# ------------------------------------------------------------------ aliasing / writes into arrays
+
+@pytest.mark.xfail(strict=True, reason="#16 aliasing: an element write into a 0-d array (g[()] = ...) is an "
+                                       "internal TypeError ('float' object is not subscriptable) in reverse mode")
+def test_assignment_into_a_0d_array(m):
+    assert srcgrad.gradient(m.into_0d, 0.5) == pytest.approx((1.0,))
+
+
+# ------------------------------------------------------------------ other
+
+@pytest.mark.xfail(strict=True, reason="#16 other rule bug: np.linalg.norm(a, 2) (and -2, 'nuc') is not "
+                                       "differentiated twice: its rule calls np.linalg.svd, which has no rule "
+                                       "(NoRuleError naming srcgrad/rules/numpy.py)")
+def test_spectral_norm_is_differentiated_twice(m):
+    a = np.array([[2.0, 0.3, 0.1], [0.2, 1.0, -0.4]])
+    check_gradient(m.d_spectral_norm, a, rtol=1e-4)
+
+
+@pytest.mark.xfail(strict=True, reason="#16 other: SPEC accepts a size-1 array as gradient's scalar output "
+                                       "('as PyTorch and autograd accept'); srcgrad raises NonScalarOutputError")
+def test_gradient_of_a_size_1_array(m):
+    (g,) = srcgrad.gradient(m.doubled, np.array([1.5]))
+    np.testing.assert_allclose(g, [2.0])
