@@ -229,15 +229,22 @@ def repeat_grad(dy, x, repeats, axis=None):
 
 
 def take_grad(dy, x, indices, axis=None):
-    """Scatter ``dy`` back to the positions ``np.take`` read, adding up repeated indices."""
-    g = zeros_for(x)
+    """Scatter ``dy`` back to the positions ``np.take`` read, adding up repeated indices.
+
+    By a product with a 0/1 matrix of which index reads which position, rather than
+    ``np.add.at``, which writes in place: this way the gradient is ordinary code that is
+    differentiated again, for second derivatives.
+    """
     if axis is None:
-        np.add.at(g.reshape(-1), indices, dy)
-        return g
+        read = np.ravel(indices) % np.size(x) == np.arange(np.size(x))[:, None]
+        return np.reshape(read @ np.ravel(dy), np.shape(x))
     axis = axis % np.ndim(x)
-    k = np.ndim(indices)  # the axes of the indices replace ``axis`` in the result
-    np.add.at(np.moveaxis(g, axis, 0), indices, np.moveaxis(dy, range(axis, axis + k), range(k)))
-    return g
+    n, k = np.shape(x)[axis], np.ndim(indices)  # the axes of the indices replace ``axis`` in the result
+    read = np.arange(n)[:, None] == np.ravel(indices) % n
+    copies = np.moveaxis(dy, range(axis, axis + k), range(k))
+    summed = read @ np.reshape(copies, (np.size(indices), -1))
+    rest = np.shape(copies)[k:]
+    return np.moveaxis(np.reshape(summed, (n,) + rest), 0, axis)
 
 
 def diag_grad(dy, v, k=0):
@@ -524,11 +531,18 @@ def array_grad(dy, x):
 
 
 def sort_grad(dy, x, axis=-1):
-    """The gradient of ``np.sort``: put each gradient back where its element came from."""
-    order = np.argsort(x, axis=axis)
-    g = zeros_for(x)
-    np.put_along_axis(g, order, dy, axis=axis)
-    return g
+    """The gradient of ``np.sort``: put each gradient back where its element came from.
+
+    By indexing (``dy`` read at the rank each element of ``x`` got) rather than writing into an
+    array in place, so that the gradient is differentiated again, for second derivatives.
+    """
+    shape = np.shape(x)
+    if axis is None:
+        x, axis = np.ravel(x), 0
+    axis = axis % np.ndim(x)
+    rank = np.argsort(np.argsort(x, axis=axis), axis=axis)
+    index = tuple(rank if i == axis else grid for i, grid in enumerate(np.indices(np.shape(x), sparse=True)))
+    return np.reshape(dy[index], shape)
 
 
 def logsumexp_grad(dy, y, a, axis=None, b=None, keepdims=False):

@@ -333,6 +333,21 @@ def check_second_order(spec, case, tmp_path_factory):
         check_gradient(module.g, *spec.inputs(case, seed), rtol=1e-4, atol=1e-6)
 
 
+def _curved_source(params, call, y):
+    """Like :func:`_source`, with ``np.sin`` of the call: its second derivative is not zero even for a linear rule.
+
+    (For ``np.sum(W * take(a))`` the gradient is constant, so a rule whose gradient is not itself
+    differentiated right, or not at all, would pass a second-order check.)
+    """
+    head = f"def f({', '.join(params)}):\n"
+    if isinstance(y, (list, tuple)):
+        terms = " + ".join(f"np.sum(W[{i}] * np.sin(out[{i}]))" for i in range(len(y)))
+        return head + f"    out = {call}\n    return {terms}\n"
+    if np.ndim(y) == 0:
+        return head + f"    return W * np.sin({call})\n"
+    return head + f"    return np.sum(W * np.sin({call}))\n"
+
+
 def _second_order_module(spec, case, tmp_path_factory):
     """The module of :func:`check_second_order`: ``g``, a weighted sum of the gradient of ``f``."""
     first = spec.inputs(case, SEEDS[0])
@@ -340,7 +355,7 @@ def _second_order_module(spec, case, tmp_path_factory):
     params = ", ".join(spec.args)
     grads = ", ".join(f"d{name}" for name in spec.args) + ("," if len(spec.args) == 1 else "")
     terms = " + ".join(f"np.sum(V[{i}] * d{name})" for i, name in enumerate(spec.args))
-    source = (_source(spec.args, spec.call, y)
+    source = (_curved_source(spec.args, spec.call, y)
               + f"\n\ndef g({params}):\n    {grads} = srcgrad.gradient(f, {params})\n    return {terms}\n")
     module = _function(tmp_path_factory, source)
     rng = np.random.default_rng(4321)
