@@ -547,7 +547,7 @@ def sort_grad(dy, x, axis=-1):
 
 def logsumexp_grad(dy, y, a, axis=None, b=None, keepdims=False):
     """The gradient of ``logsumexp(a, axis, b)`` for ``a``: ``dy`` times the (weighted) softmax of ``a``."""
-    weights = 1 if b is None else b
+    weights = 1 if b is None else np.asarray(b)  # (an array: a list would be differentiated as a list)
     return unreduce(dy, a, axis, keepdims) * weights * np.exp(a - unreduce(y, a, axis, keepdims))
 
 
@@ -566,8 +566,12 @@ def astype_grad(dy, x, dtype):
     return g
 
 
-def item_grad(dy, x, *index):
-    """The gradient of ``x.item(*index)``: ``dy`` at the element it read (a flat or a full index)."""
+def item_grad(dy, x, index):
+    """The gradient of ``x.item(*index)``: ``dy`` at the element it read (a flat or a full index).
+
+    (``index`` is the tuple of ``item``'s arguments, not ``*index``: forward mode over a call with a
+    starred argument fails today, and this rule is differentiated again for second derivatives.)
+    """
     g = zeros_for(x)
     if len(index) == 1 and isinstance(index[0], tuple):
         index = index[0]
@@ -1168,7 +1172,7 @@ def method_astype(dy, y, self, dtype, copy=True):
 
 @defmethod("item")
 def method_item(dy, y, self, *args):
-    return (item_grad(dy, self, *args),)
+    return (item_grad(dy, self, args),)
 
 
 @defattribute("T")

@@ -10,7 +10,9 @@ Each check takes a loaded program module (its ``f``) and one input point:
 - :func:`check_reverse_over_reverse`: the gradient of a weighted sum of ``f``'s gradient matches
   central differences of that sum;
 - :func:`check_forward_over_reverse`: ``jvp`` of the same sum (a Hessian-vector product) matches
-  central differences along the tangent and the reverse-over-reverse gradient.
+  central differences along the tangent and the reverse-over-reverse gradient;
+- :func:`check_hessian`: ``hessian`` (forward over reverse) and ``jacobian`` of the gradient (reverse
+  over reverse) with respect to the first input match central differences of the gradient.
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ def second_order_source(shapes, rng):
         else:
             terms.append(f"np.sum(np.array({np.round(rng.uniform(0.5, 1.5, shape), 3).tolist()!r}) * d{i})")
     return (f"\n\ndef g({arguments}):\n    {grads} = srcgrad.gradient(f, {arguments})\n"
-            f"    return {' + '.join(terms)}\n")
+            f"    return {' + '.join(terms)}\n"
+            f"\n\ndef grad_f({arguments}):\n    return srcgrad.gradient(f, {arguments})[0]\n")
 
 
 def check_reverse_over_reverse(g, x):
@@ -120,3 +123,25 @@ def check_forward_over_reverse(g, x, rng, grads):
     _assert_close(float(dy), _directional(g, x, t), scale * 10, "forward over reverse against central differences")
     np.testing.assert_allclose(float(dy), _dot(grads, t), rtol=1e-8, atol=1e-8 * scale,
                                err_msg="forward over reverse against reverse over reverse")
+
+
+def check_hessian(module, x):
+    """``hessian(f, x0)`` and ``jacobian`` of ``x0 -> gradient(f, x0, ...)[0]`` against differences of the gradient.
+
+    For a program of one input (``hessian`` takes one argument).
+    """
+    (x0,) = x
+    h = srcgrad.hessian(module.f, x0)
+    (j,) = srcgrad.jacobian(module.grad_f, x0)
+    base = np.array(x0, dtype=float)
+    columns = []
+    for i in np.ndindex(base.shape):
+        step = np.zeros_like(base)
+        step[i] = 1e-6
+        up, down = (module.grad_f(float(base + s) if np.ndim(x0) == 0 else base + s) for s in (step, -step))
+        columns.append((np.asarray(up) - np.asarray(down)) / 2e-6)
+    expected = np.reshape(np.stack(columns, axis=-1), np.shape(x0) * 2)
+    scale = _scale(expected) * 10
+    assert np.shape(h) == np.shape(x0) * 2 and np.shape(j) == np.shape(x0) * 2, (np.shape(h), np.shape(j))
+    _assert_close(h, expected, scale, "hessian against central differences of the gradient")
+    _assert_close(j, expected, scale, "jacobian of the gradient against central differences of the gradient")

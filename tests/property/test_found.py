@@ -6,7 +6,8 @@ names the cause: modes (a composition of modes), aliasing (writes into arrays), 
 
 The tests without a marker are bugs found here and fixed in the rules (srcgrad/rules/numpy.py):
 each was a rule whose gradient could not be differentiated again (an error naming srcgrad's own
-file) or, for take and sort, was differentiated to a wrong number without an error.
+file, or an internal TypeError) or, for take and sort, was differentiated to a wrong number without
+an error.
 """
 
 import numpy as np
@@ -76,6 +77,22 @@ def d_sort_cube(a):
     return np.sum(srcgrad.gradient(sort_cube, a)[0])
 
 
+def logsumexp_weighted(x):
+    return scipy.special.logsumexp(x, b=[1.0, 2.0, 0.5, 1.5])
+
+
+def d_logsumexp_weighted(x):
+    return np.sum(np.array([1.0, 1.5, 0.5, 1.25]) * srcgrad.gradient(logsumexp_weighted, x)[0])
+
+
+def logsumexp_weighted_array(x):
+    return scipy.special.logsumexp(x, b=np.array([1.0, 2.0, 0.5, 1.5]))
+
+
+def d_logsumexp_weighted_array(x):
+    return np.sum(np.array([1.0, 1.5, 0.5, 1.25]) * srcgrad.gradient(logsumexp_weighted_array, x)[0])
+
+
 def astype_cube(a):
     return np.sum(a.astype(np.float64) ** 3)
 
@@ -103,6 +120,14 @@ def d_square_by_jvp(x):
 def d_square_by_pullback(x, v):
     y, back = srcgrad.pullback(square, x)
     return back(v)[0]
+
+
+def doubling(x, *rest):
+    return x * 2.0
+
+
+def through_a_starred_call(x):
+    return doubling(x, *())
 
 
 def into_0d(x):
@@ -192,6 +217,23 @@ def test_item_of_a_0d_array_is_differentiated_twice(m):
     np.testing.assert_allclose(h, 3.0)
 
 
+def test_item_is_differentiated_twice_in_forward_mode(m):
+    """item's rule called item_grad(dy, x, *index), and forward mode fails over a starred call."""
+    _, dy = srcgrad.jvp(m.d_item_cube, (np.array(0.5),), (np.array(1.0),))
+    assert dy == pytest.approx(3.0)
+    a = np.array([[0.3, -0.2, 0.9], [0.4, 1.1, -0.7]])
+    _, dy = srcgrad.jvp(m.d_item_at, (a,), (np.ones_like(a),))
+    assert dy == pytest.approx(6 * a[1, 2] + 2.0)
+
+
+def test_logsumexp_with_weights_in_a_list_is_differentiated_twice(m):
+    """logsumexp's rule multiplied by ``b`` as given: a list, whose gradient was an internal TypeError."""
+    x = np.array([0.3, -0.2, 0.9, 0.1])
+    (h,) = check_gradient(m.d_logsumexp_weighted, x, rtol=1e-4)
+    (expected,) = srcgrad.gradient(m.d_logsumexp_weighted_array, x)
+    np.testing.assert_allclose(h, expected)
+
+
 # ------------------------------------------------------------------ modes
 
 @pytest.mark.xfail(strict=True, reason="#16 modes: forward over reverse through sorted's tangent is a "
@@ -216,11 +258,11 @@ def test_forward_over_reverse_through_einsum(m):
     assert dy == pytest.approx(2 * np.sum(m.V * X))
 
 
-@pytest.mark.xfail(strict=True, reason="#16 modes: forward over reverse of a.item() on a 0-d array: generated "
-                                       "tangent code unpacks *None (TypeError: Value after * must be an iterable)")
-def test_forward_over_reverse_through_item_of_a_0d_array(m):
-    _, dy = srcgrad.jvp(m.d_item_cube, (np.array(0.5),), (np.array(1.0),))
-    assert dy == pytest.approx(3.0)
+@pytest.mark.xfail(strict=True, reason="#16 modes: forward mode over a call with a starred argument, "
+                                       "h(x, *()), is an internal TypeError (Value after * must be an iterable, "
+                                       "not NoneType): the tangent of the starred tuple is None")
+def test_forward_mode_through_a_starred_call(m):
+    assert srcgrad.jvp(m.through_a_starred_call, (0.5,), (1.0,)) == pytest.approx((1.0, 2.0))
 
 
 @pytest.mark.xfail(strict=True, reason="#16 modes: forward over pullback drops the input's tangent "

@@ -79,13 +79,16 @@ SECOND_ORDER_FAILS = ("np.einsum", "srcgrad.rules.numpy.einsum_by_matmul", "np.t
 @settings(BOUNDED, max_examples=25)
 @given(programs(max_inputs=2, max_statements=3, control=True, exclude=SECOND_ORDER_FAILS), st.integers(0, 2 ** 16))
 def test_second_order_reverse_over_reverse_and_forward_over_reverse(program, seed):
-    """The gradient differentiated again, by ``gradient`` and by ``jvp``, against central differences."""
+    """The gradient differentiated again, by ``gradient`` and by ``jvp`` (and ``hessian``, ``jacobian``), against
+    central differences."""
     rng = np.random.default_rng(seed)
     program.source += checks.second_order_source(program.shapes, rng)
     module, xs, rng = _points(program, seed)
     for x in xs:
         grads = checks.check_reverse_over_reverse(module.g, x)
         checks.check_forward_over_reverse(module.g, x, rng, grads)
+        if len(x) == 1:
+            checks.check_hessian(module, x)
 
 
 @settings(BOUNDED, max_examples=30)

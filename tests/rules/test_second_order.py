@@ -52,7 +52,6 @@ FORWARD_OVER_REVERSE_FAILS = {
     "np.tensordot[3x4,3x4]": "tensordot's rule calls list.index, which forward mode cannot call",
     "np.einsum-ij,jk->ik[3x4,4x2]": "einsum's rule calls str.replace, which forward mode cannot call",
     "srcgrad.rules.numpy.einsum_by_matmul-kij,nkj->nki[3x5x5,20x3x5]": "the same str.replace as einsum",
-    "a.item[0d]": "the tangent of item_grad unpacks *None for a 0-d array",
 }
 
 
