@@ -23,7 +23,8 @@ argument's domain), so a rule added with its spec row is drawn here too. A progr
 - arguments of non-smooth calls (``max``, ``sort``, ``abs``, ``clip``, ...) get distinct offsets,
   so a tie or a kink is as unlikely as at a random point;
 - statements: straight-line calls, calls through a helper function, ``if``/``else`` on the sign
-  of a sum, ``for`` and ``while`` loops that update a variable, each iteration a drawn call;
+  of a sum, ``for`` and ``while`` loops that update a variable, each iteration a drawn call, a
+  ``for`` over the rows of a matrix and a list comprehension over them (``np.stack([...])``);
   optionally writes into arrays (``+=``, ``-=``, ``*=``, ``v[0, -1] = ...``), into a copy or
   through a second name or a view (``v = x.T``, ``x[:1]``, ``x.reshape(-1)``), which change ``x``;
 - the result is a weighted sum over the last variable and a few earlier ones, so it depends on
@@ -253,13 +254,16 @@ class _Builder:
         return f"{name}({', '.join(used)})"
 
     def statement(self, control):
-        kinds = ["call", "call", "call"] + (["if", "for", "while"] if control else []) + (["write"] if self.writes else [])
+        kinds = ["call", "call", "call"] + (["if", "for", "while", "rows", "stack"] if control else []) \
+            + (["write"] if self.writes else [])
         kind = self.draw(st.sampled_from(kinds))
         name = self.fresh()
         if kind == "write" and self.writable():
             self.write(name)
             return
-        if kind in ("call", "write"):
+        if kind in ("rows", "stack") and self.over_rows(name, kind):
+            return
+        if kind in ("call", "write", "rows", "stack"):
             self.shapes[name] = self.assign("    ", name)
             return
         if kind == "if":
@@ -285,6 +289,30 @@ class _Builder:
         self.assign("        ", update, want=self.shapes[name], pool=self.keeping, prefer=name)
         self.lines.append(f"        {name} = 0.5 * {name} + 0.5 * {update}")
 
+
+    def over_rows(self, name, kind):
+        """``for r in m: name = name + np.sum(call(r))`` ("rows") or ``np.stack([call(r) for r in m])``; done?"""
+        matrices = sorted(v for v, s in self.shapes.items() if len(s) == 2)
+        if not matrices:
+            return False
+        source = self.draw(st.sampled_from(matrices))
+        row = f"r{name[1:]}"
+        self.shapes[row] = self.shapes[source][1:]
+        ops = [op for op in self.candidates(must_use=row) if op.shapes == (self.shapes[row],)]
+        if ops:
+            op = self.draw(st.sampled_from(ops))
+            expression = self.call(op, prefer=row)
+            if kind == "rows":
+                self.lines += [f"    {name} = 0.0", f"    for {row} in {source}:",
+                               f"        {name} = {name} + np.sum({expression})"]
+                shape = ()
+            else:
+                self.lines.append(f"    {name} = np.stack([{expression} for {row} in {source}])")
+                shape = self.shapes[source][:1] + op.out
+        del self.shapes[row]
+        if ops:
+            self.shapes[name] = shape
+        return bool(ops)
 
     def writable(self):
         """Arrays a write may go into: any (it copies first), or for an alias not an input (the caller's)."""

@@ -130,6 +130,17 @@ def through_a_starred_call(x):
     return doubling(x, *())
 
 
+def max_after_a_loop(x):
+    v = x
+    for i in range(1):
+        v = math.sin(v)
+    return max(x + 10.0, v)
+
+
+def d_max_after_a_loop(x):
+    return srcgrad.gradient(max_after_a_loop, x)[0]
+
+
 def into_0d(x):
     g = np.zeros(())
     g[()] = x ** 2
@@ -263,6 +274,14 @@ def test_forward_over_reverse_through_einsum(m):
                                        "not NoneType): the tangent of the starred tuple is None")
 def test_forward_mode_through_a_starred_call(m):
     assert srcgrad.jvp(m.through_a_starred_call, (0.5,), (1.0,)) == pytest.approx((1.0, 2.0))
+
+
+@pytest.mark.xfail(strict=True, reason="#16 modes: reverse over reverse of max(a, b) after a loop is an internal "
+                                       "TypeError (float + None): the generated second-order code adds max's None "
+                                       "part with '+' (dv = dv_part if dv is None else dv + dv_part), not accum")
+def test_reverse_over_reverse_of_max_after_a_loop(m):
+    # max picks x + 10, so the first derivative is 1 and the second 0.
+    assert srcgrad.gradient(m.d_max_after_a_loop, 0.7) == (0.0,)
 
 
 @pytest.mark.xfail(strict=True, reason="#16 modes: forward over pullback drops the input's tangent "
