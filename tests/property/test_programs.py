@@ -41,7 +41,7 @@ def _points(program, seed):
     xs = [point(program.shapes, rng) for _ in range(POINTS)]
     try:
         with np.errstate(all="ignore"):
-            values = [module.f(*x) for x in xs]
+            values = [module.f(*checks.fresh(x)) for x in xs]
     except ValueError:  # (NumPy refuses the program itself: a write into a read-only or smaller view)
         assume(False)
     assume(all(np.isfinite(v) and abs(v) < 1e4 for v in values))
