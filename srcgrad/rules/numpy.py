@@ -235,23 +235,23 @@ def repeat_grad(dy, x, repeats, axis=None):
 
 
 def take_grad(dy, x, indices, axis=None):
-    """Scatter ``dy`` back to the positions ``np.take`` read, adding up repeated indices."""
-    g = zeros_for(x)
+    """Scatter ``dy`` back to the positions ``np.take`` read, adding up repeated indices.
+
+    By a product with a 0/1 matrix of which index reads which position, rather than
+    ``np.add.at``, which writes in place: this way the gradient is ordinary code that is
+    differentiated again, for second derivatives.
+    """
     dy = real_part_for(dy, x)
     if axis is None:
-        np.add.at(g.reshape(-1), indices, dy)
-        return g
+        read = np.ravel(indices) % np.size(x) == np.arange(np.size(x))[:, None]
+        return np.reshape(read @ np.ravel(dy), np.shape(x))
     axis = axis % np.ndim(x)
-    k = np.ndim(indices)  # the axes of the indices replace ``axis`` in the result
-    np.add.at(np.moveaxis(g, axis, 0), indices, np.moveaxis(dy, range(axis, axis + k), range(k)))
-    return g
-
-
-@shaped(take_grad)
-def take_grad_rule(g, y, dy, x, indices, axis=None):
-    """``take_grad`` scatters ``dy`` in place (``np.add.at``), which reverse mode cannot read: its own
-    rule, the transpose of a scatter, reads the positions back (higher order through ``np.take``)."""
-    return (np.take(g, indices, axis=axis), None, None, None)
+    n, k = np.shape(x)[axis], np.ndim(indices)  # the axes of the indices replace ``axis`` in the result
+    read = np.arange(n)[:, None] == np.ravel(indices) % n
+    copies = np.moveaxis(dy, range(axis, axis + k), range(k))
+    summed = read @ np.reshape(copies, (np.size(indices), -1))
+    rest = np.shape(copies)[k:]
+    return np.moveaxis(np.reshape(summed, (n,) + rest), 0, axis)
 
 
 def diag_grad(dy, v, k=0):
@@ -547,17 +547,24 @@ def array_grad(dy, x):
 
 
 def sort_grad(dy, x, axis=-1):
-    """The gradient of ``np.sort``: put each gradient back where its element came from."""
-    order = np.argsort(x, axis=axis)
-    g = zeros_for(x)
+    """The gradient of ``np.sort``: put each gradient back where its element came from.
+
+    By indexing (``dy`` read at the rank each element of ``x`` got) rather than writing into an
+    array in place, so that the gradient is differentiated again, for second derivatives.
+    """
+    shape = np.shape(x)
     dy = real_part_for(dy, x)
-    np.put_along_axis(g, order, dy, axis=axis)
-    return g
+    if axis is None:
+        x, axis = np.ravel(x), 0
+    axis = axis % np.ndim(x)
+    rank = np.argsort(np.argsort(x, axis=axis), axis=axis)
+    index = tuple(rank if i == axis else grid for i, grid in enumerate(np.indices(np.shape(x), sparse=True)))
+    return np.reshape(dy[index], shape)
 
 
 def logsumexp_grad(dy, y, a, axis=None, b=None, keepdims=False):
     """The gradient of ``logsumexp(a, axis, b)`` for ``a``: ``dy`` times the (weighted) softmax of ``a``."""
-    weights = 1 if b is None else b
+    weights = 1 if b is None else np.asarray(b)  # (an array: a list would be differentiated as a list)
     return unreduce(dy, a, axis, keepdims) * weights * np.exp(a - unreduce(y, a, axis, keepdims))
 
 
@@ -568,7 +575,8 @@ def logsumexp_weight_grad(dy, y, a, axis=None, b=None, keepdims=False):
 
 def astype_grad(dy, x, dtype):
     """``dy`` in ``x``'s float dtype; nothing passes a cast to integers or booleans."""
-    if np.issubdtype(np.dtype(dtype), np.inexact):
+    # (np.issubdtype reads a dtype-like itself; np.dtype(...) here would need a rule at second order)
+    if np.issubdtype(dtype, np.inexact):
         if crosses_complex(x, dtype):
             dy = np.real(dy)  # (to or from complex, one side is real: docs/complex.md)
         g = np.asarray(dy).astype(np.result_type(x, np.float32))
@@ -583,27 +591,22 @@ def crosses_complex(x, dtype):
     return not (is_complex(x) and np.issubdtype(np.dtype(dtype), np.complexfloating))
 
 
-def item_grad(dy, x, *index):
-    """The gradient of ``x.item(*index)``: ``dy`` at the element it read (a flat or a full index)."""
+def item_grad(dy, x, index):
+    """The gradient of ``x.item(*index)``: ``dy`` at the element it read (a flat or a full index).
+
+    (``index`` is the tuple of ``item``'s arguments, not ``*index``: forward mode over a call with a
+    starred argument fails today, and this rule is differentiated again for second derivatives.)
+    """
     g = zeros_for(x)
     dy = real_part_for(dy, x)
     if len(index) == 1 and isinstance(index[0], tuple):
         index = index[0]
-    if len(index) > 1:
-        g[index] = dy
-    else:
-        g.flat[index[0] if index else 0] = dy
+    if np.ndim(x) == 0:  # (the only element; an assignment into a 0-d array is not differentiated again)
+        return np.asarray(g + dy)
+    if len(index) <= 1:  # a flat index, as a full one (g.flat[i] = dy could not be differentiated again)
+        index = np.unravel_index((index[0] if index else 0) % max(np.size(x), 1), np.shape(x))
+    g[index] = dy
     return g
-
-
-@shaped(item_grad)
-def item_grad_rule(g, y, dy, x, *index):
-    """``item_grad`` writes through ``g.flat``: its own rule reads the element back (higher order)."""
-    nones = (None,) * (1 + len(index))
-    if len(index) == 1 and isinstance(index[0], tuple):
-        index = index[0]
-    part = g[index] if len(index) > 1 else np.reshape(g, -1)[index[0] if index else 0]
-    return (part,) + nones
 
 
 def transpose_axes(axes):
@@ -1385,7 +1388,7 @@ def method_astype(dy, y, self, dtype, copy=True):
 
 @defmethod("item")
 def method_item(dy, y, self, *args):
-    return (item_grad(dy, self, *args),)
+    return (item_grad(dy, self, args),)
 
 
 @defattribute("T")

@@ -65,7 +65,7 @@ else:
     registry.load_optional_rules()  # srcgrad loads SciPy's rules lazily; the tables cover them
 
 __all__ = ["Spec", "params", "check_inline", "check_dynamic", "check_rule_shapes", "missing_specs", "define",
-           "keyword_variants", "table_tests"]
+           "keyword_variants", "table_tests", "check_second_order", "check_forward_over_reverse"]
 
 ARG_NAMES = ("a", "b", "c", "d")
 SEEDS = (0, 1)
@@ -330,19 +330,61 @@ def check_dynamic(spec, case, tmp_path_factory):
 
 def check_second_order(spec, case, tmp_path_factory):
     """The rule differentiated again: the gradient of (a weighted sum of) the gradient matches finite differences."""
+    module = _second_order_module(spec, case, tmp_path_factory)
+    for seed in SEEDS:
+        check_gradient(module.g, *spec.inputs(case, seed), rtol=1e-4, atol=1e-6)
+
+
+def _curved_source(params, call, y):
+    """Like :func:`_source`, with ``np.sin`` of the call: its second derivative is not zero even for a linear rule.
+
+    (For ``np.sum(W * take(a))`` the gradient is constant, so a rule whose gradient is not itself
+    differentiated right, or not at all, would pass a second-order check.)
+    """
+    head = f"def f({', '.join(params)}):\n"
+    if isinstance(y, (list, tuple)):
+        terms = " + ".join(f"np.sum(W[{i}] * np.sin(out[{i}]))" for i in range(len(y)))
+        return head + f"    out = {call}\n    return {terms}\n"
+    if np.ndim(y) == 0:
+        return head + f"    return W * np.sin({call})\n"
+    return head + f"    return np.sum(W * np.sin({call}))\n"
+
+
+def _second_order_module(spec, case, tmp_path_factory):
+    """The module of :func:`check_second_order`: ``g``, a weighted sum of the gradient of ``f``."""
     first = spec.inputs(case, SEEDS[0])
     y = _evaluate(spec.call, spec.args, first)
     params = ", ".join(spec.args)
     grads = ", ".join(f"d{name}" for name in spec.args) + ("," if len(spec.args) == 1 else "")
     terms = " + ".join(f"np.sum(V[{i}] * d{name})" for i, name in enumerate(spec.args))
-    source = (_source(spec.args, spec.call, y)
+    source = (_curved_source(spec.args, spec.call, y)
               + f"\n\ndef g({params}):\n    {grads} = srcgrad.gradient(f, {params})\n    return {terms}\n")
     module = _function(tmp_path_factory, source)
     rng = np.random.default_rng(4321)
     module.W = _weights(y, rng)
     module.V = [_weights(arg, rng) for arg in first]
+    return module
+
+
+def check_forward_over_reverse(spec, case, tmp_path_factory, eps=1e-6):
+    """The rule's gradient differentiated in forward mode: ``jvp`` of ``g`` (a Hessian-vector product).
+
+    Matches central differences of ``g`` along a random tangent, and reverse over reverse:
+    ``jvp(g)(t) == <gradient(g), t>``.
+    """
+    module = _second_order_module(spec, case, tmp_path_factory)
     for seed in SEEDS:
-        check_gradient(module.g, *spec.inputs(case, seed), rtol=1e-4, atol=1e-6)
+        values = spec.inputs(case, seed)
+        rng = np.random.default_rng(200 + seed)
+        tangents = [_tangent_like(v, rng) for v in values]
+        y, dy = srcgrad.jvp(module.g, tuple(values), tuple(tangents))
+        assert y == module.g(*values), f"{spec.id}: jvp's value {y!r} is not the plain value {module.g(*values)!r}"
+        numeric = (module.g(*_along(values, tangents, eps)) - module.g(*_along(values, tangents, -eps))) / (2 * eps)
+        np.testing.assert_allclose(dy, numeric, rtol=1e-4, atol=1e-6,
+                                   err_msg=f"{spec.id}: forward over reverse against central differences")
+        reverse = sum(float(np.sum(g * t)) for g, t in zip(srcgrad.gradient(module.g, *values), tangents))
+        np.testing.assert_allclose(dy, reverse, rtol=1e-8, atol=1e-9,
+                                   err_msg=f"{spec.id}: forward over reverse against reverse over reverse")
 
 
 # ------------------------------------------------------------------ the rule's contract
