@@ -41,6 +41,7 @@ import builtins
 import dataclasses
 import importlib.util
 import itertools
+import functools
 import math
 import operator
 import sys
@@ -56,6 +57,7 @@ INPUT_SHAPES = [(), (3,), (4,), (2, 3), (3, 4)]
 #: What a generated module starts with.
 HEADER = """\
 import builtins
+import functools
 import math
 import operator
 
@@ -105,7 +107,7 @@ class Operation:
 
 
 def _evaluate(call, names, values):
-    env = {"np": np, "math": math, "operator": operator, "builtins": builtins, "scipy": __import__("scipy"),
+    env = {"np": np, "math": math, "operator": operator, "functools": functools, "builtins": builtins, "scipy": __import__("scipy"),
            **dict(zip(names, values))}
     import srcgrad.rules.numpy  # noqa: F401  (the tables name srcgrad's own helpers)
     import srcgrad

@@ -94,18 +94,8 @@ WAYS = {
     "directly": lambda m, fn: (fn, (X,)),
 }
 
-#: (way, mode) -> what goes wrong today.
-FAILS = {
-    ("as an argument", "reverse"): "a silent zero gradient",
-    ("as a default", "reverse"): "a silent zero gradient",
-    ("in a list", "reverse"): "a silent zero gradient",
-    ("in a dict", "reverse"): "a silent zero gradient",
-    ("directly", "reverse"): "a silent zero gradient",
-    ("as an argument", "forward"): "NoRuleError without the user's file ('forward mode cannot call ... yet')",
-    ("as a default", "forward"): "NoRuleError without the user's file ('forward mode cannot call ... yet')",
-    ("in a list", "forward"): "NoRuleError without the user's file ('forward mode cannot call ... yet')",
-    ("in a dict", "forward"): "NoRuleError without the user's file ('forward mode cannot call ... yet')",
-}
+#: (way, mode) -> what goes wrong (every way is refused since #16's default deny; kept for the next one).
+FAILS: dict = {}
 
 
 def _params():

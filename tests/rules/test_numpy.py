@@ -295,15 +295,6 @@ SPECS += functions(srcgrad.rules.numpy.unreduce, "srcgrad.rules.numpy.unreduce",
                    ("a, b", [((), (3, 4)), ((1,), (2,))]), ("a, b, 1", [((3,), (3, 4))]),
                    ("a, b, 1, True", [((3, 1), (3, 4))]), ("a, b, (0, 2)", [((3,), (2, 3, 4))]))
 
-#: Helpers that write into a fresh array in place (np.add.at, g.flat[...] = dy), with rules of their own
-#: so that np.take and x.item are differentiated again (higher order) without reading those writes.
-SPECS += functions(srcgrad.rules.numpy.take_grad, "srcgrad.rules.numpy.take_grad", "real",
-                   ("a, b, [0, 2, 2]", [((3,), (4,))]), ("a, b, [0, 2, 2], 1", [((2, 3), (2, 3))]),
-                   ("a, b, 1, 0", [((4,), (3, 4))]))
-SPECS += functions(srcgrad.rules.numpy.item_grad, "srcgrad.rules.numpy.item_grad", "real",
-                   ("a, b, 2", [((), (4,))]), ("a, b, 1, 2", [((), (2, 3))]), ("a, b, (1, 0)", [((), (2, 3))]),
-                   ("a, b", [((), (1,))]))
-
 
 def test_unreduce_spreads_large_and_small_alike():
     unreduce = srcgrad.rules.numpy.unreduce

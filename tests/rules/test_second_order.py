@@ -26,9 +26,13 @@ def _key(spec):
     return spec.kind, spec.primal if spec.kind != "function" else id(spec.primal)
 
 
-#: Rules (by name) that have no second derivative to check, each with the reason. (None today: the list is
-#: explicit so that adding one is a decision a reviewer sees, not a silent skip.)
-NOT_TWICE: dict = {}
+#: Rules (by name) that have no second derivative to check, each with the reason. (The list is explicit so
+#: that adding one is a decision a reviewer sees, not a silent skip.)
+NOT_TWICE: dict = {
+    # Building a partial differentiates once; its result passed on as a value is refused at second order
+    # with a NoRuleError (tests/test_soundness_deny.py), not differentiated wrongly.
+    "partial": "second order through a partial held as a value is refused (NoRuleError), not yet supported",
+}
 
 #: The first spec of every rule (of every kind), in table order.
 ONE_PER_RULE = [spec for spec in {_key(spec): spec for spec in reversed(TABLES)}.values()
@@ -49,7 +53,6 @@ def test_reverse_over_reverse(spec, case, tmp_path_factory):
 #: each are in tests/property/test_found.py.
 FORWARD_OVER_REVERSE_FAILS = {
     "sorted-a,b,c[float,float,float]": "sorted_tangent of a None tangent is a TypeError",
-    "np.tensordot[3x4,3x4]": "tensordot's rule calls list.index, which forward mode cannot call",
     "np.einsum-ij,jk->ik[3x4,4x2]": "einsum's rule calls str.replace, which forward mode cannot call",
     "srcgrad.rules.numpy.einsum_by_matmul-kij,nkj->nki[3x5x5,20x3x5]": "the same str.replace as einsum",
 }
