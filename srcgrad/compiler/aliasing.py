@@ -584,6 +584,18 @@ class _Aliasing:
                 out.append(_at(build.assign(c, _runtime(
                     "viewed", build.name(m), build.name(root), build.const(m), build.const(self.parsed.filename),
                     build.const(line))), node))
+            if name != root:
+                # A write that does not reach the root reaches no view made from it either; but it may still
+                # reach a name between the two (v3 = np.expand_dims(number, 0); v4 = v3: v4 is v3, not a view of
+                # the number). Those are not rebuilt in that case: refuse when one of them would change.
+                between = [m for m in exact if m != root]
+                if between:
+                    check = _runtime("check_unshared", build.name(name), build.tuple_([build.name(m) for m in between]),
+                                     build.const(tuple(between)), build.const(name),
+                                     build.const(self.parsed.filename), build.const(line))
+                    guard = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=build.name(conds[name])),
+                                    body=[_at(build.expr_stmt(check), node)], orelse=[])
+                    out.append(_at(guard, node))
             if name == root:
                 c = self.namer.fresh("in_place")
                 self.scope.locals.add(c)

@@ -341,3 +341,25 @@ def test_spectral_norm_is_differentiated_twice(m):
 def test_gradient_of_a_size_1_array(m):
     (g,) = srcgrad.gradient(m.doubled, np.array([1.5]))
     np.testing.assert_allclose(g, [2.0])
+
+
+def expand_then_second_name(x0):
+    v1 = x0 + x0
+    v3 = np.expand_dims(v1, 0)  # (a new array when v1 is a number, a view when it is an array)
+    v4 = v3
+    v4 += 1.0
+    return np.sum(v3)
+
+
+def test_a_second_name_of_a_view_of_a_number_is_refused_not_lost():
+    """Found by test_programs_writing_through_second_names_and_views: the write into v4 reached v3 in
+    Python, but srcgrad asked only whether v4 shares the number v1, and lost it (value 2.0, not 3.0)."""
+    for run in (lambda: srcgrad.withgradient(expand_then_second_name, 1.0),
+                lambda: srcgrad.jvp(expand_then_second_name, (1.0,), (1.0,))):
+        with pytest.raises(srcgrad.UnsupportedSyntaxError, match="shares memory with 'v3'") as caught:
+            run()
+        assert caught.value.filename == __file__
+    x = np.array([1.0, 2.0])  # (an array: v3 is a view of v1, and the write is rebased through both)
+    value, (grad,) = srcgrad.withgradient(expand_then_second_name, x)
+    assert value == expand_then_second_name(x.copy())
+    check_gradient(expand_then_second_name, x)

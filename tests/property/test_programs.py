@@ -103,8 +103,6 @@ def test_programs_writing_into_copies_of_arrays(program, seed):
         checks.check_forward(module.f, x, rng)
 
 
-@pytest.mark.xfail(strict=True, reason="#16 aliasing: a write through a second name or a view (v = y.T; v += ...) "
-                                       "is lost in the value and the gradient (test_found.py has the minimal ones)")
 def test_programs_writing_through_second_names_and_views():
     """The same writes through ``v = x``, ``x[:1]``, ``x.T``, ``x.reshape(-1)``: right as in Python, or refused.
 
