@@ -20,7 +20,7 @@ from .higher import user_grads
 from .params import Grads, Params, collect
 from .runtime import dispatch
 from .runtime.located import located
-from .runtime.structure import float_dtype, to_user
+from .runtime.structure import float_dtype, refuse_narrow_integers, to_user
 
 __all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian", "hessian", "stop_gradient",
            "jvp", "derivative", "tangent_source",
@@ -77,14 +77,34 @@ def _withgradient(f, args):
         except SrcgradError as err:  # (a rule refusing its arguments: say where in the user's code)
             raise located(err) from None
         if n == 1:  # (one argument, the usual case: its gradient is the last, after the function's own)
-            return y, (_user_gradient(raw[-1], args[0]),)
-        return y, tuple(map(_user_gradient, raw[1:] if known.has_self_grad else raw, args))
+            g = _user_gradient(raw[-1], args[0])
+            if g is not None:
+                return y, (g,)
+        return y, _user_gradients(f, args, raw[1:] if known.has_self_grad else raw)
     y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
     try:
-        grads = back(_seed(y, f))
+        grads = back(_seed(y, f))[1:]
     except SrcgradError as err:
         raise located(err) from None
-    return y, tuple(to_user(g, a) for g, a in zip(grads[1:], args))
+    return y, _user_gradients(f, args, grads)
+
+
+def _user_gradients(f, args, grads):
+    """The user's view of the gradients ``grads`` of ``f`` at ``args``.
+
+    An integer argument narrower than 64 bits that got a gradient got it in its own dtype, where
+    ``int8`` products wrap round and ``np.sin`` is ``float16``: those are computed again with it
+    as float64 (SPEC: integer arrays get float64 gradients); the value of ``f`` stays the user's.
+    """
+    narrow = [i for i, (a, g) in enumerate(zip(args, grads)) if _is_narrow(a) and g is not None and np.any(g)]
+    if narrow:
+        wide = _widen(narrow, args)
+        try:
+            grads = _rerun(narrow, args, lambda: dispatch.pullback_wrt(_wrt(len(args)), f, *wide)[1](1.0)[1:])
+        except SrcgradError as err:
+            raise located(err) from None
+        args = wide
+    return tuple(to_user(g, a) if (u := _user_gradient(g, a)) is None else u for g, a in zip(grads, args))
 
 
 _WRT = [tuple(range(1, n + 1)) for n in range(16)]
@@ -98,14 +118,14 @@ def _wrt(n):
 
 
 def _user_gradient(g, x):
-    """:func:`to_user` with the common cases first: a float's float, an array's own-shaped array."""
+    """The common cases of :func:`_user_gradients`: a float's float, an array's own-shaped array; else None."""
     if type(x) is float and type(g) is float:
         return g
     if type(x) is np.ndarray and type(g) is np.ndarray:
         dtype = x.dtype
         if g.dtype is dtype and dtype.kind == "f" and g.shape == x.shape and g.flags.writeable:
             return g
-    return to_user(g, x)
+    return None
 
 
 def _implicit(f, ps: Params):
@@ -143,6 +163,13 @@ def pullback(f, *args):
     (array([ 2., 20.]),)
     """
     y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
+    narrow = [i for i, a in enumerate(args) if _is_narrow(a)]
+    if narrow:  # (as in gradient; not knowing yet which get a gradient, widened now where that runs)
+        try:
+            wide = _widen(narrow, args)
+            back, args = dispatch.pullback_wrt(_wrt(len(args)), f, *wide)[1], wide
+        except (IndexError, TypeError, ValueError):
+            pass  # (an index: it gets no gradient, or its gradient is refused)
 
     def user_back(dy):
         grads = back(dy)
@@ -293,9 +320,34 @@ def jvp(f, primals, tangents):
         if _complex_tangent_for_real(x, t):
             _refuse_complex_tangent(f, i)
     try:
-        return tangent_call(f, None, primals, tangents)
+        y, dy = tangent_call(f, None, primals, tangents)
+        narrow = [i for i, (x, t) in enumerate(zip(primals, tangents)) if _is_narrow(x) and np.any(t)]
+        if narrow:  # (the tangent was computed in their dtype: again with them as float64; the value stays)
+            wide = _widen(narrow, primals)
+            dy = _rerun(narrow, primals, lambda: tangent_call(f, None, wide, tangents)[1])
+        return y, dy
     except SrcgradError as err:
         raise located(err) from None
+
+
+def _is_narrow(x):
+    """An integer array (or NumPy integer) narrower than 64 bits: NumPy computes with it in its own width."""
+    return isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "iu" and x.dtype.itemsize < 8
+
+
+def _widen(narrow, args):
+    """``args`` with those at the positions ``narrow`` as float64 arrays (SPEC: integer arrays get float64
+    gradients). ``int8`` arithmetic wraps round and ``np.sin`` of it is ``float16``, so a derivative
+    computed in the argument's own dtype can be wrong; the value of the function stays the user's."""
+    return tuple(np.asarray(a, np.float64) if i in narrow else a for i, a in enumerate(args))
+
+
+def _rerun(narrow, args, run):
+    """``run()`` on widened arguments; an argument that is also an index or a count cannot be widened."""
+    try:
+        return run()
+    except (IndexError, TypeError, ValueError):
+        refuse_narrow_integers(args[narrow[0]])
 
 
 def _complex_tangent_for_real(x, t):

@@ -220,3 +220,54 @@ def test_matching_shapes_and_scalar_targets_still_work(loss):
     check_gradient(lambda p: loss(p, y), yhat)
     assert srcgrad.withgradient(lambda p: loss(p, y), yhat)[0] == pytest.approx(loss(yhat, y))
     check_gradient(lambda p: loss(p, 1.0), yhat)
+
+
+# ---------------------------------------------------------------- integer arrays narrower than 64 bits
+
+def _int8_loss(y):
+    return np.sum(y ** 2 * 50)
+
+
+def _int8_sin(y):
+    return np.sum(np.sin(y))
+
+
+@pytest.mark.parametrize("f, slope", [(_int8_loss, lambda y: 100.0 * y), (_int8_sin, np.cos)])
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.uint8])
+def test_a_narrow_integer_array_gets_the_float64_gradient_not_an_overflowed_one(f, slope, dtype):
+    # (in int8, 100 * y wraps round to -56 for y = 4, and np.sin of it is float16)
+    y = np.array([3, 4], dtype=dtype)
+    want = slope(np.array([3.0, 4.0]))
+    value, (g,) = srcgrad.withgradient(f, y)
+    assert value == f(y) and type(value) is type(f(y))  # the value is the user's, wrapped round or not
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, want, rtol=1e-13)
+    np.testing.assert_allclose(srcgrad.gradient(f, y)[0], want, rtol=1e-13)  # (again: the cached way)
+    np.testing.assert_allclose(srcgrad.pullback(f, y)[1](1.0)[0], want, rtol=1e-13)
+    value, tangent = srcgrad.jvp(f, (y,), (np.ones(2),))
+    assert value == f(y)
+    np.testing.assert_allclose(tangent, np.sum(want), rtol=1e-13)
+
+
+def _index_and_value(w, i):
+    return np.sum(w[i] * i)
+
+
+def test_a_narrow_integer_array_that_is_also_an_index_is_refused_where_it_gets_a_gradient():
+    i = np.array([1, 0], dtype=np.int32)
+    with pytest.raises(TypeError, match="(?s)dtype int32.*astype"):
+        srcgrad.gradient(_index_and_value, np.ones(2), i)
+    with pytest.raises(TypeError, match="(?s)dtype int32.*astype"):
+        srcgrad.pullback(_index_and_value, np.ones(2), i)[1](1.0)
+
+
+def test_int64_arrays_get_float64_gradients_and_narrow_labels_pass():
+    (g,) = srcgrad.gradient(_int8_loss, np.arange(3))
+    assert g.dtype == np.float64 and np.array_equal(g, [0.0, 100.0, 200.0])
+    labels = np.array([1, 0], dtype=np.int32)  # an index: no gradient flows into it, so nothing to refuse
+
+    def nll(w, labels):
+        return -np.sum(w[np.arange(2), labels])
+
+    gw, glabels = srcgrad.gradient(nll, np.ones((2, 2)), labels)
+    assert np.array_equal(gw, [[0.0, -1.0], [-1.0, 0.0]]) and np.array_equal(glabels, [0.0, 0.0])

@@ -36,6 +36,20 @@ def float_dtype(x):
     return _FLOAT64
 
 
+def refuse_narrow_integers(x):
+    """Refuse a gradient for an integer array narrower than 64 bits: it was computed in that dtype.
+
+    NumPy keeps ``int8`` arithmetic in ``int8`` (``y * 100`` wraps round) and takes
+    ``np.sin`` of it in ``float16``, so the derivative srcgrad wrote out would be
+    wrong or imprecise; SPEC's float64 gradient of an integer array needs 64-bit input.
+    """
+    rounded = f"; np.sin of it is float{16 * x.dtype.itemsize}" if x.dtype.itemsize < 4 else ""
+    raise TypeError(
+        f"cannot differentiate with respect to an array of dtype {x.dtype}: its derivative is computed in "
+        f"{x.dtype} arithmetic, where products wrap round{rounded}\n"
+        f"Fix: pass it as x.astype(np.float64) (or np.int64)")
+
+
 def real_for(g, x):
     """``g``, a gradient of ``x``, as real as ``x``: its real part when ``x`` is real (see docs/complex.md).
 
@@ -287,6 +301,8 @@ def to_user(g, x):
     if isinstance(x, np.ndarray):
         if g is None:
             return np.zeros(x.shape, float_dtype(x))
+        if x.dtype.kind in "iu" and x.dtype.itemsize < 8 and np.any(g):  # (an index's gradient is zeros)
+            refuse_narrow_integers(x)
         out = np.asarray(real_for(g, x), dtype=float_dtype(x)).reshape(x.shape)
         # (a broadcast view, as the gradient of a sum can be, is read-only: users may write into theirs)
         return out if out.flags.writeable else out.copy()
@@ -294,6 +310,8 @@ def to_user(g, x):
         if g is None:
             return 0.0
         if isinstance(x, np.generic):
+            if x.dtype.kind in "iu" and x.dtype.itemsize < 8 and g != 0:
+                refuse_narrow_integers(x)
             return float_dtype(x).type(real_for(g, x))
         return complex(g) if isinstance(x, complex) else float(np.real(g))
     if _is_namedtuple(x):  # (a namedtuple of gradients, its fields by position)
