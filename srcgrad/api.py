@@ -39,6 +39,8 @@ def _seed(y, f):
         if np.issubdtype(y.dtype, np.inexact):
             return np.ones((), y.dtype)[()]
         return 1.0
+    if isinstance(y, np.ndarray) and y.size == 1:  # (as PyTorch and autograd accept: SPEC)
+        return np.ones(y.shape, y.dtype if y.dtype.kind in "fc" else np.float64)
     shape = getattr(y, "shape", None)
     what = f"an array of shape {shape}" if shape is not None else f"a {type(y).__name__}"
     fn, _ = unwrap_callable(f)

@@ -68,6 +68,8 @@ def seed(y):
     """The cotangent 1 of a scalar output, in its dtype."""
     if isinstance(y, (np.ndarray, np.generic)) and np.ndim(y) == 0 and np.issubdtype(y.dtype, np.inexact):
         return np.ones((), y.dtype)[()]
+    if isinstance(y, np.ndarray) and y.size == 1:  # (as PyTorch and autograd accept: SPEC)
+        return np.ones(y.shape, y.dtype if y.dtype.kind in "fc" else np.float64)
     if np.ndim(y) != 0:
         raise NonScalarOutputError(
             f"gradient needs a function that returns a scalar, but it returned shape {np.shape(y)}",

@@ -336,11 +336,15 @@ def test_spectral_norm_is_differentiated_twice(m):
     check_gradient(m.d_spectral_norm, a, rtol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason="#16 other: SPEC accepts a size-1 array as gradient's scalar output "
-                                       "('as PyTorch and autograd accept'); srcgrad raises NonScalarOutputError")
 def test_gradient_of_a_size_1_array(m):
+    # (SPEC: gradient accepts a size-1 array as its scalar output, as PyTorch and autograd do)
     (g,) = srcgrad.gradient(m.doubled, np.array([1.5]))
     np.testing.assert_allclose(g, [2.0])
+    y, (g,) = srcgrad.withgradient(m.doubled, np.array([[1.5]]))
+    assert y.shape == (1, 1) and g.shape == (1, 1) and g[0, 0] == 2.0
+    np.testing.assert_allclose(srcgrad.hessian(lambda x: m.doubled(x) ** 2, np.array([1.5])), [[8.0]])
+    with pytest.raises(ValueError, match="shape \\(2,\\)"):
+        srcgrad.gradient(m.doubled, np.array([1.5, 2.0]))
 
 
 def expand_then_second_name(x0):
