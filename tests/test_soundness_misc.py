@@ -271,3 +271,56 @@ def test_int64_arrays_get_float64_gradients_and_narrow_labels_pass():
 
     gw, glabels = srcgrad.gradient(nll, np.ones((2, 2)), labels)
     assert np.array_equal(gw, [[0.0, -1.0], [-1.0, 0.0]]) and np.array_equal(glabels, [0.0, 0.0])
+
+
+# ---------------------------------------------------------------- array rules chosen by name
+
+class Temperature:
+    """A user's class with a field and a method named like an array's (``.T``, ``.sum()``)."""
+
+    def __init__(self, T):
+        self.T = T
+
+    def sum(self):
+        return self.T * 2.0
+
+
+def field_named_T(x, box):
+    return np.sum(box.T * x)
+
+
+def method_named_sum(x, box):
+    return box.sum() * x
+
+
+def built_inside(x):
+    box = Temperature(x * 3.0)
+    return box.T * 2.0
+
+
+def arrays_by_name(x, W):
+    return (x @ W.T).sum() + W.mean() + (x * 2.0).reshape(-1).sum()
+
+
+@pytest.mark.parametrize("f, args", [
+    (field_named_T, (1.5, Temperature(np.array([1.0, 2.0])))),
+    (method_named_sum, (1.5, Temperature(2.0))),
+    (built_inside, (1.5,)),
+])
+def test_a_users_field_or_method_named_like_an_arrays_is_refused_not_given_the_array_rule(f, args):
+    """``box.T`` ran the user's field, and srcgrad gave it the transpose's gradient: zeros, or an
+    internal IndexError. Now the array rule is applied only to arrays and numbers; anything else is
+    refused at the user's line."""
+    with pytest.raises(srcgrad.errors.UnsupportedSyntaxError, match=r"where box is a Temperature") as info:
+        srcgrad.gradient(f, *args)
+    assert "test_soundness_misc.py" in str(info.value) and "a name NumPy's arrays do not have" in str(info.value)
+
+
+def test_array_rules_by_name_on_arrays_are_unchanged_in_both_modes():
+    x, W = np.arange(6.0).reshape(2, 3) / 7, np.arange(12.0).reshape(4, 3) / 5
+    gx, gW = check_gradient(arrays_by_name, x, W)  # (against central differences)
+    value, tangent = srcgrad.jvp(arrays_by_name, (x, W), (x, W))
+    assert value == arrays_by_name(x, W)
+    assert tangent == pytest.approx(np.sum(gx * x) + np.sum(gW * W), rel=1e-9)
+    # Only W, whose kind is not known, is checked, once; what NumPy made is known to be an array.
+    assert srcgrad.adjoint_source(arrays_by_name).count("expect_numeric") == 1

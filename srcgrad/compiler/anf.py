@@ -33,6 +33,7 @@ from ..errors import UnsupportedSyntaxError
 from . import build
 from .aliasing import rewrite_writes
 from .jumps import lower_jumps
+from .receivers import check_receivers
 from .names import temp_base
 
 __all__ = ["normalise"]
@@ -58,6 +59,7 @@ def normalise(parsed, scope, namer, returns_self=False) -> gast.FunctionDef:
         body.append(_line(gast.Return(value=build.const(None)), fdef.lineno))
     fdef.body = body
     fdef.decorator_list = []
+    check_receivers(parsed, scope, fdef)
     return fdef
 
 

@@ -106,13 +106,14 @@ RUNTIME = {
     "check_unshared": structure.check_unshared,
     "is_array": structure.is_array,
     "refuse_array_method": structure.refuse_array_method,
+    "expect_numeric": structure.expect_numeric,
     "refuse_unless_number": structure.refuse_unless_number,
     "refuse_container_method": structure.refuse_container_method,
     "check_callee_writes": structure.check_callee_writes,
 }
 #: The runtime helpers that only ask a question about values (aliasing.py's): they pass no gradient.
 _RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number",
-                      "refuse_container_method", "check_callee_writes"}
+                      "refuse_container_method", "check_callee_writes", "expect_numeric"}
 
 
 class Transformed:

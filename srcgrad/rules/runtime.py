@@ -193,7 +193,7 @@ def super_rule(dy, y, cls, obj):
 
 nograd(new_tape)
 for _question in (structure.viewed, structure.check_unshared, structure.is_array, structure.refuse_array_method,
-                  structure.refuse_unless_number, structure.refuse_container_method,
+                  structure.expect_numeric, structure.refuse_unless_number, structure.refuse_container_method,
                   structure.check_callee_writes):  # aliasing.py's questions, asked again at higher order
     nograd(_question)
 

@@ -450,6 +450,27 @@ def is_array(x) -> bool:
     return isinstance(x, np.ndarray)
 
 
+def expect_numeric(x, name, attr, filename, lineno) -> None:
+    """Raise unless ``x`` (the user's ``name``) is a NumPy array or a number: ``name.attr`` is
+    differentiated by NumPy's rule for it. (A list's, dict's or set's ``copy`` is one too.)"""
+    if isinstance(x, _NUMERIC) or attr == "copy" and isinstance(x, (list, dict, set)):
+        return
+    from ..errors import UnsupportedSyntaxError
+
+    kind = type(x).__name__
+    called = attr not in ("T", "real", "imag")
+    own = "method" if called else "field"
+    raise UnsupportedSyntaxError(
+        f"{name}.{attr}{'()' if called else ''} where {name} is a {kind}: srcgrad differentiates "
+        f".{attr} with NumPy's rule for arrays and numbers, which would give a wrong gradient for the "
+        f"{kind}'s own {own}", filename=filename, lineno=lineno,
+        fix=f"give the {kind}'s {own} a name NumPy's arrays do not have (not {attr!r}), so that srcgrad "
+            f"differentiates it through its source")
+
+
+_NUMERIC = (np.ndarray, np.generic, int, float, complex)
+
+
 def refuse_array_method(x, method, fix, filename, lineno) -> None:
     """Raise for an array method that writes in place and that srcgrad does not rewrite."""
     if isinstance(x, np.ndarray):
