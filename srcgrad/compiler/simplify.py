@@ -692,6 +692,9 @@ class _Tidy(gast.NodeTransformer):
                 factors.append(n)
 
         flatten(node)
+        if not gradient and len(factors) > 2 and not any(isinstance(f, gast.Name) and f.id in self.adjoints
+                                                          for f in factors):
+            return node  # a value's product keeps its order: (W * (2.5 * v)) rounds as the user's code does
         coefficient = 1
         rest = []
         for f in factors:

@@ -318,9 +318,6 @@ def test_write_through_a_view(m):
 
 # ------------------------------------------------------------------ other
 
-@pytest.mark.xfail(strict=True, reason="#16 other (forward mode emitter): v = s.copy(); v *= 2.5; np.sum(W * v) "
-                                       "is emitted as np.sum(2.5 * W * v), which rounds differently: jvp's value is "
-                                       "not the plain value (off by an ulp in about a third of random inputs)")
 def test_forward_value_of_an_augmented_product_is_the_plain_value(m):
     for seed in range(20):
         x = np.random.default_rng(seed).standard_normal((3, 4))
