@@ -1334,13 +1334,17 @@ class _Reverse:
                 out.append(build.assign(dv, e))
                 current = MAYBE
             else:
-                out.append(build.assign(dv, self.accumulated(var, e)))
+                out.append(build.assign(dv, self.accumulated(var, e, sure=False)))
         state[var] = current
 
-    def accumulated(self, var, e):
-        """``d<var> + e`` where ``d<var>`` may be None: inline for a scalar, else ``accum``."""
+    def accumulated(self, var, e, sure=True):
+        """``d<var> + e`` where ``d<var>`` may be None: inline for a scalar, else ``accum``.
+
+        ``sure``: ``e`` is a gradient, never None (an unsure one, such as the part of ``max(a, b)``
+        that did not win, goes through ``accum``, which adds None as nothing).
+        """
         dv = self.namer.adjoint(var)
-        if self.shape_of(build.name(var)) == "()" and isinstance(e, (gast.Name, gast.BinOp, gast.UnaryOp)):
+        if sure and self.shape_of(build.name(var)) == "()" and isinstance(e, (gast.Name, gast.BinOp, gast.UnaryOp)):
             return gast.IfExp(test=gast.Compare(left=build.name(dv), ops=[gast.Is()], comparators=[build.const(None)]),
                               body=e, orelse=gast.BinOp(left=build.name(dv), op=gast.Add(), right=copy.deepcopy(e)))
         return build.call(self.runtime("accum"), build.name(dv), e)

@@ -154,6 +154,8 @@ def item(v, index):
         return v.get(index)
     if isinstance(index, str) and _is_namedtuple(v):  # (a namedtuple's tangent read by field name)
         return getattr(v, index)
+    if type(index) is tuple and not index and isinstance(v, (float, complex, int)):
+        return v  # a 0-d array's gradient held as a number: g[()] is all of it
     return v[index]
 
 
