@@ -502,7 +502,8 @@ def extremum_of_tangent(dargs, y, a, *rest, key=None, default=None):
 def sorted_tangent(dargs, y, xs, key=None, reverse=False):
     """The tangents follow their elements into sorted order."""
     order = sorted(range(len(xs)), key=(lambda i: key(xs[i])) if key else (lambda i: xs[i]), reverse=reverse)
-    return [runtime_forward.or_zero(dargs[0][i], xs[i]) for i in order]
+    tangents = dargs[0] if dargs[0] is not None else [None] * len(xs)  # (None: xs carries no gradient)
+    return [runtime_forward.or_zero(tangents[i], xs[i]) for i in order]
 
 
 def inv_tangent(dargs, y, a):

@@ -444,24 +444,34 @@ def _einsum_parts(subscripts, count):
 
 def einsum_grad(dy, subscripts, operands, i):
     """The gradient of ``np.einsum(subscripts, *operands)`` with respect to operand ``i``."""
-    inputs, output = _einsum_parts(subscripts, len(operands))
+    spec, others, kept_shape = einsum_grad_plan(subscripts, tuple(np.shape(op) for op in operands), i)
+    if len(others) == 1:
+        summed = contract(spec, dy, operands[others[0]])
+    else:  # (optimize: a contraction order and BLAS where they help; the plain loop is up to 20x slower here)
+        summed = np.einsum(spec, dy, *[operands[j] for j in others], optimize=True)
+    shape = np.shape(operands[i])
+    if kept_shape is None and np.shape(summed) == shape:
+        return summed
+    # Along axes summed within this operand alone the gradient is constant.
+    return np.broadcast_to(np.reshape(summed, kept_shape if kept_shape is not None else shape), shape)
+
+
+@nograd
+def einsum_grad_plan(subscripts, shapes, i):
+    """What :func:`einsum_grad` contracts, from the subscripts alone (text, so differentiated never):
+    the spec of ``dy`` with the other operands, their positions, and the shape the result has before
+    it is spread over the axes summed within operand ``i`` alone (``None``: there are none)."""
+    inputs, output = _einsum_parts(subscripts, len(shapes))
     target = inputs[i]
     if len(set(target)) != len(target):
         raise NoRuleError("srcgrad's einsum rule does not handle a repeated index in one operand",
                           fix="take the diagonal first with np.diagonal, then use einsum")
-    others = [(s, op) for j, (s, op) in enumerate(zip(inputs, operands)) if j != i]
-    available = set(output).union(*[set(s) for s, _ in others])
+    others = [j for j in range(len(shapes)) if j != i]
+    available = set(output).union(*[set(inputs[j]) for j in others])
     kept = "".join(c for c in target if c in available)
-    spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
-    if len(others) == 1:
-        summed = contract(spec, dy, others[0][1])
-    else:  # (optimize: a contraction order and BLAS where they help; the plain loop is up to 20x slower here)
-        summed = np.einsum(spec, dy, *[op for _, op in others], optimize=True)
-    shape = np.shape(operands[i])
-    if kept == target and np.shape(summed) == shape:
-        return summed
-    # Along axes summed within this operand alone (not in ``kept``) the gradient is constant.
-    return np.broadcast_to(np.reshape(summed, [n if c in kept else 1 for c, n in zip(target, shape)]), shape)
+    spec = ",".join([output] + [inputs[j] for j in others]) + "->" + kept
+    kept_shape = None if kept == target else [n if c in kept else 1 for c, n in zip(target, shapes[i])]
+    return spec, others, kept_shape
 
 
 def contract(spec, a, b):

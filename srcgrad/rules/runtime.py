@@ -148,7 +148,7 @@ def keep_unless_dict(v, xs):
     return None if isinstance(xs, dict) else v
 
 
-@rule(as_sequence)
+@rule(as_sequence, structured=True)  # (a list, a string, a dict's keys: not surely numeric)
 def as_sequence_rule(dy, y, xs):
     return (keep_unless_dict(dy, xs),)
 

@@ -249,8 +249,6 @@ def test_logsumexp_with_weights_in_a_list_is_differentiated_twice(m):
 
 # ------------------------------------------------------------------ modes
 
-@pytest.mark.xfail(strict=True, reason="#16 modes: forward over reverse through sorted's tangent is a "
-                                       "TypeError in srcgrad/compiler/forward.py (sorted_tangent of a None tangent)")
 def test_forward_over_reverse_through_sorted(m):
     # d/da of sorted([a, b])[0] * a = 2a for a < b, so its jvp along (1, 0) is 2.
     _, dy = srcgrad.jvp(m.d_sorted_first, (0.3, 0.7), (1.0, 0.0))
@@ -262,8 +260,6 @@ def test_forward_over_reverse_through_tensordot(m):
     assert dy == pytest.approx(2 * np.sum(m.V * X))
 
 
-@pytest.mark.xfail(strict=True, reason="#16 modes: forward over reverse of einsum (and einsum_by_matmul): the rule "
-                                       "calls str.replace, 'forward mode cannot call <built-in method replace ...>'")
 def test_forward_over_reverse_through_einsum(m):
     _, dy = srcgrad.jvp(m.d_einsum_square, (X,), (X,))
     assert dy == pytest.approx(2 * np.sum(m.V * X))

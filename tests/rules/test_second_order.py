@@ -51,11 +51,7 @@ def test_reverse_over_reverse(spec, case, tmp_path_factory):
 
 #: Forward over reverse that fails today, pinned (strict) until the fix lands; minimal repros of
 #: each are in tests/property/test_found.py.
-FORWARD_OVER_REVERSE_FAILS = {
-    "sorted-a,b,c[float,float,float]": "sorted_tangent of a None tangent is a TypeError",
-    "np.einsum-ij,jk->ik[3x4,4x2]": "einsum's rule calls str.replace, which forward mode cannot call",
-    "srcgrad.rules.numpy.einsum_by_matmul-kij,nkj->nki[3x5x5,20x3x5]": "the same str.replace as einsum",
-}
+FORWARD_OVER_REVERSE_FAILS: dict = {}
 
 
 def _known(found):
