@@ -324,3 +324,91 @@ def test_array_rules_by_name_on_arrays_are_unchanged_in_both_modes():
     assert tangent == pytest.approx(np.sum(gx * x) + np.sum(gW * W), rel=1e-9)
     # Only W, whose kind is not known, is checked, once; what NumPy made is known to be an array.
     assert srcgrad.adjoint_source(arrays_by_name).count("expect_numeric") == 1
+
+
+# ---------------------------------------------------------------- forward mode crashes
+
+def dict_comprehension(x):
+    d = {k: v * x for k, v in {"a": 1.0, "b": 2.0}.items()}
+    return d["a"] + d["b"] * x
+
+
+cubed = lambda x: x ** 3  # noqa: E731
+
+
+def through_a_lambda_rule(x):
+    return cubed(x) * 2.0
+
+
+def test_a_dict_comprehension_in_forward_mode():
+    """Its tangent is built item by item into the zero tangent of {}, which was None (a TypeError)."""
+    assert srcgrad.jvp(dict_comprehension, (1.5,), (1.0,)) == pytest.approx((1.5 + 2 * 1.5 ** 2, 1.0 + 4 * 1.5))
+    assert srcgrad.gradient(dict_comprehension, 1.5) == pytest.approx((1.0 + 4 * 1.5,))
+
+
+def test_a_rule_written_as_a_lambda_in_forward_mode():
+    """Forward mode injected the rule under its name, '<lambda>': generated code did not compile."""
+    from srcgrad.rules import registry
+
+    srcgrad.defrule(cubed)(lambda dy, y, x: (3 * x ** 2 * dy,))
+    try:
+        assert srcgrad.jvp(through_a_lambda_rule, (2.0,), (1.0,)) == pytest.approx((16.0, 24.0))
+        assert srcgrad.gradient(through_a_lambda_rule, 2.0) == pytest.approx((24.0,))
+    finally:
+        registry.rules.pop(cubed, None)
+        registry._changed(cubed)
+
+
+# ---------------------------------------------------------------- a loop over an attribute's .items()
+
+class Weighted:
+    def __init__(self):
+        self.W = {"a": np.array([1.0, 2.0]), "b": np.array([3.0])}
+
+    def __call__(self, x):
+        s = 0.0
+        for k, v in self.W.items():
+            s = s + np.sum(v * x)
+        return s
+
+
+class Pairs:
+    """A user's class with its own items(): not a dict, so the loop is refused, not read as one."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def items(self):
+        return [("a", self.v)]
+
+
+class HoldsPairs:
+    def __init__(self, v):
+        self.W = Pairs(v)
+
+    def __call__(self, x):
+        s = 0.0
+        for k, v in self.W.items():
+            s = s + v * x
+        return s
+
+
+def call_model(m, x):
+    return m(x)
+
+
+def test_a_loop_over_an_attributes_items_in_every_mode():
+    """It was a NoRuleError for dict.items; now a dict held in a field is walked like a local one."""
+    m = Weighted()
+    dm, dx = srcgrad.gradient(call_model, m, 2.0)
+    assert dx == pytest.approx(6.0)
+    np.testing.assert_allclose(dm["W"]["a"], [2.0, 2.0])
+    np.testing.assert_allclose(dm["W"]["b"], [2.0])
+    assert srcgrad.jvp(call_model, (m, 2.0), (None, 1.0)) == pytest.approx((12.0, 6.0))
+    assert srcgrad.hessian(lambda x: call_model(m, x) ** 2, 2.0) == pytest.approx(2 * 6.0 ** 2)
+
+
+def test_a_loop_over_the_items_of_a_users_class_is_refused():
+    with pytest.raises(srcgrad.errors.UnsupportedSyntaxError, match=r"\.items\(\) of a Pairs") as info:
+        srcgrad.gradient(call_model, HoldsPairs(2.0), 1.5)
+    assert "test_soundness_misc.py" in str(info.value)

@@ -293,6 +293,13 @@ class _Normaliser:
         # (through d[key], so a gradient reaches the values: a view itself cannot be indexed)
         if isinstance(d, (gast.Dict, gast.DictComp)) or (isinstance(d, gast.Name) and isinstance(self.scope.resolve(d), dict)):
             return self.atom(d, out, base="d"), expr.func.attr
+        if isinstance(d, gast.Attribute) and not self.scope.is_static_path(d):
+            # self.W.items(): a dict, checked at run time (a user's class with its own items() is refused)
+            held = self.atom(d, out, base="d")
+            out.append(self.mark(build.expr_stmt(runtime_call(
+                "expect_dict", held, build.const(expr.func.attr), build.const(self.parsed.filename),
+                build.const(self.line)))))
+            return held, expr.func.attr
         return None
 
     def callee(self, expr):

@@ -44,7 +44,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import keyword
 import operator
+import re
 import types
 
 import gast
@@ -107,13 +109,14 @@ RUNTIME = {
     "is_array": structure.is_array,
     "refuse_array_method": structure.refuse_array_method,
     "expect_numeric": structure.expect_numeric,
+    "expect_dict": structure.expect_dict,
     "refuse_unless_number": structure.refuse_unless_number,
     "refuse_container_method": structure.refuse_container_method,
     "check_callee_writes": structure.check_callee_writes,
 }
 #: The runtime helpers that only ask a question about values (aliasing.py's): they pass no gradient.
 _RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number",
-                      "refuse_container_method", "check_callee_writes", "expect_numeric"}
+                      "refuse_container_method", "check_callee_writes", "expect_numeric", "expect_dict"}
 
 
 class Transformed:
@@ -242,6 +245,8 @@ class _Reverse:
     # ------------------------------------------------------------ helpers
     def inject(self, name: str, value) -> str:
         """Make ``value`` visible to generated code under ``name`` (renamed on a clash)."""
+        if not name.isidentifier() or keyword.iskeyword(name):  # a rule written as a lambda: '<lambda>'
+            name = re.sub(r"\W+", "_", name).strip("_") + "_fn"
         if self.inject_names.get(id(value)) is not None and self.injected.get(self.inject_names[id(value)]) is value:
             return self.inject_names[id(value)]
         candidate = name

@@ -192,9 +192,10 @@ def super_rule(dy, y, cls, obj):
 
 
 nograd(new_tape)
+# The normaliser's run-time questions, asked again at higher order: they pass no gradient.
 for _question in (structure.viewed, structure.check_unshared, structure.is_array, structure.refuse_array_method,
-                  structure.expect_numeric, structure.refuse_unless_number, structure.refuse_container_method,
-                  structure.check_callee_writes):  # aliasing.py's questions, asked again at higher order
+                  structure.refuse_unless_number, structure.refuse_container_method, structure.check_callee_writes,
+                  structure.expect_numeric, structure.expect_dict):
     nograd(_question)
 
 

@@ -35,6 +35,8 @@ def zero_tangent(x):
         return tuple(zero_tangent(v) for v in x)
     if isinstance(x, list):
         return [zero_tangent(v) for v in x]
+    if isinstance(x, dict):  # (a dict built item by item: its tangent is built alongside)
+        return {k: zero_tangent(v) for k, v in x.items()}
     return None
 
 

@@ -473,6 +473,14 @@ def expect_numeric(x, name, attr, filename, lineno) -> None:
 _NUMERIC = (np.ndarray, np.generic, int, float, complex)
 
 
+def expect_dict(x, method, filename, lineno) -> None:
+    """Raise unless ``x`` is a dict: ``for k, v in x.items()`` is walked as a dict's keys and values."""
+    if not isinstance(x, dict):
+        raise _refused(f"a loop over .{method}() of a {type(x).__name__} (srcgrad follows .{method}() of a "
+                       f"dict only)", filename, lineno, f"loop over a dict, or over a list of the "
+                                                        f"{type(x).__name__}'s items")
+
+
 def refuse_array_method(x, method, fix, filename, lineno) -> None:
     """Raise for an array method that writes in place and that srcgrad does not rewrite."""
     if isinstance(x, np.ndarray):
