@@ -412,3 +412,32 @@ def test_a_loop_over_the_items_of_a_users_class_is_refused():
     with pytest.raises(srcgrad.errors.UnsupportedSyntaxError, match=r"\.items\(\) of a Pairs") as info:
         srcgrad.gradient(call_model, HoldsPairs(2.0), 1.5)
     assert "test_soundness_misc.py" in str(info.value)
+
+
+# ---------------------------------------------------------------- indexing into a user's container
+
+def first_layer_by_index(m, x):
+    return np.sum(m[0].W ** 2) + np.sum(m(x))
+
+
+def first_layer_by_field(m, x):
+    return np.sum(m.layers[0].W ** 2) + np.sum(m(x))
+
+
+def test_indexing_into_a_chain_goes_through_its_getitem_in_both_modes():
+    """m[0] ran Chain.__getitem__; reverse mode was an internal TypeError and forward mode gave the
+    layer a zero tangent (a silent wrong jvp). Both now follow the method's source."""
+    from srcgrad import models
+
+    m = models.Chain(models.Dense(3, 2), models.Dense(2, 1))
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    by_index = srcgrad.gradient(first_layer_by_index, m, x)
+    by_field = srcgrad.gradient(first_layer_by_field, m, x)
+    for layer, expected in zip(by_index[0]["layers"], by_field[0]["layers"]):
+        np.testing.assert_allclose(layer["W"], expected["W"], rtol=1e-12)
+        np.testing.assert_allclose(layer["b"], expected["b"], rtol=1e-12)
+    np.testing.assert_allclose(by_index[1], by_field[1], rtol=1e-12)
+    tangent = {"layers": [{"W": np.ones((2, 3)), "b": np.zeros(2)}, {"W": np.zeros((1, 2)), "b": np.zeros(1)}]}
+    value, dy = srcgrad.jvp(first_layer_by_index, (m, x), (tangent, np.zeros_like(x)))
+    assert value == first_layer_by_index(m, x)
+    assert dy == pytest.approx(np.sum(by_field[0]["layers"][0]["W"]), rel=1e-12)

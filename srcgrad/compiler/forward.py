@@ -223,7 +223,8 @@ class _Forward(_Reverse):
             base = self.d(op.operands[0])
             index = _index_value(op.index)
             part = gast.Subscript(value=base, slice=copy.deepcopy(op.index), ctx=gast.Load()) \
-                if op.operands[0].id in self.numeric else build.call(self.runtime("item"), base, index)
+                if op.operands[0].id in self.numeric else \
+                build.call(self.runtime_f("index_tangent"), base, build.name(op.operands[0].id), index)
             return [build.assign(self.tangent_name(t), self.coerce(part, t))]
         if op.kind == "attr":
             part = build.call(self.runtime("item"), self.d(op.operands[0]), build.const(op.attr))

@@ -27,6 +27,7 @@ from ..errors import NoRuleError, origin_of
 from ..rules import registry
 from .accumulate import accum, unbroadcast
 from .located import call_site, callable_name
+from . import structure
 from .structure import is_numeric, item, zero_like
 
 __all__ = ["pullback", "pullback_wrt", "direct", "DirectCall", "Back", "Layout", "arrange", "traced_as", "mutate"]
@@ -689,3 +690,12 @@ def _construct(cls, args, kwargs):
     entry = adjoint_of(init, constructor=True)
     obj, back = entry.call(init, cls.__new__(cls), args, kwargs)
     return obj, ConstructBack(back)
+
+
+def _user_index_grad(dy, x, idx):
+    """The gradient of ``x[idx]`` through the ``__getitem__`` of ``x``'s class (``m[0]`` of a Chain)."""
+    _, back = pullback(structure.own_getitem(x), x, idx)
+    return back(dy)[1]
+
+
+structure.user_index_grad = _user_index_grad

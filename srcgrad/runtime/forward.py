@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import NoRuleError
 from ..rules import registry
-from .structure import float_dtype, is_numeric
+from .structure import float_dtype, is_numeric, item, own_getitem
 
 __all__ = ["zero_tangent", "or_zero", "spread_to", "cell_tangents", "struct_tangent", "tangent_call",
            "unreduce_like", "diagonal_tangent", "transposed_tangent", "rule_tangent"]
@@ -102,6 +102,15 @@ def _nondiff_method(fn):
     if not isinstance(fn, types.BuiltinMethodType) or owner is None or isinstance(owner, types.ModuleType):
         return False
     return registry.is_nondiff(getattr(type(owner), getattr(fn, "__name__", ""), None))
+
+
+def index_tangent(d, x, index):
+    """The tangent of ``x[index]`` from ``x``'s tangent ``d``: through the ``__getitem__`` of ``x``'s
+    class where it has its own (``m[0]`` of a Chain), else the same item of ``d``."""
+    getitem = own_getitem(x)
+    if getitem is not None:
+        return tangent_call(getitem, None, (x, index), (d, None))[1]
+    return item(d, index)
 
 
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):

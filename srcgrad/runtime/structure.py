@@ -114,7 +114,21 @@ def index_grad(dy, x, idx):
         return _same_kind(grads, x)
     if isinstance(x, dict):
         return {idx: dy}
+    if own_getitem(x) is not None and user_index_grad is not None:
+        return user_index_grad(dy, x, idx)
     raise TypeError(f"srcgrad cannot differentiate indexing into {type(x).__name__} objects")
+
+
+def own_getitem(x):
+    """The ``__getitem__`` of ``x``'s class when it is written in Python (a Chain's), else None."""
+    getitem = getattr(type(x), "__getitem__", None)
+    return getitem if isinstance(getitem, types.FunctionType) else None
+
+
+#: ``user_index_grad(dy, x, idx)``: the gradient of ``x[idx]`` for an object whose class has its own
+#: ``__getitem__``, through that method's source. The calling layer sets it (it compiles the method);
+#: run-time helpers import nothing above them.
+user_index_grad = None
 
 
 def index_add(dx, dy, x, idx):
