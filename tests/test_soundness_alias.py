@@ -870,3 +870,38 @@ def test_aliasing_patterns_follow_python_or_are_refused():
         assert tangent == pytest.approx(np.sum(want), rel=1e-5, abs=1e-6)
 
     check()
+
+
+def evens(v):
+    return v[::2]
+
+
+def odds(v):
+    return v[1::2]
+
+
+def write_into_evens_read_odds(x):
+    y = x * 1.0
+    a = evens(y)
+    b = odds(y)
+    a *= 3.0
+    return np.sum(a) + np.sum(b * b)
+
+
+def write_into_evens_read_all(x):
+    y = x * 1.0
+    a = evens(y)
+    b = y[:]
+    a *= 3.0
+    return np.sum(a) + np.sum(b * b)
+
+
+def test_interleaved_slices_that_share_no_element_are_not_refused():
+    """np.may_share_memory says yes for x[::2] and x[1::2]; the write is refused only where the
+    arrays really share memory (np.shares_memory), so this one runs, and is right."""
+    x = np.arange(6.0)
+    value, (g,) = srcgrad.withgradient(write_into_evens_read_odds, x)
+    assert value == write_into_evens_read_odds(x)
+    np.testing.assert_allclose(g, numerical_gradient(write_into_evens_read_odds, [x], 0), rtol=1e-6)
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="shares memory"):
+        srcgrad.gradient(write_into_evens_read_all, x)

@@ -415,10 +415,21 @@ def _cell_full(cell) -> bool:
 def _shared(x, other) -> bool:
     """Whether changing ``x`` in place would change what ``other`` holds."""
     if isinstance(x, np.ndarray):
-        return any(isinstance(o, np.ndarray) and np.may_share_memory(x, o) for o in _reachable(other))
+        return any(isinstance(o, np.ndarray) and _overlap(x, o) for o in _reachable(other))
     if not _mutable(x):
         return False
     return any(o is x for o in _reachable(other))
+
+
+def _overlap(x, o) -> bool:
+    """Whether arrays ``x`` and ``o`` share memory: exactly (``x[::2]`` and ``x[1::2]`` do not), and
+    True where deciding it would take too long (then a write is refused, never lost)."""
+    if not np.may_share_memory(x, o):
+        return False
+    try:
+        return np.shares_memory(x, o, max_work=10_000)
+    except np.exceptions.TooHardError:
+        return True
 
 
 def _refused(what, filename, lineno, fix):
