@@ -33,13 +33,14 @@ import types
 
 import numpy as np
 
-from .errors import NonScalarOutputError, NoRuleError, origin_of
+from .errors import NonScalarOutputError, NoRuleError, UnsupportedSyntaxError, origin_of
 from .rules import registry
 from .rules.registry import defrule, nograd
 from .rules.runtime import spread
-from .runtime.dispatch import ConstantBack, RuleBack, TracedBack, back_traced_as, rule_grads
+from .runtime.dispatch import ConstantBack, RuleBack, TracedBack, back_traced_as, mutate, rule_grads
 from .runtime.dispatch import pullback as runtime_pullback
 from .runtime.accumulate import accum
+from .runtime.located import call_site
 from .runtime.structure import index_grad, item, real_for, to_user, zero_like
 
 __all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed", "user_pullback", "withgradient",
@@ -145,6 +146,12 @@ def plan(fn, args):
 
     fn = stand_in_for(fn)
     refuse_untraced_back(fn)
+    if fn is mutate:
+        filename, lineno, context = call_site()
+        raise UnsupportedSyntaxError(
+            f"a second derivative through a method called for its effect on its object (a.add(v)) is not "
+            f"supported yet{context}", filename=filename, lineno=lineno,
+            fix="have the method return the new value and assign it (a = a.added(v)), or take one derivative")
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
     if rule is not None:  # a NumPy function with a rule, passed as a value (pullback(np.sin, x))
         return None, rule.reverse, "rule", rule.broadcast and len(args) > 1, False, None, ()

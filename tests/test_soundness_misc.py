@@ -441,3 +441,61 @@ def test_indexing_into_a_chain_goes_through_its_getitem_in_both_modes():
     value, dy = srcgrad.jvp(first_layer_by_index, (m, x), (tangent, np.zeros_like(x)))
     assert value == first_layer_by_index(m, x)
     assert dy == pytest.approx(np.sum(by_field[0]["layers"][0]["W"]), rel=1e-12)
+
+
+# ---------------------------------------------------------------- objects changed in forward mode
+
+class Affine:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def __call__(self, x):
+        return np.tanh(self.W @ x + self.b)
+
+
+class Total:
+    def __init__(self):
+        self.total = 0.0
+
+    def add(self, v):
+        self.total = self.total + v
+
+
+AFFINE_W = np.array([[0.2, -0.1, 0.4], [0.3, 0.5, -0.2]])
+
+
+def field_set_from_the_input(x):
+    layer = Affine(AFFINE_W, np.zeros(2))
+    layer.b = layer.b + x[:2]
+    return np.sum(layer(x))
+
+
+def added_by_a_method(x):
+    t = Total()
+    for v in x:
+        t.add(v * v)
+    return t.total
+
+
+def test_a_field_set_in_forward_mode_carries_its_tangent():
+    """layer.b = layer.b + x[:2] rebinds no name: forward mode dropped the field's tangent, so jvp and
+    hessian (forward over reverse) were silently wrong."""
+    x = np.array([0.35, 0.7, 0.15])
+    (g,) = check_gradient(field_set_from_the_input, x)
+    t = np.array([0.3, -0.5, 0.8])
+    value, dy = srcgrad.jvp(field_set_from_the_input, (x,), (t,))
+    assert value == field_set_from_the_input(x)
+    assert dy == pytest.approx(g @ t, rel=1e-10)
+    rows = [numerical_gradient(lambda z, i=i: srcgrad.gradient(field_set_from_the_input, z)[0][i], [x], 0)
+            for i in range(3)]
+    np.testing.assert_allclose(srcgrad.hessian(field_set_from_the_input, x), rows, rtol=1e-5, atol=1e-7)
+
+
+def test_a_method_changing_its_object_is_refused_in_forward_mode_and_at_second_order():
+    x = np.array([0.35, 0.7, 0.15])
+    assert srcgrad.gradient(added_by_a_method, x)[0] == pytest.approx(2 * x)
+    for run in (lambda: srcgrad.jvp(added_by_a_method, (x,), (x,)), lambda: srcgrad.hessian(added_by_a_method, x)):
+        with pytest.raises(srcgrad.UnsupportedSyntaxError, match="for its effect on its object") as info:
+            run()
+        assert "test_soundness_misc.py" in str(info.value)

@@ -199,16 +199,18 @@ class _Forward(_Reverse):
     def tangent_of(self, stmt):
         """The statements computing the tangents of what ``stmt`` assigns (a call replaces ``stmt``)."""
         op = self.ops.get(id(stmt))
-        targets = [t for t in _targets(stmt) if t in self.active]
-        if op is None or not targets:
-            return []
-        if op.kind == "setattr":
+        if op is not None and op.kind == "setattr":  # obj.a = v rebinds no name (_targets has none): obj changes
             base, value = op.callee.id, op.operands[0]
+            if base not in self.active:
+                return []
             dvalue = self.d(value) or build.const(None)
             new = build.call(self.runtime("with_item"), build.call(self.runtime_f("struct_tangent"),
                                                                       build.name(self.tangent_name(base))),
                              build.const(op.attr), dvalue)
             return [build.assign(self.tangent_name(base), new)]
+        targets = [t for t in _targets(stmt) if t in self.active]
+        if op is None or not targets:
+            return []
         t = targets[0]
         if op.kind == "inactive" or not self.any_active(op):
             return [build.assign(self.tangent_name(t), self.zero(t))] if op.kind != "unpack" else [

@@ -15,8 +15,9 @@ import weakref
 
 import numpy as np
 
-from ..errors import NoRuleError
+from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
+from .located import call_site
 from .structure import float_dtype, is_numeric, item, own_getitem
 
 __all__ = ["zero_tangent", "or_zero", "spread_to", "cell_tangents", "struct_tangent", "tangent_call",
@@ -116,8 +117,15 @@ def index_tangent(d, x, index):
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     """``(fn(*args), its tangent)`` given the arguments' tangents ``dargs``."""
     from ..compiler.cache import tangent_of
-    from .dispatch import is_constant_method, no_rule_error, refuse_nested_keywords, refuse_untraced_back, stand_in_for
+    from .dispatch import (is_constant_method, mutate, no_rule_error, refuse_nested_keywords, refuse_untraced_back,
+                           stand_in_for)
 
+    if fn is mutate:  # (reached through the generated backward, forward over reverse)
+        filename, lineno, context = call_site()
+        raise UnsupportedSyntaxError(
+            f"forward mode does not follow a method called for its effect on its object (a.add(v)) yet{context}",
+            filename=filename, lineno=lineno,
+            fix="use reverse mode (srcgrad.gradient), or have the method return the new value and assign it")
     kwargs = dict(keywords)
     if kwargs:
         refuse_nested_keywords(fn, args, kwargs)
