@@ -270,6 +270,27 @@ def test_a_notebook_cell_run_again_does_not_grow_the_cache(monkeypatch):
     linecache.cache.pop(filename, None)
 
 
+def cubes_through_a_pullback(x):
+    y, back = srcgrad.pullback(lambda z: z ** 3, x)
+    return back(1.0)[0] * x
+
+
+def test_a_closure_outliving_its_evicted_generated_function_can_be_differentiated(monkeypatch):
+    """A generated function's source went when the function did, though a closure it made (the
+    ``back`` of a pullback, its code from the same file) was still alive: differentiating that
+    closure later was a SourceNotFoundError naming srcgrad's own generated file. The source now
+    stays while any of the file's code objects does."""
+    monkeypatch.setattr(cache, "MAX_CODES", 2)
+    srcgrad.clear_cache()
+    _, back = srcgrad.pullback(lambda z: np.sin(z) * z, 0.7)
+    for k in range(6):  # (evicts the entries the pullback made; only back keeps their code alive)
+        assert srcgrad.gradient(lambda x, k=k: x ** 2 * k, 1.0) == (2.0 * k,)
+    gc.collect()
+    # back(dy)[0] as a function of dy is linear: its derivative is the first derivative itself
+    assert srcgrad.derivative(lambda dy: back(dy)[0], 1.0) == pytest.approx(np.cos(0.7) * 0.7 + np.sin(0.7))
+    assert srcgrad.hessian(cubes_through_a_pullback, 0.5) == pytest.approx(18 * 0.5)  # (3 x ** 3)
+
+
 def test_an_evicted_function_is_compiled_again_and_right(monkeypatch):
     monkeypatch.setattr(cache, "MAX_CODES", 4)
     srcgrad.clear_cache()

@@ -16,6 +16,7 @@ import inspect
 import linecache
 import sys
 import threading
+import types
 import weakref
 
 from .. import errors
@@ -129,11 +130,39 @@ def _forget(code_id) -> None:
                         generated.extend(twin.twins)
                 for fn in generated:
                     if fn is not None:
-                        weakref.finalize(fn, _drop_source, fn.__code__.co_filename)
+                        _keep_source_while_alive(fn.__code__)
                 entry = entry.other
     for table in (dispatch.direct, dispatch.direct_loops):
         for key in [k for k in table if k[0] == code_id]:
             del table[key]
+
+
+#: Generated file -> how many of its code objects are still alive (see _keep_source_while_alive).
+_alive_codes: dict = {}
+
+
+def _keep_source_while_alive(code) -> None:
+    """Forget the source of ``code``'s generated file once none of its code objects is left.
+
+    Not when the function goes: a closure it made (a pullback's ``back``) has code of its own, from
+    the same file, and may be differentiated later, which reads the source again.
+    """
+    codes = [code]
+    for c in codes:
+        codes.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    filename = code.co_filename
+    _alive_codes[filename] = _alive_codes.get(filename, 0) + len(codes)
+    for c in codes:
+        weakref.finalize(c, _one_code_gone, filename)
+
+
+def _one_code_gone(filename) -> None:
+    left = _alive_codes.get(filename, 0) - 1
+    if left > 0:
+        _alive_codes[filename] = left
+    else:
+        _alive_codes.pop(filename, None)
+        _drop_source(filename)
 
 
 def _drop_source(filename) -> None:
