@@ -164,6 +164,11 @@ def plan(fn, args):
         entry, callee, bound, how = adjoint_of(fn.__func__), fn.__func__, fn.__self__, "bound"
     elif isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and not isinstance(fn, type):
         entry, callee, bound, how = adjoint_of(type(fn).__call__), type(fn).__call__, fn, "object"
+    elif isinstance(fn, type):
+        raise NoRuleError(
+            f"srcgrad cannot yet take a higher-order derivative through making a {fn.__qualname__} object "
+            "inside the differentiated function",
+            fix=f"make the {fn.__qualname__} outside and pass it in as an argument, or take one derivative")
     else:
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
         raise NoRuleError(
@@ -300,8 +305,8 @@ def make_back_rule(dy, y, backward, saved, args, layout, has_self):
 
 
 def bound_object(method):
-    """The object a bound method is bound to."""
-    return method.__self__
+    """The object a bound method is bound to (applied to its tangent too: None for a class's method)."""
+    return None if method is None else method.__self__
 
 
 @defrule(bound_object, broadcast=False, _builtin=True)

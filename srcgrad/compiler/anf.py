@@ -59,7 +59,7 @@ def normalise(parsed, scope, namer, returns_self=False) -> gast.FunctionDef:
         body.append(_line(gast.Return(value=build.const(None)), fdef.lineno))
     fdef.body = body
     fdef.decorator_list = []
-    check_receivers(parsed, scope, fdef)
+    check_receivers(parsed, scope, namer, fdef)
     return fdef
 
 
@@ -154,6 +154,17 @@ class _Normaliser:
                                f"'{_text(s.value.func.value)}')",
                             "work on a local copy and assign it back: items = self.items; "
                             "items.append(v); self.items = items")
+            parent = self.parent_method_for_effect(s.value)
+            if parent is not None:
+                # super().__init__(w) sets self's fields: self = mutate(self, (Child, "__init__"), w)
+                call, cls_name = s.value, parent
+                args = [self.atom(a, out) for a in call.args]
+                me = self.scope.params[0]
+                name = gast.Tuple(elts=[build.name(cls_name), build.const(call.func.attr)], ctx=gast.Load())
+                value = runtime_call("mutate", self.load(build.name(me)), name, *args)
+                value.keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, out)) for k in call.keywords]
+                out.append(self.mark(build.assign(self.bind_name(me), value)))
+                return out
             if self.is_method_for_effect(s.value):
                 # c.add(x) may change c: c = mutate(c, "add", x), differentiated through the method.
                 call = s.value
@@ -349,6 +360,25 @@ class _Normaliser:
                 and call.func.attr not in _CONTAINER_MUTATORS
                 and all(k.arg is not None for k in call.keywords)
                 and not any(isinstance(a, gast.Starred) for a in call.args))
+
+    def parent_method_for_effect(self, call):
+        """The class's name for ``super().m(...)`` (or ``super(C, self).m(...)``) used as a statement in
+        a method of class ``C`` at module level, else None."""
+        import builtins
+
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
+                and isinstance(call.func.value, gast.Call) and isinstance(call.func.value.func, gast.Name)
+                and self.scope.resolve(call.func.value.func) is builtins.super and self.scope.params
+                and all(k.arg is not None for k in call.keywords)
+                and not any(isinstance(a, gast.Starred) for a in call.args)):
+            return None
+        parts = [p for p in self.scope.fn.__qualname__.split(".") if p != "<locals>"]
+        given = call.func.value.args
+        if len(parts) != 2 or given and not (
+                len(given) == 2 and isinstance(given[0], gast.Name) and given[0].id == parts[0]
+                and isinstance(given[1], gast.Name) and given[1].id == self.scope.params[0]):
+            return None
+        return parts[0]
 
     def is_list_growth(self, call):
         """``xs.append(v)`` or ``xs.extend(vs)`` on a local list: a new list, functionally."""

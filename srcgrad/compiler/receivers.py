@@ -15,9 +15,22 @@ attribute or calls an array method by name either has a receiver that is
 surely a NumPy array or number (a NumPy call's result, arithmetic on one, a
 constant, or a name already checked and never assigned again), or comes
 right after the check of its receiver.
+
+A field read ``p.w`` is differentiated as a field too: its gradient is
+``{"w": dw}``, the object's. Where ``w`` is a *property* of ``p``'s class,
+Python runs the property's getter instead, and that gradient would be
+lost. Where the class is known now (``self`` in a method, an object made
+in the function), such a read becomes a call of the getter,
+``getter = property_getter(p, "w"); w = getter(p)``, differentiated
+through its source. Where it is not, ``expect_field(p, "p", "w", ...)``
+refuses a property, or any other descriptor written in Python, at the
+user's line.
 """
 
 from __future__ import annotations
+
+import inspect
+import types
 
 import gast
 import numpy as np
@@ -34,17 +47,20 @@ _LIST_MAKERS = (np.ndarray.tolist,)
 _SELF_CHECKING = {"real", "imag"}
 
 
-def check_receivers(parsed, scope, fdef) -> None:
-    """Put ``expect_numeric`` checks into ``fdef``'s A-normal body (in place), as the module says."""
+def check_receivers(parsed, scope, namer, fdef) -> None:
+    """Put the checks into ``fdef``'s A-normal body (in place), and read known properties through
+    their getters, as the module says."""
     if scope.generated:
         return  # srcgrad's own code (a backward being differentiated) uses array rules on arrays only
     counts = _assignment_counts(fdef)
-    _Receivers(parsed, scope, counts).block(fdef.body, set())
+    _Receivers(parsed, scope, namer, counts).block(fdef.body, set())
 
 
 class _Receivers:
-    def __init__(self, parsed, scope, counts):
-        self.parsed, self.scope, self.counts = parsed, scope, counts
+    def __init__(self, parsed, scope, namer, counts):
+        self.parsed, self.scope, self.namer, self.counts = parsed, scope, namer, counts
+        #: name -> the class it was made from in this function (p = P(x))
+        self.made: dict = {}
 
     def block(self, stmts, known) -> None:
         known = set(known)
@@ -55,10 +71,18 @@ class _Receivers:
                 out.append(self.check(s, receiver, what))
                 if self.counts.get(receiver, 0) <= 1 and self.assigned_before(receiver):
                     known.add(receiver)
+            field = self.field_read(s)
+            if field is not None and field[0] not in known:
+                out.extend(self.field_check(s, *field))
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list) and not isinstance(s, gast.FunctionDef):
                     self.block(getattr(s, field), known)
             out.append(s)
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                    and isinstance(s.value, gast.Call) and self.scope.is_static_path(s.value.func):
+                made = self.scope.resolve(s.value.func)
+                if isinstance(made, type) and made.__module__ not in ("builtins", "numpy"):
+                    self.made[s.targets[0].id] = made
             if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
                 name = s.targets[0].id
                 if self.counts.get(name, 0) == 1 and self.surely_numeric(s.value, known):
@@ -85,16 +109,51 @@ class _Receivers:
             return None, None  # np.sum(...) is NumPy's function, not a method of an array named np
         return receiver.id, value.attr
 
+    def field_read(self, s):
+        """``(obj, "attr")`` when ``s`` is ``t = obj.attr`` read as an object's field."""
+        value = s.value if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
+        if not (isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name)) \
+                or self.scope.is_static_path(value) or value.attr in registry.attribute_rules \
+                or value.attr in registry.nondiff_attributes or value.attr in registry.method_rules:
+            return None
+        return value.value.id, value.attr
+
+    def field_check(self, s, obj, attr):
+        """The statements that make ``t = obj.attr`` right where ``attr`` may be a property."""
+        cls = self.known_class(obj)
+        if cls is None:
+            line = getattr(s, "_srcgrad_line", None) or getattr(s, "lineno", None)
+            return [self.question(s, "expect_field", build.name(obj), build.const(obj), build.const(attr),
+                                  build.const(self.parsed.filename), build.const(line))]
+        found = inspect.getattr_static(cls, attr, None)
+        if isinstance(found, property) and isinstance(found.fget, types.FunctionType):
+            getter = self.namer.fresh(f"get_{attr}")
+            self.scope.locals.add(getter)
+            fetch = build.assign(getter, _question_call("property_getter", build.name(obj), build.const(attr)))
+            s.value = gast.Call(func=build.name(getter), args=[build.name(obj)], keywords=[])
+            return [_placed(fetch, s)]
+        return []
+
+    def known_class(self, obj):
+        """The class of ``obj`` where it is known before the call: ``self`` in a method of a class
+        at module level, or an object the function makes (``p = P(x)``, assigned once)."""
+        params = self.scope.params
+        if params and obj == params[0]:
+            parts = [p for p in self.scope.fn.__qualname__.split(".") if p != "<locals>"]
+            cls = self.scope.fn.__globals__.get(parts[0]) if len(parts) == 2 else None
+            if isinstance(cls, type) and not _is_static(self.scope.fn, cls, parts[1]):
+                return cls
+            return None
+        made = self.made.get(obj)
+        return made if self.counts.get(obj, 0) == 1 else None
+
+    def question(self, s, helper, *args):
+        return _placed(build.expr_stmt(_question_call(helper, *args)), s)
+
     def check(self, s, receiver, what):
         line = getattr(s, "_srcgrad_line", None) or getattr(s, "lineno", None)
-        call = build.call("expect_numeric", build.name(receiver), build.const(receiver), build.const(what),
-                          build.const(self.parsed.filename), build.const(line))
-        call.func._srcgrad_runtime = "expect_numeric"  # (as anf.runtime_call marks srcgrad's helpers)
-        check = build.expr_stmt(call)
-        for field in ("lineno", "col_offset", "_srcgrad_line"):
-            if hasattr(s, field):
-                setattr(check, field, getattr(s, field))
-        return check
+        return self.question(s, "expect_numeric", build.name(receiver), build.const(receiver), build.const(what),
+                             build.const(self.parsed.filename), build.const(line))
 
     def surely_numeric(self, value, known) -> bool:
         """Whether ``value`` is surely a NumPy array or number: a NumPy call, or arithmetic on one."""
@@ -116,6 +175,25 @@ class _Receivers:
             if isinstance(func, gast.Attribute) and func.attr in registry.method_rules and func.attr != "copy":
                 return self.surely_numeric(func.value, known)
         return False
+
+
+def _question_call(helper, *args):
+    call = build.call(helper, *args)
+    call.func._srcgrad_runtime = helper  # (as anf.runtime_call marks srcgrad's helpers)
+    return call
+
+
+def _placed(node, like):
+    """``node`` at ``like``'s line (for messages and the backward's comments)."""
+    for field in ("lineno", "col_offset", "_srcgrad_line"):
+        if hasattr(like, field):
+            setattr(node, field, getattr(like, field))
+    return node
+
+
+def _is_static(fn, cls, name) -> bool:
+    """Whether ``fn`` is ``cls``'s static or class method ``name`` (its first parameter is no instance)."""
+    return isinstance(cls.__dict__.get(name), (staticmethod, classmethod))
 
 
 def _is_numpy_function(target) -> bool:

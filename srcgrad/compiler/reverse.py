@@ -110,13 +110,16 @@ RUNTIME = {
     "refuse_array_method": structure.refuse_array_method,
     "expect_numeric": structure.expect_numeric,
     "expect_dict": structure.expect_dict,
+    "expect_field": structure.expect_field,
+    "property_getter": structure.property_getter,
     "refuse_unless_number": structure.refuse_unless_number,
     "refuse_container_method": structure.refuse_container_method,
     "check_callee_writes": structure.check_callee_writes,
 }
 #: The runtime helpers that only ask a question about values (aliasing.py's): they pass no gradient.
 _RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number",
-                      "refuse_container_method", "check_callee_writes", "expect_numeric", "expect_dict"}
+                      "refuse_container_method", "check_callee_writes", "expect_numeric", "expect_dict",
+                      "expect_field", "property_getter"}
 
 
 class Transformed:

@@ -195,7 +195,8 @@ nograd(new_tape)
 # The normaliser's run-time questions, asked again at higher order: they pass no gradient.
 for _question in (structure.viewed, structure.check_unshared, structure.is_array, structure.refuse_array_method,
                   structure.refuse_unless_number, structure.refuse_container_method, structure.check_callee_writes,
-                  structure.expect_numeric, structure.expect_dict):
+                  structure.expect_numeric, structure.expect_dict, structure.expect_field,
+                  structure.property_getter):
     nograd(_question)
 
 

@@ -637,18 +637,24 @@ def mutate(obj, name, *args, **kwargs):
 
     Differentiated code calls this for a method call used as a statement,
     so the method is differentiated as if it ended with ``return self`` and
-    the object's gradient flows through the change it made.
+    the object's gradient flows through the change it made. ``name`` is
+    ``(cls, name)`` for ``super(cls, obj).name(*args)`` (a parent's
+    ``__init__`` setting the object's fields).
     """
-    getattr(obj, name)(*args, **kwargs)
+    _bound(obj, name)(*args, **kwargs)
     return obj
+
+
+def _bound(obj, name):
+    return getattr(obj, name) if isinstance(name, str) else getattr(super(name[0], obj), name[1])
 
 
 def _mutate(obj, name, args, kwargs):
     from ..compiler.cache import adjoint_of
 
-    method = getattr(type(obj), name, None)
+    method = getattr(type(obj), name, None) if isinstance(name, str) else getattr(_bound(obj, name), "__func__", None)
     if not isinstance(method, types.FunctionType):
-        getattr(obj, name)(*args, **kwargs)  # a builtin method: run it, no gradient through the change
+        _bound(obj, name)(*args, **kwargs)  # a builtin method: run it, no gradient through the change
         return obj, ConstantBack(3 + len(args) + len(kwargs))
     entry = adjoint_of(method, constructor=True)
     changed, back = entry.call(method, obj, args, kwargs)  # (a copy, if the method changed an attribute)

@@ -498,6 +498,36 @@ def expect_numeric(x, name, attr, filename, lineno) -> None:
 _NUMERIC = (np.ndarray, np.generic, int, float, complex)
 
 
+def expect_field(x, name, attr, filename, lineno) -> None:
+    """Raise where ``x.attr`` is not a field: a property (or other descriptor written in Python) of
+    ``x``'s class runs code whose gradient a field's ``{attr: d}`` would lose."""
+    found = _class_attribute(type(x), attr)
+    if found is None or not (isinstance(found, property) or isinstance(getattr(type(found), "__get__", None),
+                                                                         types.FunctionType)):
+        return
+    from ..errors import UnsupportedSyntaxError
+
+    kind = type(x).__name__
+    raise UnsupportedSyntaxError(
+        f"{name}.{attr} where {attr} is a property of {kind}: srcgrad cannot see {name}'s class when it "
+        f"compiles this function, so it would differentiate {name}.{attr} as a plain field",
+        filename=filename, lineno=lineno,
+        fix=f"read it inside a method of {kind} (self.{attr}), where srcgrad follows the property's "
+            f"source, or call a method instead of the property")
+
+
+def property_getter(x, attr):
+    """The getter of the property ``attr`` of ``x``'s class (``x.attr`` is a call of it)."""
+    return _class_attribute(type(x), attr).fget
+
+
+def _class_attribute(cls, attr):
+    for klass in cls.__mro__:
+        if attr in klass.__dict__:
+            return klass.__dict__[attr]
+    return None
+
+
 def expect_dict(x, method, filename, lineno) -> None:
     """Raise unless ``x`` is a dict: ``for k, v in x.items()`` is walked as a dict's keys and values."""
     if not isinstance(x, dict):

@@ -447,9 +447,16 @@ class WithProperty:
     def make(cls, w):
         return cls(w)
 
+    def scaled(self, x):
+        return self.w2 * x  # (a property read on self: srcgrad knows the class, and follows the getter)
+
 
 def property_and_static_methods(p, x):
-    return p.w2 * x + WithProperty.sq(x) + WithProperty.make(x).w * p.w
+    return p.scaled(x) + WithProperty.sq(x) + WithProperty.make(x).w * p.w
+
+
+def property_of_an_argument(p, x):
+    return p.w2 * x
 
 
 def closures_made_in_a_loop(x, w):
@@ -518,6 +525,14 @@ CASES = [
 def test_object_program(fn, inputs, wrt):
     for args in inputs:
         check_program(fn, *args, wrt=wrt)
+
+
+def test_a_property_read_where_the_class_is_unknown_is_refused():
+    """p.w2 on an argument: srcgrad cannot tell a property from a field when it compiles, and a
+    property's gradient resolved later (through the getter, at the backward) is wrong once the
+    fields change, so it is refused at the user's line; the same read inside a method works."""
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="p.w2 where w2 is a property of WithProperty"):
+        srcgrad.gradient(property_of_an_argument, WithProperty(1.5), 0.5)
 
 
 def test_seed_affine_structural_gradient():
