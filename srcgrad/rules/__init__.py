@@ -4,11 +4,11 @@
 - :mod:`.builtins` — ``abs``, ``min``, ``max``, ``sum``, ``float``, ``pow``, and what passes no gradient;
 - :mod:`.math` — the ``math`` module;
 - :mod:`.numpy` — NumPy functions, array methods and properties;
-- :mod:`.scipy` — ``scipy.special``, loaded when a SciPy function is first met;
+- :mod:`.scipy` — ``scipy.special``, registered once the program has imported it;
 - :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 
-from . import builtins, math, numpy, operators, runtime  # noqa: F401
+from . import builtins, math, numpy, operators, runtime, scipy  # noqa: F401
 from .registry import defrule, nograd
 
 __all__ = ["defrule", "nograd"]

@@ -128,7 +128,7 @@ def defrule(primal, *, broadcast: bool = True, elementwise: bool = False, scalar
     """
 
     def register(reverse):
-        _run_deferred()
+        load_optional_rules()
         with _lock:
             rules[_key(primal)] = Rule(primal, reverse, broadcast=broadcast, builtin=_builtin,
                                        elementwise=elementwise or (broadcast and _builtin), scalar=scalar,
@@ -147,7 +147,7 @@ def defmethod(name: str, *, broadcast: bool = False):
     """
 
     def register(reverse):
-        _run_deferred()
+        load_optional_rules()
         with _lock:
             method_rules[name] = Rule(name, reverse, broadcast=broadcast, builtin=True)
             _changed(name)
@@ -160,7 +160,7 @@ def defattribute(name: str):
     """Register a rule for the NumPy array property ``name`` (``x.T``)."""
 
     def register(reverse):
-        _run_deferred()
+        load_optional_rules()
         with _lock:
             attribute_rules[name] = Rule(name, reverse, broadcast=False, builtin=True)
             _changed(name)
@@ -174,27 +174,12 @@ def nograd(fn):
 
     Works as a decorator too, and returns ``fn`` unchanged.
     """
-    _run_deferred()
+    load_optional_rules()
     with _lock:
         nondiff.add(_key(fn))
         rules.pop(_key(fn), None)
         _changed(fn)
     return fn
-
-
-_optional_loaded = False
-
-
-def load_optional_rules() -> None:
-    """Register the rules for optional libraries (SciPy), which ``import srcgrad`` skips."""
-    global _optional_loaded
-    if not _optional_loaded:
-        _optional_loaded = True
-        from . import scipy  # noqa: F401
-
-
-def _from_optional_library(fn) -> bool:
-    return (getattr(fn, "__module__", None) or "").startswith("scipy") and not _optional_loaded
 
 
 #: module name -> registrations waiting for it to be imported (see when_imported).
@@ -216,9 +201,16 @@ def when_imported(module: str, register: Callable[[], None]) -> None:
             _deferred.setdefault(module, []).append(register)
 
 
-def _run_deferred() -> None:
-    if _deferred:
+#: How many modules were imported when the waiting registrations were last looked at.
+_modules_seen = 0
+
+
+def load_optional_rules() -> None:
+    """Register the rules waiting for modules imported since (SciPy's, numpy.random's); lookups do this first."""
+    global _modules_seen
+    if _deferred and len(sys.modules) != _modules_seen:
         with _lock:
+            _modules_seen = len(sys.modules)
             for module in [m for m in _deferred if m in sys.modules]:
                 for register in _deferred.pop(module):
                     register()
@@ -227,22 +219,17 @@ def _run_deferred() -> None:
 def lookup(fn) -> Rule | None:
     """The rule registered for ``fn``, or ``None``."""
     if _deferred:
-        _run_deferred()
+        load_optional_rules()
     try:
         found = rules.get(fn)
     except TypeError:
         found = rules.get(("id", id(fn)))
-    if found is None and _from_optional_library(fn):
-        load_optional_rules()
-        return lookup(fn)
     return found
 
 
 def is_nondiff(fn) -> bool:
     """True when ``fn`` was declared non-differentiable."""
     if _deferred:
-        _run_deferred()
-    if _from_optional_library(fn):
         load_optional_rules()
     try:
         return fn in nondiff

@@ -1,64 +1,75 @@
-"""Rules for ``scipy.special``, loaded the first time a SciPy function is looked up.
+"""Rules for ``scipy.special``, registered once the program has imported it.
 
-SciPy is optional and slow to import, so ``import srcgrad`` does not
-import it; :func:`srcgrad.rules.registry.lookup` loads this module when it
-meets a function from SciPy.
+SciPy is optional and slow to import, so ``import srcgrad`` does not import
+it: this module only asks the registry (:func:`~.registry.when_imported`)
+to register the rows below before its first use after ``scipy.special`` is
+imported. A program can only hold a SciPy function once it is, so every
+SciPy function finds its rule, whichever is met first.
 """
 
 import functools
+import sys
 
 import numpy as np
 
-from . import registry
 from .numpy import logsumexp_grad, logsumexp_weight_grad, unreduce
-from .registry import defrule
+from .registry import defrule, lookup, when_imported
 
 rule = functools.partial(defrule, _builtin=True)
 unary = functools.partial(defrule, _builtin=True, broadcast=False, elementwise=True)
 shaped = functools.partial(defrule, _builtin=True, broadcast=False)
 
+#: ``scipy.special``, once imported (the rules below read it, as generated code that inlines them does).
+_special = None
 
-try:  # pragma: no cover - depends on the environment
-    import scipy.special as _special
-except ImportError:  # pragma: no cover
-    _special = None
 
-if _special is not None:
+def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
+    return (logsumexp_grad(dy, y, a, axis, b, keepdims), None, logsumexp_weight_grad(dy, y, a, axis, b, keepdims))
 
-    @shaped(_special.logsumexp)
-    def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
-        return (logsumexp_grad(dy, y, a, axis, b, keepdims), None, logsumexp_weight_grad(dy, y, a, axis, b, keepdims))
 
-    def logsumexp_tangent(dargs, y, a, axis=None, b=None, keepdims=False):
-        """The forward rule: ``sum(b exp(a - y) da) + sum(exp(a - y) db)`` over the reduced axes."""
-        da, db = dargs[0], dargs[2] if len(dargs) > 2 else None
-        softmax = np.exp(a - unreduce(y, a, axis, keepdims))
-        total = np.zeros(np.shape(y))
-        if da is not None:
-            total = total + np.sum((1 if b is None else b) * softmax * da, axis=axis, keepdims=keepdims)
-        if db is not None:
-            total = total + np.sum(softmax * db, axis=axis, keepdims=keepdims)
-        return total
+def logsumexp_tangent(dargs, y, a, axis=None, b=None, keepdims=False):
+    """The forward rule: ``sum(b exp(a - y) da) + sum(exp(a - y) db)`` over the reduced axes."""
+    da, db = dargs[0], dargs[2] if len(dargs) > 2 else None
+    softmax = np.exp(a - unreduce(y, a, axis, keepdims))
+    total = np.zeros(np.shape(y))
+    if da is not None:
+        total = total + np.sum((1 if b is None else b) * softmax * da, axis=axis, keepdims=keepdims)
+    if db is not None:
+        total = total + np.sum(softmax * db, axis=axis, keepdims=keepdims)
+    return total
 
-    registry.lookup(_special.logsumexp).forward = logsumexp_tangent
 
-    @unary(_special.expit)
-    def expit(dy, y, x):
-        return (dy * y * (1 - y),)
+def expit(dy, y, x):
+    return (dy * y * (1 - y),)
 
-    @unary(_special.erf)
-    def erf(dy, y, x):
-        return (dy * 2 / np.sqrt(np.pi) * np.exp(-x ** 2),)
 
-    @unary(_special.gammaln)
-    def gammaln(dy, y, x):
-        return (dy * _special.digamma(x),)
+def erf(dy, y, x):
+    return (dy * 2 / np.sqrt(np.pi) * np.exp(-x ** 2),)
 
-    @unary(_special.digamma)
-    def digamma(dy, y, x):
-        return (dy * _special.polygamma(1, x),)
 
-    @rule(_special.polygamma)
-    def polygamma(dy, y, n, x):
-        return (None, dy * _special.polygamma(n + 1, x))
+def gammaln(dy, y, x):
+    return (dy * _special.digamma(x),)
 
+
+def digamma(dy, y, x):
+    return (dy * _special.polygamma(1, x),)
+
+
+def polygamma(dy, y, n, x):
+    return (None, dy * _special.polygamma(n + 1, x))
+
+
+def _register():
+    """The table: each SciPy function and its rule."""
+    global _special
+    _special = sys.modules["scipy.special"]
+    shaped(_special.logsumexp)(logsumexp)
+    lookup(_special.logsumexp).forward = logsumexp_tangent
+    unary(_special.expit)(expit)
+    unary(_special.erf)(erf)
+    unary(_special.gammaln)(gammaln)
+    unary(_special.digamma)(digamma)
+    rule(_special.polygamma)(polygamma)
+
+
+when_imported("scipy.special", _register)
