@@ -689,3 +689,8 @@ def _construct(cls, args, kwargs):
     entry = adjoint_of(init, constructor=True)
     obj, back = entry.call(init, cls.__new__(cls), args, kwargs)
     return obj, ConstructBack(back)
+
+from ..compiler import provided  # noqa: E402  (until srcgrad/calls hands these over: see compiler/provided.py)
+
+provided.provide(pullback=pullback, pullback_wrt=pullback_wrt, mutate=mutate, carries_gradient=carries_gradient,
+                 stand_in_for=stand_in_for, traced_as_twin=traced_as_twin)
