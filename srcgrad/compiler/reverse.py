@@ -55,10 +55,10 @@ import numpy as np
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import numpy as numpy_rules
 from ..rules import registry
-from ..runtime import dispatch, structure, tape
+from ..runtime import structure, tape
 from ..runtime.accumulate import accum, unbroadcast
 from ..runtime.located import callable_name
-from . import build, idioms
+from . import build, idioms, provided
 from .inline import bind_arguments, substitute, template_of
 from .resolve import MISSING, is_constant_value, is_user_module
 
@@ -80,11 +80,9 @@ _BINOPS = {
 }
 _UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_, gast.Invert: operator.invert}
 
-#: Runtime helpers generated code may call, by the name it calls them.
+#: Runtime helpers generated code may call, by the name it calls them (with the calling layer's,
+#: :data:`PROVIDED`, which :func:`runtime_helper` reads from :mod:`.provided` when asked for).
 RUNTIME = {
-    "pullback": dispatch.pullback,
-    "pullback_wrt": dispatch.pullback_wrt,
-    "mutate": dispatch.mutate,
     "as_sequence": structure.as_sequence,
     "callee_grad": structure.callee_grad,
     "repeats_grad": structure.repeats_grad,
@@ -116,6 +114,15 @@ RUNTIME = {
     "refuse_container_method": structure.refuse_container_method,
     "check_callee_writes": structure.check_callee_writes,
 }
+#: The helpers generated code calls from the calling layer, read at compile time (see provided.py).
+PROVIDED = ("pullback", "pullback_wrt", "mutate")
+
+
+def runtime_helper(name: str):
+    """The runtime helper generated code calls ``name``."""
+    return getattr(provided, name) if name in PROVIDED else RUNTIME[name]
+
+
 #: The runtime helpers that only ask a question about values (aliasing.py's): they pass no gradient.
 _RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number",
                       "refuse_container_method", "check_callee_writes", "expect_numeric", "expect_dict",
@@ -278,7 +285,7 @@ class _Reverse:
             self.namer.taken.add(name)
 
     def runtime(self, name: str) -> gast.Name:
-        return build.name(self.inject(name, RUNTIME[name]))
+        return build.name(self.inject(name, runtime_helper(name)))
 
     def is_active_atom(self, atom) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.active
@@ -373,7 +380,7 @@ class _Reverse:
             return
         for node in build.walk(self.fdef):
             if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
-                    and self.scope.is_static_path(node) and dispatch.carries_gradient(self.scope.resolve(node)):
+                    and self.scope.is_static_path(node) and provided.carries_gradient(self.scope.resolve(node)):
                 root = node
                 while isinstance(root, gast.Attribute):
                     root = root.value
@@ -461,13 +468,13 @@ class _Reverse:
             self.sequences.add(stmt.targets[0].id)
         helper = getattr(call.func, "_srcgrad_runtime", None)
         if helper is not None:  # with_item, appended, mutate...: written by the normaliser
-            call.func.id = self.inject(helper, RUNTIME[helper])
+            call.func.id = self.inject(helper, runtime_helper(helper))
             if helper in _RUNTIME_QUESTIONS:
                 return _Op("inactive")
             if helper == "mutate":
                 return _Op("dynamic", operands=args, callee=call.func, callee_target=None,
                            keywords={k.arg: k.value for k in call.keywords})
-            return self.rule_op(stmt, registry.lookup(RUNTIME[helper]), args, {})
+            return self.rule_op(stmt, registry.lookup(runtime_helper(helper)), args, {})
         if sum(isinstance(a, gast.Starred) for a in args) > 1 or any(k.arg is None for k in call.keywords):
             raise UnsupportedSyntaxError(
                 "a call with more than one '*' argument, or with '**' keyword arguments",
@@ -478,7 +485,7 @@ class _Reverse:
         func = call.func
         if self.scope.is_static_path(func):
             target = self.scope.resolve(func)
-            if target in (dispatch.pullback, dispatch.pullback_wrt) and keywords:
+            if target in (provided.pullback, provided.pullback_wrt) and keywords:
                 self.error_keywords_at_higher_order(stmt)
             if target is not MISSING and not starred:
                 rule = self.lookup_rule(target)
@@ -568,7 +575,7 @@ class _Reverse:
             elif isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
                 helper = getattr(stmt.value.func, "_srcgrad_runtime", None)
                 if helper in _RUNTIME_QUESTIONS:  # a check aliasing.py asks for its effect: raising
-                    stmt.value.func.id = self.inject(helper, RUNTIME[helper])
+                    stmt.value.func.id = self.inject(helper, runtime_helper(helper))
         if self.fuses_idioms:  # patterns with a gradient of their own: their last statement's operation
             self.ops.update(idioms.fused_ops(body, self.scope.params, self.ops, _fused_op))
         self.mark_loops(body, None, set(self.scope.params))
@@ -1534,7 +1541,7 @@ class _Reverse:
         statically (a ``*args`` call; ``mutate``, which has its own layout).
         """
         if any(isinstance(a, gast.Starred) for a in op.operands) or op.callee_target is None \
-                and isinstance(op.callee, gast.Name) and self.injected.get(op.callee.id) is dispatch.mutate:
+                and isinstance(op.callee, gast.Name) and self.injected.get(op.callee.id) is provided.mutate:
             return None
         if isinstance(op.callee, gast.Attribute) and not self.scope.is_static_path(op.callee):
             callee = self.is_active_atom(op.callee.value)

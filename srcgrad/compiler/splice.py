@@ -41,8 +41,7 @@ import gast
 
 from ..errors import SrcgradError
 from ..rules import registry
-from ..runtime import dispatch
-from . import build
+from . import build, provided
 
 __all__ = ["splice", "Spliced"]
 
@@ -158,7 +157,7 @@ class _Splicer:
             return None  # a closure, *args, **kwargs, a generator or coroutine, keyword-only arguments
         if hasattr(fn, "__wrapped__") or fn.__module__.startswith("srcgrad.") \
                 or registry.lookup(fn) is not None or registry.is_nondiff(fn) \
-                or dispatch.stand_in_for(fn) is not fn:
+                or provided.stand_in_for(fn) is not fn:
             return None
         if any(isinstance(a, gast.Starred) for a in stmt.value.args):
             return None

@@ -705,3 +705,8 @@ def _user_index_grad(dy, x, idx):
 
 
 structure.user_index_grad = _user_index_grad
+
+from ..compiler import provided  # noqa: E402  (until srcgrad/calls hands these over: see compiler/provided.py)
+
+provided.provide(pullback=pullback, pullback_wrt=pullback_wrt, mutate=mutate, carries_gradient=carries_gradient,
+                 stand_in_for=stand_in_for, traced_as_twin=traced_as_twin)
