@@ -1,4 +1,4 @@
-"""Stage 4a, aliasing: writes in place made explicit, so every later pass may treat values as immutable.
+"""Stage 4, normalise, second part: aliasing: writes in place made explicit, so every later pass may treat values as immutable.
 
 The passes after this one read ``y[i] = v`` as ``y = with_item(y, i, v)`` and
 ``y *= 2`` as ``y = y * 2``: a new value under the old name. That is Python's
@@ -47,6 +47,7 @@ import numpy as np
 
 from ..errors import SrcgradError, UnsupportedSyntaxError
 from . import build
+from .normal import runtime_call
 
 __all__ = ["rewrite_writes", "helper_writes", "REFUSED_METHODS"]
 
@@ -567,7 +568,7 @@ class _Aliasing:
         unknown = [m for m in partners if m not in group]
         line = getattr(node, "lineno", None)
         if unknown:
-            check = _runtime("check_unshared", build.name(name),
+            check = runtime_call("check_unshared", build.name(name),
                              build.tuple_([build.name(m) for m in unknown]),
                              build.const(tuple(unknown)), build.const(name), build.const(self.parsed.filename),
                              build.const(line))
@@ -581,7 +582,7 @@ class _Aliasing:
                 c = self.namer.fresh("shares")
                 self.scope.locals.add(c)
                 conds[m] = c
-                out.append(_at(build.assign(c, _runtime(
+                out.append(_at(build.assign(c, runtime_call(
                     "viewed", build.name(m), build.name(root), build.const(m), build.const(self.parsed.filename),
                     build.const(line))), node))
             if name != root:
@@ -590,7 +591,7 @@ class _Aliasing:
                 # the number). Those are not rebuilt in that case: refuse when one of them would change.
                 between = [m for m in exact if m != root]
                 if between:
-                    check = _runtime("check_unshared", build.name(name), build.tuple_([build.name(m) for m in between]),
+                    check = runtime_call("check_unshared", build.name(name), build.tuple_([build.name(m) for m in between]),
                                      build.const(tuple(between)), build.const(name),
                                      build.const(self.parsed.filename), build.const(line))
                     guard = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=build.name(conds[name])),
@@ -600,7 +601,7 @@ class _Aliasing:
                 c = self.namer.fresh("in_place")
                 self.scope.locals.add(c)
                 conds[name] = c
-                out.append(_at(build.assign(c, _runtime(
+                out.append(_at(build.assign(c, runtime_call(
                     "viewed", build.name(name), build.name(name), build.const(name),
                     build.const(self.parsed.filename), build.const(line))), node))
             self.pending[id(node)] = (root, needed, conds)
@@ -721,7 +722,7 @@ class _Aliasing:
     def container_check(self, s, func):
         """Refuse, when it runs on a list, dict or set, a method that changes it in place (other than
         ``append`` and ``extend``, which srcgrad follows): its gradient would go to the wrong items."""
-        return _at(build.expr_stmt(_runtime(
+        return _at(build.expr_stmt(runtime_call(
             "refuse_container_method", build.name(func.value.id), build.const(func.attr),
             build.const(CONTAINER_FIXES[func.attr]), build.const(self.parsed.filename),
             build.const(getattr(s, "lineno", None)))), s)
@@ -729,7 +730,7 @@ class _Aliasing:
     def lower_method(self, s, call, func):
         receiver = func.value.id
         if func.attr in REFUSED_METHODS:
-            check = _runtime("refuse_array_method", build.name(receiver), build.const(func.attr),
+            check = runtime_call("refuse_array_method", build.name(receiver), build.const(func.attr),
                              build.const(REFUSED_METHODS[func.attr]), build.const(self.parsed.filename),
                              build.const(getattr(s, "lineno", None)))
             return [_at(build.expr_stmt(check), s), s]
@@ -740,18 +741,18 @@ class _Aliasing:
         else:
             if call.args or any(k.arg not in ("axis", "kind", "order", "stable") for k in call.keywords):
                 return [s]
-            new = _runtime("np_sort", build.name(receiver))
+            new = runtime_call("np_sort", build.name(receiver))
             new.keywords = list(call.keywords)
         store = gast.Subscript(value=build.name(receiver), slice=build.const(Ellipsis), ctx=gast.Store())
         write = _at(build.assign(store, new), s)
         orelse = [s]
         if func.attr == "sort":
-            orelse = [_at(build.expr_stmt(_runtime(
+            orelse = [_at(build.expr_stmt(runtime_call(
                 "refuse_container_method", build.name(receiver), build.const("sort"),
                 build.const("xs = sorted(xs)"), build.const(self.parsed.filename),
                 build.const(getattr(s, "lineno", None)))), s), s]
         # Only an array's fill and sort are NumPy's; a list's sort, or a user's class, runs as written.
-        test = _runtime("is_array", build.name(receiver))
+        test = runtime_call("is_array", build.name(receiver))
         s._srcgrad_lowered = True
         return [_at(gast.If(test=test, body=[write], orelse=orelse), s)]
 
@@ -836,7 +837,7 @@ class _Aliasing:
                     continue  # (x += 1 in the helper: asked at run time, which a lambda's call is not)
                 if kind == "augmented" and isinstance(arg, gast.Name):
                     # x += 1 changes an array or a list in place, and rebinds a number: ask at run time.
-                    out.append(_at(build.expr_stmt(_runtime(
+                    out.append(_at(build.expr_stmt(runtime_call(
                         "refuse_unless_number", build.name(arg.id), build.const(name), build.const(param),
                         build.const(where), build.const(self.parsed.filename), build.const(getattr(s, "lineno", None)))),
                         s))
@@ -864,7 +865,7 @@ class _Aliasing:
         keywords = {k.arg: k.value for k in call.keywords if isinstance(k.value, gast.Name) and seen_again(k.value)}
         if not any(args) and not keywords:
             return []
-        check = _runtime(
+        check = runtime_call(
             "check_callee_writes", build.name(receiver.id), build.const(attr),
             build.tuple_([build.name(a.id) if a is not None else build.const(None) for a in args]),
             build.tuple_([build.const(a.id if a is not None else None) for a in args]),
@@ -1115,12 +1116,6 @@ def _hashable(x) -> bool:
     except TypeError:
         return False
     return True
-
-
-def _runtime(helper, *args):
-    from .anf import runtime_call
-
-    return runtime_call(helper, *args)
 
 
 def _at(node, like):

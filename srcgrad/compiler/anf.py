@@ -1,4 +1,4 @@
-"""Stage 4, normalise: one operation per statement (A-normal form).
+"""Stage 4, normalise, last part: one operation per statement (A-normal form).
 
 After this pass the body holds only these statements, every operand being
 an *atom* (a name, a literal, or a static path such as ``np.pi``):
@@ -35,6 +35,7 @@ from .aliasing import rewrite_writes
 from .jumps import lower_jumps
 from .receivers import check_receivers
 from .names import temp_base
+from .normal import CONTAINER_MUTATORS, bound_names, runtime_call
 
 __all__ = ["normalise"]
 
@@ -61,13 +62,6 @@ def normalise(parsed, scope, namer, returns_self=False) -> gast.FunctionDef:
     fdef.decorator_list = []
     check_receivers(parsed, scope, namer, fdef)
     return fdef
-
-
-def runtime_call(helper: str, *args):
-    """A call to one of srcgrad's runtime helpers (``with_item``, ``appended``...)."""
-    call = build.call(helper, *args)
-    call.func._srcgrad_runtime = helper
-    return call
 
 
 def _line(node, lineno):
@@ -149,7 +143,7 @@ class _Normaliser:
                 out.append(self.mark(build.assign(self.bind_name(receiver.id), value)))
                 return out
             if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
-                    and s.value.func.attr in _CONTAINER_MUTATORS and isinstance(s.value.func.value, gast.Attribute):
+                    and s.value.func.attr in CONTAINER_MUTATORS and isinstance(s.value.func.value, gast.Attribute):
                 self.refuse(s, f"changing a list or dict held in an attribute ('.{s.value.func.attr}' on "
                                f"'{_text(s.value.func.value)}')",
                             "work on a local copy and assign it back: items = self.items; "
@@ -357,7 +351,7 @@ class _Normaliser:
         return (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
                 and isinstance(call.func.value, gast.Name) and call.func.value.id in self.scope.locals
                 and call.func.attr not in registry.method_rules and call.func.attr not in registry.nondiff_methods
-                and call.func.attr not in _CONTAINER_MUTATORS
+                and call.func.attr not in CONTAINER_MUTATORS
                 and all(k.arg is not None for k in call.keywords)
                 and not any(isinstance(a, gast.Starred) for a in call.args))
 
@@ -546,7 +540,7 @@ class _Normaliser:
     def closure(self, node):
         """A function made here: kept whole, reading the current names of what it captures."""
         node = build.copy_tree(node)
-        bound = _bound_names(node)
+        bound = bound_names(node)
         for inner in build.walk(node):
             if isinstance(inner, gast.Name) and isinstance(inner.ctx, gast.Load) and inner.id not in bound \
                     and inner.id in self.scope.locals:
@@ -702,28 +696,11 @@ class _Normaliser:
         return build.name(temp)
 
 
-#: Methods that change a list or dict in place.
-_CONTAINER_MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "sort",
-                       "reverse", "popitem"}
-
-
 def _text(node) -> str:
     """The source text of an expression, for messages."""
     import ast
 
     return ast.unparse(gast.gast_to_ast(node))
-
-
-def _bound_names(fn) -> set[str]:
-    """Names a nested function binds itself (parameters and, for a def, its own locals)."""
-    args = fn.args
-    names = {a.id for a in args.args + args.kwonlyargs + getattr(args, "posonlyargs", [])}
-    names |= {a.id for a in (args.vararg, args.kwarg) if a is not None}
-    if isinstance(fn, gast.FunctionDef):
-        for node in build.walk(gast.Module(body=fn.body, type_ignores=[])):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-                names.add(node.id)
-    return names
 
 
 def _is_plain(test) -> bool:

@@ -1,4 +1,4 @@
-"""Stage 7, emit: print the generated functions with ``ast.unparse`` and compile them.
+"""Stage 9, emit: print the generated functions with ``ast.unparse`` and compile them.
 
 After this pass we hold the readable source (forward, then backward, with
 a comment over each backward block naming the user's line) and the two

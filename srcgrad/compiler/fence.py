@@ -14,6 +14,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import build
+from .normal import CONTAINER_MUTATORS, bound_names
 
 __all__ = ["fence", "REFUSED"]
 
@@ -67,12 +68,10 @@ def _check_closure(parsed, node):
     for inner in build.walk(node):
         if isinstance(inner, (gast.Nonlocal, gast.Global)):
             _refuse(parsed, inner, "'nonlocal' or 'global' in a nested function", "return the value instead")
-    from .anf import _CONTAINER_MUTATORS, _bound_names
-
-    bound = _bound_names(node)
+    bound = bound_names(node)
     for inner in build.walk(node):
         if isinstance(inner, gast.Call) and isinstance(inner.func, gast.Attribute) \
-                and inner.func.attr in _CONTAINER_MUTATORS and isinstance(inner.func.value, gast.Name) \
+                and inner.func.attr in CONTAINER_MUTATORS and isinstance(inner.func.value, gast.Name) \
                 and inner.func.value.id not in bound:
             _refuse(parsed, inner, f"a nested function changing a list or dict it captured "
                                    f"('{inner.func.value.id}.{inner.func.attr}')",

@@ -1,4 +1,4 @@
-"""Stage 5 (forward mode): write the tangent function of a normalised function.
+"""Stage 6, transform (forward mode): write the tangent function of a normalised function.
 
 From ``def f(x): ...`` in A-normal form this pass writes::
 
@@ -53,7 +53,8 @@ from ..runtime import accumulate, dispatch, structure, tape
 from ..runtime import forward as runtime_forward
 from . import build
 from .inline import template_of
-from .reverse import _pure, _Reverse, _targets, _unstar
+from .activity import Activity
+from .classify import index_expr, pure, targets_of, unstar
 
 __all__ = ["tangent_transform", "forward_kind", "MULTILINEAR", "JOINTLY_LINEAR", "LINEAR_IN_FIRST", "FORWARD_RULES"]
 
@@ -108,7 +109,7 @@ def tangent_transform(parsed, scope, namer, fdef):
     return _Forward(parsed, scope, namer, fdef).run_forward()
 
 
-class _Forward(_Reverse):
+class _Forward(Activity):
     #: jvp differentiates with respect to the arguments; globals are constants.
     globals_are_constants = True
     #: A tangent is pushed through each statement as it is: no closed forms for the reverse pass's idioms.
@@ -199,7 +200,7 @@ class _Forward(_Reverse):
     def tangent_of(self, stmt):
         """The statements computing the tangents of what ``stmt`` assigns (a call replaces ``stmt``)."""
         op = self.ops.get(id(stmt))
-        if op is not None and op.kind == "setattr":  # obj.a = v rebinds no name (_targets has none): obj changes
+        if op is not None and op.kind == "setattr":  # obj.a = v rebinds no name (targets_of has none): obj changes
             base, value = op.callee.id, op.operands[0]
             if base not in self.active:
                 return []
@@ -208,7 +209,7 @@ class _Forward(_Reverse):
                                                                       build.name(self.tangent_name(base))),
                              build.const(op.attr), dvalue)
             return [build.assign(self.tangent_name(base), new)]
-        targets = [t for t in _targets(stmt) if t in self.active]
+        targets = [t for t in targets_of(stmt) if t in self.active]
         if op is None or not targets:
             return []
         t = targets[0]
@@ -223,7 +224,7 @@ class _Forward(_Reverse):
                 build.call(self.runtime("item"), source, build.const(i)), n)) for i, n in enumerate(targets)]
         if op.kind == "index":
             base = self.d(op.operands[0])
-            index = _index_value(op.index)
+            index = index_expr(op.index)
             part = gast.Subscript(value=base, slice=copy.deepcopy(op.index), ctx=gast.Load()) \
                 if op.operands[0].id in self.numeric else \
                 build.call(self.runtime_f("index_tangent"), base, build.name(op.operands[0].id), index)
@@ -233,9 +234,9 @@ class _Forward(_Reverse):
             return [build.assign(self.tangent_name(t), self.coerce(part, t))]
         if op.kind == "display":
             if op.index is not None:  # a dict
-                values = [self.d(_unstar(v)) or build.const(None) for v in op.operands]
+                values = [self.d(unstar(v)) or build.const(None) for v in op.operands]
                 return [build.assign(self.tangent_name(t), gast.Dict(keys=list(op.index), values=values))]
-            elts = [self.d(_unstar(v)) or self.zero_of_atom(_unstar(v)) for v in op.operands]
+            elts = [self.d(unstar(v)) or self.zero_of_atom(unstar(v)) for v in op.operands]
             kind = gast.List if isinstance(stmt.value, gast.List) else gast.Tuple
             return [build.assign(self.tangent_name(t), kind(elts=elts, ctx=gast.Load()))]
         if op.kind == "closure":  # its tangent: the tangents of what it captured
@@ -243,7 +244,7 @@ class _Forward(_Reverse):
             return [build.assign(self.tangent_name(t), gast.Dict(keys=[build.const(c.id) for c in captured],
                                                                  values=[self.d(c) for c in captured]))]
         if op.kind in ("rule", "rulecall"):
-            return [build.assign(self.tangent_name(t), _pure(self.rule_tangent(stmt, op, t)))]
+            return [build.assign(self.tangent_name(t), pure(self.rule_tangent(stmt, op, t)))]
         if op.kind == "dynamic":
             return self.call_tangent(stmt, op, t)
         if op.kind == "concat":  # a + b of tuples or lists: the tangents joined the same way
@@ -254,7 +255,7 @@ class _Forward(_Reverse):
                           filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None))
 
     def any_active(self, op):
-        atoms = [_unstar(a) for a in op.operands] + list((op.keywords or {}).values())
+        atoms = [unstar(a) for a in op.operands] + list((op.keywords or {}).values())
         if op.kind == "dynamic":
             atoms.append(op.callee.value if isinstance(op.callee, gast.Attribute) else op.callee)
         return any(self.is_active_atom(a) for a in atoms)
@@ -273,9 +274,9 @@ class _Forward(_Reverse):
         primal = rule.primal
         key = primal if not isinstance(primal, str) else primal
         slots = dict(self.slots(op))  # keywords that fill a positional parameter have its position
-        active = sorted(i for i, a in slots.items() if self.is_active_atom(_unstar(a)))
+        active = sorted(i for i, a in slots.items() if self.is_active_atom(unstar(a)))
         # One tangent per position, as the rules take them (None for a gap: np.clip(x, a_max=b)).
-        dargs = build.tuple_([(self.d(_unstar(slots[i])) if i in slots else None) or build.const(None)
+        dargs = build.tuple_([(self.d(unstar(slots[i])) if i in slots else None) or build.const(None)
                               for i in range(max(slots, default=-1) + 1)])
         args, keywords = registry.positional_call([copy.deepcopy(a) for a in op.operands], op.keywords,
                                                   op.positions or {})
@@ -337,7 +338,7 @@ class _Forward(_Reverse):
         """
         replaced = {}
         for i, a in self.slots(op):
-            atom = _unstar(a)
+            atom = unstar(a)
             if operands is not None and i not in operands:
                 continue
             if i in positions:
@@ -386,7 +387,7 @@ class _Forward(_Reverse):
         args = [copy.deepcopy(a) for a in stmt.value.args]
         dargs = []
         for a in stmt.value.args:
-            atom = _unstar(a)
+            atom = unstar(a)
             if isinstance(a, gast.Starred):  # (a constant *args has zeros, one per value: never *None)
                 dargs.append(gast.Starred(value=self.d(atom) or self.zero_of_atom(atom), ctx=gast.Load()))
             else:
@@ -419,12 +420,6 @@ def _sum(terms):
     for term in terms[1:]:
         total = gast.BinOp(left=total, op=gast.Add(), right=term)
     return total
-
-
-def _index_value(index):
-    from .reverse import _index_expr
-
-    return _index_expr(index)
 
 
 # ---------------------------------------------------------------- explicit forward rules

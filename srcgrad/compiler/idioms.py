@@ -1,11 +1,11 @@
-"""Idioms whose gradient is simpler than the chain rule applied op by op (part of stage 5, transform).
+"""Idioms whose gradient is simpler than the chain rule applied op by op (part of stage 6, transform).
 
 The transform differentiates one statement at a time. For a few patterns
 that span several statements, the whole has a short closed-form gradient,
 and the op-by-op chain rule computes terms that add up to zero. Each such
 pattern found here gives its last statement one operation of its own (kinds
 ``logsumexp``, ``logsoftmax`` and ``softmax`` of
-:class:`srcgrad.compiler.reverse._Op`). The statements before it stay as
+:class:`srcgrad.compiler.classify.Op`). The statements before it stay as
 they are, and still pass on any gradient that reaches them some other way.
 
 All three subtract a maximum first, so that ``exp`` cannot overflow::

@@ -1,4 +1,4 @@
-"""Stage 3b, lower jumps: ``break``, ``continue`` and early ``return`` become flags.
+"""Stage 4, normalise, first part: lower jumps: ``break``, ``continue`` and early ``return`` become flags.
 
 After this pass the function has no ``break``, no ``continue`` and exactly
 one ``return``, at the end; the later passes only ever see structured

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..rules import registry
 from . import build
+from .normal import runtime_call
 
 __all__ = ["check_receivers"]
 
@@ -129,7 +130,7 @@ class _Receivers:
         if isinstance(found, property) and isinstance(found.fget, types.FunctionType):
             getter = self.namer.fresh(f"get_{attr}")
             self.scope.locals.add(getter)
-            fetch = build.assign(getter, _question_call("property_getter", build.name(obj), build.const(attr)))
+            fetch = build.assign(getter, runtime_call("property_getter", build.name(obj), build.const(attr)))
             s.value = gast.Call(func=build.name(getter), args=[build.name(obj)], keywords=[])
             return [_placed(fetch, s)]
         return []
@@ -148,7 +149,7 @@ class _Receivers:
         return made if self.counts.get(obj, 0) == 1 else None
 
     def question(self, s, helper, *args):
-        return _placed(build.expr_stmt(_question_call(helper, *args)), s)
+        return _placed(build.expr_stmt(runtime_call(helper, *args)), s)
 
     def check(self, s, receiver, what):
         line = getattr(s, "_srcgrad_line", None) or getattr(s, "lineno", None)
@@ -175,12 +176,6 @@ class _Receivers:
             if isinstance(func, gast.Attribute) and func.attr in registry.method_rules and func.attr != "copy":
                 return self.surely_numeric(func.value, known)
         return False
-
-
-def _question_call(helper, *args):
-    call = build.call(helper, *args)
-    call.func._srcgrad_runtime = helper  # (as anf.runtime_call marks srcgrad's helpers)
-    return call
 
 
 def _placed(node, like):

@@ -1,4 +1,4 @@
-"""Stage 6, simplify: make the generated code read like a hand derivation.
+"""Stage 7, simplify: make the generated code read like a hand derivation.
 
 After this pass:
 

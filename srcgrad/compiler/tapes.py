@@ -1,4 +1,4 @@
-"""The code that runs keeps its tapes in lists; its twin with ``push``/``pop`` is what higher order reads.
+"""Stage 8, tapes as lists: the code that runs keeps its tapes in lists; higher order reads the push/pop twin.
 
 The transform writes tapes as persistent stacks (``srcgrad/runtime/tape.py``)::
 

@@ -1,0 +1,116 @@
+"""Stage 6, transform: the names generated code reads, shared by both modes.
+
+Generated code calls srcgrad's runtime helpers (``accum``, ``push``,
+``pullback``...) and reads the rules' helpers and the user's captured values
+by name. :class:`Injector` makes a value visible under a name (renamed on a
+clash with anything the user's code reads); after the transform the
+``injected`` dict, name -> object, is everything generated code needs
+besides the user's globals.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+import gast
+import numpy as np
+
+from ..runtime import structure, tape
+from ..runtime.accumulate import accum, unbroadcast
+from . import build, provided
+from .resolve import MISSING
+
+__all__ = ["Injector", "RUNTIME", "RUNTIME_QUESTIONS", "runtime_helper"]
+
+#: Runtime helpers generated code may call, by the name it calls them (with the calling layer's,
+#: :data:`PROVIDED`, which :func:`runtime_helper` reads from :mod:`.provided` when asked for).
+RUNTIME = {
+    "as_sequence": structure.as_sequence,
+    "callee_grad": structure.callee_grad,
+    "repeats_grad": structure.repeats_grad,
+    "own_copy": structure.own_copy,
+    "accum": accum,
+    "unbroadcast": unbroadcast,
+    "index_grad": structure.index_grad,
+    "index_add": structure.index_add,
+    "captured": structure.captured,
+    "gather": structure.gather,
+    "item": structure.item,
+    "with_item": structure.with_item,
+    "without_item": structure.without_item,
+    "appended": structure.appended,
+    "extended": structure.extended,
+    "new_tape": tape.new_tape,
+    "push": tape.push,
+    "pop": tape.pop,
+    "np_sort": np.sort,  # y.sort() on an array, as aliasing.py writes it: y[...] = np.sort(y)
+    "viewed": structure.viewed,
+    "check_unshared": structure.check_unshared,
+    "is_array": structure.is_array,
+    "refuse_array_method": structure.refuse_array_method,
+    "expect_numeric": structure.expect_numeric,
+    "expect_dict": structure.expect_dict,
+    "expect_field": structure.expect_field,
+    "property_getter": structure.property_getter,
+    "refuse_unless_number": structure.refuse_unless_number,
+    "refuse_container_method": structure.refuse_container_method,
+    "check_callee_writes": structure.check_callee_writes,
+}
+#: The helpers generated code calls from the calling layer, read at compile time (see provided.py).
+PROVIDED = ("pullback", "pullback_wrt", "mutate")
+
+
+def runtime_helper(name: str):
+    """The runtime helper generated code calls ``name``."""
+    return getattr(provided, name) if name in PROVIDED else RUNTIME[name]
+
+
+#: The runtime helpers that only ask a question about values (the normaliser's): they pass no gradient.
+RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number",
+                     "refuse_container_method", "check_callee_writes", "expect_numeric", "expect_dict",
+                     "expect_field", "property_getter"}
+
+
+class Injector:
+    """A transform's injected names: ``injected`` (name -> object) and how to add to it."""
+
+    def __init__(self, scope, namer):
+        self.scope = scope
+        self.namer = namer
+        self.injected: dict[str, object] = {}
+        self.inject_names: dict[int, str] = {}
+
+    def inject(self, name: str, value) -> str:
+        """Make ``value`` visible to generated code under ``name`` (renamed on a clash)."""
+        if not name.isidentifier() or keyword.iskeyword(name):  # a rule written as a lambda: '<lambda>'
+            name = re.sub(r"\W+", "_", name).strip("_") + "_fn"
+        if self.inject_names.get(id(value)) is not None and self.injected.get(self.inject_names[id(value)]) is value:
+            return self.inject_names[id(value)]
+        candidate = name
+        user_value = self.scope.value(name) if self.scope.kind(name) in ("free", "global", "builtin") else MISSING
+        clash = (candidate in self.scope.locals) or (candidate in self.scope.freevars) \
+            or (user_value is not MISSING and user_value is not value) \
+            or (candidate in self.injected and self.injected[candidate] is not value) \
+            or (candidate in self.namer.taken and candidate not in self.injected and user_value is not value)
+        if clash:
+            candidate = self.namer.fresh(name + "_")
+        self.namer.taken.add(candidate)
+        self.injected[candidate] = value
+        self.inject_names[id(value)] = candidate
+        return candidate
+
+    def inject_cells(self):
+        """Generated code's captured helpers reach its adjoint the same way, by name.
+
+        (Read through a closure argument instead, they would be local variables
+        one order up, where ``np.sum(x)`` no longer reads as NumPy's ``sum``.)
+        """
+        for name in self.scope.freevars:
+            value = self.scope.value(name)
+            self.injected[name] = value
+            self.inject_names.setdefault(id(value), name)
+            self.namer.taken.add(name)
+
+    def runtime(self, name: str) -> gast.Name:
+        return build.name(self.inject(name, runtime_helper(name)))
