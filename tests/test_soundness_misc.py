@@ -6,6 +6,7 @@ Loops over a dict's ``.items()`` that is not a local name, namedtuple arguments,
 """
 
 import collections
+import functools
 import typing
 
 import numpy as np
@@ -565,3 +566,25 @@ def test_a_property_of_an_object_whose_class_is_unknown_is_refused():
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match="p.sq where sq is a property of Squared") as info:
         srcgrad.gradient(property_of_an_argument, Squared(np.ones(2)))
     assert "test_soundness_misc.py" in str(info.value)
+
+
+class Cached:
+    def __init__(self, w):
+        self.w = w
+
+    @functools.cached_property
+    def sq(self):
+        return self.w * self.w
+
+    def total(self):
+        return np.sum(self.sq)
+
+
+def through_a_cached_property(x):
+    return Cached(x).total()
+
+
+def test_another_descriptor_written_in_python_is_refused_even_where_the_class_is_known():
+    """Only a property's getter is followed; functools.cached_property would otherwise be a field."""
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="self.sq where sq is a cached_property of Cached"):
+        srcgrad.gradient(through_a_cached_property, np.array([1.0, 2.0]))

@@ -75,9 +75,9 @@ class _Receivers:
             field = self.field_read(s)
             if field is not None and field[0] not in known:
                 out.extend(self.field_check(s, *field))
-            for field in ("body", "orelse"):
-                if isinstance(getattr(s, field, None), list) and not isinstance(s, gast.FunctionDef):
-                    self.block(getattr(s, field), known)
+            for part in ("body", "orelse"):
+                if isinstance(getattr(s, part, None), list) and not isinstance(s, gast.FunctionDef):
+                    self.block(getattr(s, part), known)
             out.append(s)
             if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
                     and isinstance(s.value, gast.Call) and self.scope.is_static_path(s.value.func):
@@ -122,11 +122,12 @@ class _Receivers:
     def field_check(self, s, obj, attr):
         """The statements that make ``t = obj.attr`` right where ``attr`` may be a property."""
         cls = self.known_class(obj)
-        if cls is None:
+        found = inspect.getattr_static(cls, attr, None) if cls is not None else None
+        written_in_python = isinstance(getattr(type(found), "__get__", None), types.FunctionType)
+        if cls is None or written_in_python:  # (functools.cached_property, a descriptor of the user's)
             line = getattr(s, "_srcgrad_line", None) or getattr(s, "lineno", None)
             return [self.question(s, "expect_field", build.name(obj), build.const(obj), build.const(attr),
                                   build.const(self.parsed.filename), build.const(line))]
-        found = inspect.getattr_static(cls, attr, None)
         if isinstance(found, property) and isinstance(found.fget, types.FunctionType):
             getter = self.namer.fresh(f"get_{attr}")
             self.scope.locals.add(getter)

@@ -508,9 +508,11 @@ def expect_field(x, name, attr, filename, lineno) -> None:
     from ..errors import UnsupportedSyntaxError
 
     kind = type(x).__name__
+    what = "property" if isinstance(found, property) else type(found).__name__
     raise UnsupportedSyntaxError(
-        f"{name}.{attr} where {attr} is a property of {kind}: srcgrad cannot see {name}'s class when it "
-        f"compiles this function, so it would differentiate {name}.{attr} as a plain field",
+        f"{name}.{attr} where {attr} is a {what} of {kind}: srcgrad follows a property's getter only where "
+        f"it knows {name}'s class when it compiles the function, and no other descriptor, so it would "
+        f"differentiate {name}.{attr} as a plain field",
         filename=filename, lineno=lineno,
         fix=f"read it inside a method of {kind} (self.{attr}), where srcgrad follows the property's "
             f"source, or call a method instead of the property")
