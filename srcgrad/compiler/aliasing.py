@@ -1,4 +1,4 @@
-"""Stage 4, normalise, second part: aliasing: writes in place made explicit, so every later pass may treat values as immutable.
+"""Stage 4 (normalise), its aliasing part: writes in place made explicit, so later passes treat values as immutable.
 
 The passes after this one read ``y[i] = v`` as ``y = with_item(y, i, v)`` and
 ``y *= 2`` as ``y = y * 2``: a new value under the old name. That is Python's
