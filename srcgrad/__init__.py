@@ -20,7 +20,7 @@ from .api import (
     tangent_source,
     withgradient,
 )
-from .compiler.cache import cache_info, clear_cache
+from .calls.cache import cache_info, clear_cache
 from .errors import (
     NonScalarOutputError,
     NoRuleError,

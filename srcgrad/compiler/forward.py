@@ -44,17 +44,16 @@ import operator
 import gast
 import numpy as np
 
-from .. import higher
 from ..errors import NoRuleError
 from ..rules import numpy as numpy_rules
 from ..rules import registry
 from ..rules import runtime as runtime_rules
-from ..runtime import accumulate, dispatch, structure, tape
-from ..runtime import forward as runtime_forward
+from ..runtime import accumulate, as_user, backs, structure, tape, zeros
 from . import build
 from .inline import template_of
 from .activity import Activity
 from .classify import index_expr, pure, targets_of, unstar
+from .injection import runtime_helper
 
 __all__ = ["tangent_transform", "forward_kind", "MULTILINEAR", "JOINTLY_LINEAR", "LINEAR_IN_FIRST", "FORWARD_RULES"]
 
@@ -87,9 +86,9 @@ LINEAR_IN_FIRST = {
     accumulate.unbroadcast, structure.index_grad, structure.item, structure.gather, structure.without_item,
     structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
     runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
-    runtime_rules.cell_values, dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout,
-    higher.bound_object, higher.user_grads, higher.real_grads, higher.fit_grads, higher.spread_grads,
-    higher.stack_rows, higher.unstack_rows, numpy_rules.unreduce, numpy_rules.take_grad, numpy_rules.item_grad,
+    runtime_rules.cell_values, backs.arrange, backs.transpose_layout, backs.apply_layout,
+    backs.bound_object, as_user.user_grads, as_user.real_grads, backs.fit_grads, backs.spread_grads,
+    as_user.stack_rows, as_user.unstack_rows, numpy_rules.unreduce, numpy_rules.take_grad, numpy_rules.item_grad,
     tape.pop, tape.tape_top, tape.tape_rest,
 }
 def _forward_only(dy, y, *args):
@@ -131,7 +130,7 @@ class _Forward(Activity):
         return build.call(self.runtime_f("zero_tangent"), build.name(t))
 
     def runtime_f(self, name):
-        return build.name(self.inject(name, getattr(runtime_forward, name)))
+        return build.name(self.inject(name, runtime_helper(name)))
 
     def run_forward(self):
         # The tangent function's own name is taken: a helper injected under it (det_tangent, the
@@ -426,12 +425,12 @@ def _sum(terms):
 
 def prod_tangent(dargs, y, a, axis=None, dtype=None, out=None, keepdims=False):
     """d prod(a) = sum(prod(a) / a * da)."""
-    return np.sum(runtime_forward.unreduce_like(y, a, axis, keepdims) / a * dargs[0], axis=axis, keepdims=keepdims)
+    return np.sum(zeros.unreduce_like(y, a, axis, keepdims) / a * dargs[0], axis=axis, keepdims=keepdims)
 
 
 def extremum_tangent(dargs, y, a, axis=None, out=None, keepdims=False):
     """d max(a): the tangent at the maximum (shared among ties)."""
-    mask = a == runtime_forward.unreduce_like(y, a, axis, keepdims)
+    mask = a == zeros.unreduce_like(y, a, axis, keepdims)
     return np.sum(dargs[0] * mask, axis=axis, keepdims=keepdims) / np.sum(mask, axis=axis, keepdims=keepdims)
 
 
@@ -480,7 +479,7 @@ def astype_tangent(dargs, y, a, dtype, copy=True):
         if not np.issubdtype(np.dtype(dtype), np.complexfloating):
             return np.real(np.asarray(dargs[0])).astype(dtype)  # (complex to real keeps the real part)
         return np.asarray(dargs[0]).astype(dtype)
-    return runtime_forward.zero_tangent(np.asarray(y, float))
+    return zeros.zero_tangent(np.asarray(y, float))
 
 
 def extremum_of_tangent(dargs, y, a, *rest, key=None, default=None):
@@ -494,14 +493,14 @@ def extremum_of_tangent(dargs, y, a, *rest, key=None, default=None):
         return np.sum(tangents * winners) / np.sum(winners)
     winners = [i for i, v in enumerate(values) if v is y or v == y]
     shares = [tangents[i] for i in winners if tangents is not None and tangents[i] is not None]
-    return sum(shares) / len(winners) if shares else runtime_forward.zero_tangent(y)
+    return sum(shares) / len(winners) if shares else zeros.zero_tangent(y)
 
 
 def sorted_tangent(dargs, y, xs, key=None, reverse=False):
     """The tangents follow their elements into sorted order."""
     order = sorted(range(len(xs)), key=(lambda i: key(xs[i])) if key else (lambda i: xs[i]), reverse=reverse)
     tangents = dargs[0] if dargs[0] is not None else [None] * len(xs)  # (None: xs carries no gradient)
-    return [runtime_forward.or_zero(tangents[i], xs[i]) for i in order]
+    return [zeros.or_zero(tangents[i], xs[i]) for i in order]
 
 
 def inv_tangent(dargs, y, a):
@@ -528,17 +527,12 @@ def sort_tangent(dargs, y, a, axis=-1):
 
 def captured_tangent(dargs, y, closure):
     """The tangents of a closure's captured values: from the closure's tangent (a dict by name)."""
-    return runtime_forward.cell_tangents(dargs[0], closure)
+    return zeros.cell_tangents(dargs[0], closure)
 
 
 def super_tangent(dargs, y, cls, obj):
     """``super(cls, obj)`` has the object's tangent."""
     return dargs[1]
-
-
-def plan_tangent(dargs, y, fn, args):
-    """The compiled forward ``plan`` picks reads ``fn``'s globals and closure: it has ``fn``'s tangent."""
-    return (dargs[0], None, None, None, None, None, None)  # (forward, backward, how, layout, has_self, split, defaults)
 
 
 def make_back_tangent(dargs, y, backward, saved, args, layout, has_self):
@@ -556,7 +550,7 @@ FORWARD_RULES = {
     np.linalg.det: det_tangent, np.linalg.solve: solve_tangent, np.sort: sort_tangent,
     "astype": astype_tangent, builtins.max: extremum_of_tangent, builtins.min: extremum_of_tangent,
     builtins.sorted: sorted_tangent, structure.captured: captured_tangent, super: super_tangent,
-    higher.plan: plan_tangent, higher.make_back: make_back_tangent,
+    backs.make_back: make_back_tangent,
     # Complex numbers: functions from complex to real give real tangents (docs/complex.md).
     np.abs: numpy_rules.abs_tangent, builtins.abs: numpy_rules.abs_tangent, np.imag: numpy_rules.imag_tangent,
     np.angle: numpy_rules.angle_tangent, "real": numpy_rules.real_attribute_tangent,

@@ -16,7 +16,7 @@ import re
 import gast
 import numpy as np
 
-from ..runtime import structure, tape
+from ..runtime import structure, tape, zeros
 from ..runtime.accumulate import accum, unbroadcast
 from . import build, provided
 from .resolve import MISSING
@@ -56,9 +56,16 @@ RUNTIME = {
     "refuse_unless_number": structure.refuse_unless_number,
     "refuse_container_method": structure.refuse_container_method,
     "check_callee_writes": structure.check_callee_writes,
+    # (forward mode's)
+    "zero_tangent": zeros.zero_tangent,
+    "or_zero": zeros.or_zero,
+    "spread_to": zeros.spread_to,
+    "cell_tangents": zeros.cell_tangents,
+    "struct_tangent": zeros.struct_tangent,
+    "diagonal_tangent": zeros.diagonal_tangent,
 }
 #: The helpers generated code calls from the calling layer, read at compile time (see provided.py).
-PROVIDED = ("pullback", "pullback_wrt", "mutate")
+PROVIDED = ("pullback", "pullback_wrt", "mutate", "tangent_call", "index_tangent", "transposed_tangent")
 
 
 def runtime_helper(name: str):

@@ -42,6 +42,7 @@ import gast
 from ..errors import SrcgradError
 from ..rules import registry
 from . import build, provided
+from .prepare import prepare
 
 __all__ = ["splice", "Spliced"]
 
@@ -291,11 +292,10 @@ def _substitute(stmt, renames, values):
 
 def _normalised_body(fn):
     """``fn`` through parse, fence, resolve and normalise; None when any of them refuses it."""
-    from . import _prepare
     from .anf import normalise
 
     try:
-        parsed, scope, namer, _ = _prepare(fn)
+        parsed, scope, namer, _ = prepare(fn)
         return normalise(parsed, scope, namer), scope, namer
     except SrcgradError:
         return None  # (left as a call, it raises the same error, with its own line, when it runs)

@@ -15,6 +15,7 @@ import types
 
 import numpy as np
 
+from ..errors import UnsupportedSyntaxError
 from .accumulate import accum
 
 __all__ = ["index_grad", "index_add", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
@@ -114,8 +115,10 @@ def index_grad(dy, x, idx):
         return _same_kind(grads, x)
     if isinstance(x, dict):
         return {idx: dy}
-    if own_getitem(x) is not None and user_index_grad is not None:
-        return user_index_grad(dy, x, idx)
+    getitem = own_getitem(x)
+    if getitem is not None and calling_pullback is not None:
+        _, back = calling_pullback(getitem, x, idx)
+        return back(dy)[1]
     raise TypeError(f"srcgrad cannot differentiate indexing into {type(x).__name__} objects")
 
 
@@ -125,10 +128,11 @@ def own_getitem(x):
     return getitem if isinstance(getitem, types.FunctionType) else None
 
 
-#: ``user_index_grad(dy, x, idx)``: the gradient of ``x[idx]`` for an object whose class has its own
-#: ``__getitem__``, through that method's source. The calling layer sets it (it compiles the method);
-#: run-time helpers import nothing above them.
-user_index_grad = None
+#: ``calling_pullback(fn, *args) -> (y, back)``: the calling layer's pullback
+#: (:func:`srcgrad.calls.dispatch.pullback`), for gradients that go through a user's method: a class's
+#: own ``__getitem__`` (``m[0]`` of a Chain), a ``@property``'s getter. :mod:`srcgrad.calls` sets it
+#: at import (it compiles the method); run-time helpers import nothing above them.
+calling_pullback = None
 
 
 def index_add(dx, dy, x, idx):
@@ -138,7 +142,7 @@ def index_add(dx, dy, x, idx):
     which is an index read (``c[i]`` in a loop), so ``dx`` is always a
     buffer an earlier call made and nothing else holds: each read costs
     the size of the piece, not of the whole array. Differentiated again,
-    calls go to the pure :func:`srcgrad.higher.index_add`.
+    calls go to the pure :func:`srcgrad.calls.traced.traced_index_add`.
     """
     if dy is None:
         return dx
@@ -295,9 +299,7 @@ def _property_grads(gs, x, fields):
     for name, g in gs.items():
         prop = getattr(type(x), name, None) if isinstance(name, str) and name not in fields else None
         if isinstance(prop, property) and g is not None:
-            from .dispatch import pullback
-
-            _, back = pullback(prop.fget, x)
+            _, back = calling_pullback(prop.fget, x)
             dself = back(g)[1]
             for field, value in (dself or {}).items():
                 if field in fields:
@@ -369,7 +371,7 @@ def gather(grads, x):
 _MUTABLE = (np.ndarray, list, dict, set, bytearray)
 
 
-def _mutable(x) -> bool:
+def is_mutable(x) -> bool:
     return isinstance(x, _MUTABLE) or (hasattr(x, "__dict__") and not isinstance(x, (type, types.ModuleType,
                                                                                          types.FunctionType)))
 
@@ -416,7 +418,7 @@ def _shared(x, other) -> bool:
     """Whether changing ``x`` in place would change what ``other`` holds."""
     if isinstance(x, np.ndarray):
         return any(isinstance(o, np.ndarray) and _overlap(x, o) for o in _reachable(other))
-    if not _mutable(x):
+    if not is_mutable(x):
         return False
     return any(o is x for o in _reachable(other))
 
@@ -432,9 +434,8 @@ def _overlap(x, o) -> bool:
         return True
 
 
-def _refused(what, filename, lineno, fix):
-    from ..errors import UnsupportedSyntaxError
-
+def rejected(what, filename, lineno, fix):
+    """The error refusing ``what`` at the user's ``filename:lineno``, with the ``fix`` to suggest."""
     return UnsupportedSyntaxError(f"{what} is not supported in differentiated code", filename=filename,
                                   lineno=lineno, fix=fix)
 
@@ -448,25 +449,25 @@ def viewed(x, base, name, filename, lineno) -> bool:
     number. A write into a list's item that the list still holds is refused.
     """
     if x is base:
-        return _mutable(x)
+        return is_mutable(x)
     if isinstance(x, np.ndarray) and isinstance(base, np.ndarray):
         return np.may_share_memory(x, base)
-    if not _mutable(x) or not _shared(x, base):
+    if not is_mutable(x) or not _shared(x, base):
         return False
     if any(part is x for part in _parts(base)):
         return True  # row = rows[0], items = self.items: the base holds it, and gets it back after the write
-    raise _refused(f"writing in place into '{name}', an item of a list or dict that still holds it",
+    raise rejected(f"writing in place into '{name}', an item of a list or dict that still holds it",
                    filename, lineno, f"write the new value into the container instead: put it back with "
                                      f"an index assignment, or make {name} a copy with .copy()")
 
 
 def check_unshared(x, others, names, name, filename, lineno) -> None:
     """Raise if writing into ``x`` in place would change one of ``others`` (named ``names``) too."""
-    if not _mutable(x):
+    if not is_mutable(x):
         return
     for other, other_name in zip(others, names):
         if _shared(x, other):
-            raise _refused(f"writing in place into '{name}', which shares memory with '{other_name}' "
+            raise rejected(f"writing in place into '{name}', which shares memory with '{other_name}' "
                            f"(Python would change both)", filename, lineno,
                            f"write the new value to a new name (e.g. {name} = {name} * 10, or build it with "
                            f"np.concatenate / np.where), or take a copy first: {name} = {name}.copy()")
@@ -482,8 +483,6 @@ def expect_numeric(x, name, attr, filename, lineno) -> None:
     differentiated by NumPy's rule for it. (A list's, dict's or set's ``copy`` is one too.)"""
     if isinstance(x, _NUMERIC) or attr == "copy" and isinstance(x, (list, dict, set)):
         return
-    from ..errors import UnsupportedSyntaxError
-
     kind = type(x).__name__
     called = attr not in ("T", "real", "imag")
     own = "method" if called else "field"
@@ -505,8 +504,6 @@ def expect_field(x, name, attr, filename, lineno) -> None:
     if found is None or not (isinstance(found, property) or isinstance(getattr(type(found), "__get__", None),
                                                                          types.FunctionType)):
         return
-    from ..errors import UnsupportedSyntaxError
-
     kind = type(x).__name__
     what = "property" if isinstance(found, property) else type(found).__name__
     raise UnsupportedSyntaxError(
@@ -533,7 +530,7 @@ def _class_attribute(cls, attr):
 def expect_dict(x, method, filename, lineno) -> None:
     """Raise unless ``x`` is a dict: ``for k, v in x.items()`` is walked as a dict's keys and values."""
     if not isinstance(x, dict):
-        raise _refused(f"a loop over .{method}() of a {type(x).__name__} (srcgrad follows .{method}() of a "
+        raise rejected(f"a loop over .{method}() of a {type(x).__name__} (srcgrad follows .{method}() of a "
                        f"dict only)", filename, lineno, f"loop over a dict, or over a list of the "
                                                         f"{type(x).__name__}'s items")
 
@@ -541,13 +538,13 @@ def expect_dict(x, method, filename, lineno) -> None:
 def refuse_array_method(x, method, fix, filename, lineno) -> None:
     """Raise for an array method that writes in place and that srcgrad does not rewrite."""
     if isinstance(x, np.ndarray):
-        raise _refused(f"the array method .{method}(), which changes the array in place", filename, lineno, fix)
+        raise rejected(f"the array method .{method}(), which changes the array in place", filename, lineno, fix)
 
 
 def refuse_unless_number(x, helper, param, where, filename, lineno) -> None:
     """Raise unless ``x`` is immutable: ``helper`` augments its parameter ``param`` (at ``where``)."""
-    if _mutable(x):
-        raise _refused(f"calling {helper}() with a {type(x).__name__}: it changes its argument '{param}' in "
+    if is_mutable(x):
+        raise rejected(f"calling {helper}() with a {type(x).__name__}: it changes its argument '{param}' in "
                        f"place ({where}), which Python would let the caller see and srcgrad would not",
                        filename, lineno, f"return the new value from {helper} and assign it: "
                                          f"value = {helper}(...)")
@@ -556,16 +553,23 @@ def refuse_unless_number(x, helper, param, where, filename, lineno) -> None:
 def refuse_container_method(x, method, fix, filename, lineno) -> None:
     """Raise for a list's, dict's or set's method that changes it in place and that srcgrad does not follow."""
     if isinstance(x, (list, dict, set)):
-        raise _refused(f"{type(x).__name__}.{method}(), which changes the {type(x).__name__} in place",
+        raise rejected(f"{type(x).__name__}.{method}(), which changes the {type(x).__name__} in place",
                        filename, lineno, fix)
+
+
+#: ``calling_callee_writes(fn)``: which of its parameters ``fn`` changes in place, or None
+#: (:func:`srcgrad.compiler.aliasing.callee_writes`); set by :mod:`srcgrad.calls` at import, as
+#: :data:`calling_pullback` is.
+calling_callee_writes = None
 
 
 def check_callee_writes(receiver, attr, args, names, keywords, filename, lineno) -> None:
     """Raise if the callee (``receiver``, or its method ``attr``) changes in place one of the arguments
-    the caller reads again (``args`` by position, ``None`` for the others; ``keywords`` by name)."""
-    from ..compiler.aliasing import callee_writes
+    the caller reads again (``args`` by position, ``None`` for the others; ``keywords`` by name).
 
-    found = callee_writes(receiver if attr is None else getattr(receiver, attr))
+    The callee is the one the call reaches at run time, which the normaliser could not tell while
+    compiling; the compiler's aliasing analysis answers (:data:`calling_callee_writes`)."""
+    found = calling_callee_writes(receiver if attr is None else getattr(receiver, attr))
     if found is None:
         return
     fn, offset, writes = found
@@ -578,10 +582,10 @@ def check_callee_writes(receiver, attr, args, names, keywords, filename, lineno)
             arg, name = args[positional.index(param) - offset], names[positional.index(param) - offset]
         else:
             continue
-        if name is None or not _mutable(arg):
+        if name is None or not is_mutable(arg):
             continue
         callee = getattr(fn, "__qualname__", "the callee")
-        raise _refused(f"passing '{name}' to {callee}(), which changes its parameter '{param}' in place "
+        raise rejected(f"passing '{name}' to {callee}(), which changes its parameter '{param}' in place "
                        f"({where_file}:{where_line}: {kind}; Python would let the caller see the change),",
                        filename, lineno, f"make {callee} end with 'return {param}' and assign what it returns: "
                                          f"{name} = ...")

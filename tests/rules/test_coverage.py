@@ -10,7 +10,7 @@ TABLES = test_operators.SPECS + test_builtins.SPECS + test_math.SPECS + test_num
 #: srcgrad's own plumbing, which generated code calls and which has rules only so that generated
 #: code can be differentiated again (higher order): no maths to tabulate, and the higher-order
 #: tests exercise it. Everything else srcgrad registers needs a spec.
-PLUMBING = ("srcgrad.runtime", "srcgrad.higher", "srcgrad.compiler", "srcgrad.rules.runtime")
+PLUMBING = ("srcgrad.runtime", "srcgrad.calls", "srcgrad.compiler", "srcgrad.rules.runtime")
 
 
 def is_plumbing(rule):
