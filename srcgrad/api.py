@@ -70,8 +70,7 @@ def withgradient(f, *args):
 
 def _withgradient(f, args):
     n = len(args)
-    if n == 1 and isinstance(args[0], Params):
-        return _implicit(f, args[0])
+    # (``gradient(f, params(...))`` cannot take the short way: its ``f`` has no parameter to fill.)
     known = known_call(f, _WRT[n], n) if type(f) is _FunctionType and n < 16 else None
     if known is not None:
         # The short way for a plain function already seen: its forward, then its backward.
@@ -82,11 +81,13 @@ def _withgradient(f, args):
         except SrcgradError as err:  # (a rule refusing its arguments: say where in the user's code)
             raise located(err) from None
         if n == 1:  # (one argument, the usual case: its gradient is the last, after the function's own)
-            g = _user_gradient(raw[-1], args[0])
-            if g is not None:
+            g = raw[-1]
+            if type(g) is float and type(args[0]) is float or (g := _user_gradient(g, args[0])) is not None:
                 return y, (g,)
         return y, _user_gradients(f, args, raw[1:] if known.has_self_grad else raw)
-    y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
+    if n == 1 and isinstance(args[0], Params):
+        return _implicit(f, args[0])
+    y, back = dispatch.pullback_wrt(_wrt(n), f, *args)
     try:
         grads = back(_seed(y, f))[1:]
     except SrcgradError as err:
