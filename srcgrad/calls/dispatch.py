@@ -123,18 +123,18 @@ def specialised(entry, values, fn=None):
     kinds = tuple(_ndim(v) for v in values)
     if entry.kinds is not None or all(k is None for k in kinds):
         return entry
-    found = entry._specialised.get(kinds)
+    found = entry.specialised_variants.get(kinds)
     if found is None:
         found = adjoint_of(fn or entry.fn, entry.returns_self, entry.wants, kinds)
         if found.guard_key == entry.guard_key:  # (kept only if this entry's guard vouches for it)
-            entry._specialised[kinds] = found
+            entry.specialised_variants[kinds] = found
     return found
 
 
 def narrowed(entry, wrt, layout, fn=None):
     """The variant of ``entry`` computing only the gradients of the slots ``wrt``, and the call's layout for it."""
     key = (wrt, id(layout))
-    found = entry._narrowed.get(key)
+    found = entry.narrowed_variants.get(key)
     if found is not None and found[2] is layout:
         return found[0], found[1]
     wants = [False] * layout.nfull
@@ -147,9 +147,9 @@ def narrowed(entry, wrt, layout, fn=None):
     wants = tuple(wants)
     everything = entry.wants is None and all(wants[1:]) and (wants[0] or not entry.has_self_grad)
     found = entry if everything or wants == entry.wants else adjoint_of(fn or entry.fn, entry.returns_self, wants)
-    if found.guard_key == entry.guard_key and any(layout is d for d in entry._direct.values()):
+    if found.guard_key == entry.guard_key and any(layout is d for d in entry.plain_layouts.values()):
         # (only the per-entry layouts are worth keeping, and only variants this guard vouches for)
-        entry._narrowed[key] = (found, narrow, layout)
+        entry.narrowed_variants[key] = (found, narrow, layout)
     return found, narrow
 
 
@@ -323,7 +323,7 @@ def wants_of(fn, args, kwargs, wrt, bound):
 
     ``(free variables, *parameters)`` flags from the call's used slots
     ``wrt``; ``None`` (every gradient) when ``wrt`` is, or when the call
-    binds its parameters in some other way (:meth:`Entry.narrowed` then
+    binds its parameters in some other way (:func:`narrowed` then
     picks the variant from the call's layout).
     """
     if wrt is None or kwargs or not binds_in_order(fn.__code__, len(args), bound):

@@ -51,10 +51,11 @@ class Entry:
         self.other = None
         self.nparams = len(self.params)
         self._signature = None
-        #: Per-entry layouts of plain calls (unbound and bound), and the variants chosen from this entry.
-        self._direct = {}
-        self._narrowed = {}
-        self._specialised = {}
+        #: The layouts of plain calls (unbound and bound), and the variants :func:`.dispatch.narrowed` and
+        #: :func:`.dispatch.specialised` chose from this entry (kept only where its guard vouches for them).
+        self.plain_layouts = {}
+        self.narrowed_variants = {}
+        self.specialised_variants = {}
 
     def __repr__(self):
         return f"<Entry {self.name} wants={self.wants} kinds={self.kinds}>"
@@ -69,11 +70,11 @@ class Entry:
         positional = args if bound_self is None else (bound_self,) + args
         if not kwargs and self.vararg is None and len(positional) == self.nparams:
             bound = bound_self is not None
-            layout = self._direct.get(bound)
+            layout = self.plain_layouts.get(bound)
             if layout is None:
                 first = (1, None) if bound else (0, None)
                 rest = [(j + 1, None) for j in range(1 if bound else 0, self.nparams)]
-                layout = self._direct[bound] = Layout([first] + rest, self.nparams + 1)
+                layout = self.plain_layouts[bound] = Layout([first] + rest, self.nparams + 1)
             return positional, layout, None
         # Closures of one code object can differ in their defaults: the signature is per function.
         defaults = (fn.__defaults__, fn.__kwdefaults__)

@@ -30,7 +30,7 @@ else stays a call, resolved at run time as before.
 A spliced helper is read when its caller is compiled. If the global name
 is later bound to something else, the caller's compiled code is stale:
 :class:`Spliced` records each ``(name, function)`` so the cache can check
-it (:func:`srcgrad.compiler.cache.adjoint_of`) and recompile.
+it (:func:`srcgrad.calls.cache.adjoint_of`) and recompile.
 """
 
 from __future__ import annotations
