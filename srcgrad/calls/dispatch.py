@@ -48,7 +48,7 @@ __all__ = ["pullback", "pullback_wrt", "known_call", "call_entry", "narrowed", "
 
 def pullback(fn, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` and return ``(y, back)``."""
-    if not kwargs and type(fn) is types.FunctionType:
+    if not kwargs and type(fn) is _FunctionType:
         known = known_call(fn, None, len(args))
         if known is not None:  # (the forward called here: one Python frame less for each level of a recursion)
             y, saved = known.forward(fn, *args) if known.takes_closure else known.forward(*args)
@@ -63,7 +63,7 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
     the keywords); compiled code then computes only those, and ``back``
     gives ``None`` for the rest.
     """
-    if not kwargs and type(fn) is types.FunctionType:
+    if not kwargs and type(fn) is _FunctionType:
         known = known_call(fn, wrt, len(args))
         if known is not None:
             y, saved = known.forward(fn, *args) if known.takes_closure else known.forward(*args)
@@ -75,6 +75,9 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
             y, saved = entry.forward(fn, *args) if entry.takes_closure else entry.forward(*args)
             return y, Back(entry.backward, saved, args, known.layout, entry.has_self_grad)
     return _pullback(wrt, fn, args, kwargs)
+
+
+_FunctionType = types.FunctionType  # (read once per call: a global, not a module's attribute)
 
 
 def known_call(fn, wrt, nargs):
@@ -100,7 +103,7 @@ def call_entry(entry, fn, bound_self, args, kwargs, wrt=None):
     keywords) whose gradients the caller uses; ``None`` for all. A plain
     call is remembered in :data:`~srcgrad.calls.cache.direct`, for :func:`known_call`.
     """
-    values, layout, vararg_sizes = entry.plan(fn, bound_self, args, kwargs)
+    values, layout = entry.plan(fn, bound_self, args, kwargs)
     if wrt is not None:
         entry, layout = narrowed(entry, wrt, layout, fn)
     plain = bound_self is None and not kwargs and entry.vararg is None and len(args) == entry.nparams
@@ -115,7 +118,7 @@ def call_entry(entry, fn, bound_self, args, kwargs, wrt=None):
         y, saved = entry.forward(fn, *values)
     else:
         y, saved = entry.forward(*values)
-    return y, Back(entry.backward, saved, args, layout, entry.has_self_grad, vararg_sizes)
+    return y, Back(entry.backward, saved, args, layout, entry.has_self_grad)
 
 
 def specialised(entry, values, fn=None):

@@ -75,7 +75,7 @@ class Entry:
                 first = (1, None) if bound else (0, None)
                 rest = [(j + 1, None) for j in range(1 if bound else 0, self.nparams)]
                 layout = self.plain_layouts[bound] = Layout([first] + rest, self.nparams + 1)
-            return positional, layout, None
+            return positional, layout
         # Closures of one code object can differ in their defaults: the signature is per function.
         defaults = (fn.__defaults__, fn.__kwdefaults__)
         if self._signature is None or self._signature[0][0] is not defaults[0] \
@@ -88,18 +88,15 @@ class Entry:
         named = [p for p in self.params if p != self.vararg]
         n_named_positional = len(positional) if self.vararg is None else self.params.index(self.vararg)
         sources = [(1, None) if bound_self is not None else (0, None)]
-        vararg_sizes = {}
         for i in range(len(args)):
             position = i + offset
             if self.vararg is not None and position >= n_named_positional:
-                j = self.params.index(self.vararg) + 1
-                vararg_sizes[j] = len(values[j - 1])
-                sources.append((j, position - n_named_positional))
+                sources.append((self.params.index(self.vararg) + 1, position - n_named_positional))
             else:
                 sources.append((self.params.index(named[position]) + 1, None))
         for key in kwargs:
             sources.append((self.params.index(key) + 1, None))
-        return values, Layout(sources, self.nparams + 1), vararg_sizes
+        return values, Layout(sources, self.nparams + 1)
 
 
 class TangentEntry:

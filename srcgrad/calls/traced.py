@@ -154,7 +154,7 @@ def plan(fn, args):
             fix=f"wrap it in a def of your own (def g(x): return {name}(x)), or register a rule with "
             f"@srcgrad.defrule({name})",
         )
-    values, layout, _ = entry.plan(callee, bound, args, {})
+    values, layout = entry.plan(callee, bound, args, {})
     given = len(args) + (0 if bound is None else 1)
     named = len(entry.params) - (entry.vararg is not None)
     defaults = tuple(values[given:named])

@@ -82,15 +82,14 @@ class Back:
     (higher order); :func:`arrange` is its one rule-backed step.
     """
 
-    __slots__ = ("backward", "saved", "args", "layout", "has_self", "vararg_sizes")
+    __slots__ = ("backward", "saved", "args", "layout", "has_self")
 
-    def __init__(self, backward, saved, args, layout, has_self, vararg_sizes=None):
+    def __init__(self, backward, saved, args, layout, has_self):
         self.backward = backward
         self.saved = saved
         self.args = args
         self.layout = layout
         self.has_self = has_self
-        self.vararg_sizes = vararg_sizes or {}
 
     def __call__(self, dy):
         if dy is None:
