@@ -45,6 +45,8 @@ __all__ = ["pullback", "pullback_wrt", "known_call", "call_entry", "narrowed", "
            "is_constant_method", "no_rule_error", "refuse_nested_keywords", "refuse_untraced_back",
            "check_rule_keywords"]
 
+_FunctionType = types.FunctionType  # (read on each call: a global, not a module's attribute)
+
 
 def pullback(fn, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` and return ``(y, back)``."""
@@ -75,9 +77,6 @@ def pullback_wrt(wrt, fn, *args, **kwargs):
             y, saved = entry.forward(fn, *args) if entry.takes_closure else entry.forward(*args)
             return y, Back(entry.backward, saved, args, known.layout, entry.has_self_grad)
     return _pullback(wrt, fn, args, kwargs)
-
-
-_FunctionType = types.FunctionType  # (read once per call: a global, not a module's attribute)
 
 
 def known_call(fn, wrt, nargs):

@@ -118,11 +118,10 @@ def compile_adjoint(fn, returns_self=False, wants=None, kinds=None) -> Compiled:
         source = to_source(list(lists) if lists is not None else [result.forward, result.backward])
         forward, backward = compile_functions(source, names, result.injected, fn.__globals__, parsed.name,
                                               origin=_origin(fn))
-        twin = None
-        if lists is not None:  # higher order differentiates the push/pop twin (see compiler/tapes.py)
-            def twin():
-                return compile_functions(to_source([result.forward, result.backward]), names, result.injected,
-                                         fn.__globals__, parsed.name + " traceable", origin=_origin(fn))
+        # Higher order differentiates the push/pop twin (see compiler/tapes.py), compiled when it first does.
+        twin = None if lists is None else lambda: compile_functions(
+            to_source([result.forward, result.backward]), names, result.injected, fn.__globals__,
+            parsed.name + " traceable", origin=_origin(fn))
         guarded = build_guard(fn, scope.resolved, spliced)
         return {"forward": forward, "backward": backward, "source": source, "has_self_grad": result.has_self_grad,
                 "takes_closure": result.takes_closure, "depends_on": result.depends_on + pasted, "twin": twin,

@@ -42,6 +42,7 @@ import gast
 from ..errors import SrcgradError
 from ..rules import registry
 from . import build, provided
+from .anf import normalise
 from .prepare import prepare
 
 __all__ = ["splice", "Spliced"]
@@ -292,8 +293,6 @@ def _substitute(stmt, renames, values):
 
 def _normalised_body(fn):
     """``fn`` through parse, fence, resolve and normalise; None when any of them refuses it."""
-    from .anf import normalise
-
     try:
         parsed, scope, namer, _ = prepare(fn)
         return normalise(parsed, scope, namer), scope, namer
