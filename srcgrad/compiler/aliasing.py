@@ -30,8 +30,9 @@ the NumPy functions and methods that write into an argument some other way
 (``put``, ``resize``, ``np.copyto``...) are refused. A call to a function
 that writes into an argument it was given (``def fill(h, v): h[0] = v``) is
 refused at the call, unless the write is an augmented assignment, which is
-checked at run time to be on a number (see :func:`~.aliasing_calls.helper_writes`). A write
-into a global or captured variable is refused.
+checked at run time to be on a number (see
+:func:`~.aliasing_calls.helper_writes`). A write into a global or captured
+variable is refused.
 
 After this pass, every write in place either has no other name that sees it,
 or is followed by the statements that give those names what Python gives them.
@@ -47,6 +48,9 @@ until what may share memory at its head stops changing), and its parts:
   statements after it that rebuild the base and its views;
 - :mod:`.aliasing_calls`: what a function writes into among its parameters,
   and the refusals and run-time checks at its calls.
+
+:func:`callee_writes` asks the same of a callable met only at run time
+(``srcgrad.runtime.structure.check_callee_writes`` calls it).
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "upd
 
 
 def is_numpy(fn) -> bool:
+    """Whether ``fn`` is NumPy's: a function of the ``numpy`` package, or a ufunc."""
     return (getattr(fn, "__module__", None) or "").split(".")[0] == "numpy" or isinstance(fn, np.ufunc)
 
 
@@ -153,6 +154,7 @@ class Sharing:
 
 
 def names_read(node) -> set:
+    """The names ``node`` reads."""
     return {n.id for n in build.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
@@ -166,6 +168,7 @@ def _float_constant(node) -> bool:
 
 
 def hashable(x) -> bool:
+    """Whether ``x`` can be looked up in the tables above (a resolved callee may be any value)."""
     try:
         hash(x)
     except TypeError:
