@@ -86,6 +86,7 @@ def _has_nested(node) -> bool:
 
 
 def is_pure(expr) -> bool:
+    """Whether ``expr`` calls only functions the compiler marked pure: it can move without changing what runs."""
     for node in build.walk(expr):
         if isinstance(node, gast.Call) and not getattr(node, "_srcgrad_pure", False):
             return False

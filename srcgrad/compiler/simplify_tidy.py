@@ -25,6 +25,7 @@ _FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul
 
 
 def number(node):
+    """Whether ``node`` is a literal int or float (not a bool)."""
     return isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
 
 
