@@ -22,7 +22,7 @@ import operator
 
 import gast
 
-from ..rules.numpy import unreduce
+from ..rules.shaping import unreduce
 from ..rules.operators import power_slope
 from ..runtime import tape
 from ..runtime.accumulate import accum, unbroadcast
