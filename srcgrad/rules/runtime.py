@@ -11,6 +11,10 @@ Tapes (``srcgrad/runtime/tape.py``) work the same way: the transpose of
 ``push`` reads a gradient tape (``tape_rest``, ``tape_top``), the
 transpose of ``pop`` builds one (``tape_grad``), and those three are
 each other's transposes.
+
+Being linear, each is its own tangent too: its row says so (``forward=``),
+and forward mode through generated backward code (forward over reverse)
+applies it to the tangents.
 """
 
 import functools
