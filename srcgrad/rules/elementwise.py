@@ -334,7 +334,7 @@ def imag(dy, y, val):
 
 
 @unary(np.conj)
-@shaped(methods=("conj", "conjugate"), forward=conj_tangent)  # (a method's Rule is not elementwise)
+@shaped(methods=("conj", "conjugate"), forward=conj_tangent)  # (a method is never elementwise: its tangent is said)
 def conj(dy, y, x):
     return (np.conj(dy),)
 
@@ -343,6 +343,9 @@ def conj(dy, y, x):
 def angle(dy, y, z, deg=False):
     return (np.real(dy) * angle_slope(z, deg), None)
 
+
+# ``x.real`` and ``x.imag`` are not ``np.real(x)`` and ``np.imag(x)``: read off any object, they are
+# refused for one that is not a number or an array (part_grad).
 
 @shaped(attributes=("real",), forward=real_attribute_tangent)
 def attribute_real(dy, y, self):

@@ -134,7 +134,7 @@ def add_listener(fn: Callable[[Any], None]) -> None:
 def defrule(*primals, methods=(), attributes=(), forward=None, operands=None, aliases=None, computed_by=None,
             broadcast: bool = True, elementwise: bool = False, scalar: bool = False, structured: bool = False,
             _builtin: bool = False):
-    """Register a reverse-mode rule for ``primal``; use as a decorator.
+    """Register a derivative rule for each of ``primals``; use as a decorator.
 
     The rule is called ``rule(dy, y, *args, **kwargs)`` with the cotangent
     ``dy`` of the output, the output ``y`` and the call's arguments, and
@@ -170,26 +170,26 @@ def defrule(*primals, methods=(), attributes=(), forward=None, operands=None, al
     if isinstance(forward, str) and forward not in LINEARITY:
         raise ValueError(f"defrule's forward= is a forward rule or one of {LINEARITY}, not {forward!r}")
     tangent, linearity = (None, forward) if isinstance(forward, str) else (forward, None)
-    shared = dict(reverse=None, builtin=_builtin, forward=tangent, linearity=linearity,
-                  operands=None if operands is None else tuple(operands))
+    operands = None if operands is None else tuple(operands)
 
     def register(reverse):
         load_optional_rules()
-        shared["reverse"] = reverse
+        row = dict(reverse=reverse, builtin=_builtin, forward=tangent, linearity=linearity, operands=operands)
         with _lock:
             for primal in primals:
-                rules[_key(primal)] = Rule(primal, broadcast=broadcast, elementwise=elementwise or (broadcast and _builtin),
-                                           scalar=scalar, structured=structured,
-                                           computed_by=None if computed_by is primal else computed_by, **shared)
+                rules[_key(primal)] = Rule(primal, broadcast=broadcast, scalar=scalar, structured=structured,
+                                           elementwise=elementwise or (broadcast and _builtin),
+                                           computed_by=None if computed_by is primal else computed_by, **row)
                 if aliases:
                     keyword_aliases[_key(primal)] = dict(aliases)
                 nondiff.discard(_key(primal))
                 _changed(primal)
-            for name in methods:  # (a method's result is never taken for elementwise: receivers vary)
-                method_rules[name] = Rule(name, broadcast=broadcast, structured=structured, **shared)
+            # (Never elementwise: a method is chosen by its name alone, and its receiver may not be an array.)
+            for name in methods:
+                method_rules[name] = Rule(name, broadcast=broadcast, structured=structured, **row)
                 _changed(name)
             for name in attributes:
-                attribute_rules[name] = Rule(name, broadcast=False, **shared)
+                attribute_rules[name] = Rule(name, broadcast=False, **row)
                 _changed(name)
         return reverse
 

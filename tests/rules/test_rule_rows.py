@@ -125,7 +125,8 @@ def test_no_two_rules_share_a_primal():
 def defrule_line(reverse):
     """The decorators above ``reverse``'s ``def``, as one string."""
     lines, _ = inspect.getsourcelines(reverse)
-    return " ".join(line.strip() for line in lines[:next(i for i, line in enumerate(lines) if line.lstrip().startswith("def "))])
+    header = lines[:next(i for i, line in enumerate(lines) if line.lstrip().startswith("def "))]
+    return " ".join(line.strip() for line in header)
 
 
 @pytest.mark.parametrize("table, what", [(registry.method_rules, "methods"), (registry.attribute_rules, "attributes")])
