@@ -265,6 +265,11 @@ def flip(dy, y, m, axis=None):
     return (np.flip(dy, axis),)
 
 
+@shaped(np.fliplr, forward="linear")
+def fliplr(dy, y, m):
+    return (np.fliplr(dy),)
+
+
 @shaped(methods=("copy",), forward="linear")  # (np.copy has no rule: np.array(x) is the same)
 def method_copy(dy, y, self, order="C"):
     return (dy,)

@@ -153,6 +153,7 @@ SPECS = [
     Spec(np.broadcast_to, "np.broadcast_to(a, (2, 3, 4))", [(), (4,), (3, 1), (1, 3, 4)]),
     *functions(np.flip, "np.flip", "real", ("a", [(3,), (2, 3)]), ("a, 0", [(2, 3)]), ("a, axis=(0, 1)", [(2, 3)]),
                ("a, axis=-1", [(2, 3, 4)])),
+    Spec(np.fliplr, "np.fliplr(a)", [(2, 3), (2, 3, 4)]),
     *functions(np.concatenate, "np.concatenate", "real",
                ("[a, b]", [((3,), (2,)), ((2, 3), (1, 3))]),
                ("[a, b], axis=1", [((2, 3), (2, 1))]),
