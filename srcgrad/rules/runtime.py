@@ -242,6 +242,7 @@ def tape_grad_rule(dy, y, rest, top):
 
 
 def reads_tape(dy, y, *args):
+    """The reverse rule of ``reversed`` and ``next`` on a tape: there is none."""
     raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
 
 
@@ -252,7 +253,8 @@ FORWARD_ONLY = {fn: Rule(fn, reads_tape, broadcast=False, builtin=True, linearit
                 for fn in (reversed, next)}
 
 
-# srcgrad's objects that generated code builds (runtime/dispatch.py, higher.py register their rules).
+# The forward rules of srcgrad's objects that generated code builds: higher.py registers their rows,
+# compiler/forward.py gives them these.
 
 def plan_tangent(dargs, y, fn, args):
     """The compiled forward ``plan`` picks reads ``fn``'s globals and closure: it has ``fn``'s tangent."""

@@ -10,8 +10,7 @@ import inspect
 import numpy as np
 import pytest
 
-import srcgrad.compiler.forward  # noqa: F401  (says how forward mode goes through the glue in higher.py, dispatch.py)
-from srcgrad.compiler.forward import forward_kind
+from srcgrad.compiler.forward import forward_kind  # (which says how forward mode goes through higher.py's glue)
 from srcgrad.rules import registry
 from srcgrad.rules import runtime as runtime_rules
 
