@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gast
 
-from ..rules.numpy import unreduce
+from ..rules.shaping import unreduce
 from ..rules.operators import power_slope
 from ..runtime import tape
 from ..runtime.accumulate import accum, unbroadcast

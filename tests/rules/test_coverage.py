@@ -52,5 +52,5 @@ def test_every_rule_has_a_direct_forward_rule():
     missing = sorted(f"{kind} {rule.name} ({rule.reverse.__module__})" for kind, key, rule in registered()
                      if forward_kind(rule) == "transposed" and rule.name not in TRANSPOSED)
     assert not missing, ("rules whose forward mode falls back to transposing the reverse rule (give them a "
-                         "forward rule in srcgrad/compiler/forward.py, or a reason in TRANSPOSED):\n  "
+                         "forward rule or linearity on its row, defrule(..., forward=...), or a reason in TRANSPOSED):\n  "
                          + "\n  ".join(missing))
