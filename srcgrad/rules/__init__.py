@@ -15,8 +15,18 @@
 - :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 
-from . import (builtins, creation, elementwise, linalg, math, operators, reductions, runtime,  # noqa: F401
-               scipy, shapes, shaping, constants)
+from . import builtins  # noqa: F401
+from . import constants  # noqa: F401
+from . import creation  # noqa: F401
+from . import elementwise  # noqa: F401
+from . import linalg  # noqa: F401
+from . import math  # noqa: F401
+from . import operators  # noqa: F401
+from . import reductions  # noqa: F401
+from . import runtime  # noqa: F401
+from . import scipy  # noqa: F401
+from . import shapes  # noqa: F401
+from . import shaping  # noqa: F401
 from .registry import defrule, nograd
 
 __all__ = ["defrule", "nograd"]
