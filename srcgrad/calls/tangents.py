@@ -17,8 +17,7 @@ import weakref
 
 import numpy as np
 
-from ..compiler.forward import (DIAGONAL, JOINT_OPERANDS, JOINTLY_LINEAR, LINEAR_IN_FIRST, MULTILINEAR, _hashable,
-                                explicit_forward)
+from ..compiler.forward import explicit_forward
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
 from ..runtime.located import call_site
@@ -196,23 +195,22 @@ def rule_tangent(fn, rule, dargs, y, args, kwargs, dkwargs=None):
         dargs = tuple(by_position.get(i, d) for i, d in enumerate(dargs))
     if all(d is None for d in dargs):
         return zero_tangent(y)
-    key = fn if _hashable(fn) else None
     explicit = explicit_forward(rule)
     if explicit is not None:
         return explicit(dargs, y, *rule_args, **rule_kwargs)
-    if rule.elementwise or rule.scalar or (key is not None and key in DIAGONAL):
+    if rule.elementwise or rule.scalar or rule.linearity == "diagonal":
         return diagonal_tangent(rule.reverse, dargs, y, *rule_args, **rule_kwargs)
-    if key is not None and key in LINEAR_IN_FIRST:
+    if rule.linearity == "linear-in-first":
         return zero_tangent(y) if dargs[0] is None else _call_with(fn, args, kwargs, at, {0: dargs[0]})
-    if key is not None and key in JOINTLY_LINEAR:
+    if rule.linearity == "jointly-linear":
         values = {**dict(enumerate(args)), **{p: kwargs[k] for k, p in at.items()}}
-        operands = JOINT_OPERANDS.get(key)
+        operands = rule.operands
         # (where the operands are known, an integer array among them is a constant like any other)
         constant = _constant_tangent if operands is None else _zero_operand
         tangents = {i: d if i < len(dargs) and (d := dargs[i]) is not None else constant(a)
                     for i, a in values.items() if operands is None or i in operands}
         return _call_with(fn, args, kwargs, at, tangents)
-    if key is not None and key in MULTILINEAR:
+    if rule.linearity == "linear":
         values = {**dict(enumerate(args)), **{p: kwargs[k] for k, p in at.items()}}
         total = None
         for i, d in enumerate(dargs):

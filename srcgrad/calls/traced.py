@@ -165,17 +165,14 @@ def plan(fn, args):
     return entry.forward, entry.backward, how, layout, entry.has_self_grad, split, defaults
 
 
-@defrule(plan, broadcast=False, _builtin=True)
-def plan_rule(dy, y, fn, args):
-    return (item(dy, 0), None)
-
-
 def plan_tangent(dargs, y, fn, args):
     """The compiled forward ``plan`` picks reads ``fn``'s globals and closure: it has ``fn``'s tangent."""
     return (dargs[0], None, None, None, None, None, None)  # (forward, backward, how, layout, has_self, split, defaults)
 
 
-registry.lookup(plan).forward = plan_tangent
+@defrule(plan, broadcast=False, forward=plan_tangent, _builtin=True)
+def plan_rule(dy, y, fn, args):
+    return (item(dy, 0), None)
 
 
 def traced_dispatch(fn, *args):

@@ -21,7 +21,7 @@ import types
 import gast
 
 from ..errors import NoRuleError, UnsupportedSyntaxError
-from ..rules import numpy as numpy_rules
+from ..rules import creation as creation_rules
 from ..rules import registry
 from ..runtime import tape
 from ..runtime.located import callable_name
@@ -149,7 +149,7 @@ class Classifier(Injector):
         if isinstance(value, gast.Compare):
             return Op("inactive")
         if isinstance(value, gast.Subscript) and self.scope.is_static_path(value.value) \
-                and isinstance(self.scope.resolve(value.value), numpy_rules.INDEX_TRICKS):
+                and isinstance(self.scope.resolve(value.value), creation_rules.INDEX_TRICKS):
             return self.index_trick_op(stmt, value)
         if isinstance(value, gast.Subscript):
             return Op("index", operands=[value.value], index=value.slice)
@@ -173,9 +173,9 @@ class Classifier(Injector):
         if any(isinstance(item, gast.Slice) for item in items):
             self.index_tricks.append((stmt, [n for n in build.walk(value.slice) if isinstance(n, gast.Name)]))
             return Op("inactive")
-        helper = self.inject("index_trick", numpy_rules.index_trick)
+        helper = self.inject("index_trick", creation_rules.index_trick)
         stmt.value = gast.Call(func=build.name(helper), args=[value.value] + list(items), keywords=[])
-        return self.rule_op(stmt, registry.lookup(numpy_rules.index_trick), [value.value] + list(items), {})
+        return self.rule_op(stmt, registry.lookup(creation_rules.index_trick), [value.value] + list(items), {})
 
     def is_method_of(self, receiver: str, attr: str) -> bool:
         """Whether ``receiver.attr`` is a method (its gradient is the receiver's), not a field.

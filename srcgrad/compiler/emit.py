@@ -23,7 +23,7 @@ import gast
 
 from ..errors import note_generated
 from . import build
-from .parse import register_source
+from .source import register_source
 
 __all__ = ["to_source", "compile_functions"]
 

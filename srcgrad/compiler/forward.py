@@ -13,7 +13,8 @@ tangent of every active value is a real number or array, never ``None``
 (a branch that assigns a constant gives a zero), so no guards are needed.
 
 Rules come from the same registry as reverse mode (one derivative, two
-modes); :func:`forward_kind` says which way each rule goes:
+modes), and each rule's row says which way it goes (``defrule(...,
+forward=...)``, read by :func:`forward_kind`):
 
 - *diagonal*: a rule whose Jacobian is diagonal (elementwise operations,
   ``math``) gives its tangent by feeding each argument's tangent to its
@@ -22,12 +23,12 @@ modes); :func:`forward_kind` says which way each rule goes:
   srcgrad's own glue such as ``accum`` and ``unbroadcast``) is its own
   tangent: apply it to the tangents (one argument at a time for the
   multilinear ones, such as ``a @ b``);
-- *explicit*: a few others have a forward rule in :data:`FORWARD_RULES`,
+- *explicit*: a few others have a forward rule (:attr:`Rule.forward`),
   several of them derived from the reverse rule too (a reduction's tangent
   is its reverse rule at ``dy = 1``, contracted with the tangent);
-- *transposed*: anything else (a user's ``@defrule``) runs its reverse rule
-  in reverse mode at run time: ``J t`` is the gradient in ``dy`` of
-  ``<rule(dy), t>``.
+- *transposed*: anything else (a user's ``@defrule`` without ``forward=``)
+  runs its reverse rule in reverse mode at run time: ``J t`` is the
+  gradient in ``dy`` of ``<rule(dy), t>``.
 
 Forward mode also reads tapes (``reversed``, ``next``), so it runs through
 generated backward code: that is how :func:`srcgrad.hessian` works
@@ -36,72 +37,21 @@ generated backward code: that is how :func:`srcgrad.hessian` works
 
 from __future__ import annotations
 
-import builtins
 import copy
-import inspect
-import operator
 
 import gast
-import numpy as np
 
 from ..errors import NoRuleError
-from ..rules import numpy as numpy_rules
 from ..rules import registry
 from ..rules import runtime as runtime_rules
-from ..runtime import accumulate, as_user, backs, structure, tape, zeros
+from ..runtime import structure
 from . import build
 from .inline import template_of
 from .activity import Activity
 from .classify import index_expr, pure, targets_of, unstar
 from .injection import runtime_helper
 
-__all__ = ["tangent_transform", "forward_kind", "MULTILINEAR", "JOINTLY_LINEAR", "LINEAR_IN_FIRST", "FORWARD_RULES"]
-
-#: Linear in each array argument separately: the tangent sums f(..., d_i, ...).
-MULTILINEAR = {
-    operator.mul, operator.matmul, operator.neg, operator.pos, np.multiply, np.matmul, np.dot, np.outer,
-    np.inner, np.tensordot, np.einsum, numpy_rules.einsum_by_matmul, np.sum, numpy_rules.array_sum, np.mean,
-    np.cumsum, np.trace,
-    np.reshape, np.ravel, np.squeeze, np.expand_dims, np.transpose, np.swapaxes, np.moveaxis, np.broadcast_to,
-    np.flip, np.tile, np.repeat, np.take, np.diag, np.negative, np.positive,
-    "sum", "mean", "cumsum", "reshape", "ravel", "flatten", "squeeze", "transpose", "swapaxes", "dot", "take",
-    "repeat", "trace", "copy", "item", "T",
-}
-#: Linear in all their array arguments together: the tangent is f(d_1, d_2, ...).
-JOINTLY_LINEAR = {
-    np.concatenate, np.stack, np.vstack, np.hstack, np.split, np.array, np.asarray,
-    structure.with_item, structure.appended, structure.extended, structure.as_sequence, float,
-    builtins.sum, builtins.list, builtins.tuple, np.atleast_1d, np.atleast_2d, np.atleast_3d, accumulate.accum,
-    reversed, next, tape.push, tape.tape_grad,
-}
-#: The positions of the operands of the jointly linear functions that take other arguments too
-#: (an axis, an index, a dtype): only the operands are replaced by their tangents; the default is all.
-JOINT_OPERANDS = {
-    np.concatenate: (0,), np.stack: (0,), np.vstack: (0,), np.hstack: (0,), np.split: (0,), np.array: (0,),
-    np.asarray: (0,), structure.with_item: (0, 2), float: (0,), builtins.list: (0,), builtins.tuple: (0,),
-}
-#: Linear in their first argument; the others only say where or what shape. These are srcgrad's own
-#: glue, which generated backward code calls: forward mode through it is forward-over-reverse.
-LINEAR_IN_FIRST = {
-    accumulate.unbroadcast, structure.index_grad, structure.item, structure.gather, structure.without_item,
-    structure.callee_grad, structure.repeats_grad, structure.own_copy, runtime_rules.spread, runtime_rules.present,
-    runtime_rules.parts, runtime_rules.keep_unless_dict, runtime_rules.callee_part, runtime_rules.cell_grads,
-    runtime_rules.cell_values, backs.arrange, backs.transpose_layout, backs.apply_layout,
-    backs.bound_object, as_user.user_grads, as_user.real_grads, backs.fit_grads, backs.spread_grads,
-    as_user.stack_rows, as_user.unstack_rows, numpy_rules.unreduce, numpy_rules.take_grad, numpy_rules.item_grad,
-    tape.pop, tape.tape_top, tape.tape_rest,
-}
-def _forward_only(dy, y, *args):
-    raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
-
-
-#: Calls that only forward mode differentiates: reading the tapes of generated backward code
-#: (``h_tape = reversed(h_tape)``, ``h = next(h_tape)``). Their tangents are the same calls on the
-#: tangents, which walk the tangents' tape in step with the values'.
-FORWARD_ONLY = {fn: registry.Rule(fn, _forward_only, broadcast=False, builtin=True) for fn in (reversed, next)}
-
-#: Reverse rules with a diagonal Jacobian besides the elementwise ones.
-DIAGONAL = {np.clip, "clip", abs}
+__all__ = ["tangent_transform", "forward_kind", "explicit_forward"]
 
 
 def tangent_transform(parsed, scope, namer, fdef):
@@ -115,7 +65,8 @@ class _Forward(Activity):
     fuses_idioms = False
 
     def lookup_rule(self, target):
-        return FORWARD_ONLY.get(target) if _hashable(target) and target in FORWARD_ONLY else registry.lookup(target)
+        forward_only = runtime_rules.FORWARD_ONLY
+        return forward_only[target] if _hashable(target) and target in forward_only else registry.lookup(target)
 
     def tangent_name(self, var):
         return self.namer.adjoint(var)
@@ -270,8 +221,6 @@ class _Forward(Activity):
 
     def rule_tangent(self, stmt, op, t):
         rule = op.rule
-        primal = rule.primal
-        key = primal if not isinstance(primal, str) else primal
         slots = dict(self.slots(op))  # keywords that fill a positional parameter have its position
         active = sorted(i for i, a in slots.items() if self.is_active_atom(unstar(a)))
         # One tangent per position, as the rules take them (None for a gap: np.clip(x, a_max=b)).
@@ -279,11 +228,11 @@ class _Forward(Activity):
                               for i in range(max(slots, default=-1) + 1)])
         args, keywords = registry.positional_call([copy.deepcopy(a) for a in op.operands], op.keywords,
                                                   op.positions or {})
-        explicit = explicit_forward(rule)
+        explicit = rule.forward
         if explicit is not None:
             name = self.inject(explicit.__name__, explicit)
             return build.call(name, dargs, build.name(t), *args, **keywords)
-        diagonal = rule.elementwise or rule.scalar or (_hashable(key) and key in DIAGONAL)
+        diagonal = rule.elementwise or rule.scalar or rule.linearity == "diagonal"
         if diagonal and op.kind == "rule":
             template = template_of(rule)
             terms = []
@@ -305,20 +254,18 @@ class _Forward(Activity):
             if not covered and not same and not rule.scalar:
                 total = build.call(self.runtime_f("spread_to"), total, build.name(t))
             return total
-        if _hashable(key) and key in LINEAR_IN_FIRST:
+        if rule.linearity == "linear-in-first":
             if 0 not in active:
                 return self.zero(t)
             return self.apply_to_tangents(stmt.value, op, [0], all_at_once=False)
-        linear = _hashable(key) and (key in MULTILINEAR or key in JOINTLY_LINEAR)
-        if linear:
+        if rule.linearity in ("linear", "jointly-linear"):
             call = stmt.value
             outputs = template_of(rule).outputs
             if outputs is not None:  # np.sum(x, axis=k): no tangent through an argument the rule gives no gradient
                 active = [i for i in active if i < len(outputs)
                           and not (isinstance(outputs[i], gast.Constant) and outputs[i].value is None)]
-            if _hashable(key) and key in JOINTLY_LINEAR:
-                operands = JOINT_OPERANDS.get(key)
-                return self.apply_to_tangents(call, op, active, all_at_once=True, operands=operands)
+            if rule.linearity == "jointly-linear":
+                return self.apply_to_tangents(call, op, active, all_at_once=True, operands=rule.operands)
             terms = [self.apply_to_tangents(call, op, [i], all_at_once=False) for i in active]
             if not terms:  # only a keyword (an axis, a dtype) depends on the inputs
                 return self.zero(t)
@@ -421,148 +368,6 @@ def _sum(terms):
     return total
 
 
-# ---------------------------------------------------------------- explicit forward rules
-
-def prod_tangent(dargs, y, a, axis=None, dtype=None, out=None, keepdims=False):
-    """d prod(a) = sum(prod(a) / a * da)."""
-    return np.sum(zeros.unreduce_like(y, a, axis, keepdims) / a * dargs[0], axis=axis, keepdims=keepdims)
-
-
-def extremum_tangent(dargs, y, a, axis=None, out=None, keepdims=False):
-    """d max(a): the tangent at the maximum (shared among ties)."""
-    mask = a == zeros.unreduce_like(y, a, axis, keepdims)
-    return np.sum(dargs[0] * mask, axis=axis, keepdims=keepdims) / np.sum(mask, axis=axis, keepdims=keepdims)
-
-
-def var_tangent(dargs, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """d var(a) = 2 * mean-like sum of (a - mean) * da."""
-    centred = a - np.mean(a, axis=axis, keepdims=True)
-    n = np.size(a) // max(np.size(np.mean(a, axis=axis)), 1)
-    if numpy_rules.is_complex(a):  # (the variance of |a - mean|, real: its tangent is real too)
-        return 2 * np.real(np.sum(np.conj(centred) * dargs[0], axis=axis, keepdims=keepdims)) / (n - ddof)
-    return 2 * np.sum(centred * dargs[0], axis=axis, keepdims=keepdims) / (n - ddof)
-
-
-def reduction_tangent(grad):
-    """The forward rule of a reduction from its reverse rule: ``dy = sum(grad(1) * da)`` over the reduced axes.
-
-    ``grad(dy, y, a, ...)`` is the reverse rule's gradient for ``a``; at ``dy = 1`` it is the
-    slope of each output element with respect to the elements of ``a`` that went into it.
-    """
-
-    def tangent(dargs, y, a, *args, **kwargs):
-        names = list(inspect.signature(grad).parameters)[3:]
-        bound = dict(zip(names, args), **kwargs)
-        axis, keepdims = bound.get("axis"), bound.get("keepdims", False)
-        slope = grad(np.ones_like(y), y, a, *args, **kwargs)
-        if numpy_rules.is_complex(a):  # (std and norm are real: Re(slope da), as docs/complex.md says)
-            return np.real(np.sum(slope * dargs[0], axis=axis, keepdims=keepdims))
-        return np.sum(slope * dargs[0], axis=axis, keepdims=keepdims)
-
-    tangent.__name__ = tangent.__qualname__ = grad.__name__.replace("_slope", "_tangent")
-    return tangent
-
-
-def std_slope(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """The reverse rule of ``np.std`` for ``a``."""
-    return numpy_rules.std_grad(dy, y, a, axis, ddof, keepdims)
-
-
-def norm_slope(dy, y, x, ord=None, axis=None, keepdims=False):
-    """The reverse rule of ``np.linalg.norm`` (every ``ord``)."""
-    return numpy_rules.norm_grad(dy, y, x, ord, axis, keepdims)
-
-
-def astype_tangent(dargs, y, a, dtype, copy=True):
-    """A cast to floats carries the tangent along; a cast to integers or booleans does not."""
-    if np.issubdtype(np.dtype(dtype), np.inexact):
-        if not np.issubdtype(np.dtype(dtype), np.complexfloating):
-            return np.real(np.asarray(dargs[0])).astype(dtype)  # (complex to real keeps the real part)
-        return np.asarray(dargs[0]).astype(dtype)
-    return zeros.zero_tangent(np.asarray(y, float))
-
-
-def extremum_of_tangent(dargs, y, a, *rest, key=None, default=None):
-    """d max(a, b, ...) (or of a list or array): the tangent of the winner, shared equally among ties."""
-    if not rest:
-        values, tangents = a, dargs[0]
-    else:
-        values, tangents = (a,) + rest, dargs
-    if isinstance(values, np.ndarray):
-        winners = values == y
-        return np.sum(tangents * winners) / np.sum(winners)
-    winners = [i for i, v in enumerate(values) if v is y or v == y]
-    shares = [tangents[i] for i in winners if tangents is not None and tangents[i] is not None]
-    return sum(shares) / len(winners) if shares else zeros.zero_tangent(y)
-
-
-def sorted_tangent(dargs, y, xs, key=None, reverse=False):
-    """The tangents follow their elements into sorted order."""
-    order = sorted(range(len(xs)), key=(lambda i: key(xs[i])) if key else (lambda i: xs[i]), reverse=reverse)
-    tangents = dargs[0] if dargs[0] is not None else [None] * len(xs)  # (None: xs carries no gradient)
-    return [zeros.or_zero(tangents[i], xs[i]) for i in order]
-
-
-def inv_tangent(dargs, y, a):
-    """d inv(a) = -inv(a) da inv(a)."""
-    return -y @ dargs[0] @ y
-
-
-def det_tangent(dargs, y, a):
-    """d det(a) = det(a) trace(inv(a) da)."""
-    return y * np.trace(np.linalg.solve(a, dargs[0]), axis1=-2, axis2=-1)
-
-
-def solve_tangent(dargs, y, a, b):
-    """d solve(a, b) = solve(a, db - da x)."""
-    da, db = dargs
-    rhs = (db if db is not None else 0) - ((da @ y) if da is not None else 0)
-    return np.linalg.solve(a, rhs + np.zeros_like(y))
-
-
-def sort_tangent(dargs, y, a, axis=-1):
-    """The tangents follow their elements."""
-    return np.take_along_axis(dargs[0], np.argsort(a, axis=axis), axis=axis)
-
-
-def captured_tangent(dargs, y, closure):
-    """The tangents of a closure's captured values: from the closure's tangent (a dict by name)."""
-    return zeros.cell_tangents(dargs[0], closure)
-
-
-def super_tangent(dargs, y, cls, obj):
-    """``super(cls, obj)`` has the object's tangent."""
-    return dargs[1]
-
-
-def make_back_tangent(dargs, y, backward, saved, args, layout, has_self):
-    """A pullback object's tangent: that of what it saved (a dict of its fields, like any object's)."""
-    return {"saved": dargs[1]}
-
-
-std_tangent = reduction_tangent(std_slope)
-norm_tangent = reduction_tangent(norm_slope)
-
-FORWARD_RULES = {
-    np.prod: prod_tangent, "prod": prod_tangent, np.max: extremum_tangent, np.min: extremum_tangent,
-    "max": extremum_tangent, "min": extremum_tangent, np.var: var_tangent, "var": var_tangent,
-    np.std: std_tangent, "std": std_tangent, np.linalg.norm: norm_tangent, np.linalg.inv: inv_tangent,
-    np.linalg.det: det_tangent, np.linalg.solve: solve_tangent, np.sort: sort_tangent,
-    "astype": astype_tangent, builtins.max: extremum_of_tangent, builtins.min: extremum_of_tangent,
-    builtins.sorted: sorted_tangent, structure.captured: captured_tangent, super: super_tangent,
-    backs.make_back: make_back_tangent,
-    # Complex numbers: functions from complex to real give real tangents (docs/complex.md).
-    np.abs: numpy_rules.abs_tangent, builtins.abs: numpy_rules.abs_tangent, np.imag: numpy_rules.imag_tangent,
-    np.angle: numpy_rules.angle_tangent, "real": numpy_rules.real_attribute_tangent,
-    "imag": numpy_rules.imag_attribute_tangent, "conj": numpy_rules.conj_tangent,
-    "conjugate": numpy_rules.conj_tangent,
-}
-"""Explicit forward rules ``tangent(dargs, y, *args, **kwargs)``, by primal (or array method name).
-
-A rule registered elsewhere can carry its own in :attr:`Rule.forward` (SciPy's, loaded lazily, do).
-"""
-
-
 def forward_kind(rule):
     """How forward mode gets the tangent of ``rule``'s primal: one of
 
@@ -570,17 +375,15 @@ def forward_kind(rule):
     ``"linear"`` (the primal applied to the tangents) or ``"transposed"`` (reverse mode over the
     reverse rule, at run time: correct for any rule srcgrad can differentiate, but slower).
     """
-    key = rule.primal
-    if explicit_forward(rule) is not None:
+    if rule.forward is not None:
         return "explicit"
-    if rule.elementwise or rule.scalar or (_hashable(key) and key in DIAGONAL):
+    if rule.elementwise or rule.scalar or rule.linearity == "diagonal":
         return "diagonal"
-    if _hashable(key) and (key in MULTILINEAR or key in JOINTLY_LINEAR or key in LINEAR_IN_FIRST):
+    if rule.linearity is not None:
         return "linear"
     return "transposed"
 
 
 def explicit_forward(rule):
     """The explicit forward rule for ``rule``, or None."""
-    key = rule.primal
-    return rule.forward or (FORWARD_RULES.get(key) if _hashable(key) else None)
+    return rule.forward

@@ -44,7 +44,7 @@ __all__ = ["check_receivers"]
 _LIST_MAKERS = (np.ndarray.tolist,)
 
 #: Rules that look at the receiver themselves: ``.real`` and ``.imag`` refuse a user's field in
-#: reverse mode and read its tangent in forward mode (see ``rules.numpy.part_grad``).
+#: reverse mode and read its tangent in forward mode (see ``rules.elementwise.part_grad``).
 _SELF_CHECKING = {"real", "imag"}
 
 

@@ -1,4 +1,4 @@
-"""Optimisers and training: rules, ``update``/``setup``, ``train``, ``DataLoader``.
+"""Optimisers and training: the rules (optimisers.py), ``update``/``setup``, ``train``, ``DataLoader``.
 
 >>> import numpy as np
 >>> from srcgrad.optim import Adam, setup, update
@@ -10,7 +10,7 @@ array([ 0.9, -0.9])
 """
 
 from .data import DataLoader
-from .rules import (
+from .optimisers import (
     ADAM,
     AdaGrad,
     Adam,

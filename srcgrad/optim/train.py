@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from .rules import Rule
+from .optimisers import Rule
 from .update import update
 
 __all__ = ["train", "throttle"]

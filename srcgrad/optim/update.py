@@ -41,7 +41,7 @@ import weakref
 import numpy as np
 
 from ..models.functor import child, mirror
-from .rules import Rule
+from .optimisers import Rule
 
 __all__ = ["Leaf", "setup", "update"]
 

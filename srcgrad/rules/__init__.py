@@ -1,14 +1,32 @@
-"""Derivative rules, one module per namespace; importing this package registers them all.
+"""Derivative rules, one row per function, grouped by topic; importing this package registers them all.
 
-- :mod:`.operators` — Python's operators (``+ - * / ** @``, unary minus, ``%``);
-- :mod:`.builtins` — ``abs``, ``min``, ``max``, ``sum``, ``float``, ``pow``, and what passes no gradient;
-- :mod:`.math` — the ``math`` module;
-- :mod:`.numpy` — NumPy functions, array methods and properties;
+- :mod:`.registry` — the tables and :func:`~.registry.defrule`, which fills them;
+- :mod:`.operators` — Python's operators (``+ - * / ** %``, unary minus) and the ufuncs that are the same maths;
+- :mod:`.builtins` — ``min``, ``max``, ``sum``, ``float``, ``sorted``, ``divmod``, and what passes no gradient;
+- :mod:`.math` — the ``math`` module (Python floats);
+- :mod:`.shaping` — what the NumPy rules share: gradients moved between shapes and dtypes (``unreduce``);
+- :mod:`.elementwise` — NumPy's ufuncs and unary maths, complex parts, ``clip``, ``where``;
+- :mod:`.reductions` — ``sum mean prod max min var std cumsum trace linalg.norm``;
+- :mod:`.shapes` — ``reshape transpose concatenate stack split tile repeat take sort`` and the like;
+- :mod:`.linalg` — ``@ dot outer inner tensordot einsum linalg.inv det solve``;
+- :mod:`.creation` — arrays made from values (``np.array linspace full arange meshgrid unique np.r_``);
+- :mod:`.constants` — NumPy's functions, methods and properties that pass no gradient;
 - :mod:`.scipy` — ``scipy.special``, registered once the program has imported it;
 - :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 
-from . import builtins, math, numpy, operators, runtime, scipy  # noqa: F401
+from . import builtins  # noqa: F401
+from . import constants  # noqa: F401
+from . import creation  # noqa: F401
+from . import elementwise  # noqa: F401
+from . import linalg  # noqa: F401
+from . import math  # noqa: F401
+from . import operators  # noqa: F401
+from . import reductions  # noqa: F401
+from . import runtime  # noqa: F401
+from . import scipy  # noqa: F401
+from . import shapes  # noqa: F401
+from . import shaping  # noqa: F401
 from .registry import defrule, nograd
 
 __all__ = ["defrule", "nograd"]

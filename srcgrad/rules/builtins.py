@@ -1,4 +1,7 @@
-"""Rules for Python's builtins, and the builtins that pass no gradient."""
+"""Rules for Python's builtins, and the builtins that pass no gradient.
+
+``abs`` shares ``np.abs``'s row (in :mod:`.elementwise`), ``pow`` that of ``**`` (in :mod:`.operators`).
+"""
 
 import builtins
 import functools
@@ -7,10 +10,9 @@ import numpy as np
 
 from ..runtime.accumulate import unbroadcast
 from ..runtime.structure import gather, zero_like
-from .numpy import abs_grad
-from .operators import power_log, power_slope, sum_to_shape
-from . import registry
+from ..runtime.zeros import or_zero, zero_tangent
 from .registry import defrule, nograd
+from .shaping import sum_to_shape
 
 rule = functools.partial(defrule, _builtin=True)
 
@@ -39,42 +41,46 @@ def extremum_grad(dy, y, xs):
     return [share if won else None for won in winners]
 
 
-@rule(builtins.abs, broadcast=False, elementwise=True)
-def abs(dy, y, x):
-    return (abs_grad(dy, y, x),)
-
-
-@rule(builtins.float, broadcast=False)
+@rule(builtins.float, broadcast=False, forward="jointly-linear", operands=(0,))
 def float(dy, y, x):
     return (dy,)
 
 
-@rule(builtins.pow)
-def pow(dy, y, a, b):
-    return (dy * power_slope(a, b), dy * y * power_log(a))
-
-
-@rule(builtins.sum, broadcast=False)
+@rule(builtins.sum, broadcast=False, forward="jointly-linear")
 def sum(dy, y, xs, start=0):
     return (sum_grad(dy, xs), sum_to_shape(dy, np.shape(start)))
 
 
-@rule(builtins.list, broadcast=False, structured=True)
+@rule(builtins.list, broadcast=False, structured=True, forward="jointly-linear", operands=(0,))
 def list_(dy, y, iterable=()):
     return (gather(dy, iterable),)
 
 
-@rule(builtins.tuple, broadcast=False, structured=True)
+@rule(builtins.tuple, broadcast=False, structured=True, forward="jointly-linear", operands=(0,))
 def tuple_(dy, y, iterable=()):
     return (gather(dy, iterable),)
 
 
-@rule(builtins.max, broadcast=False)
+def extremum_of_tangent(dargs, y, a, *rest, key=None, default=None):
+    """d max(a, b, ...) (or of a list or array): the tangent of the winner, shared equally among ties."""
+    if not rest:
+        values, tangents = a, dargs[0]
+    else:
+        values, tangents = (a,) + rest, dargs
+    if isinstance(values, np.ndarray):
+        winners = values == y
+        return np.sum(tangents * winners) / np.sum(winners)
+    winners = [i for i, v in enumerate(values) if v is y or v == y]
+    shares = [tangents[i] for i in winners if tangents is not None and tangents[i] is not None]
+    return builtins.sum(shares) / len(winners) if shares else zero_tangent(y)
+
+
+@rule(builtins.max, broadcast=False, forward=extremum_of_tangent)
 def max(dy, y, a, *rest):
     return extremum_pair(dy, y, a, rest)
 
 
-@rule(builtins.min, broadcast=False)
+@rule(builtins.min, broadcast=False, forward=extremum_of_tangent)
 def min(dy, y, a, *rest):
     return extremum_pair(dy, y, a, rest)
 
@@ -88,12 +94,26 @@ def unsort(dy, xs, key=None, reverse=False):
     return grads
 
 
-@rule(builtins.sorted, broadcast=False, structured=True)
+def sorted_tangent(dargs, y, xs, key=None, reverse=False):
+    """The tangents follow their elements into sorted order."""
+    order = sorted(range(len(xs)), key=(lambda i: key(xs[i])) if key else (lambda i: xs[i]), reverse=reverse)
+    tangents = dargs[0] if dargs[0] is not None else [None] * len(xs)  # (None: xs carries no gradient)
+    return [or_zero(tangents[i], xs[i]) for i in order]
+
+
+@rule(builtins.sorted, broadcast=False, structured=True, forward=sorted_tangent)
 def sorted_rule(dy, y, xs, key=None, reverse=False):
     return (unsort(dy, xs, key, reverse),)
 
 
-@rule(builtins.divmod, broadcast=False, structured=True)
+def divmod_tangent(dargs, y, a, b):
+    """The quotient is flat; the remainder moves as ``da - db * (a // b)``."""
+    da = dargs[0] if dargs and dargs[0] is not None else 0.0
+    db = dargs[1] if len(dargs) > 1 and dargs[1] is not None else 0.0
+    return (0.0 * y[0], da - db * (a // b))
+
+
+@rule(builtins.divmod, broadcast=False, structured=True, forward=divmod_tangent)
 def divmod_rule(dy, y, a, b):
     """``(a // b, a % b)``: the quotient is a step function; the remainder is ``a - b * (a // b)``."""
     return (unbroadcast(dividend_grad(dy, a), a), unbroadcast(divisor_grad(dy, a, b), b))
@@ -116,17 +136,13 @@ def divisor_grad(dy, a, b):
     return zero_like(b) if dr is None else -dr * (a // b)
 
 
-def divmod_tangent(dargs, y, a, b):
-    """The quotient is flat; the remainder moves as ``da - db * (a // b)``."""
-    da = dargs[0] if dargs and dargs[0] is not None else 0.0
-    db = dargs[1] if len(dargs) > 1 and dargs[1] is not None else 0.0
-    return (0.0 * y[0], da - db * (a // b))
+def partial_tangent(dargs, y, func, *args, **keywords):
+    """A partial's tangent has the shape of its gradient: a dict of its fields' tangents."""
+    dargs = tuple(dargs) + (None,) * (1 + len(args) - len(dargs))
+    return {"func": dargs[0], "args": tuple(dargs[1:1 + len(args)]), "keywords": {}}
 
 
-registry.lookup(builtins.divmod).forward = divmod_tangent
-
-
-@rule(functools.partial, broadcast=False, structured=True)
+@rule(functools.partial, broadcast=False, structured=True, forward=partial_tangent)
 def partial_rule(dy, y, func, *args):
     """``functools.partial(func, *args)``: the object's gradient, a dict of its fields, back to them."""
     return partial_grads(dy, len(args))
@@ -138,15 +154,6 @@ def partial_grads(dy, nargs):
         return (None,) * (1 + nargs)
     args = tuple(dy.get("args") or ())
     return (dy.get("func"),) + args + (None,) * (nargs - len(args))
-
-
-def partial_tangent(dargs, y, func, *args, **keywords):
-    """A partial's tangent has the shape of its gradient: a dict of its fields' tangents."""
-    dargs = tuple(dargs) + (None,) * (1 + len(args) - len(dargs))
-    return {"func": dargs[0], "args": tuple(dargs[1:1 + len(args)]), "keywords": {}}
-
-
-registry.lookup(functools.partial).forward = partial_tangent
 
 
 def extremum_pair(dy, y, a, rest):

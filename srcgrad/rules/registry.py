@@ -10,7 +10,15 @@ is one line of maths::
     def sin(dy, y, x):
         return (dy * np.cos(x),)
 
-Three tables, each flat:
+One decorated function is one row: it names every way its maths is
+reached (the callables, the array methods, the properties), and how
+forward mode gets its tangent (:func:`defrule`'s ``forward=``)::
+
+    @defrule(np.sum, methods=("sum",), forward="linear")
+    def sum_(dy, y, a, axis=None, dtype=None, out=None, keepdims=False):
+        return (unreduce(dy, a, axis, keepdims),)
+
+The rows fill three tables, each flat, which the compiler reads:
 
 - ``rules``: callable -> :class:`Rule` (functions, ufuncs, operators);
 - ``method_rules`` / ``attribute_rules``: name -> :class:`Rule` for methods
@@ -37,8 +45,20 @@ import threading
 import types
 from typing import Any, Callable
 
-__all__ = ["Rule", "defrule", "defmethod", "defattribute", "nograd", "lookup", "is_nondiff", "when_imported",
-           "keyword_positions", "rule_arguments"]
+__all__ = ["Rule", "LINEARITY", "defrule", "defmethod", "defattribute", "nograd", "lookup", "is_nondiff",
+           "when_imported", "keyword_positions", "rule_arguments"]
+
+#: How forward mode may get a tangent from the primal or its reverse rule, without a forward rule:
+#:
+#: - ``"diagonal"``: the Jacobian is diagonal (elementwise, as ``np.clip``): the tangent is the reverse
+#:   rule with each argument's tangent in place of ``dy``, added up (implied by ``elementwise`` and ``scalar``);
+#: - ``"linear"``: linear in each array argument separately (``a @ b``, ``np.sum``): the tangent
+#:   sums the primal applied with one argument replaced by its tangent at a time;
+#: - ``"jointly-linear"``: linear in all its array arguments together (``np.concatenate``): the primal
+#:   applied to the tangents (only those at ``operands``, when given: the others say where or how);
+#: - ``"linear-in-first"``: linear in its first argument, the others say where or what shape
+#:   (srcgrad's own glue, such as ``unbroadcast``, which generated backward code calls).
+LINEARITY = ("diagonal", "linear", "jointly-linear", "linear-in-first")
 
 
 @dataclasses.dataclass(eq=False)
@@ -58,8 +78,12 @@ class Rule:
     scalar: bool = False
     #: The output is a list or tuple of arrays (``np.split``), not one array.
     structured: bool = False
-    #: Forward-mode rule ``tangent(dx..., y, *args)``, when not derivable.
+    #: Forward-mode rule ``tangent(dargs, y, *args, **kwargs)``, when not derived from the reverse rule.
     forward: Callable | None = None
+    #: How forward mode derives the tangent otherwise: one of :data:`LINEARITY`, or None.
+    linearity: str | None = None
+    #: The positions of the operands of a jointly linear primal that takes other arguments too (``None``: all).
+    operands: tuple | None = None
     #: A function that computes the primal's value faster (``np.einsum`` by a planned matrix product),
     #: called in its place by generated forwards; it has a rule of its own, for higher orders.
     computed_by: Callable | None = None
@@ -107,9 +131,10 @@ def add_listener(fn: Callable[[Any], None]) -> None:
     _listeners.append(fn)
 
 
-def defrule(primal, *, broadcast: bool = True, elementwise: bool = False, scalar: bool = False,
-            structured: bool = False, _builtin: bool = False):
-    """Register a reverse-mode rule for ``primal``; use as a decorator.
+def defrule(*primals, methods=(), attributes=(), forward=None, operands=None, aliases=None, computed_by=None,
+            broadcast: bool = True, elementwise: bool = False, scalar: bool = False, structured: bool = False,
+            _builtin: bool = False):
+    """Register a derivative rule for each of ``primals``; use as a decorator.
 
     The rule is called ``rule(dy, y, *args, **kwargs)`` with the cotangent
     ``dy`` of the output, the output ``y`` and the call's arguments, and
@@ -125,48 +150,63 @@ def defrule(primal, *, broadcast: bool = True, elementwise: bool = False, scalar
     ...     return (3 * x ** 2 * dy,)
     >>> srcgrad.gradient(lambda x: cube(x), 2.0)
     (12.0,)
+
+    One row says everything about its function:
+
+    - ``primals``: the callables the rule is for (``np.add, operator.add``: the same maths);
+    - ``methods`` / ``attributes``: array methods and properties it answers to as well
+      (``x.sum(axis)`` passes ``x`` first, as ``np.sum(x, axis)`` does);
+    - ``forward``: forward mode's way to the tangent: a forward rule
+      ``tangent(dargs, y, *args, **kwargs)`` (``dargs``: one tangent per positional argument,
+      ``None`` for a constant), or one of :data:`LINEARITY`; without it, forward mode runs the
+      reverse rule transposed, at run time;
+    - ``operands``: for ``forward="jointly-linear"``, the positions of the operands;
+    - ``aliases``: keyword-only spellings of positional parameters (``{"max": "a_max"}``);
+    - ``computed_by``: a function computing the primal's value faster (see :attr:`Rule.computed_by`);
+    - ``broadcast``, ``elementwise``, ``scalar``, ``structured``: see :class:`Rule`.
     """
+    if not (primals or methods or attributes):
+        raise TypeError("defrule needs the callable (or array method or attribute name) the rule is for")
+    if isinstance(forward, str) and forward not in LINEARITY:
+        raise ValueError(f"defrule's forward= is a forward rule or one of {LINEARITY}, not {forward!r}")
+    tangent, linearity = (None, forward) if isinstance(forward, str) else (forward, None)
+    operands = None if operands is None else tuple(operands)
 
     def register(reverse):
         load_optional_rules()
+        row = dict(reverse=reverse, builtin=_builtin, forward=tangent, linearity=linearity, operands=operands)
         with _lock:
-            rules[_key(primal)] = Rule(primal, reverse, broadcast=broadcast, builtin=_builtin,
-                                       elementwise=elementwise or (broadcast and _builtin), scalar=scalar,
-                                       structured=structured)
-            nondiff.discard(_key(primal))
-            _changed(primal)
+            for primal in primals:
+                rules[_key(primal)] = Rule(primal, broadcast=broadcast, scalar=scalar, structured=structured,
+                                           elementwise=elementwise or (broadcast and _builtin),
+                                           computed_by=None if computed_by is primal else computed_by, **row)
+                if aliases:
+                    keyword_aliases[_key(primal)] = dict(aliases)
+                nondiff.discard(_key(primal))
+                _changed(primal)
+            # (Never elementwise: a method is chosen by its name alone, and its receiver may not be an array.)
+            for name in methods:
+                method_rules[name] = Rule(name, broadcast=broadcast, structured=structured, **row)
+                _changed(name)
+            for name in attributes:
+                attribute_rules[name] = Rule(name, broadcast=False, **row)
+                _changed(name)
         return reverse
 
     return register
 
 
 def defmethod(name: str, *, broadcast: bool = False):
-    """Register a rule for the NumPy array method ``name`` (``x.name(...)``).
+    """Register a rule for the NumPy array method ``name`` (``x.name(...)``): ``defrule(methods=(name,))``.
 
     The rule receives the array as the first argument after ``dy, y``.
     """
-
-    def register(reverse):
-        load_optional_rules()
-        with _lock:
-            method_rules[name] = Rule(name, reverse, broadcast=broadcast, builtin=True)
-            _changed(name)
-        return reverse
-
-    return register
+    return defrule(methods=(name,), broadcast=broadcast, _builtin=True)
 
 
 def defattribute(name: str):
-    """Register a rule for the NumPy array property ``name`` (``x.T``)."""
-
-    def register(reverse):
-        load_optional_rules()
-        with _lock:
-            attribute_rules[name] = Rule(name, reverse, broadcast=False, builtin=True)
-            _changed(name)
-        return reverse
-
-    return register
+    """Register a rule for the NumPy array property ``name`` (``x.T``): ``defrule(attributes=(name,))``."""
+    return defrule(attributes=(name,), broadcast=False, _builtin=True)
 
 
 def nograd(fn):

@@ -11,6 +11,10 @@ Tapes (``srcgrad/runtime/tape.py``) work the same way: the transpose of
 ``push`` reads a gradient tape (``tape_rest``, ``tape_top``), the
 transpose of ``pop`` builds one (``tape_grad``), and those three are
 each other's transposes.
+
+Being linear, each is its own tangent too: its row says so (``forward=``),
+and forward mode through generated backward code (forward over reverse)
+applies it to the tangents.
 """
 
 import functools
@@ -32,9 +36,11 @@ from ..runtime.structure import (
     with_item,
     without_item,
 )
+from ..errors import NoRuleError
 from ..runtime import structure
+from ..runtime.zeros import cell_tangents
 from ..runtime.tape import new_tape, pop, push, tape_grad, tape_rest, tape_top
-from .registry import defrule, nograd
+from .registry import Rule, defrule, nograd
 
 rule = functools.partial(defrule, _builtin=True, broadcast=False)
 
@@ -68,77 +74,82 @@ def spread(v, g):
     return None if v is None else np.broadcast_to(v, np.shape(g))
 
 
-@rule(accum)
+@rule(accum, forward="jointly-linear")
 def accum_rule(dy, y, a, b):
     return (present(dy, a), present(dy, b))
 
 
-@rule(unbroadcast)
+@rule(unbroadcast, forward="linear-in-first")
 def unbroadcast_rule(dy, y, g, x):
     return (spread(dy, g), None)
 
 
-@rule(index_grad)
+@rule(index_grad, forward="linear-in-first")
 def index_grad_rule(dy, y, g, x, index):
     return (item(dy, index), None, None)
 
 
-@rule(item)
+@rule(item, forward="linear-in-first")
 def item_rule(dy, y, v, index):
     return (index_grad(dy, v, index), None)
 
 
-@rule(gather)
+@rule(gather, forward="linear-in-first")
 def gather_rule(dy, y, grads, x):
     return (parts(dy, grads), None)
 
 
-@rule(captured)
+def captured_tangent(dargs, y, closure):
+    """The tangents of a closure's captured values: from the closure's tangent (a dict by name)."""
+    return cell_tangents(dargs[0], closure)
+
+
+@rule(captured, forward=captured_tangent)
 def captured_rule(dy, y, closure):
     return (cell_grads(dy, closure),)
 
 
-@rule(cell_grads)
+@rule(cell_grads, forward="linear-in-first")
 def cell_grads_rule(dy, y, v, closure):
     return (cell_values(dy, closure), None)
 
 
-@rule(cell_values)
+@rule(cell_values, forward="linear-in-first")
 def cell_values_rule(dy, y, v, closure):
     return (cell_grads(dy, closure), None)
 
 
-@rule(present)
+@rule(present, forward="linear-in-first")
 def present_rule(dy, y, v, x):
     return (present(dy, x), None)
 
 
-@rule(spread)
+@rule(spread, forward="linear-in-first")
 def spread_rule(dy, y, v, g):
     return (unbroadcast(dy, v), None)
 
 
-@rule(parts)
+@rule(parts, forward="linear-in-first")
 def parts_rule(dy, y, v, grads):
     return (gather(dy, v), None)
 
 
-@rule(with_item, structured=True)
+@rule(with_item, structured=True, forward="jointly-linear", operands=(0, 2))
 def with_item_rule(dy, y, x, index, value):
     return (without_item(dy, index), None, unbroadcast(item(dy, index), value))
 
 
-@rule(without_item, structured=True)
+@rule(without_item, structured=True, forward="linear-in-first")
 def without_item_rule(dy, y, g, index):
     return (without_item(dy, index), None)
 
 
-@rule(appended, structured=True)
+@rule(appended, structured=True, forward="jointly-linear")
 def appended_rule(dy, y, xs, value):
     return (item(dy, slice(None, -1)), item(dy, -1))
 
 
-@rule(extended, structured=True)
+@rule(extended, structured=True, forward="jointly-linear")
 def extended_rule(dy, y, xs, values):
     return (item(dy, slice(None, len(xs))), item(dy, slice(len(xs), None)))
 
@@ -148,12 +159,12 @@ def keep_unless_dict(v, xs):
     return None if isinstance(xs, dict) else v
 
 
-@rule(as_sequence, structured=True)  # (a list, a string, a dict's keys: not surely numeric)
+@rule(as_sequence, structured=True, forward="jointly-linear")  # (a list, a string, a dict's keys: not surely numeric)
 def as_sequence_rule(dy, y, xs):
     return (keep_unless_dict(dy, xs),)
 
 
-@rule(keep_unless_dict)
+@rule(keep_unless_dict, forward="linear-in-first")
 def keep_unless_dict_rule(dy, y, v, xs):
     return (keep_unless_dict(dy, xs), None)
 
@@ -165,27 +176,32 @@ def callee_part(v, obj, attr):
     return v
 
 
-@rule(callee_grad)
+@rule(callee_grad, forward="linear-in-first")
 def callee_grad_rule(dy, y, g, obj, attr):
     return (callee_part(dy, obj, attr), None, None)
 
 
-@rule(callee_part)
+@rule(callee_part, forward="linear-in-first")
 def callee_part_rule(dy, y, v, obj, attr):
     return (callee_grad(dy, obj, attr), None, None)
 
 
-@rule(repeats_grad)
+@rule(repeats_grad, forward="linear-in-first")
 def repeats_grad_rule(dy, y, g, xs):
     return (None if dy is None else list(dy) * (len(g) // max(len(xs), 1)), None)
 
 
-@rule(own_copy)
+@rule(own_copy, forward="linear-in-first")
 def own_copy_rule(dy, y, obj):
     return (dy,)
 
 
-@rule(super)
+def super_tangent(dargs, y, cls, obj):
+    """``super(cls, obj)`` has the object's tangent."""
+    return dargs[1]
+
+
+@rule(super, forward=super_tangent)
 def super_rule(dy, y, cls, obj):
     """super(Child, self) (the normaliser names the class): the proxy's gradient is the object's."""
     return (None, dy)
@@ -200,26 +216,38 @@ for _question in (structure.viewed, structure.check_unshared, structure.is_array
     nograd(_question)
 
 
-@rule(push, structured=True)
+@rule(push, structured=True, forward="jointly-linear")
 def push_rule(dy, y, tape, value):
     return (tape_rest(dy), tape_top(dy))
 
 
-@rule(pop, structured=True)
+@rule(pop, structured=True, forward="linear-in-first")
 def pop_rule(dy, y, tape):
     return (tape_grad(item(dy, 1), item(dy, 0)),)
 
 
-@rule(tape_top, structured=True)
+@rule(tape_top, structured=True, forward="linear-in-first")
 def tape_top_rule(dy, y, g):
     return (tape_grad(None, dy),)
 
 
-@rule(tape_rest, structured=True)
+@rule(tape_rest, structured=True, forward="linear-in-first")
 def tape_rest_rule(dy, y, g):
     return (tape_grad(dy, None),)
 
 
-@rule(tape_grad, structured=True)
+@rule(tape_grad, structured=True, forward="jointly-linear")
 def tape_grad_rule(dy, y, rest, top):
     return (tape_rest(dy), tape_top(dy))
+
+
+def reads_tape(dy, y, *args):
+    """The reverse rule of ``reversed`` and ``next`` on a tape: there is none."""
+    raise NoRuleError("reverse mode has no rule for reading a tape (reversed, next)")
+
+
+#: Calls that only forward mode differentiates: reading the tapes of generated backward code
+#: (``h_tape = reversed(h_tape)``, ``h = next(h_tape)``). Their tangents are the same calls on the
+#: tangents, which walk the tangents' tape in step with the values'.
+FORWARD_ONLY = {fn: Rule(fn, reads_tape, broadcast=False, builtin=True, linearity="jointly-linear")
+                for fn in (reversed, next)}

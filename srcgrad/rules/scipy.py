@@ -12,8 +12,9 @@ import sys
 
 import numpy as np
 
-from .numpy import logsumexp_grad, logsumexp_weight_grad, unreduce
-from .registry import defrule, lookup, when_imported
+from .reductions import logsumexp_grad, logsumexp_weight_grad
+from .registry import defrule, when_imported
+from .shaping import unreduce
 
 rule = functools.partial(defrule, _builtin=True)
 unary = functools.partial(defrule, _builtin=True, broadcast=False, elementwise=True)
@@ -63,8 +64,7 @@ def _register():
     """The table: each SciPy function and its rule."""
     global _special
     _special = sys.modules["scipy.special"]
-    shaped(_special.logsumexp)(logsumexp)
-    lookup(_special.logsumexp).forward = logsumexp_tangent
+    shaped(_special.logsumexp, forward=logsumexp_tangent)(logsumexp)
     unary(_special.expit)(expit)
     unary(_special.erf)(erf)
     unary(_special.gammaln)(gammaln)

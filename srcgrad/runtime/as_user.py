@@ -22,7 +22,7 @@ def user_grads(grads, args):
     return tuple(to_user(g, a) for g, a in zip(grads, args))
 
 
-@defrule(user_grads, broadcast=False, _builtin=True)
+@defrule(user_grads, broadcast=False, forward="linear-in-first", _builtin=True)
 def user_grads_rule(dy, y, grads, args):
     return (real_grads(dy, args), None)
 
@@ -36,7 +36,7 @@ def real_grads(grads, args):
     return tuple(real_for(g, a) for g, a in zip(grads, args))
 
 
-@defrule(real_grads, broadcast=False, _builtin=True)
+@defrule(real_grads, broadcast=False, forward="linear-in-first", _builtin=True)
 def real_grads_rule(dy, y, grads, args):
     return (real_grads(dy, args), None)
 
@@ -59,11 +59,11 @@ def unstack_rows(douts, shape, args):
     return [tuple(None if d is None else d[k] for d in flat) for k in range(n)]
 
 
-@defrule(stack_rows, broadcast=False, _builtin=True)
+@defrule(stack_rows, broadcast=False, forward="linear-in-first", _builtin=True)
 def stack_rows_rule(dy, y, rows, shape, args):
     return (unstack_rows(dy, shape, args), None, None)
 
 
-@defrule(unstack_rows, broadcast=False, _builtin=True)
+@defrule(unstack_rows, broadcast=False, forward="linear-in-first", _builtin=True)
 def unstack_rows_rule(dy, y, douts, shape, args):
     return (None if dy is None else stack_rows(dy, shape, args), None, None)

@@ -128,7 +128,7 @@ def arrange(raw, layout, args, has_self):
     return tuple(out)
 
 
-@registry.defrule(arrange, broadcast=False, _builtin=True)
+@registry.defrule(arrange, broadcast=False, forward="linear-in-first", _builtin=True)
 def arrange_rule(dy, y, raw, layout, args, has_self):
     return (transpose_layout(dy, raw, layout, has_self), None, None, None)
 
@@ -150,12 +150,12 @@ def apply_layout(raw, layout, has_self):
     return tuple(layout.apply(full))
 
 
-@registry.defrule(transpose_layout, broadcast=False, _builtin=True)
+@registry.defrule(transpose_layout, broadcast=False, forward="linear-in-first", _builtin=True)
 def transpose_layout_rule(dy, y, douts, raw, layout, has_self):
     return (apply_layout(dy, layout, has_self), None, None, None)
 
 
-@registry.defrule(apply_layout, broadcast=False, _builtin=True)
+@registry.defrule(apply_layout, broadcast=False, forward="linear-in-first", _builtin=True)
 def apply_layout_rule(dy, y, raw, layout, has_self):
     return (transpose_layout(dy, raw, layout, has_self), None, None)
 
@@ -324,7 +324,12 @@ def make_back(backward, saved, args, layout, has_self):
     return TracedBack(backward, saved, args, layout, has_self)
 
 
-@defrule(make_back, broadcast=False, _builtin=True)
+def make_back_tangent(dargs, y, backward, saved, args, layout, has_self):
+    """A pullback object's tangent: that of what it saved (a dict of its fields, like any object's)."""
+    return {"saved": dargs[1]}
+
+
+@defrule(make_back, broadcast=False, forward=make_back_tangent, _builtin=True)
 def make_back_rule(dy, y, backward, saved, args, layout, has_self):
     return (None, item(dy, "saved"), None, None, None)
 
@@ -334,7 +339,7 @@ def bound_object(method):
     return None if method is None else method.__self__
 
 
-@defrule(bound_object, broadcast=False, _builtin=True)
+@defrule(bound_object, broadcast=False, forward="linear-in-first", _builtin=True)
 def bound_object_rule(dy, y, method):
     return (dy,)
 
@@ -356,11 +361,11 @@ def spread_grads(dgrads, raw, broadcast):
     return tuple(out)
 
 
-@defrule(fit_grads, broadcast=False, _builtin=True)
+@defrule(fit_grads, broadcast=False, forward="linear-in-first", _builtin=True)
 def fit_grads_rule(dy, y, raw, args, broadcast):
     return (spread_grads(dy, raw, broadcast), None, None)
 
 
-@defrule(spread_grads, broadcast=False, _builtin=True)
+@defrule(spread_grads, broadcast=False, forward="linear-in-first", _builtin=True)
 def spread_grads_rule(dy, y, dgrads, raw, broadcast):
     return (None if dy is None else fit_grads(dy, dgrads, broadcast), None, None)

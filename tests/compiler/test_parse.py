@@ -77,7 +77,7 @@ def test_parse_gast_builds_the_tree_gast_parse_does():
 
     import gast
 
-    from srcgrad.compiler.parse import parse_gast
+    from srcgrad.compiler.to_gast import parse_gast
 
     root = pathlib.Path(srcgrad.__file__).parent
     files = sorted((root / "rules").glob("*.py"))  # the files rule templates are parsed from

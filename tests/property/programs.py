@@ -65,7 +65,7 @@ import numpy as np
 import scipy.special
 
 import srcgrad
-import srcgrad.rules.numpy
+import srcgrad.rules
 
 """
 
@@ -109,7 +109,7 @@ class Operation:
 def _evaluate(call, names, values):
     env = {"np": np, "math": math, "operator": operator, "functools": functools, "builtins": builtins, "scipy": __import__("scipy"),
            **dict(zip(names, values))}
-    import srcgrad.rules.numpy  # noqa: F401  (the tables name srcgrad's own helpers)
+    import srcgrad.rules  # noqa: F401  (the tables name srcgrad's own helpers)
     import srcgrad
     env["srcgrad"] = srcgrad
     return eval(call, env)

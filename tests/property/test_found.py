@@ -4,7 +4,7 @@ A test marked ``xfail(strict=True)`` pins a bug another part of issue #16 is fix
 and when the fix lands it passes, which strict turns red so that the marker is removed. Each reason
 names the cause: modes (a composition of modes), aliasing (writes into arrays), other (SPEC or a rule).
 
-The tests without a marker are bugs found here and fixed in the rules (srcgrad/rules/numpy.py):
+The tests without a marker are bugs found here and fixed in the rules (srcgrad/rules/):
 each was a rule whose gradient could not be differentiated again (an error naming srcgrad's own
 file, or an internal TypeError) or, for take and sort, was differentiated to a wrong number without
 an error.

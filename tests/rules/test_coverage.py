@@ -2,10 +2,8 @@
 
 import srcgrad.models  # noqa: F401  (registers whatever rules the models define)
 
-from . import test_builtins, test_math, test_numpy, test_operators
 from .specs import missing_specs, registered
-
-TABLES = test_operators.SPECS + test_builtins.SPECS + test_math.SPECS + test_numpy.SPECS
+from .tables import ALL_SPECS as TABLES
 
 #: srcgrad's own plumbing, which generated code calls and which has rules only so that generated
 #: code can be differentiated again (higher order): no maths to tabulate, and the higher-order
@@ -20,7 +18,7 @@ def is_plumbing(rule):
 
 def test_every_registered_rule_has_a_spec():
     missing = missing_specs(TABLES, skip=is_plumbing)
-    assert not missing, "rules without a spec (add one to tests/rules/test_<module>.py):\n  " + "\n  ".join(missing)
+    assert not missing, "rules without a spec (add one to the SPECS of tests/rules/test_<topic>.py):\n  " + "\n  ".join(missing)
 
 
 def test_specs_name_registered_rules():
@@ -52,5 +50,5 @@ def test_every_rule_has_a_direct_forward_rule():
     missing = sorted(f"{kind} {rule.name} ({rule.reverse.__module__})" for kind, key, rule in registered()
                      if forward_kind(rule) == "transposed" and rule.name not in TRANSPOSED)
     assert not missing, ("rules whose forward mode falls back to transposing the reverse rule (give them a "
-                         "forward rule in srcgrad/compiler/forward.py, or a reason in TRANSPOSED):\n  "
+                         "forward rule or linearity on its row, defrule(..., forward=...), or a reason in TRANSPOSED):\n  "
                          + "\n  ".join(missing))

@@ -1,4 +1,4 @@
-"""Rules for NumPy (srcgrad/rules/numpy.py), checked against finite differences.
+"""Rules for NumPy (srcgrad/rules/: elementwise, reductions, shapes, linalg, creation), checked against finite differences.
 
 One :class:`~.specs.Spec` per way of calling a rule: functions, array
 methods (``a.sum(axis=1)``) and properties (``a.T``), with their keyword
@@ -10,7 +10,7 @@ import pytest
 from gradcheck import check_gradient
 
 import srcgrad
-import srcgrad.rules.numpy
+import srcgrad.rules
 
 from .specs import Spec, check_second_order, define, keyword_variants, missing_specs, params, table_tests
 
@@ -88,7 +88,7 @@ SPECS = [
     # reductions
     *reductions(np.sum, "np.sum"),
     # What generated forwards call for np.sum(a): np.add.reduce for an array, np.sum for the rest.
-    *reductions(srcgrad.rules.numpy.array_sum, "srcgrad.rules.numpy.array_sum"),
+    *reductions(srcgrad.rules.reductions.array_sum, "srcgrad.rules.reductions.array_sum"),
     *reductions(np.mean, "np.mean"),
     *reductions(np.prod, "np.prod", "nonzero"),
     *reductions(np.max, "np.max"),
@@ -131,7 +131,7 @@ SPECS = [
                ("'ij,jk,k->i', a, b, c", [((2, 3), (3, 4), (4,))]),
                ("'i j , j -> i', a, b", [((3, 4), (4,))])),
     # What generated forwards call for np.einsum: a planned matmul for two float arrays of some size.
-    *functions(srcgrad.rules.numpy.einsum_by_matmul, "srcgrad.rules.numpy.einsum_by_matmul", "real",
+    *functions(srcgrad.rules.linalg.einsum_by_matmul, "srcgrad.rules.linalg.einsum_by_matmul", "real",
                ("'kij,nkj->nki', a, b", [((3, 5, 5), (20, 3, 5))]),
                ("'ij,jk->ik', a, b", [((20, 10), (10, 8)), ((3, 4), (4, 2))]),
                ("'i j , j k -> k i', a, b", [((20, 10), (10, 8))]),
@@ -153,6 +153,7 @@ SPECS = [
     Spec(np.broadcast_to, "np.broadcast_to(a, (2, 3, 4))", [(), (4,), (3, 1), (1, 3, 4)]),
     *functions(np.flip, "np.flip", "real", ("a", [(3,), (2, 3)]), ("a, 0", [(2, 3)]), ("a, axis=(0, 1)", [(2, 3)]),
                ("a, axis=-1", [(2, 3, 4)])),
+    Spec(np.fliplr, "np.fliplr(a)", [(2, 3), (2, 3, 4)]),
     *functions(np.concatenate, "np.concatenate", "real",
                ("[a, b]", [((3,), (2,)), ((2, 3), (1, 3))]),
                ("[a, b], axis=1", [((2, 3), (2, 1))]),
@@ -281,23 +282,23 @@ SPECS += [
          dynamic="np.stack(fn(a, b, indexing='ij'))"),
     Spec(np.meshgrid, "np.meshgrid(a, b, c, sparse=True)[2]", [((3,), (2,), (2, 2))],
          dynamic="fn(a, b, c, sparse=True)[2]"),
-    Spec(srcgrad.rules.numpy.index_trick, "np.r_[a, b]", [((3,), (2,)), ((), (2,))], dynamic="fn(np.r_, a, b)"),
-    Spec(srcgrad.rules.numpy.index_trick, "np.r_['0,2', a, b]", [((3,), (3,)), ((2, 3), (3,))],
+    Spec(srcgrad.rules.creation.index_trick, "np.r_[a, b]", [((3,), (2,)), ((), (2,))], dynamic="fn(np.r_, a, b)"),
+    Spec(srcgrad.rules.creation.index_trick, "np.r_['0,2', a, b]", [((3,), (3,)), ((2, 3), (3,))],
          dynamic="fn(np.r_, '0,2', a, b)"),
-    Spec(srcgrad.rules.numpy.index_trick, "np.c_[a, b]", [((3,), (3,)), ((3, 2), (3,))], dynamic="fn(np.c_, a, b)"),
-    Spec(srcgrad.rules.numpy.index_trick, "np.r_[a]", [(3,)], dynamic="fn(np.r_, a)"),
+    Spec(srcgrad.rules.creation.index_trick, "np.c_[a, b]", [((3,), (3,)), ((3, 2), (3,))], dynamic="fn(np.c_, a, b)"),
+    Spec(srcgrad.rules.creation.index_trick, "np.r_[a]", [(3,)], dynamic="fn(np.r_, a)"),
     Spec(np.unique, "np.unique(a)", [(4,), (2, 3)]),
     Spec(np.unique, "np.unique(a, return_counts=True)[0]", [(4,)], dynamic="fn(a, return_counts=True)[0]"),
 ]
 
 #: srcgrad's own helper, with a rule of its own: every reduction's gradient in generated code calls it.
-SPECS += functions(srcgrad.rules.numpy.unreduce, "srcgrad.rules.numpy.unreduce", "real",
+SPECS += functions(srcgrad.rules.shaping.unreduce, "srcgrad.rules.shaping.unreduce", "real",
                    ("a, b", [((), (3, 4)), ((1,), (2,))]), ("a, b, 1", [((3,), (3, 4))]),
                    ("a, b, 1, True", [((3, 1), (3, 4))]), ("a, b, (0, 2)", [((3,), (2, 3, 4))]))
 
 
 def test_unreduce_spreads_large_and_small_alike():
-    unreduce = srcgrad.rules.numpy.unreduce
+    unreduce = srcgrad.rules.shaping.unreduce
     for shape in [(3, 4), (70, 70)]:  # a filled array below 4096 elements, a broadcast view above
         x = np.ones(shape)
         np.testing.assert_array_equal(unreduce(2.5, x), np.full(shape, 2.5))
@@ -355,8 +356,11 @@ def test_second_order(spec, case, tmp_path_factory):
     check_second_order(spec, case, tmp_path_factory)
 
 
-def test_every_numpy_rule_has_a_spec():
-    assert missing_specs(SPECS, "srcgrad.rules.numpy") == []
+@pytest.mark.parametrize("module", ["shaping", "elementwise", "reductions", "shapes", "linalg", "creation"])
+def test_every_numpy_rule_has_a_spec(module):
+    from .tables import ALL_SPECS  # (abs shares np.abs's row, @ np.matmul's: every table counts)
+
+    assert missing_specs(ALL_SPECS, f"srcgrad.rules.{module}") == []
 
 
 # ------------------------------------------------------------------ ties, errors, dtypes
@@ -455,7 +459,7 @@ def test_a_bound_method_held_in_a_variable(tmp_path):
 
 def counted_extremum_grad(dy, y, x, axis=None, keepdims=False):
     """The gradient of max/min the general way: every extremum counted along the axis."""
-    unreduce = srcgrad.rules.numpy.unreduce
+    unreduce = srcgrad.rules.shaping.unreduce
     winners = x == unreduce(y, x, axis, keepdims)
     count = np.sum(winners, axis=axis, keepdims=True, dtype=np.result_type(np.asarray(dy), x, np.float32))
     return unreduce(dy, x, axis, keepdims) * winners / count
@@ -478,7 +482,7 @@ def test_extremum_grad_agrees_with_counting(shape, axis, keepdims, dtype, ties):
         y = reduce(x, axis=axis, keepdims=keepdims)
         dys = [rng.standard_normal(np.shape(y)).astype(dtype), np.full(np.shape(y), 1.5)]  # (float64 too)
         for dy in dys + ([1.5] if np.ndim(y) == 0 else []):
-            grad = srcgrad.rules.numpy.extremum_grad(dy, y, x, axis, keepdims)
+            grad = srcgrad.rules.reductions.extremum_grad(dy, y, x, axis, keepdims)
             expected = counted_extremum_grad(dy, y, x, axis, keepdims)
             assert np.result_type(grad) == np.result_type(expected) and np.shape(grad) == np.shape(x)
             np.testing.assert_allclose(grad, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
@@ -490,14 +494,14 @@ def test_extremum_grad_of_a_nan_row_is_nan_even_when_the_winners_add_up():
     """A NaN row has no winner, a tied row two: as many winners as rows, yet not one each."""
     x = np.array([[1.0, np.nan, 0.0], [2.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
     y = np.max(x, axis=1, keepdims=True)
-    grad = srcgrad.rules.numpy.extremum_grad(np.ones((3, 1)), y, x, 1, True)
+    grad = srcgrad.rules.reductions.extremum_grad(np.ones((3, 1)), y, x, 1, True)
     np.testing.assert_array_equal(grad, [[np.nan] * 3, [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
 
 
 def test_extremum_grad_keeps_float32_and_gives_a_new_writable_array():
     x = np.array([[1.0, 3.0], [2.0, 0.0]], np.float32)
     dy = np.ones(2, np.float32)
-    grad = srcgrad.rules.numpy.extremum_grad(dy, x.max(axis=1), x, 1)
+    grad = srcgrad.rules.reductions.extremum_grad(dy, x.max(axis=1), x, 1)
     assert grad.dtype == np.float32 and grad.flags.writeable and not np.shares_memory(grad, dy)
     np.testing.assert_array_equal(grad, [[0.0, 1.0], [1.0, 0.0]])
 
@@ -506,12 +510,12 @@ def test_extremum_grad_keeps_float32_and_gives_a_new_writable_array():
                                          (np.float32(1.0), np.float32(1.0), 0.5)])
 def test_winner_grad_of_numbers(a, b, share):
     """``max(a, b)`` of two numbers: the tie check sees a Python or NumPy bool, not an array."""
-    assert srcgrad.rules.numpy.winner_grad(4.0, a, b) == 4.0 * share
+    assert srcgrad.rules.elementwise.winner_grad(4.0, a, b) == 4.0 * share
 
 
 def test_winner_grad_of_relu_keeps_float32_and_halves_only_the_ties():
     a = np.array([[-1.0, 0.0, 2.0]], np.float32)
-    grad = srcgrad.rules.numpy.winner_grad(np.full((2, 3), 2.0, np.float32), a, 0.0)
+    grad = srcgrad.rules.elementwise.winner_grad(np.full((2, 3), 2.0, np.float32), a, 0.0)
     assert grad.dtype == np.float32 and grad.shape == (2, 3)
     np.testing.assert_array_equal(grad, [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
 
@@ -533,7 +537,7 @@ def test_contract_is_einsum(spec, a_shape, b_shape, dtype):
     rng = np.random.default_rng(0)
     a = rng.standard_normal(a_shape).astype(dtype)
     b = rng.standard_normal(b_shape).astype(dtype)
-    result = srcgrad.rules.numpy.contract(spec, a, b)
+    result = srcgrad.rules.linalg.contract(spec, a, b)
     expected = np.einsum(spec, a, b)
     assert np.result_type(result) == dtype and np.shape(result) == np.shape(expected)
     np.testing.assert_allclose(result, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
@@ -543,9 +547,9 @@ def test_contract_lays_a_data_axis_along_memory_as_einsum_does():
     """The GMM's ``xcentered`` gradient, ``n`` by ``k`` by ``j``, is then summed over ``n``: ``n`` runs along memory."""
     rng = np.random.default_rng(0)
     dy, q = rng.standard_normal((1000, 5, 2)), rng.standard_normal((5, 2, 2))
-    grad = srcgrad.rules.numpy.contract("nki,kij->nkj", dy, q)
+    grad = srcgrad.rules.linalg.contract("nki,kij->nkj", dy, q)
     assert grad.strides[0] == grad.itemsize
-    assert srcgrad.rules.numpy.contract("nki,nkj->kij", dy, dy).flags.c_contiguous  # (no axes to move)
+    assert srcgrad.rules.linalg.contract("nki,nkj->kij", dy, dy).flags.c_contiguous  # (no axes to move)
 
 
 @pytest.mark.parametrize("shapes, axis", [([(5, 2), (5, 1)], 1), ([(2, 3), (4, 3), (1, 3)], 0), ([(2, 3, 1), (2, 3, 2)], -1),
@@ -554,7 +558,7 @@ def test_concatenate_grad_splits_as_np_split(shapes, axis):
     """The pieces are slices of ``dy``: ``np.split``'s views, writable, one per array."""
     arrays = [np.ones(shape) for shape in shapes]
     dy = np.random.default_rng(0).standard_normal(np.concatenate(arrays, axis=axis).shape)
-    pieces = srcgrad.rules.numpy.concatenate_grad(dy, arrays, axis)
+    pieces = srcgrad.rules.shapes.concatenate_grad(dy, arrays, axis)
     expected = np.split(dy, np.cumsum([a.shape[axis] for a in arrays])[:-1], axis=axis)
     assert len(pieces) == len(arrays)
     for piece, split, a in zip(pieces, expected, arrays):
@@ -606,7 +610,7 @@ def test_einsum_runs_as_a_planned_matmul_in_generated_code(dtype):
 ])
 def test_einsum_by_matmul_leaves_the_rest_to_einsum(spec, operands):
     """What the planned product does not take is np.einsum's own call: its values and dtype exactly."""
-    got = srcgrad.rules.numpy.einsum_by_matmul(spec, *operands)
+    got = srcgrad.rules.linalg.einsum_by_matmul(spec, *operands)
     want = np.einsum(spec, *operands)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
@@ -627,7 +631,7 @@ def sum_then_sum_by_rows(a):
     type("Ledger", (), {"sum": lambda self, axis=None, dtype=None, out=None: 42.0})(),  # (no keepdims)
 ])
 def test_array_sum_is_np_sum(value):
-    got = srcgrad.rules.numpy.array_sum(value)
+    got = srcgrad.rules.reductions.array_sum(value)
     want = np.sum(value)
     assert type(got) is type(want) and np.result_type(got) == np.result_type(want)
     assert got == want

@@ -37,7 +37,9 @@ test_inline, test_dynamic, test_rule_shapes, test_forward, test_forward_dynamic 
 
 
 def test_every_operator_rule_has_a_spec():
-    assert missing_specs(SPECS, "srcgrad.rules.operators") == []
+    from .tables import ALL_SPECS  # (np.add shares +'s row, builtins.pow **'s: every table counts)
+
+    assert missing_specs(ALL_SPECS, "srcgrad.rules.operators") == []
 
 
 @pytest.mark.parametrize("expression", ["a // 0.7", "a > 0", "a >= 0.1", "a == a", "a != a", "~(a > 0)",

@@ -15,11 +15,10 @@ without a reason in NOT_TWICE, fails :func:`test_every_registered_rule_is_checke
 
 import pytest
 
-from . import test_builtins, test_math, test_numpy, test_operators
+from . import test_numpy
 from .specs import check_forward_over_reverse, check_second_order, missing_specs, params, rule_of
+from .tables import ALL_SPECS as TABLES
 from .test_coverage import is_plumbing
-
-TABLES = test_operators.SPECS + test_builtins.SPECS + test_math.SPECS + test_numpy.SPECS
 
 
 def _key(spec):

@@ -40,7 +40,7 @@ def test_unbroadcast_leaves_a_gradient_of_the_right_shape_alone():
 @pytest.mark.parametrize("dy", [2.5, np.float32(2.5), np.float64(2.5), np.array(2.5), 2, np.complex128(1 + 2j)])
 def test_unreduce_of_a_full_sum_is_np_full(dy):
     """The fast path for a number's gradient spread over a small array: ``np.full``'s values and dtype."""
-    from srcgrad.rules.numpy import unreduce
+    from srcgrad.rules.shaping import unreduce
 
     for x in (np.zeros((2, 3)), np.zeros(5, np.float32), np.zeros(5000)):
         spread = unreduce(dy, x)
@@ -58,7 +58,7 @@ MATMULS = [((3, 4), (4, 5), "ik,kj->ij"), ((3, 4), (4,), "ik,k->i"), ((4,), (4, 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_gradients_agree_with_einsum(ashape, bshape, spec, dtype):
     """Both sides of ``a @ b`` against einsum's contraction of ``dy`` with the other side."""
-    from srcgrad.rules.operators import matmul_grad_a, matmul_grad_b
+    from srcgrad.rules.linalg import matmul_grad_a, matmul_grad_b
 
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal(ashape).astype(dtype), rng.standard_normal(bshape).astype(dtype)

@@ -1,4 +1,4 @@
-"""Optimisation rules (srcgrad/optim/rules.py): two steps by hand, defaults, and convergence on a quadratic."""
+"""Optimisation rules (srcgrad/optim/optimisers.py): two steps by hand, defaults, and convergence on a quadratic."""
 
 import numpy as np
 import pytest

@@ -1,0 +1,39 @@
+"""NumPy's functions, methods and properties whose results carry no gradient, listed flat.
+
+Indices, comparisons, rounding, shapes, constant arrays and random draws:
+their results are constants to differentiation (``np.argmax``, ``x.shape``).
+"""
+
+import numpy as np
+
+from .registry import nograd, nondiff_attributes, nondiff_methods, when_imported
+
+for _fn in (
+    np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.sign, np.floor, np.ceil, np.round,
+    np.rint, np.trunc, np.fix, np.isnan, np.isinf, np.isfinite, np.isclose, np.allclose, np.array_equal,
+    np.shape, np.ndim, np.size, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like,
+    np.empty_like, np.eye, np.identity,
+    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal, np.logical_and,
+    np.logical_or, np.logical_not, np.logical_xor, np.any, np.all, np.count_nonzero,
+    np.searchsorted, np.digitize, np.floor_divide, np.result_type, np.broadcast_shapes, np.unravel_index,
+    np.ravel_multi_index, np.tril_indices, np.triu_indices, np.diag_indices, np.indices,
+    np.issubdtype, np.iscomplexobj, np.isscalar, np.signbit, np.dtype,
+):
+    nograd(_fn)
+
+
+def _random_is_constant():
+    """Random numbers are constants: ``np.random.normal(size=3)``, ``rng.normal(size=3)``."""
+    for fn in (np.random.rand, np.random.randn, np.random.normal, np.random.uniform, np.random.randint,
+               np.random.default_rng, np.random.seed, np.random.permutation, np.random.choice,
+               np.random.shuffle):
+        nograd(fn)
+    for name in dir(np.random.Generator):
+        if not name.startswith("_"):
+            nograd(getattr(np.random.Generator, name))
+
+
+when_imported("numpy.random", _random_is_constant)  # NumPy imports numpy.random on first use too
+
+nondiff_methods.update({"argmax", "argmin", "argsort", "nonzero", "any", "all", "tolist", "fill", "sort"})
+nondiff_attributes.update({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides", "flags"})
