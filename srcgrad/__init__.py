@@ -11,7 +11,7 @@ those below it::
     calls/              the calling layer: dispatch, the compiled Entry, the cache, the
                         stand-ins higher order reads, forward mode's calls
     compiler/           parse, fence, resolve, normalise, splice, transform, simplify, emit
-    rules/              the derivative rules, one module per namespace, and their registry
+    rules/              the derivative rules, one row per function, grouped by topic
     runtime/            what generated code calls: accumulate, tapes, pullback objects, zeros
     errors.py           SrcgradError and its subclasses: file, line, caret
     models/, optim/     layers and losses; optimisers and training (loaded on first use)

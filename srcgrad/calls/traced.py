@@ -39,11 +39,11 @@ from ..compiler.parse import unwrap_callable
 from ..errors import NonScalarOutputError, NoRuleError, UnsupportedSyntaxError, origin_of
 from ..rules import registry
 from ..rules.registry import defrule, nograd
+from ..runtime import structure
 from ..runtime.accumulate import accum
-from ..runtime.as_user import user_grads, real_grads, stack_rows
+from ..runtime.as_user import real_grads, stack_rows, user_grads
 from ..runtime.backs import ConstantBack, RuleBack, bound_object, fit_grads, make_back
 from ..runtime.located import call_site
-from ..runtime import structure
 from ..runtime.structure import index_grad, item, zero_like
 from .cache import adjoint_of
 from .dispatch import mutate, pullback, pullback_wrt, refuse_untraced_back
