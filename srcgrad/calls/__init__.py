@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from ..compiler import provided
 from ..compiler.aliasing import callee_writes
-from ..runtime import structure
+from ..runtime import questions, structure
 from . import traced  # noqa: F401  (registers the stand-ins)
 from .dispatch import mutate, pullback, pullback_wrt
 from .stand_ins import stand_in_for
@@ -35,4 +35,4 @@ from .tangents import index_tangent, tangent_call, transposed_tangent
 provided.provide(pullback=pullback, pullback_wrt=pullback_wrt, mutate=mutate, tangent_call=tangent_call,
                  index_tangent=index_tangent, transposed_tangent=transposed_tangent, stand_in_for=stand_in_for)
 structure.calling_pullback = pullback
-structure.calling_callee_writes = callee_writes
+questions.calling_callee_writes = callee_writes

@@ -37,7 +37,7 @@ from ..runtime.structure import (
     without_item,
 )
 from ..errors import NoRuleError
-from ..runtime import structure
+from ..runtime import questions
 from ..runtime.zeros import cell_tangents
 from ..runtime.tape import new_tape, pop, push, tape_grad, tape_rest, tape_top
 from .registry import Rule, defrule, nograd
@@ -209,10 +209,10 @@ def super_rule(dy, y, cls, obj):
 
 nograd(new_tape)
 # The normaliser's run-time questions, asked again at higher order: they pass no gradient.
-for _question in (structure.viewed, structure.check_unshared, structure.is_array, structure.refuse_array_method,
-                  structure.refuse_unless_number, structure.refuse_container_method, structure.check_callee_writes,
-                  structure.expect_numeric, structure.expect_dict, structure.expect_field,
-                  structure.property_getter):
+for _question in (questions.viewed, questions.check_unshared, questions.is_array, questions.refuse_array_method,
+                  questions.refuse_unless_number, questions.refuse_container_method, questions.check_callee_writes,
+                  questions.expect_numeric, questions.expect_dict, questions.expect_field,
+                  questions.property_getter):
     nograd(_question)
 
 
