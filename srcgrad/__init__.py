@@ -3,6 +3,18 @@
 >>> import srcgrad
 >>> srcgrad.gradient(lambda x: 3 * x ** 2 + 2 * x + 1, 2)
 (14.0,)
+
+This module is the public API only. Underneath, each layer imports only
+those below it::
+
+    api.py, params.py   gradient, withgradient, pullback, jacobian, hessian, jvp, params
+    calls/              the calling layer: dispatch, the compiled Entry, the cache, the
+                        stand-ins higher order reads, forward mode's calls
+    compiler/           parse, fence, resolve, normalise, splice, transform, simplify, emit
+    rules/              the derivative rules, one row per function, grouped by topic
+    runtime/            what generated code calls: accumulate, tapes, pullback objects, zeros
+    errors.py           SrcgradError and its subclasses: file, line, caret
+    models/, optim/     layers and losses; optimisers and training (loaded on first use)
 """
 
 from . import rules as _rules  # noqa: F401  (registers the built-in rules)
@@ -20,7 +32,7 @@ from .api import (
     tangent_source,
     withgradient,
 )
-from .compiler.cache import cache_info, clear_cache
+from .calls.cache import cache_info, clear_cache
 from .errors import (
     NonScalarOutputError,
     NoRuleError,

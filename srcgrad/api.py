@@ -1,6 +1,6 @@
 """The public functions: gradient, withgradient, pullback, adjoint_source.
 
-Everything here is a thin layer over :func:`srcgrad.runtime.dispatch.pullback`:
+Everything here is a thin layer over :func:`srcgrad.calls.dispatch.pullback_wrt`:
 run the compiled forward, seed the output, run the backward, and turn the
 internal gradients (``None`` for zero) into what the user expects (zeros
 of the right shape and dtype, floats for numbers, the same structure as
@@ -13,12 +13,16 @@ import types
 
 import numpy as np
 
-from .compiler.cache import adjoint_of, tangent_of
+from .calls import dispatch, traced
+from .calls.cache import adjoint_of, tangent_of
+from .calls.dispatch import known_call
+from .calls.stand_ins import traced_as
+from .calls.tangents import tangent_call
 from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError, NoRuleError, SrcgradError, UnsupportedSyntaxError
-from .higher import user_grads
 from .params import Grads, Params, collect
-from .runtime import dispatch
+from .rules.registry import nograd
+from .runtime.as_user import user_grads
 from .runtime.located import located
 from .runtime.structure import float_dtype, refuse_narrow_integers, to_user
 
@@ -66,12 +70,10 @@ def withgradient(f, *args):
 
 def _withgradient(f, args):
     n = len(args)
-    if n == 1 and isinstance(args[0], Params):
-        return _implicit(f, args[0])
-    known = _direct.get((id(f.__code__), _WRT[n], n)) if type(f) is _FunctionType and n < 16 else None
-    if known is not None and (known.guard is None or known.guard(f)):
+    # (``gradient(f, params(...))`` cannot take the short way: its ``f`` has no parameter to fill.)
+    known = known_call(f, _WRT[n], n) if type(f) is _FunctionType and n < 16 else None
+    if known is not None:
         # The short way for a plain function already seen: its forward, then its backward.
-        dispatch.stats["direct hits"] += 1
         y, saved = known.forward(f, *args) if known.takes_closure else known.forward(*args)
         seed = _SEEDS.get(type(y))
         try:
@@ -79,11 +81,13 @@ def _withgradient(f, args):
         except SrcgradError as err:  # (a rule refusing its arguments: say where in the user's code)
             raise located(err) from None
         if n == 1:  # (one argument, the usual case: its gradient is the last, after the function's own)
-            g = _user_gradient(raw[-1], args[0])
-            if g is not None:
+            g = raw[-1]
+            if type(g) is float and type(args[0]) is float or (g := _user_gradient(g, args[0])) is not None:
                 return y, (g,)
         return y, _user_gradients(f, args, raw[1:] if known.has_self_grad else raw)
-    y, back = dispatch.pullback_wrt(_wrt(len(args)), f, *args)
+    if n == 1 and isinstance(args[0], Params):
+        return _implicit(f, args[0])
+    y, back = dispatch.pullback_wrt(_wrt(n), f, *args)
     try:
         grads = back(_seed(y, f))[1:]
     except SrcgradError as err:
@@ -110,7 +114,6 @@ def _user_gradients(f, args, grads):
 
 
 _WRT = [tuple(range(1, n + 1)) for n in range(16)]
-_direct = dispatch.direct  # (the same dict: read once per call, not through two attributes)
 _FunctionType = types.FunctionType
 
 
@@ -179,25 +182,6 @@ def pullback(f, *args):
         return user_grads(grads[1:], args)
 
     return y, user_back
-
-
-def _register_stand_ins():
-    from . import higher
-    from .runtime import dispatch, structure
-
-    from .rules.registry import nograd
-
-    nograd(stop_gradient)
-    dispatch.traced_as(gradient, higher.gradient)
-    dispatch.traced_as(withgradient, higher.withgradient)
-    dispatch.traced_as(pullback, higher.user_pullback)
-    dispatch.traced_as(dispatch.pullback, higher.pullback)
-    dispatch.traced_as(dispatch.pullback_wrt, higher.pullback_wrt)
-    dispatch.traced_as(structure.index_add, higher.index_add)
-    dispatch.traced_as(jacobian, higher.jacobian)
-    dispatch.traced_as(hessian, higher.hessian)
-    dispatch.traced_as(jvp, higher.jvp)
-    dispatch.traced_as(derivative, higher.derivative)
 
 
 def adjoint_source(f) -> str:
@@ -313,8 +297,6 @@ def jvp(f, primals, tangents):
     >>> srcgrad.jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
     (6.0, 3.0)
     """
-    from .runtime.forward import tangent_call
-
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp needs one tangent per primal: got {len(primals)} primals and {len(tangents)} tangents")
@@ -469,4 +451,11 @@ def differentiable(fn):
     return DifferentiableFunction(fn)
 
 
-_register_stand_ins()
+nograd(stop_gradient)
+traced_as(gradient, traced.traced_gradient)
+traced_as(withgradient, traced.traced_withgradient)
+traced_as(pullback, traced.traced_pullback)
+traced_as(jacobian, traced.traced_jacobian)
+traced_as(hessian, traced.traced_hessian)
+traced_as(jvp, traced.traced_jvp)
+traced_as(derivative, traced.traced_derivative)

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad.compiler import cache
+from srcgrad.calls import cache
 from srcgrad.errors import SourceNotFoundError, StaleSourceError
-from srcgrad.runtime import dispatch
+from srcgrad.calls import dispatch
 
 from gradcheck import check_gradient
 
@@ -61,7 +61,7 @@ def test_closures_called_inside_differentiated_code_through_the_direct_tables():
     def total(x):
         return fs[0](x) + fs[1](x) * 2.0
 
-    for x in (0.3, 0.7):  # (the second time through dispatch.direct)
+    for x in (0.3, 0.7):  # (the second time through cache.direct)
         assert srcgrad.gradient(total, x)[0] == pytest.approx(np.cos(x) - 2.0 * np.sin(x))
     check_gradient(total, 0.4)
 
@@ -261,9 +261,9 @@ def test_a_notebook_cell_run_again_does_not_grow_the_cache(monkeypatch):
         exec(compile(text, filename, "exec"), namespace)
         f = namespace["f"]
         assert srcgrad.gradient(f, 2.0) == (k * 2.0 ** (k - 1),)
-        assert srcgrad.gradient(f, 2.0) == (k * 2.0 ** (k - 1),)  # (through dispatch.direct)
+        assert srcgrad.gradient(f, 2.0) == (k * 2.0 ** (k - 1),)  # (through cache.direct)
     assert srcgrad.cache_info().size <= 16
-    assert len(dispatch.direct) <= 3 * 16
+    assert len(cache.direct) <= 3 * 16
     assert len(cache._codes) <= 16
     gc.collect()  # (the generated source of a dropped entry goes with its last function)
     assert len([name for name in linecache.cache if name.startswith("<srcgrad:")]) - generated <= 4 * 16

@@ -29,7 +29,8 @@ import numpy as np
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
 from ..runtime import structure
-from . import build, idioms, provided
+from ..runtime.backs import carries_gradient
+from . import build, idioms
 from .classify import Classifier, Op, dotted, targets_of, unstar, walk_stmts
 from .injection import RUNTIME_QUESTIONS, runtime_helper
 from .resolve import is_constant_value, is_user_module
@@ -180,7 +181,7 @@ class Activity(Classifier):
             return
         for node in build.walk(self.fdef):
             if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
-                    and self.scope.is_static_path(node) and provided.carries_gradient(self.scope.resolve(node)):
+                    and self.scope.is_static_path(node) and carries_gradient(self.scope.resolve(node)):
                 root = node
                 while isinstance(root, gast.Attribute):
                     root = root.value

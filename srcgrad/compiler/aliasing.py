@@ -50,7 +50,7 @@ until what may share memory at its head stops changing), and its parts:
   and the refusals and run-time checks at its calls.
 
 :func:`callee_writes` asks the same of a callable met only at run time
-(``srcgrad.runtime.structure.check_callee_writes`` calls it).
+(``srcgrad.runtime.questions.check_callee_writes`` calls it).
 """
 
 from __future__ import annotations

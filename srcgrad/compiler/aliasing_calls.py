@@ -90,7 +90,7 @@ class CalleeWriteChecks:
     def dynamic_call_check(self, s, call, seen_again):
         """For a callee known only at run time (``self.fill(h)``, ``g(h)`` with ``g`` a value): check
         there, before the call, that it writes into none of the arrays, lists and dicts it is given that
-        the caller reads again (:func:`srcgrad.runtime.structure.check_callee_writes`)."""
+        the caller reads again (:func:`srcgrad.runtime.questions.check_callee_writes`)."""
         func = call.func
         if isinstance(func, gast.Name) and func.id in self.scope.locals:
             receiver, attr = func, None

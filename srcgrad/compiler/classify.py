@@ -99,7 +99,7 @@ class Classifier(Injector):
         )
 
     def error_keywords_at_higher_order(self, stmt):
-        """(srcgrad.higher.pullback, the dispatcher's stand-in, takes no ``**kwargs``.)"""
+        """(srcgrad.calls.traced.traced_dispatch, the dispatcher's stand-in, takes no ``**kwargs``.)"""
         raise UnsupportedSyntaxError(
             "a keyword argument in a call to a function srcgrad differentiates through is not supported "
             "in a second or higher derivative yet",

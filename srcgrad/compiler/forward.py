@@ -41,27 +41,17 @@ import copy
 
 import gast
 
-from .. import higher
 from ..errors import NoRuleError
 from ..rules import registry
 from ..rules import runtime as runtime_rules
-from ..runtime import dispatch, structure
-from ..runtime import forward as runtime_forward
+from ..runtime import structure
 from . import build
 from .inline import template_of
 from .activity import Activity
 from .classify import index_expr, pure, targets_of, unstar
+from .injection import runtime_helper
 
 __all__ = ["tangent_transform", "forward_kind", "explicit_forward"]
-
-# srcgrad's glue registers its reverse rules beside itself (runtime/dispatch.py, higher.py), which the
-# rules cannot import: how forward mode goes through them is said here, where it is first needed.
-for _glue in (dispatch.arrange, dispatch.transpose_layout, dispatch.apply_layout, higher.bound_object,
-              higher.user_grads, higher.real_grads, higher.fit_grads, higher.spread_grads, higher.stack_rows,
-              higher.unstack_rows):
-    registry.lookup(_glue).linearity = "linear-in-first"
-registry.lookup(higher.plan).forward = runtime_rules.plan_tangent
-registry.lookup(higher.make_back).forward = runtime_rules.make_back_tangent
 
 
 def tangent_transform(parsed, scope, namer, fdef):
@@ -91,7 +81,7 @@ class _Forward(Activity):
         return build.call(self.runtime_f("zero_tangent"), build.name(t))
 
     def runtime_f(self, name):
-        return build.name(self.inject(name, getattr(runtime_forward, name)))
+        return build.name(self.inject(name, runtime_helper(name)))
 
     def run_forward(self):
         # The tangent function's own name is taken: a helper injected under it (det_tangent, the

@@ -16,7 +16,7 @@ import re
 import gast
 import numpy as np
 
-from ..runtime import structure, tape
+from ..runtime import questions, structure, tape, zeros
 from ..runtime.accumulate import accum, unbroadcast
 from . import build, provided
 from .resolve import MISSING
@@ -45,20 +45,27 @@ RUNTIME = {
     "push": tape.push,
     "pop": tape.pop,
     "np_sort": np.sort,  # y.sort() on an array, as aliasing.py writes it: y[...] = np.sort(y)
-    "viewed": structure.viewed,
-    "check_unshared": structure.check_unshared,
-    "is_array": structure.is_array,
-    "refuse_array_method": structure.refuse_array_method,
-    "expect_numeric": structure.expect_numeric,
-    "expect_dict": structure.expect_dict,
-    "expect_field": structure.expect_field,
-    "property_getter": structure.property_getter,
-    "refuse_unless_number": structure.refuse_unless_number,
-    "refuse_container_method": structure.refuse_container_method,
-    "check_callee_writes": structure.check_callee_writes,
+    "viewed": questions.viewed,
+    "check_unshared": questions.check_unshared,
+    "is_array": questions.is_array,
+    "refuse_array_method": questions.refuse_array_method,
+    "expect_numeric": questions.expect_numeric,
+    "expect_dict": questions.expect_dict,
+    "expect_field": questions.expect_field,
+    "property_getter": questions.property_getter,
+    "refuse_unless_number": questions.refuse_unless_number,
+    "refuse_container_method": questions.refuse_container_method,
+    "check_callee_writes": questions.check_callee_writes,
+    # (forward mode's)
+    "zero_tangent": zeros.zero_tangent,
+    "or_zero": zeros.or_zero,
+    "spread_to": zeros.spread_to,
+    "cell_tangents": zeros.cell_tangents,
+    "struct_tangent": zeros.struct_tangent,
+    "diagonal_tangent": zeros.diagonal_tangent,
 }
 #: The helpers generated code calls from the calling layer, read at compile time (see provided.py).
-PROVIDED = ("pullback", "pullback_wrt", "mutate")
+PROVIDED = ("pullback", "pullback_wrt", "mutate", "tangent_call", "index_tangent", "transposed_tangent")
 
 
 def runtime_helper(name: str):

@@ -2,9 +2,10 @@
 
 Generated code calls back into the calling layer (``pullback_wrt`` for a
 call of a user's function, ``mutate`` for a helper that changes its
-argument), and a few passes ask it questions while compiling (is this a
-stand-in for a public function? does this value carry a gradient?). The
-compiler does not import the calling layer, which imports the compiler:
+argument, ``tangent_call`` and ``transposed_tangent`` in forward mode),
+and a pass or two asks it a question while compiling (is this a stand-in
+for a public function?). The compiler
+does not import the calling layer, which imports the compiler:
 :mod:`srcgrad.calls` hands these over once, at import, with
 :func:`provide`, and the passes read them from here at compile time.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 __all__ = ["provide", "NAMES"]
 
 #: The names the calling layer provides, each read by the passes as ``provided.<name>``.
-NAMES = ("pullback", "pullback_wrt", "mutate", "carries_gradient", "stand_in_for", "traced_as_twin")
+NAMES = ("pullback", "pullback_wrt", "mutate", "tangent_call", "index_tangent", "transposed_tangent", "stand_in_for")
 
 
 def provide(**functions) -> None:

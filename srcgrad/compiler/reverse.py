@@ -195,7 +195,7 @@ class ReverseTransform(ReverseStatements, ReverseExpressions, Adjoints, PrimalWr
         if saved:
             backward.insert(0, build.assign(build.tuple_([build.store(n) for n in saved], store_ctx=True), build.name(saved_name)))
         fname = self.parsed.name
-        # The forward takes every parameter positionally; Entry.call binds keywords and defaults.
+        # The forward takes every parameter positionally; calls.dispatch.call_entry binds keywords and defaults.
         names = ([closure_arg] if closure_arg else []) + list(self.scope.params)
         args = gast.arguments(
             args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in names],

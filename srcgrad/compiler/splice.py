@@ -30,7 +30,7 @@ else stays a call, resolved at run time as before.
 A spliced helper is read when its caller is compiled. If the global name
 is later bound to something else, the caller's compiled code is stale:
 :class:`Spliced` records each ``(name, function)`` so the cache can check
-it (:func:`srcgrad.compiler.cache.adjoint_of`) and recompile.
+it (:func:`srcgrad.calls.cache.adjoint_of`) and recompile.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ import gast
 from ..errors import SrcgradError
 from ..rules import registry
 from . import build, provided
+from .anf import normalise
+from .prepare import prepare
 
 __all__ = ["splice", "Spliced"]
 
@@ -291,11 +293,8 @@ def _substitute(stmt, renames, values):
 
 def _normalised_body(fn):
     """``fn`` through parse, fence, resolve and normalise; None when any of them refuses it."""
-    from . import _prepare
-    from .anf import normalise
-
     try:
-        parsed, scope, namer, _ = _prepare(fn)
+        parsed, scope, namer, _ = prepare(fn)
         return normalise(parsed, scope, namer), scope, namer
     except SrcgradError:
         return None  # (left as a call, it raises the same error, with its own line, when it runs)

@@ -19,7 +19,7 @@ that run get their tapes rewritten to what a person would write::
 The saved list is never changed (``reversed`` makes an iterator), so a
 pullback can still run its backward many times. When the generated code
 is differentiated again, calls to it go to the ``push``/``pop`` twin
-(:func:`srcgrad.runtime.dispatch.traced_as_twin`): same values, traceable.
+(:func:`srcgrad.calls.cache.traced_as_twin`): same values, traceable.
 """
 
 from __future__ import annotations

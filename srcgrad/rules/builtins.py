@@ -10,7 +10,7 @@ import numpy as np
 
 from ..runtime.accumulate import unbroadcast
 from ..runtime.structure import gather, zero_like
-from ..runtime.forward import or_zero, zero_tangent
+from ..runtime.zeros import or_zero, zero_tangent
 from .registry import defrule, nograd
 from .shaping import sum_to_shape
 

@@ -37,8 +37,8 @@ from ..runtime.structure import (
     without_item,
 )
 from ..errors import NoRuleError
-from ..runtime import structure
-from ..runtime.forward import cell_tangents
+from ..runtime import questions
+from ..runtime.zeros import cell_tangents
 from ..runtime.tape import new_tape, pop, push, tape_grad, tape_rest, tape_top
 from .registry import Rule, defrule, nograd
 
@@ -209,10 +209,10 @@ def super_rule(dy, y, cls, obj):
 
 nograd(new_tape)
 # The normaliser's run-time questions, asked again at higher order: they pass no gradient.
-for _question in (structure.viewed, structure.check_unshared, structure.is_array, structure.refuse_array_method,
-                  structure.refuse_unless_number, structure.refuse_container_method, structure.check_callee_writes,
-                  structure.expect_numeric, structure.expect_dict, structure.expect_field,
-                  structure.property_getter):
+for _question in (questions.viewed, questions.check_unshared, questions.is_array, questions.refuse_array_method,
+                  questions.refuse_unless_number, questions.refuse_container_method, questions.check_callee_writes,
+                  questions.expect_numeric, questions.expect_dict, questions.expect_field,
+                  questions.property_getter):
     nograd(_question)
 
 
@@ -251,16 +251,3 @@ def reads_tape(dy, y, *args):
 #: tangents, which walk the tangents' tape in step with the values'.
 FORWARD_ONLY = {fn: Rule(fn, reads_tape, broadcast=False, builtin=True, linearity="jointly-linear")
                 for fn in (reversed, next)}
-
-
-# The forward rules of srcgrad's objects that generated code builds: higher.py registers their rows,
-# compiler/forward.py gives them these.
-
-def plan_tangent(dargs, y, fn, args):
-    """The compiled forward ``plan`` picks reads ``fn``'s globals and closure: it has ``fn``'s tangent."""
-    return (dargs[0], None, None, None, None, None, None)  # (forward, backward, how, layout, has_self, split, defaults)
-
-
-def make_back_tangent(dargs, y, backward, saved, args, layout, has_self):
-    """A pullback object's tangent: that of what it saved (a dict of its fields, like any object's)."""
-    return {"saved": dargs[1]}

@@ -63,7 +63,7 @@ def test_registering_a_rule_invalidates_and_takes_effect():
 
 def _cached(fn):
     """Whether some compiled variant of ``fn``'s adjoint is in the cache."""
-    from srcgrad.compiler import cache
+    from srcgrad.calls import cache
 
     return any(entry.fn.__code__ is fn.__code__ for entry in cache._entries.values())
 
@@ -146,18 +146,18 @@ def loop_of_sines(x):
 
 
 def test_a_new_rule_drops_the_traceable_twins_of_the_entries_it_drops():
-    from srcgrad.compiler import cache
+    from srcgrad.calls import cache
     from srcgrad.rules import registry
-    from srcgrad.runtime import dispatch
+    from srcgrad.calls import dispatch
 
     srcgrad.clear_cache()
     srcgrad.gradient(loop_of_sines, 0.3)
     entries = [e for e in cache._entries.values() if e.fn is loop_of_sines]
-    assert entries and all(e.forward in dispatch._twins for e in entries)
+    assert entries and all(e.forward in cache.twins for e in entries)
     original = registry.lookup(np.sin)
     try:
         srcgrad.defrule(np.sin, broadcast=False)(lambda dy, y, x: (dy * np.cos(x),))
-        assert not any(e.forward in dispatch._twins or e.backward in dispatch._twins for e in entries)
+        assert not any(e.forward in cache.twins or e.backward in cache.twins for e in entries)
     finally:
         registry.rules[np.sin] = original
         registry._changed(np.sin)

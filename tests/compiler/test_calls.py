@@ -65,7 +65,7 @@ def test_one_compiled_adjoint_serves_every_closure_of_the_same_code():
     srcgrad.gradient(lambda x: np.sum(other(x)), x)
     # The inner lambda of linear() was compiled once for all three closures
     # (in the one variant these calls need: x is wanted, the closure's W and b are not).
-    entries = srcgrad.compiler.cache._entries.values()
+    entries = srcgrad.calls.cache._entries.values()
     codes = [e for e in entries if e.fn.__code__.co_name == "<lambda>"
              and e.fn.__code__.co_firstlineno == linear.__code__.co_firstlineno + 3]
     assert len(codes) == 1

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad.compiler import cache
+from srcgrad.calls import cache
 from gradcheck import check_gradient
 
 rng = np.random.default_rng(11)

@@ -6,16 +6,17 @@ from golden.functions import GOLDEN
 from srcgrad import compiler
 from srcgrad.compiler import build
 from srcgrad.compiler.emit import to_source
+from srcgrad.compiler.prepare import foldable, prepare
 from srcgrad.compiler.tapes import as_lists
 
 LOOPS = [fn for fn in GOLDEN if "for " in compiler.stages(fn)["normalise"] or "while " in compiler.stages(fn)["normalise"]]
 
 
 def _simplified(fn):
-    parsed, scope, namer, user_names = compiler._prepare(fn)
+    parsed, scope, namer, user_names = prepare(fn)
     anf = compiler.normalise(parsed, scope, namer)
     result = compiler.transform(parsed, scope, namer, anf)
-    invented, adjoints = compiler._foldable(namer, user_names)
+    invented, adjoints = foldable(namer, user_names)
     compiler.simplify([result.forward, result.backward], invented, adjoints, result.injected)
     return result
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad.compiler import cache
-from srcgrad.runtime import dispatch
+from srcgrad.calls import cache
+from srcgrad.calls import dispatch
 from gradcheck import check_gradient
 
 rng = np.random.default_rng(7)
@@ -122,8 +122,8 @@ def poly(x):
 def test_the_short_path_sees_a_rule_registered_later():
     srcgrad.clear_cache()
     assert srcgrad.gradient(poly, 2.0) == (14.0,)
-    assert srcgrad.gradient(poly, 2.0) == (14.0,)  # through dispatch.direct
-    assert dispatch.direct
+    assert srcgrad.gradient(poly, 2.0) == (14.0,)  # through cache.direct
+    assert cache.direct
     try:
         srcgrad.defrule(poly)(lambda dy, y, x: (dy * 100.0,))
         assert srcgrad.gradient(poly, 2.0) == (100.0,)
@@ -143,7 +143,7 @@ def power_sum(x, n):
 
 
 def test_the_short_path_of_a_loop_function_picks_the_variant_for_each_call():
-    """A function with a loop, called again from compiled code, is taken from ``dispatch.direct_loops``: each
+    """A function with a loop, called again from compiled code, is taken from ``cache.direct_loops``: each
     call still gets the variant for its arguments' kinds (a number, then an array), and a rule registered
     later replaces it."""
     srcgrad.clear_cache()
@@ -152,7 +152,7 @@ def test_the_short_path_of_a_loop_function_picks_the_variant_for_each_call():
         assert srcgrad.gradient(f, 3.0, 4) == (24.0, 0.0)  # d(n x^2)/dx; n, an int, has none
         (g, _) = srcgrad.gradient(lambda x, n: np.sum(f(x, n)), np.array([1.0, 2.0]), 3)
         np.testing.assert_array_equal(g, [6.0, 12.0])
-    assert dispatch.direct_loops
+    assert cache.direct_loops
     assert {e.kinds for e in cache._entries.values() if e.fn is power_sum} >= {None, (0, 0), (1, 0)}
     try:
         srcgrad.defrule(power_sum)(lambda dy, y, x, n: (dy * 100.0, None))
@@ -428,7 +428,7 @@ def test_a_loop_called_with_numbers_compiles_only_its_number_variant():
     assert entry.wants is not None and "forward" not in entry.__dict__ and "depends_on" not in entry.__dict__
     assert len(specialised(horner)) == 1
     # Read, it is finished then: the same code as compiled at once.
-    assert entry.source == srcgrad.compiler.compile_adjoint(horner, wants=entry.wants).source
+    assert entry.source == srcgrad.compiler.compile_adjoint(horner, wants=entry.wants).finish()["source"]
     assert entry.has_self_grad is False and "forward" in entry.__dict__
 
 

@@ -8,7 +8,7 @@ from .tables import ALL_SPECS as TABLES
 #: srcgrad's own plumbing, which generated code calls and which has rules only so that generated
 #: code can be differentiated again (higher order): no maths to tabulate, and the higher-order
 #: tests exercise it. Everything else srcgrad registers needs a spec.
-PLUMBING = ("srcgrad.runtime", "srcgrad.higher", "srcgrad.compiler", "srcgrad.rules.runtime")
+PLUMBING = ("srcgrad.runtime", "srcgrad.calls", "srcgrad.compiler", "srcgrad.rules.runtime")
 
 
 def is_plumbing(rule):

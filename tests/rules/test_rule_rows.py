@@ -10,7 +10,7 @@ import inspect
 import numpy as np
 import pytest
 
-from srcgrad.compiler.forward import forward_kind  # (which says how forward mode goes through higher.py's glue)
+from srcgrad.compiler.forward import forward_kind
 from srcgrad.rules import registry
 from srcgrad.rules import runtime as runtime_rules
 
@@ -52,7 +52,7 @@ FORWARD_KINDS = {
         "numpy.full_like", "numpy.imag", "numpy.linalg.det", "numpy.linalg.inv", "numpy.linalg.norm",
         "numpy.linalg.solve", "numpy.linspace", "numpy.max", "numpy.meshgrid", "numpy.min", "numpy.prod",
         "numpy.sort", "numpy.std", "numpy.unique", "numpy.var", "scipy.special._logsumexp.logsumexp",
-        "srcgrad.higher.make_back", "srcgrad.higher.plan", "srcgrad.rules.creation.index_trick",
+        "srcgrad.runtime.backs.make_back", "srcgrad.calls.traced.plan", "srcgrad.rules.creation.index_trick",
         "srcgrad.runtime.structure.captured"
     },
     "diagonal": {
@@ -87,14 +87,14 @@ FORWARD_KINDS = {
         "srcgrad.runtime.tape.tape_grad"
     },
     "linear-in-first": {
-        "srcgrad.higher.bound_object", "srcgrad.higher.fit_grads", "srcgrad.higher.real_grads",
-        "srcgrad.higher.spread_grads", "srcgrad.higher.stack_rows", "srcgrad.higher.unstack_rows",
-        "srcgrad.higher.user_grads", "srcgrad.rules.runtime.callee_part", "srcgrad.rules.runtime.cell_grads",
+        "srcgrad.runtime.backs.bound_object", "srcgrad.runtime.backs.fit_grads", "srcgrad.runtime.as_user.real_grads",
+        "srcgrad.runtime.backs.spread_grads", "srcgrad.runtime.as_user.stack_rows", "srcgrad.runtime.as_user.unstack_rows",
+        "srcgrad.runtime.as_user.user_grads", "srcgrad.rules.runtime.callee_part", "srcgrad.rules.runtime.cell_grads",
         "srcgrad.rules.runtime.cell_values", "srcgrad.rules.runtime.keep_unless_dict",
         "srcgrad.rules.runtime.parts", "srcgrad.rules.runtime.present", "srcgrad.rules.runtime.spread",
         "srcgrad.rules.shaping.unreduce", "srcgrad.runtime.accumulate.unbroadcast",
-        "srcgrad.runtime.dispatch.apply_layout", "srcgrad.runtime.dispatch.arrange",
-        "srcgrad.runtime.dispatch.transpose_layout", "srcgrad.runtime.structure.callee_grad",
+        "srcgrad.runtime.backs.apply_layout", "srcgrad.runtime.backs.arrange",
+        "srcgrad.runtime.backs.transpose_layout", "srcgrad.runtime.structure.callee_grad",
         "srcgrad.runtime.structure.gather", "srcgrad.runtime.structure.index_grad",
         "srcgrad.runtime.structure.item", "srcgrad.runtime.structure.own_copy",
         "srcgrad.runtime.structure.repeats_grad", "srcgrad.runtime.structure.without_item",

@@ -1,27 +1,29 @@
-"""Higher order: differentiating code that itself computes gradients.
+"""Higher order: the stand-ins differentiated code is differentiated through.
 
 ``df = lambda x: gradient(f, x)[0]`` is ordinary code to srcgrad, so
 ``gradient(df, x)`` differentiates through the call to ``gradient``, and
 through the generated code that call runs. Library functions are
 differentiated through stand-ins written here, in the subset srcgrad
-reads, instead of their own source:
+reads, instead of their own source (:func:`~.stand_ins.traced_as` pairs them):
 
-- :func:`srcgrad.gradient` through :func:`gradient` (one pullback, seeded with 1),
-  and :func:`srcgrad.withgradient` and :func:`srcgrad.pullback` likewise;
+- :func:`srcgrad.gradient` through :func:`traced_gradient` (one pullback, seeded with 1),
+  :func:`srcgrad.withgradient` through :func:`traced_withgradient`, :func:`srcgrad.pullback`
+  through :func:`traced_pullback`;
 - :func:`srcgrad.jacobian` (a backward pass per output element), :func:`srcgrad.hessian`
   (the Jacobian of the gradient), :func:`srcgrad.jvp` and :func:`srcgrad.derivative`
-  (``J t`` from reverse mode), so every mode can be nested in every other;
-- the dispatcher :func:`srcgrad.runtime.dispatch.pullback`, which generated
-  code calls for every user function, through :func:`pullback`; a function
+  (``J t`` from reverse mode) through ``traced_jacobian``, ``traced_hessian``,
+  ``traced_jvp``, ``traced_derivative``, so every mode can be nested in every other;
+- the dispatcher :func:`srcgrad.calls.dispatch.pullback`, which generated
+  code calls for every user function, through :func:`traced_dispatch`; a function
   with a rule (``np.sin`` passed as a value) gets its pullback from
   :func:`rule_back`, a closure over the rule, so it too is differentiated again.
 
-Pullback objects (:class:`~srcgrad.runtime.dispatch.Back`) have traceable
+Pullback objects (:class:`~srcgrad.runtime.backs.Back`) have traceable
 ``__call__`` methods, so a call to one inside generated code is
 differentiated like any callable object. What is left are small rules for
-the glue: :func:`make_back`, :func:`bound_object` and ``arrange``, one for
-:func:`user_grads` (the gradients as users see them), and the transpose
-pairs :func:`fit_grads`/:func:`spread_grads` and :func:`stack_rows`/:func:`unstack_rows`.
+the glue: :func:`plan` here, and in the runtime ``make_back``,
+``bound_object``, ``arrange``, ``user_grads`` and the transpose pairs
+(:mod:`srcgrad.runtime.backs`, :mod:`srcgrad.runtime.as_user`).
 
 A helper marked ``nograd`` here returns nothing that carries a gradient
 (seeds, zeros, checks): whatever it returns is a constant to every order.
@@ -33,25 +35,27 @@ import types
 
 import numpy as np
 
-from .errors import NonScalarOutputError, NoRuleError, UnsupportedSyntaxError, origin_of
-from .rules import registry
-from .rules.registry import defrule, nograd
-from .rules.runtime import spread
-from .runtime.dispatch import ConstantBack, RuleBack, TracedBack, back_traced_as, mutate, rule_grads
-from .runtime.dispatch import pullback as runtime_pullback
-from .runtime.accumulate import accum
-from .runtime.located import call_site
-from .runtime.structure import index_grad, item, real_for, to_user, zero_like
+from ..compiler.parse import unwrap_callable
+from ..errors import NonScalarOutputError, NoRuleError, UnsupportedSyntaxError, origin_of
+from ..rules import registry
+from ..rules.registry import defrule, nograd
+from ..runtime import structure
+from ..runtime.accumulate import accum
+from ..runtime.as_user import real_grads, stack_rows, user_grads
+from ..runtime.backs import ConstantBack, RuleBack, bound_object, fit_grads, make_back
+from ..runtime.located import call_site
+from ..runtime.structure import index_grad, item, zero_like
+from .cache import adjoint_of
+from .dispatch import mutate, pullback, pullback_wrt, refuse_untraced_back
+from .stand_ins import back_traced_as, stand_in_for, traced_as
 
-__all__ = ["gradient", "pullback", "pullback_wrt", "index_add", "seed", "user_pullback", "withgradient",
-           "jacobian", "hessian", "jvp", "derivative"]
+__all__ = ["traced_gradient", "traced_withgradient", "traced_pullback", "traced_dispatch", "traced_dispatch_wrt",
+           "traced_index_add", "traced_jacobian", "traced_hessian", "traced_jvp", "traced_derivative", "seed"]
 
 
 @nograd
 def where(fn):
     """``dict(filename=..., lineno=...)`` of the user's function ``fn`` (or of what generated code derives from)."""
-    from .compiler.parse import unwrap_callable
-
     plain, _ = unwrap_callable(fn)
     code = getattr(plain, "__code__", None)
     if code is None:
@@ -79,53 +83,29 @@ def seed(y):
     return 1.0
 
 
-def gradient(f, *args):
+def traced_gradient(f, *args):
     """``srcgrad.gradient`` as differentiated code sees it: one pullback, seeded with 1."""
-    y, back = runtime_pullback(f, *args)
+    y, back = pullback(f, *args)
     grads = back(seed(y))
     return real_grads(grads[1:], args)
 
 
-def withgradient(f, *args):
+def traced_withgradient(f, *args):
     """``srcgrad.withgradient`` as differentiated code sees it."""
-    y, back = runtime_pullback(f, *args)
+    y, back = pullback(f, *args)
     grads = back(seed(y))
     return y, user_grads(grads[1:], args)
 
 
-def user_pullback(f, *args):
+def traced_pullback(f, *args):
     """``srcgrad.pullback`` as differentiated code sees it: ``back`` gives the users' gradients."""
-    y, back = runtime_pullback(f, *args)
+    y, back = pullback(f, *args)
 
     def user_back(dy):
         grads = back(dy)
         return user_grads(grads[1:], args)
 
     return y, user_back
-
-
-def user_grads(grads, args):
-    """The gradients as ``srcgrad.pullback`` returns them to users: zeros where srcgrad has ``None``."""
-    return tuple(to_user(g, a) for g, a in zip(grads, args))
-
-
-@defrule(user_grads, broadcast=False, _builtin=True)
-def user_grads_rule(dy, y, grads, args):
-    return (real_grads(dy, args), None)
-
-
-def real_grads(grads, args):
-    """The gradients of real arguments without the imaginary parts complex intermediates leave (docs/complex.md).
-
-    As ``srcgrad.gradient`` returns them; differentiated again, what the
-    outer pass sends back through a real argument's gradient is real too.
-    """
-    return tuple(real_for(g, a) for g, a in zip(grads, args))
-
-
-@defrule(real_grads, broadcast=False, _builtin=True)
-def real_grads_rule(dy, y, grads, args):
-    return (real_grads(dy, args), None)
 
 
 def plan(fn, args):
@@ -141,9 +121,6 @@ def plan(fn, args):
     them) is ``fn``'s: that is this function's rule, and how implicit
     parameters read inside a nested gradient get their gradient.
     """
-    from .compiler.cache import adjoint_of
-    from .runtime.dispatch import refuse_untraced_back, stand_in_for
-
     fn = stand_in_for(fn)
     refuse_untraced_back(fn)
     if fn is mutate:
@@ -177,7 +154,7 @@ def plan(fn, args):
             fix=f"wrap it in a def of your own (def g(x): return {name}(x)), or register a rule with "
             f"@srcgrad.defrule({name})",
         )
-    values, layout, _ = entry.plan(callee, bound, args, {})
+    values, layout = entry.plan(callee, bound, args, {})
     given = len(args) + (0 if bound is None else 1)
     named = len(entry.params) - (entry.vararg is not None)
     defaults = tuple(values[given:named])
@@ -188,12 +165,17 @@ def plan(fn, args):
     return entry.forward, entry.backward, how, layout, entry.has_self_grad, split, defaults
 
 
-@defrule(plan, broadcast=False, _builtin=True)
+def plan_tangent(dargs, y, fn, args):
+    """The compiled forward ``plan`` picks reads ``fn``'s globals and closure: it has ``fn``'s tangent."""
+    return (dargs[0], None, None, None, None, None, None)  # (forward, backward, how, layout, has_self, split, defaults)
+
+
+@defrule(plan, broadcast=False, forward=plan_tangent, _builtin=True)
 def plan_rule(dy, y, fn, args):
     return (item(dy, 0), None)
 
 
-def pullback(fn, *args):
+def traced_dispatch(fn, *args):
     """The dispatcher as differentiated code sees it (plain, closure, bound and object calls, rules)."""
     forward, backward, how, layout, has_self, split, defaults = plan(fn, args)
     if how == "rule":  # backward is the rule; layout says whether it broadcasts
@@ -217,7 +199,7 @@ def pullback(fn, *args):
 
 def rule_back(reverse, y, args, broadcast):
     """The pullback of ``y = fn(*args)`` for an ``fn`` with the rule ``reverse``: what
-    :class:`~srcgrad.runtime.dispatch.RuleBack` does, written as a closure so that its
+    :class:`~srcgrad.runtime.backs.RuleBack` does, written as a closure so that its
     gradients (through ``y`` and ``args``, its captured values) are differentiated again."""
 
     def back(dy):
@@ -238,7 +220,7 @@ def traceable_back(back):
 
 
 def traceable_constant_back(back):
-    """:class:`~srcgrad.runtime.dispatch.ConstantBack`, made outside differentiated code, as a closure."""
+    """:class:`~srcgrad.runtime.backs.ConstantBack`, made outside differentiated code, as a closure."""
     return constant_back((None,) * (back.n - 1))
 
 
@@ -257,98 +239,23 @@ def constant_grads(args):
     return (None,) * (1 + len(args))
 
 
-def fit_grads(raw, args, broadcast):
-    """A rule's gradients as a call's (after the callee's): summed back to each argument's shape
-    when the rule broadcasts, and a real zero for a numeric argument the rule gave none."""
-    return rule_grads(raw, args, broadcast)[1:]
+def traced_dispatch_wrt(wrt, fn, *args):
+    """:func:`srcgrad.calls.dispatch.pullback_wrt` as differentiated code sees it: every gradient."""
+    return traced_dispatch(fn, *args)
 
 
-def spread_grads(dgrads, raw, broadcast):
-    """The transpose of :func:`fit_grads`: each cotangent back to the shape of the rule's gradient."""
-    if dgrads is None:
-        return None
-    out = []
-    for i, r in enumerate(raw):
-        d = dgrads[i] if i < len(dgrads) else None
-        out.append(None if d is None or r is None else spread(d, r) if broadcast else d)
-    return tuple(out)
-
-
-@defrule(fit_grads, broadcast=False, _builtin=True)
-def fit_grads_rule(dy, y, raw, args, broadcast):
-    return (spread_grads(dy, raw, broadcast), None, None)
-
-
-@defrule(spread_grads, broadcast=False, _builtin=True)
-def spread_grads_rule(dy, y, dgrads, raw, broadcast):
-    return (None if dy is None else fit_grads(dy, dgrads, broadcast), None, None)
-
-
-def pullback_wrt(wrt, fn, *args):
-    """:func:`srcgrad.runtime.dispatch.pullback_wrt` as differentiated code sees it: every gradient."""
-    return pullback(fn, *args)
-
-
-def index_add(dx, dy, x, idx):
+def traced_index_add(dx, dy, x, idx):
     """:func:`srcgrad.runtime.structure.index_add` as differentiated code sees it: without the in-place add."""
     return accum(dx, index_grad(dy, x, idx))
 
 
-def make_back(backward, saved, args, layout, has_self):
-    """A pullback object; its gradient (a dict of its fields) reaches ``saved``."""
-    return TracedBack(backward, saved, args, layout, has_self)
-
-
-@defrule(make_back, broadcast=False, _builtin=True)
-def make_back_rule(dy, y, backward, saved, args, layout, has_self):
-    return (None, item(dy, "saved"), None, None, None)
-
-
-def bound_object(method):
-    """The object a bound method is bound to (applied to its tangent too: None for a class's method)."""
-    return None if method is None else method.__self__
-
-
-@defrule(bound_object, broadcast=False, _builtin=True)
-def bound_object_rule(dy, y, method):
-    return (dy,)
-
-
 # ---------------------------------------------------------------- jacobian, hessian and jvp inside differentiated code
 
-def jacobian(f, *args):
+def traced_jacobian(f, *args):
     """``srcgrad.jacobian`` as differentiated code sees it: one pullback, one backward pass per output element."""
-    y, back = user_pullback(f, *args)
+    y, back = traced_pullback(f, *args)
     rows = [back(s) for s in basis_seeds(y, f)]
     return stack_rows(rows, np.shape(y), args)
-
-
-def stack_rows(rows, shape, args):
-    """The Jacobians from their rows (one gradient per argument, per output element of ``shape``)."""
-    out = []
-    for j, x in enumerate(args):
-        parts = [np.zeros(np.shape(x)) if row[j] is None else np.asarray(row[j], dtype=float) for row in rows]
-        out.append(np.reshape(np.stack(parts), shape + np.shape(x)))
-    return tuple(out)
-
-
-def unstack_rows(douts, shape, args):
-    """The transpose of :func:`stack_rows`: each Jacobian's cotangent back to its rows."""
-    if douts is None:
-        return None
-    n = int(np.prod(shape, dtype=int))
-    flat = [None if d is None else np.reshape(d, (n,) + np.shape(x)) for d, x in zip(douts, args)]
-    return [tuple(None if d is None else d[k] for d in flat) for k in range(n)]
-
-
-@defrule(stack_rows, broadcast=False, _builtin=True)
-def stack_rows_rule(dy, y, rows, shape, args):
-    return (unstack_rows(dy, shape, args), None, None)
-
-
-@defrule(unstack_rows, broadcast=False, _builtin=True)
-def unstack_rows_rule(dy, y, douts, shape, args):
-    return (None if dy is None else stack_rows(dy, shape, args), None, None)
 
 
 @nograd
@@ -369,16 +276,16 @@ def basis_seeds(y, f):
     return seeds
 
 
-def hessian(f, x):
+def traced_hessian(f, x):
     """``srcgrad.hessian`` as differentiated code sees it: the Jacobian of the gradient (reverse over reverse)."""
 
     def grad(z):
-        return gradient(f, z)[0]
+        return traced_gradient(f, z)[0]
 
-    return jacobian(grad, x)[0]
+    return traced_jacobian(grad, x)[0]
 
 
-def jvp(f, primals, tangents):
+def traced_jvp(f, primals, tangents):
     """``srcgrad.jvp`` as differentiated code sees it: ``J t`` from reverse mode.
 
     For a scalar output ``J t`` is the gradient dotted with ``t``. Otherwise ``back(u)`` is
@@ -390,7 +297,7 @@ def jvp(f, primals, tangents):
     """
     primals, tangents = tuple(primals), tuple(tangents)
     check_jvp(f, primals, tangents)
-    y, back = user_pullback(f, *primals)
+    y, back = traced_pullback(f, *primals)
     if np.ndim(y) == 0:  # a scalar output: J t is the gradient dotted with t, one reverse pass
         return y, inner_product(back(seed(y)), tangents)
 
@@ -398,13 +305,13 @@ def jvp(f, primals, tangents):
         return inner_product(back(u), tangents)
 
     u0 = zero_cotangent(y, f)
-    du = gradient(along, u0)
+    du = traced_gradient(along, u0)
     return y, user_grads(du, (u0,))[0]
 
 
-def derivative(f, x):
+def traced_derivative(f, x):
     """``srcgrad.derivative`` as differentiated code sees it."""
-    y, dy = jvp(f, (x,), (1.0,))
+    y, dy = traced_jvp(f, (x,), (1.0,))
     return dy
 
 
@@ -445,3 +352,6 @@ def zero_cotangent(y, f):
 
 back_traced_as(RuleBack, traceable_back)
 back_traced_as(ConstantBack, traceable_constant_back)
+traced_as(pullback, traced_dispatch)
+traced_as(pullback_wrt, traced_dispatch_wrt)
+traced_as(structure.index_add, traced_index_add)

@@ -1,9 +1,11 @@
-"""Forward mode at run time: zeros for tangents, and calls to other functions' tangent functions.
+"""Forward mode at run time: calls to other functions' tangent functions, and tangents from rules.
 
-In a tangent function every active value's tangent is a number or array,
-never ``None``: :func:`zero_tangent` makes the zero of a value's shape and
-float dtype, :func:`or_zero` fills one in where a structure held none, and
-:func:`tangent_call` runs the callee's own tangent function (or its rule).
+:func:`tangent_call` runs a callee's own tangent function (compiled through
+the cache, :func:`~.cache.tangent_of`) or its rule; :func:`rule_tangent`
+makes the same choice for a rule at run time that the compiler makes for a
+call it can see (:func:`srcgrad.compiler.forward.forward_kind`). Generated
+tangent code reaches these through :mod:`srcgrad.compiler.provided`; the
+zeros it needs are :mod:`srcgrad.runtime.zeros`.
 """
 
 from __future__ import annotations
@@ -15,111 +17,22 @@ import weakref
 
 import numpy as np
 
+from ..compiler.forward import explicit_forward
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
-from .located import call_site
-from .structure import float_dtype, is_numeric, item, own_getitem
+from ..runtime.located import call_site
+from ..runtime.structure import is_numeric, item, own_getitem
+from ..runtime.zeros import diagonal_tangent, or_zero, zero_tangent
+from .cache import tangent_of
+from .dispatch import (check_rule_keywords, is_constant_method, mutate, no_rule_error, pullback,
+                       refuse_nested_keywords, refuse_untraced_back)
+from .stand_ins import stand_in_for
 
-__all__ = ["zero_tangent", "or_zero", "spread_to", "cell_tangents", "struct_tangent", "tangent_call",
-           "unreduce_like", "diagonal_tangent", "transposed_tangent", "rule_tangent"]
-
-
-def zero_tangent(x):
-    """The zero tangent of ``x`` (``None`` for values that are not numbers or arrays)."""
-    if isinstance(x, np.ndarray):
-        return np.zeros(x.shape, float_dtype(x))
-    if isinstance(x, np.generic):
-        return float_dtype(x).type(0)
-    if isinstance(x, (int, float, complex)) and not isinstance(x, bool):
-        return 0.0
-    if isinstance(x, tuple):
-        return tuple(zero_tangent(v) for v in x)
-    if isinstance(x, list):
-        return [zero_tangent(v) for v in x]
-    if isinstance(x, dict):  # (a dict built item by item: its tangent is built alongside)
-        return {k: zero_tangent(v) for k, v in x.items()}
-    return None
-
-
-def or_zero(d, x):
-    """``d``, or the zero tangent of ``x`` when ``d`` is ``None``."""
-    return zero_tangent(x) if d is None else d
-
-
-def spread_to(d, y):
-    """The tangent ``d`` broadcast to the shape of the value ``y`` it belongs to."""
-    if np.shape(d) == np.shape(y):
-        return d
-    return np.broadcast_to(d, np.shape(y)) + zero_tangent(y)
-
-
-def cell_tangents(dclosure, closure):
-    """The tangents of a closure's captured values: from its tangent dict, else zeros."""
-    names = closure.__code__.co_freevars
-    values = [cell.cell_contents for cell in closure.__closure__]
-    given = dclosure or {}
-    return tuple(given.get(n) if given.get(n) is not None else zero_tangent(v) for n, v in zip(names, values))
-
-
-def struct_tangent(d):
-    """The tangent of an object, as a dict of its fields' tangents."""
-    return {} if d is None else d
-
-
-def unreduce_like(y, a, axis, keepdims):
-    """``y``, a reduction of ``a`` over ``axis``, broadcast back to ``a``'s shape."""
-    if axis is not None and not keepdims and np.ndim(a):
-        y = np.expand_dims(y, axis)
-    return np.broadcast_to(y, np.shape(a))
-
-
-_signatures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _bind(plain, entry, values, tangents, kwargs, dkwargs):
-    """The tangent function's arguments for a call with keywords, defaults or ``*args``: values, then tangents."""
-    signature = _signatures.get(plain)
-    if signature is None:
-        signature = _signatures[plain] = inspect.signature(plain)
-    arguments = signature.bind(*values, **kwargs)
-    arguments.apply_defaults()
-    given = signature.bind_partial(*tangents, **dkwargs).arguments
-    out_values, out_tangents = [], []
-    for p in entry.params:
-        value = arguments.arguments[p] if p in arguments.arguments else ()
-        out_values.append(value)
-        d = given.get(p)
-        if p == entry.vararg:
-            d = tuple(or_zero(t, v) if is_numeric(v) else t for t, v in zip(d or (None,) * len(value), value))
-        elif d is None and is_numeric(value):
-            d = zero_tangent(value)
-        out_tangents.append(d)
-    return out_values, out_tangents
-
-
-def _nondiff_method(fn):
-    """A built-in method declared non-differentiable on its type (``axes.index``: ``list.index``)."""
-    owner = getattr(fn, "__self__", None)
-    if not isinstance(fn, types.BuiltinMethodType) or owner is None or isinstance(owner, types.ModuleType):
-        return False
-    return registry.is_nondiff(getattr(type(owner), getattr(fn, "__name__", ""), None))
-
-
-def index_tangent(d, x, index):
-    """The tangent of ``x[index]`` from ``x``'s tangent ``d``: through the ``__getitem__`` of ``x``'s
-    class where it has its own (``m[0]`` of a Chain), else the same item of ``d``."""
-    getitem = own_getitem(x)
-    if getitem is not None:
-        return tangent_call(getitem, None, (x, index), (d, None))[1]
-    return item(d, index)
+__all__ = ["tangent_call", "index_tangent", "rule_tangent", "transposed_tangent"]
 
 
 def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     """``(fn(*args), its tangent)`` given the arguments' tangents ``dargs``."""
-    from ..compiler.cache import tangent_of
-    from .dispatch import (is_constant_method, mutate, no_rule_error, refuse_nested_keywords, refuse_untraced_back,
-                           stand_in_for)
-
     if fn is mutate:  # (reached through the generated backward, forward over reverse)
         filename, lineno, context = call_site()
         raise UnsupportedSyntaxError(
@@ -167,6 +80,47 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     return entry.tangent(*prefix, *values, *tangents)
 
 
+_signatures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _bind(plain, entry, values, tangents, kwargs, dkwargs):
+    """The tangent function's arguments for a call with keywords, defaults or ``*args``: values, then tangents."""
+    signature = _signatures.get(plain)
+    if signature is None:
+        signature = _signatures[plain] = inspect.signature(plain)
+    arguments = signature.bind(*values, **kwargs)
+    arguments.apply_defaults()
+    given = signature.bind_partial(*tangents, **dkwargs).arguments
+    out_values, out_tangents = [], []
+    for p in entry.params:
+        value = arguments.arguments[p] if p in arguments.arguments else ()
+        out_values.append(value)
+        d = given.get(p)
+        if p == entry.vararg:
+            d = tuple(or_zero(t, v) if is_numeric(v) else t for t, v in zip(d or (None,) * len(value), value))
+        elif d is None and is_numeric(value):
+            d = zero_tangent(value)
+        out_tangents.append(d)
+    return out_values, out_tangents
+
+
+def _nondiff_method(fn):
+    """A built-in method declared non-differentiable on its type (``axes.index``: ``list.index``)."""
+    owner = getattr(fn, "__self__", None)
+    if not isinstance(fn, types.BuiltinMethodType) or owner is None or isinstance(owner, types.ModuleType):
+        return False
+    return registry.is_nondiff(getattr(type(owner), getattr(fn, "__name__", ""), None))
+
+
+def index_tangent(d, x, index):
+    """The tangent of ``x[index]`` from ``x``'s tangent ``d``: through the ``__getitem__`` of ``x``'s
+    class where it has its own (``m[0]`` of a Chain), else the same item of ``d``."""
+    getitem = own_getitem(x)
+    if getitem is not None:
+        return tangent_call(getitem, None, (x, index), (d, None))[1]
+    return item(d, index)
+
+
 def _partial_tangent(fn, dfn, args, dargs, kwargs, dkwargs):
     """A call of ``functools.partial(g, *bound, **keywords)``: ``g``'s, with the partial's fields' tangents.
 
@@ -186,20 +140,6 @@ def _partial_tangent(fn, dfn, args, dargs, kwargs, dkwargs):
 
 # ---------------------------------------------------------------- tangents from reverse rules
 
-def diagonal_tangent(reverse, dargs, y, *args, **kwargs):
-    """The tangent of an elementwise ``y = f(*args)``: its reverse rule with each tangent in place of ``dy``."""
-    total = None
-    for i, d in enumerate(dargs):
-        if d is None:
-            continue
-        g = reverse(d, y, *args, **kwargs)[i]
-        if g is not None:
-            total = g if total is None else total + g
-    if total is None:
-        return zero_tangent(y)
-    return total if np.shape(total) == np.shape(y) else spread_to(total, y)
-
-
 def transposed_tangent(reverse, dargs, y, *args, **kwargs):
     """The tangent of ``y = f(*args)`` from nothing but its reverse rule, by transposing it.
 
@@ -208,8 +148,6 @@ def transposed_tangent(reverse, dargs, y, *args, **kwargs):
     the rule itself. Any rule srcgrad can differentiate again (which higher order needs
     anyway) works in forward mode this way, at the cost of a reverse pass per call.
     """
-    from .dispatch import pullback
-
     if all(d is None for d in dargs):
         return zero_tangent(y)
     grads, back = pullback(reverse, zero_tangent(y), y, *args, **kwargs)
@@ -248,9 +186,6 @@ def rule_tangent(fn, rule, dargs, y, args, kwargs, dkwargs=None):
     else the transposed reverse rule. A keyword that fills a positional parameter
     (``fn(x, a_max=b)``) has its tangent (from ``dkwargs``) at that position.
     """
-    from ..compiler.forward import explicit_forward
-    from .dispatch import check_rule_keywords
-
     rule_args, rule_kwargs, at = registry.rule_arguments(rule, args, kwargs)
     if kwargs:
         dkwargs = dkwargs or {}

@@ -1,4 +1,4 @@
-"""Stage 8, cache: compile each function's adjoint once, keyed by its code object and guarded.
+"""Stage 10, cache: compile each function's adjoint once, keyed by its code object and guarded.
 
 An entry serves a function of its code only while the function holds what
 the entry was compiled to (its guard, :mod:`.guard`: the same globals, and
@@ -8,11 +8,14 @@ An entry is dropped when the rule registry changes a callable the entry
 inlined, skipped, or refused, so a rule registered later takes effect.
 Compilation runs under a lock and inserts only a finished entry: an error
 while transforming leaves the cache as it was.
+
+The tables the fast path reads (:data:`direct`, :data:`direct_loops`) and
+the traceable twins of generated functions live here too, so that they are
+emptied with the entries they came from.
 """
 
 from __future__ import annotations
 
-import inspect
 import linecache
 import sys
 import threading
@@ -20,14 +23,26 @@ import types
 import weakref
 
 from .. import errors
+from ..compiler import compile_adjoint, compile_tangent
 from ..rules import registry
-from ..runtime import dispatch
+from .entry import LATER, Entry, TangentEntry
 
-__all__ = ["adjoint_of", "tangent_of", "cache_info", "clear_cache", "CacheInfo"]
+__all__ = ["adjoint_of", "tangent_of", "cache_info", "clear_cache", "CacheInfo", "direct", "direct_loops",
+           "traced_as_twin", "twins"]
 
 _entries: dict = {}
 _lock = threading.RLock()
-_stats = {"hits": 0, "misses": 0}
+#: Calls compiled, taken from the cache, and taken through :data:`direct` (all hits for :func:`cache_info`).
+stats = {"hits": 0, "misses": 0, "direct hits": 0}
+
+#: ``(id(code), wrt, nargs)`` -> :class:`~.entry.DirectCall`, for calls of plain functions seen
+#: before: no rule, no stand-in, positional arguments filling the parameters in order.
+#: Filled by :func:`srcgrad.calls.dispatch.call_entry`; emptied with the cache and on any rule change.
+#: One per key: each is checked with the guard of the entry it came from (another closure of the
+#: same code may need another entry), and dropped with its code's entries.
+direct: dict = {}
+#: Like :data:`direct`, for functions with a loop: each call picks the variant for its arguments' kinds.
+direct_loops: dict = {}
 
 
 class CacheInfo(tuple):
@@ -45,7 +60,7 @@ class CacheInfo(tuple):
 
 
 def adjoint_of(fn, constructor=False, wants=None, kinds=None):
-    """The compiled :class:`~srcgrad.compiler.Entry` for the plain function ``fn``.
+    """The compiled :class:`~.entry.Entry` for the plain function ``fn``.
 
     Entries are keyed by the code object's identity: code objects compare
     by value, so the same text in two modules would otherwise share one
@@ -63,19 +78,57 @@ def adjoint_of(fn, constructor=False, wants=None, kinds=None):
     entry = _entries.get(key)
     while entry is not None:
         if entry.guard is None or entry.guard(fn):
-            _stats["hits"] += 1
+            stats["hits"] += 1
             return entry
         entry = entry.other
-    from . import compile_adjoint
-
     with _lock:
         entry = _serving(_entries.get(key), fn)
         if entry is None:
             _make_room_for_recursion()
-            entry = compile_adjoint(fn, returns_self=constructor, wants=wants, kinds=kinds)
+            entry = _entry(compile_adjoint(fn, returns_self=constructor, wants=wants, kinds=kinds))
             _insert(_entries, key, entry, id(fn.__code__))
-            _stats["misses"] += 1
+            stats["misses"] += 1
         return entry
+
+
+def _entry(compiled):
+    """The :class:`Entry` of what the compiler returned (an :class:`Unfinished` one, finished when read)."""
+    if compiled.finish is not None:
+        entry = Unfinished(compiled)
+        entry._finish = compiled.finish
+        return entry
+    entry = Entry(compiled)
+    if compiled.done["twin"] is not None:
+        traced_as_twin((entry.forward, entry.backward), compiled.done["twin"])
+    return entry
+
+
+class Unfinished(Entry):
+    """An entry finished (transformed,) simplified, emitted and compiled when first read."""
+
+    def __getattr__(self, name):
+        if name not in LATER:
+            raise AttributeError(name)
+        with _lock:  # (finishing may load rules, which invalidate entries)
+            finish = self.__dict__.pop("_finish", None)
+            if finish is not None:
+                try:
+                    done = finish()
+                except Exception:
+                    self._finish = finish
+                    if name == "depends_on":  # (asked by the cache on a new rule: not compiled, it depends on none)
+                        return []
+                    raise
+                except BaseException:
+                    self._finish = finish
+                    raise
+                twin = done.pop("twin")
+                self.__dict__.update(done)
+                if twin is not None:
+                    traced_as_twin((self.forward, self.backward), twin)
+        if name not in self.__dict__ and name == "depends_on":  # (asked while it is being finished)
+            return []
+        return self.__dict__[name]
 
 
 def _serving(entry, fn):
@@ -125,14 +178,14 @@ def _forget(code_id) -> None:
             while entry is not None:
                 generated = [entry.__dict__.get(name) for name in ("forward", "backward", "tangent")]
                 for fn in generated[:2]:  # (an unfinished entry has none yet)
-                    twin = dispatch._twins.pop(fn, None)
+                    twin = twins.pop(fn, None)
                     if twin is not None and twin.twins is not None:
                         generated.extend(twin.twins)
                 for fn in generated:
                     if fn is not None:
                         _keep_source_while_alive(fn.__code__)
                 entry = entry.other
-    for table in (dispatch.direct, dispatch.direct_loops):
+    for table in (direct, direct_loops):
         for key in [k for k in table if k[0] == code_id]:
             del table[key]
 
@@ -189,20 +242,18 @@ _tangents: dict = {}
 
 
 def tangent_of(fn):
-    """The compiled forward-mode :class:`~srcgrad.compiler.TangentEntry` for ``fn`` (guarded as above)."""
+    """The compiled forward-mode :class:`~.entry.TangentEntry` for ``fn`` (guarded as above)."""
     key = id(fn.__code__)
     entry = _tangents.get(key)
     while entry is not None:
         if entry.guard is None or entry.guard(fn):
             return entry
         entry = entry.other
-    from . import compile_tangent
-
     with _lock:
         entry = _serving(_tangents.get(key), fn)
         if entry is None:
             _make_room_for_recursion()
-            entry = compile_tangent(fn)
+            entry = TangentEntry(compile_tangent(fn))
             _insert(_tangents, key, entry, key)
         return entry
 
@@ -241,7 +292,7 @@ def cache_info() -> CacheInfo:
         while entry is not None:
             size += 1
             entry = entry.other
-    return CacheInfo(_stats["hits"] + dispatch.stats["direct hits"], _stats["misses"], size)
+    return CacheInfo(stats["hits"] + stats["direct hits"], stats["misses"], size)
 
 
 def clear_cache() -> None:
@@ -250,28 +301,28 @@ def clear_cache() -> None:
         _entries.clear()
         _tangents.clear()
         _codes.clear()
-        dispatch.direct.clear()
-        dispatch.direct_loops.clear()
-        dispatch._twins.clear()
-        _stats["hits"] = _stats["misses"] = dispatch.stats["direct hits"] = 0
+        direct.clear()
+        direct_loops.clear()
+        twins.clear()
+        stats["hits"] = stats["misses"] = stats["direct hits"] = 0
 
 
 def _invalidate(primal) -> None:
     with _lock:
         _tangents.clear()
-        dispatch.direct.clear()  # (the function itself may have gained a rule)
-        dispatch.direct_loops.clear()
+        direct.clear()  # (the function itself may have gained a rule)
+        direct_loops.clear()
         if isinstance(primal, str):  # an array method or attribute rule
             _entries.clear()
-            dispatch._twins.clear()
+            twins.clear()
             return
         for key in list(_entries):
             kept = []
             entry = _entries[key]
             while entry is not None:
                 if any(d is primal for d in entry.depends_on):
-                    dispatch._twins.pop(entry.forward, None)  # (their traceable twins go with them)
-                    dispatch._twins.pop(entry.backward, None)
+                    twins.pop(entry.forward, None)  # (their traceable twins go with them)
+                    twins.pop(entry.backward, None)
                 else:
                     kept.append(entry)
                 entry = entry.other
@@ -288,5 +339,28 @@ def _invalidate(primal) -> None:
 registry.add_listener(_invalidate)
 
 
-def signature_of(fn):
-    return inspect.signature(fn)
+class _Twin:
+    """Generated functions' traceable twins, compiled when higher order first needs them."""
+
+    __slots__ = ("functions", "make", "twins")
+
+    def __init__(self, functions, make):
+        self.functions = functions
+        self.make = make
+        self.twins = None
+
+    def function(self, fn):
+        if self.twins is None:
+            self.twins = self.make()
+        return self.twins[self.functions.index(fn)]
+
+
+#: Generated function -> its :class:`_Twin` (emptied with the cache).
+twins: dict = {}
+
+
+def traced_as_twin(functions, make) -> None:
+    """Differentiate calls to the generated ``functions`` through ``make()``'s, same order (compiled lazily)."""
+    twin = _Twin(tuple(functions), make)
+    for fn in functions:
+        twins[fn] = twin
