@@ -1,4 +1,4 @@
-"""Rules chosen by a name (part of stage 2, normalise): check at run time that they apply.
+"""Rules chosen by a name (stage 4, normalise, after A-normal form): check at run time that they apply.
 
 ``b.T``, ``b.real`` and ``b.sum()`` are differentiated by the rules for
 NumPy's array attributes and methods (``registry.attribute_rules`` and
