@@ -26,6 +26,7 @@ from . import operators  # noqa: F401
 from . import reductions  # noqa: F401
 from . import runtime  # noqa: F401
 from . import scipy_special  # noqa: F401
+from . import scipy_stats  # noqa: F401
 from . import shapes  # noqa: F401
 from . import shaping  # noqa: F401
 from .registry import defrule, nograd

@@ -36,8 +36,9 @@ def order_grad(function, name, value):
     """No gradient for an integer order ``value``; a real one is refused (no closed form is implemented)."""
     if np.issubdtype(np.asarray(value).dtype, np.integer):
         return None
-    raise NoRuleError(f"the gradient with respect to {name} of scipy.special.{function} is not implemented",
-                      fix=f"pass {name} as an integer (np.int64), or keep it out of what is differentiated")
+    raise NoRuleError(f"the gradient with respect to {name} of {function} is not implemented",
+                      fix=f"pass {name} as an integer if it is one; a float {name} that reaches the call through a "
+                          "parameter, or a function held as a value, counts as differentiated")
 
 
 def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
@@ -169,7 +170,8 @@ def betaln(dy, y, a, b):
 
 def betainc(dy, y, a, b, x):
     """In ``x``: the beta density ``x^(a-1) (1-x)^(b-1) / B(a, b)``; ``a`` and ``b`` refused."""
-    return (order_grad("betainc", "a", a), order_grad("betainc", "b", b), dy * beta_density(a, b, x))
+    return (order_grad("scipy.special.betainc", "a", a), order_grad("scipy.special.betainc", "b", b),
+            dy * beta_density(a, b, x))
 
 
 def beta_density(a, b, x):
@@ -181,18 +183,18 @@ def betainc_tangent(dargs, y, a, b, x):
     """``beta_density(a, b, x) dx`` (a tangent of ``a`` or ``b`` is refused)."""
     for name, value, d in (("a", a, dargs[0]), ("b", b, dargs[1])):
         if d is not None:
-            order_grad("betainc", name, value)
+            order_grad("scipy.special.betainc", name, value)
     return beta_density(a, b, x) * dargs[2] if dargs[2] is not None else np.zeros(np.shape(y))
 
 
 def gammainc(dy, y, a, x):
     """In ``x``: the gamma density ``x^(a-1) exp(-x) / gamma(a)``; ``a`` refused."""
-    return (order_grad("gammainc", "a", a), dy * gamma_density(a, x))
+    return (order_grad("scipy.special.gammainc", "a", a), dy * gamma_density(a, x))
 
 
 def gammaincc(dy, y, a, x):
     """``gammaincc = 1 - gammainc``: minus the gamma density in ``x``; ``a`` refused."""
-    return (order_grad("gammaincc", "a", a), -dy * gamma_density(a, x))
+    return (order_grad("scipy.special.gammaincc", "a", a), -dy * gamma_density(a, x))
 
 
 def gamma_density(a, x):
@@ -203,14 +205,14 @@ def gamma_density(a, x):
 def gammainc_tangent(dargs, y, a, x):
     """``gamma_density(a, x) dx`` (a tangent of ``a`` is refused)."""
     if dargs[0] is not None:
-        order_grad("gammainc", "a", a)
+        order_grad("scipy.special.gammainc", "a", a)
     return gamma_density(a, x) * dargs[1] if dargs[1] is not None else np.zeros(np.shape(y))
 
 
 def gammaincc_tangent(dargs, y, a, x):
     """``-gamma_density(a, x) dx`` (a tangent of ``a`` is refused)."""
     if dargs[0] is not None:
-        order_grad("gammaincc", "a", a)
+        order_grad("scipy.special.gammaincc", "a", a)
     return -gamma_density(a, x) * dargs[1] if dargs[1] is not None else np.zeros(np.shape(y))
 
 
@@ -226,7 +228,7 @@ def j1(dy, y, x):
 
 def jv(dy, y, v, x):
     """``(jv(v - 1, x) - jv(v + 1, x)) / 2``; a real order ``v`` is refused."""
-    return (order_grad("jv", "v", v), dy * (_special.jv(v - 1, x) - _special.jv(v + 1, x)) / 2)
+    return (order_grad("scipy.special.jv", "v", v), dy * (_special.jv(v - 1, x) - _special.jv(v + 1, x)) / 2)
 
 
 def y0(dy, y, x):
@@ -256,7 +258,7 @@ def i1(dy, y, x):
 
 def iv(dy, y, v, x):
     """``(iv(v - 1, x) + iv(v + 1, x)) / 2``; a real order ``v`` is refused."""
-    return (order_grad("iv", "v", v), dy * (_special.iv(v - 1, x) + _special.iv(v + 1, x)) / 2)
+    return (order_grad("scipy.special.iv", "v", v), dy * (_special.iv(v - 1, x) + _special.iv(v + 1, x)) / 2)
 
 
 def i0e(dy, y, x):
@@ -271,7 +273,7 @@ def i1e(dy, y, x):
 
 def ive(dy, y, v, x):
     """``ive = exp(-|x|) iv``: ``(ive(v - 1, x) + ive(v + 1, x)) / 2 - sign(x) y``; a real ``v`` is refused."""
-    return (order_grad("ive", "v", v),
+    return (order_grad("scipy.special.ive", "v", v),
             dy * ((_special.ive(v - 1, x) + _special.ive(v + 1, x)) / 2 - np.sign(x) * y))
 
 
