@@ -141,21 +141,25 @@ def erf(dy, y, x):
 
 @rule(math.erfc)
 def erfc(dy, y, x):
+    """``-2 exp(-x^2) / sqrt(pi)``."""
     return (-dy * 2 / math.sqrt(math.pi) * math.exp(-x ** 2),)
 
 
 @rule(math.asinh)
 def asinh(dy, y, x):
+    """``1 / sqrt(x^2 + 1)``."""
     return (dy / math.sqrt(x ** 2 + 1),)
 
 
 @rule(math.acosh)
 def acosh(dy, y, x):
+    """``1 / sqrt(x^2 - 1)``."""
     return (dy / math.sqrt(x ** 2 - 1),)
 
 
 @rule(math.atanh)
 def atanh(dy, y, x):
+    """``1 / (1 - x^2)``."""
     return (dy / (1 - x ** 2),)
 
 
@@ -187,16 +191,19 @@ def polygamma(n, x):
 
 @rule(polygamma)
 def polygamma_rule(dy, y, n, x):
+    """``d/dx polygamma(n, x) = polygamma(n + 1, x)``; ``n`` is an integer."""
     return (None, dy * polygamma(n + 1, x))
 
 
 @rule(math.lgamma)
 def lgamma(dy, y, x):
+    """``digamma(x)``."""
     return (dy * polygamma(0, x),)
 
 
 @rule(math.gamma)
 def gamma(dy, y, x):
+    """``gamma(x) digamma(x)``."""
     return (dy * y * polygamma(0, x),)
 
 

@@ -42,6 +42,7 @@ def order_grad(function, name, value):
 
 
 def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
+    """``b exp(a - y)`` for ``a``, ``exp(a - y)`` for ``b``."""
     return (logsumexp_grad(dy, y, a, axis, b, keepdims), None, logsumexp_weight_grad(dy, y, a, axis, b, keepdims))
 
 
@@ -78,6 +79,7 @@ def log_softmax_tangent(dargs, y, x, axis=None):
 
 
 def expit(dy, y, x):
+    """``y (1 - y)``."""
     return (dy * y * (1 - y),)
 
 
@@ -87,6 +89,7 @@ def logit(dy, y, x):
 
 
 def erf(dy, y, x):
+    """``2 exp(-x^2) / sqrt(pi)``."""
     return (dy * 2 / SQRT_PI * np.exp(-x ** 2),)
 
 
@@ -126,6 +129,7 @@ def ndtri(dy, y, p):
 
 
 def gammaln(dy, y, x):
+    """``digamma(x)``."""
     return (dy * _special.digamma(x),)
 
 
@@ -140,10 +144,12 @@ def rgamma(dy, y, x):
 
 
 def digamma(dy, y, x):
+    """``polygamma(1, x)``."""
     return (dy * _special.polygamma(1, x),)
 
 
 def polygamma(dy, y, n, x):
+    """``polygamma(n + 1, x)``; ``n`` is an integer."""
     return (None, dy * _special.polygamma(n + 1, x))
 
 

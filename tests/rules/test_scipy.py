@@ -5,6 +5,7 @@ import pytest
 
 import srcgrad
 from srcgrad.rules import registry
+from srcgrad.rules import scipy_multivariate as mv
 from srcgrad.rules import scipy_stats as st
 
 from .specs import Spec, define, keyword_variants, missing_specs, table_tests
@@ -81,13 +82,13 @@ SPECS += [
     Spec(st.poisson_logpmf, D + "poisson.logpmf(np.arange(3), a)", [(), (3,)], domain="pos"),
     Spec(st.poisson_pmf, D + "poisson.pmf(4, a, 1)", UNARY, domain="pos"),
     Spec(st.poisson_cdf, D + "poisson.cdf(2, a)", UNARY, domain="pos"),
-    Spec(st.mvn_logpdf, D + f"multivariate_normal.logpdf(a, b, {COV})", [((3,), (3,), (3, 3)), ((4, 3), (3,), (3, 3))]),
-    Spec(st.mvn_pdf, D + f"multivariate_normal.pdf(a, b, {COV})", [((3,), (3,), (3, 3)), ((2, 3), (3,), (3, 3))],
+    Spec(mv.mvn_logpdf, D + f"multivariate_normal.logpdf(a, b, {COV})", [((3,), (3,), (3, 3)), ((4, 3), (3,), (3, 3))]),
+    Spec(mv.mvn_pdf, D + f"multivariate_normal.pdf(a, b, {COV})", [((3,), (3,), (3, 3)), ((2, 3), (3,), (3, 3))],
          domain=("unit", "unit", "real")),
-    Spec(st.mvn_entropy, D + "multivariate_normal.entropy(np.zeros(3), a @ a.T + 3.0 * np.eye(3))", [(3, 3)]),
-    Spec(st.dirichlet_logpdf, D + "dirichlet.logpdf(a / np.sum(a, axis=0), b)", [((3,), (3,)), ((3, 2), (3,))],
+    Spec(mv.mvn_entropy, D + "multivariate_normal.entropy(np.zeros(3), a @ a.T + 3.0 * np.eye(3))", [(3, 3)]),
+    Spec(mv.dirichlet_logpdf, D + "dirichlet.logpdf(a / np.sum(a, axis=0), b)", [((3,), (3,)), ((3, 2), (3,))],
          domain="pos"),
-    Spec(st.dirichlet_pdf, D + "dirichlet.pdf(a / np.sum(a, axis=0), b)", [((3,), (3,)), ((3, 2), (3,))], domain="pos"),
+    Spec(mv.dirichlet_pdf, D + "dirichlet.pdf(a / np.sum(a, axis=0), b)", [((3,), (3,)), ((3, 2), (3,))], domain="pos"),
 ]
 
 test_inline, test_dynamic, test_rule_shapes, test_forward, test_forward_dynamic = table_tests(SPECS)
@@ -99,6 +100,7 @@ KEYWORD_SPECS = keyword_variants(SPECS)
 
 def test_every_scipy_stats_rule_has_a_spec():
     assert missing_specs(SPECS, "srcgrad.rules.scipy_stats") == []
+    assert missing_specs(SPECS, "srcgrad.rules.scipy_multivariate") == []
 
 
 def test_every_scipy_rule_has_a_spec():
@@ -207,7 +209,8 @@ def test_gradients_agree_with_autograd():
     cov = root @ root.T + 3.0 * np.eye(3)
     a, b = rng.uniform(0.5, 2.0, 3), rng.uniform(0.5, 2.0, 3)
     cases = [
-        (lambda m, s: np.sum(stats.norm.logpdf(x, m, s)), lambda m, s: anp.sum(astats.norm.logpdf(x, m, s)), (0.3, 1.7)),
+        (lambda m, s: np.sum(stats.norm.logpdf(x, m, s)), lambda m, s: anp.sum(astats.norm.logpdf(x, m, s)),
+         (0.3, 1.7)),
         (lambda m, c: np.sum(stats.multivariate_normal.logpdf(x, m, c)),
          lambda m, c: anp.sum(astats.multivariate_normal.logpdf(x, m, c)), (mean, cov)),
         (lambda u: np.sum(special.gammaln(u)), lambda u: anp.sum(aspecial.gammaln(u)), (a,)),
