@@ -48,6 +48,12 @@ def stand_in(method):
     found = STAND_INS.get((owner, method.__name__)) if isinstance(owner, _distributions) else None
     if found is not None:
         return found
+    if isinstance(owner, _distributions):  # (traced, SciPy's source would fail on its **kwds)
+        filename, lineno, context = call_site()
+        raise NoRuleError(f"srcgrad has no rule for scipy.stats.{name_of(owner)}.{method.__name__}{context}",
+                          filename=filename, lineno=lineno,
+                          fix="compute it outside the function being differentiated, or write the formula with "
+                              "NumPy and scipy.special (docs/rules.md lists the distributions srcgrad knows)")
     if isinstance(owner, _frozen) and method.__name__ in METHODS:
         raise frozen_error(f"the {method.__name__} of a frozen distribution", method.__name__)
     return method
@@ -55,7 +61,12 @@ def stand_in(method):
 
 def refuse_freezing(distribution):
     """A frozen distribution (``scipy.stats.norm(mu, s)``) made in differentiated code is refused."""
-    raise frozen_error(f"freezing scipy.stats.{distribution.name}", "logpdf")
+    raise frozen_error(f"freezing scipy.stats.{name_of(distribution)}", "logpdf")
+
+
+def name_of(distribution):
+    """``norm`` for ``scipy.stats.norm`` (``multivariate_normal`` for its ``multivariate_normal_gen``)."""
+    return getattr(distribution, "name", None) or type(distribution).__name__.removesuffix("_gen")
 
 
 def frozen_error(what, method):

@@ -178,6 +178,29 @@ def test_frozen_distributions_are_refused_by_name(body, what, tmp_path):
         assert excinfo.value.filename.startswith(str(tmp_path))
 
 
+@pytest.mark.parametrize("call, name", [
+    ("scipy.stats.laplace.logpdf(a)", "scipy.stats.laplace.logpdf"),
+    ("scipy.stats.norm.ppf(a / 3.0)", "scipy.stats.norm.ppf"),
+    ("scipy.stats.multivariate_normal.logcdf(a * np.ones(2), np.zeros(2), np.eye(2))",
+     "scipy.stats.multivariate_normal.logcdf"),
+])
+def test_a_distribution_method_without_a_rule_is_refused_at_the_call(call, name, tmp_path):
+    """Not traced into SciPy's source (which fails there): refused at the user's line, by name."""
+    f = define(tmp_path, f"import scipy.stats\n\n\ndef f(a):\n    return {call}\n")
+    with pytest.raises(srcgrad.NoRuleError, match=f"no rule for {name}") as excinfo:
+        srcgrad.gradient(f, 0.3)
+    assert excinfo.value.filename.startswith(str(tmp_path))
+
+
+@pytest.mark.parametrize("cov", ["2.0", "np.ones(3)"])
+def test_multivariate_normal_takes_a_full_covariance(cov, tmp_path):
+    """A scalar or diagonal ``cov`` (which SciPy accepts) is refused with the fix, not differentiated wrongly."""
+    f = define(tmp_path, f"import scipy.stats\n\n\ndef f(a):\n    return scipy.stats.multivariate_normal.logpdf(a, "
+                         f"np.zeros(3), {cov})\n")
+    with pytest.raises(srcgrad.NoRuleError, match="cov as a d x d matrix"):
+        srcgrad.gradient(f, np.ones(3))
+
+
 def test_a_user_class_with_a_logpdf_method_is_differentiated_as_written(tmp_path):
     """Only SciPy's distributions run as stand-ins: a user's own ``logpdf`` method is read from its source."""
     f = define(tmp_path, """
