@@ -74,14 +74,14 @@ def test_passed_to_jvp_and_derivative(fn):
 
 def test_scipy_special_functions_passed_directly():
     special = pytest.importorskip("scipy.special")
-    for fn in (special.gamma, special.erfc, special.j0, special.i0, special.logit):
+    for fn in (special.dawsn, special.k0, special.k1, special.spence, special.exp10):  # (no rules yet)
         with pytest.raises(srcgrad.NoRuleError) as excinfo:
             srcgrad.pullback(fn, 0.3)[1](1.0)
         assert_refused_here(excinfo, "scipy.special." + fn.__name__)
         with pytest.raises(srcgrad.NoRuleError):
             srcgrad.jvp(fn, (0.3,), (1.0,))
     with pytest.raises(srcgrad.NoRuleError):
-        srcgrad.gradient(special.beta, 0.3, 0.4)
+        srcgrad.gradient(special.kv, 0.3, 0.4)
 
 
 def test_a_function_with_a_rule_passed_directly_still_differentiates():

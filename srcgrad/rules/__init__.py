@@ -11,7 +11,9 @@
 - :mod:`.linalg` — ``@ dot outer inner tensordot einsum linalg.inv det solve``;
 - :mod:`.creation` — arrays made from values (``np.array linspace full arange meshgrid unique np.r_``);
 - :mod:`.constants` — NumPy's functions, methods and properties that pass no gradient;
-- :mod:`.scipy` — ``scipy.special``, registered once the program has imported it;
+- :mod:`.scipy_special` — ``scipy.special``, registered once the program has imported it;
+- :mod:`.scipy_stats` — ``scipy.stats`` densities (``norm.logpdf``...), registered once it is imported;
+- :mod:`.scipy_multivariate` — ``scipy.stats.multivariate_normal`` and ``dirichlet``, likewise;
 - :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 
@@ -24,7 +26,9 @@ from . import math  # noqa: F401
 from . import operators  # noqa: F401
 from . import reductions  # noqa: F401
 from . import runtime  # noqa: F401
-from . import scipy  # noqa: F401
+from . import scipy_multivariate  # noqa: F401
+from . import scipy_special  # noqa: F401
+from . import scipy_stats  # noqa: F401
 from . import shapes  # noqa: F401
 from . import shaping  # noqa: F401
 from .registry import defrule, nograd

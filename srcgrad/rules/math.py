@@ -139,6 +139,74 @@ def erf(dy, y, x):
     return (dy * 2 / math.sqrt(math.pi) * math.exp(-x ** 2),)
 
 
+@rule(math.erfc)
+def erfc(dy, y, x):
+    """``-2 exp(-x^2) / sqrt(pi)``."""
+    return (-dy * 2 / math.sqrt(math.pi) * math.exp(-x ** 2),)
+
+
+@rule(math.asinh)
+def asinh(dy, y, x):
+    """``1 / sqrt(x^2 + 1)``."""
+    return (dy / math.sqrt(x ** 2 + 1),)
+
+
+@rule(math.acosh)
+def acosh(dy, y, x):
+    """``1 / sqrt(x^2 - 1)``."""
+    return (dy / math.sqrt(x ** 2 - 1),)
+
+
+@rule(math.atanh)
+def atanh(dy, y, x):
+    """``1 / (1 - x^2)``."""
+    return (dy / (1 - x ** 2),)
+
+
+#: Bernoulli numbers B2, B4, ..., B16: the asymptotic series of the polygamma functions.
+BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
+
+
+def polygamma(n, x):
+    """The ``n``-th derivative of ``digamma`` at the float ``x > 0`` (``math`` has none): ``lgamma``'s derivatives.
+
+    Shifts ``x`` past 10 by ``psi_n(x) = psi_n(x + 1) - (-1)^n n! / x^(n+1)``, then sums the asymptotic series.
+
+    >>> round(polygamma(0, 1.0), 12)  # -Euler's constant
+    -0.577215664902
+    """
+    shift = 0.0
+    while x < 10:
+        shift -= (-1) ** n * math.factorial(n) / x ** (n + 1)
+        x += 1
+    if n == 0:
+        series = math.log(x) - 1 / (2 * x) - sum(b / (2 * k * x ** (2 * k)) for k, b in enumerate(BERNOULLI, 1))
+    else:
+        series = math.factorial(n - 1) / x ** n + math.factorial(n) / (2 * x ** (n + 1)) + sum(
+            b * math.factorial(2 * k + n - 1) / (math.factorial(2 * k) * x ** (2 * k + n))
+            for k, b in enumerate(BERNOULLI, 1))
+        series *= (-1) ** (n + 1)
+    return shift + series
+
+
+@rule(polygamma)
+def polygamma_rule(dy, y, n, x):
+    """``d/dx polygamma(n, x) = polygamma(n + 1, x)``; ``n`` is an integer."""
+    return (None, dy * polygamma(n + 1, x))
+
+
+@rule(math.lgamma)
+def lgamma(dy, y, x):
+    """``digamma(x)``."""
+    return (dy * polygamma(0, x),)
+
+
+@rule(math.gamma)
+def gamma(dy, y, x):
+    """``gamma(x) digamma(x)``."""
+    return (dy * y * polygamma(0, x),)
+
+
 for _fn in (math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.factorial, math.gcd,
             math.isclose):
     nograd(_fn)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from gradcheck import check_gradient
 
+from srcgrad.rules import math as math_rules
+
 from .specs import Spec, define, missing_specs, table_tests
 
 S = [()]        # math works on Python floats only
@@ -37,6 +39,14 @@ SPECS = [
     Spec(math.fabs, "math.fabs(a)", S, domain="nonzero"),
     Spec(math.erf, "math.erf(a)", S),
     Spec(math.copysign, "math.copysign(a, b)", S2, domain="nonzero"),
+    Spec(math.erfc, "math.erfc(a)", S),
+    Spec(math.asinh, "math.asinh(a)", S),
+    Spec(math.acosh, "math.acosh(a + 1.5)", S, domain="pos"),
+    Spec(math.atanh, "math.atanh(a)", S, domain="unit"),
+    Spec(math.lgamma, "math.lgamma(a)", S, domain="pos"),
+    Spec(math.gamma, "math.gamma(a)", S, domain="pos"),
+    Spec(math_rules.polygamma, "srcgrad.rules.math.polygamma(0, a)", S, domain="pos"),
+    Spec(math_rules.polygamma, "srcgrad.rules.math.polygamma(2, a)", S, domain="pos"),
 ]
 
 
@@ -72,3 +82,11 @@ def test_math_rule_of_a_numpy_float():
 
     grad, = srcgrad.gradient(lambda x: math.sin(np.sum(x)), np.array([0.25, 0.5]))
     np.testing.assert_allclose(grad, [math.cos(0.75)] * 2)
+
+
+def test_polygamma_of_floats_matches_scipy():
+    """srcgrad's own polygamma (``math`` has no digamma, which ``lgamma``'s gradient needs) is SciPy's."""
+    special = pytest.importorskip("scipy.special")
+    for n in range(4):
+        for x in (0.3, 1.0, 2.5, 9.9, 15.0):
+            np.testing.assert_allclose(math_rules.polygamma(n, x), special.polygamma(n, x), rtol=1e-12)
