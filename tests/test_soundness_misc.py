@@ -588,3 +588,37 @@ def test_another_descriptor_written_in_python_is_refused_even_where_the_class_is
     """Only a property's getter is followed; functools.cached_property would otherwise be a field."""
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match="self.sq where sq is a cached_property of Cached"):
         srcgrad.gradient(through_a_cached_property, np.array([1.0, 2.0]))
+
+
+# ------------------------------------------------------------------ a method named like an array's, on a known object
+
+class Tripler:
+    def sum(self, x):
+        return 3.0 * x
+
+
+TRIPLER = Tripler()
+
+
+def through_a_global_objects_sum(x):
+    return TRIPLER.sum(x * x)
+
+
+def test_a_global_objects_method_named_sum_is_its_own_method():
+    """``TRIPLER.sum(v)`` is Tripler's method: NumPy's ``.sum`` rule would take ``v`` for an axis (a zero)."""
+    assert srcgrad.gradient(through_a_global_objects_sum, 1.5) == pytest.approx((9.0,))
+    assert srcgrad.jvp(through_a_global_objects_sum, (1.5,), (1.0,))[1] == pytest.approx(9.0)
+
+
+def scipy_distribution_mean(m):
+    return scipy.stats.norm.mean(m, 2.0)
+
+
+def test_a_library_objects_method_named_mean_is_refused_not_a_zero():
+    """Was a silent 0.0: ``scipy.stats.norm.mean`` got NumPy's ``.mean`` rule, ``m`` taken for its axis."""
+    global scipy
+    scipy = pytest.importorskip("scipy")
+    pytest.importorskip("scipy.stats")
+    for differentiate in (lambda f: srcgrad.gradient(f, 1.5), lambda f: srcgrad.jvp(f, (1.5,), (1.0,))):
+        with pytest.raises(srcgrad.NoRuleError, match="scipy.stats.norm.mean"):
+            differentiate(scipy_distribution_mean)

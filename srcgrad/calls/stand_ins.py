@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import types
 
+from ..rules import registry
 from .cache import twins
 
 __all__ = ["stand_in_for", "traced_as", "back_traced_as"]
@@ -24,7 +25,7 @@ _TRACED_AS: dict = {}
 def stand_in_for(fn):
     """What to differentiate for a call to ``fn``: its stand-in, or ``fn`` itself."""
     if type(fn) is not types.FunctionType:
-        make = _BACKS_TRACED_AS.get(type(fn))
+        make = _BACKS_TRACED_AS.get(type(fn)) or registry.callee_stand_ins.get(type(fn))
         return fn if make is None else make(fn)
     found = _TRACED_AS.get(fn)
     if found is None:

@@ -252,7 +252,7 @@ class Classifier(Injector):
         if isinstance(func, gast.Attribute):
             receiver = func.value
             rule = registry.method_rules.get(func.attr)
-            if rule is not None and not starred:
+            if rule is not None and not starred and not self.scope.known_non_array(receiver):
                 return self.rule_op(stmt, rule, [receiver] + args, keywords)
             if func.attr in registry.nondiff_methods:
                 return Op("inactive")

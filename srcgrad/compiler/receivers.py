@@ -106,8 +106,9 @@ class _Receivers:
             value = value.func
         else:
             return None, None
-        if not isinstance(receiver, gast.Name) or self.scope.is_static_path(value):
-            return None, None  # np.sum(...) is NumPy's function, not a method of an array named np
+        if not isinstance(receiver, gast.Name) or self.scope.is_static_path(value) \
+                or self.scope.known_non_array(receiver):
+            return None, None  # np.sum(...) is NumPy's function, TRIPLER.sum(...) a Tripler's method
         return receiver.id, value.attr
 
     def field_read(self, s):

@@ -160,6 +160,17 @@ class Scope:
             return self._note("attr", expr.attr, base, getattr(base, expr.attr, MISSING), "is")
         return MISSING
 
+    def known_non_array(self, expr) -> bool:
+        """Whether ``expr`` is a path known now to hold something other than an array or a number.
+
+        A method called on one (``scipy.stats.norm.mean(m, s)``, ``TRIPLER.sum(v)`` for a global object)
+        is that object's own, never an array rule chosen by the method's name.
+        """
+        if not self.is_static_path(expr):
+            return False
+        value = self.resolve(expr)
+        return value is not MISSING and not isinstance(value, (np.ndarray, np.generic, int, float, complex))
+
     def is_static_path(self, expr) -> bool:
         """A name or dotted path rooted at a module or class (``np.linalg.norm``, ``math.pi``)."""
         if isinstance(expr, gast.Name):

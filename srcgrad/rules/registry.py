@@ -107,6 +107,11 @@ nondiff_keywords: set[str] = {
 }
 #: Keyword-only spellings of positional parameters, by primal: ``{np.clip: {"max": "a_max"}}``.
 keyword_aliases: dict = {}
+#: Callables of a type that are differentiated as something else, by type: ``type -> stand_in(callee)``, which
+#: returns what to differentiate in the callee's place (a function with a rule), the callee itself, or raises
+#: a NoRuleError. A library's bound methods (``scipy.stats.norm.logpdf``) are made to meet their rules so; the
+#: calling layer asks this table when a callee is not a plain function.
+callee_stand_ins: dict = {}
 version = 0
 _listeners: list[Callable[[Any], None]] = []
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import NoRuleError
 from ..runtime.located import call_site
+from . import registry
 from .registry import defrule, when_imported
 from .scipy_special import order_grad
 
@@ -78,8 +79,6 @@ def frozen_error(what, method):
 
 _distributions = ()
 _frozen = ()
-#: srcgrad.runtime.dispatch, once SciPy is in use.
-dispatch = None
 
 
 def located(dz, z, scale, jacobian):
@@ -385,13 +384,12 @@ def register(table):
     for (name, method), (function, reverse, forward) in table.items():
         STAND_INS[(getattr(_stats, name), method)] = function
         (rule if forward is None else shaped)(function, forward=forward)(reverse)
-        dispatch.back_traced_as(type(getattr(_stats, name)), refuse_freezing)
+        registry.callee_stand_ins[type(getattr(_stats, name))] = refuse_freezing
 
 
 def _register():
     """The table: each distribution's methods, their stand-ins and rules; the calling layer told of them."""
-    global _stats, _special, _distributions, _frozen, dispatch
-    from ..runtime import dispatch  # (the calling layer imports the rules: asked here, once SciPy is in use)
+    global _stats, _special, _distributions, _frozen
 
     _stats, _special = sys.modules["scipy.stats"], sys.modules["scipy.special"]
     infrastructure = sys.modules["scipy.stats._distn_infrastructure"]
@@ -399,7 +397,7 @@ def _register():
     _distributions = (infrastructure.rv_generic, multivariate.multi_rv_generic)
     _frozen = (infrastructure.rv_frozen, multivariate.multi_rv_frozen)
     # (The calling layer looks no bound method up in the rule table: it asks here what a call of one runs as.)
-    dispatch.back_traced_as(types.MethodType, stand_in)
+    registry.callee_stand_ins[types.MethodType] = stand_in
     register(TABLE)
 
 
