@@ -144,7 +144,7 @@ def solve_grad_a(dy, x, a):
         g = -np.expand_dims(gb, -1) * np.expand_dims(x, -2)
     else:
         g = -gb @ np.swapaxes(x, -1, -2)
-    return g
+    return sum_to_shape(g, np.shape(a))  # (one a solved against a stack of b: the stack's gradients add up)
 
 
 def inv_tangent(dargs, y, a):
@@ -391,5 +391,5 @@ def det(dy, y, a):
 
 @shaped(np.linalg.solve, forward=solve_tangent)
 def solve(dy, y, a, b):
-    return (solve_grad_a(dy, y, a), np.linalg.solve(np.swapaxes(a, -1, -2), dy))
+    return (solve_grad_a(dy, y, a), sum_to_shape(np.linalg.solve(np.swapaxes(a, -1, -2), dy), np.shape(b)))
 

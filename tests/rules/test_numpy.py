@@ -222,7 +222,8 @@ SPECS = [
                ("a, keepdims=True", [(3, 4)])),
     Spec(np.linalg.inv, "np.linalg.inv(a)", [(3, 3), (2, 3, 3)], domain="matrix"),
     Spec(np.linalg.det, "np.linalg.det(a)", [(3, 3), (2, 3, 3)], domain="matrix"),
-    Spec(np.linalg.solve, "np.linalg.solve(a, b)", [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 2))],
+    Spec(np.linalg.solve, "np.linalg.solve(a, b)", [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 2)),
+                                                    ((3, 3), (4, 3, 1)), ((2, 3, 3), (3, 1))],
          domain=("matrix", "real")),
 
     # array methods and properties
