@@ -36,6 +36,9 @@ class Affine:
 
     def __call__(self, x):
         return self.w * x
+
+    def reset(self, w):
+        self.w = w
 '''
 
 USER = '''
@@ -60,6 +63,12 @@ def method(x):
 def called_object(x):
     a = AFFINE
     return np.sum(a(x))
+
+
+def mutated(x):
+    a = AFFINE
+    a.reset(x)
+    return np.sum(a.w)
 
 
 def constructed(w, x):
@@ -136,6 +145,7 @@ def test_methods_constructors_and_callable_objects_are_judged_by_the_function_re
     ("held", "funs[0](x)"),
     ("method", "a.apply(x)"),
     ("called_object", "a(x)"),
+    ("mutated", "a.reset(x)"),
 ])
 def test_a_library_function_without_a_rule_is_refused_at_the_users_line(programs, name, text):
     fake, user = programs
@@ -244,3 +254,10 @@ def test_scipy_stats_is_refused_at_the_users_line(tmp_path, monkeypatch):
     assert "_distn_infrastructure" not in (caught.value.filename or "")
     assert "trace_library('scipy')" in str(caught.value)
     sys.modules.pop("gauss_prog", None)
+
+
+def test_the_examples_in_the_docstrings_run():
+    import doctest
+    result = doctest.testmod(library)
+    assert result.attempted >= 5 and result.failed == 0
+    assert "json" not in library.traced
