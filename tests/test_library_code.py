@@ -261,3 +261,15 @@ def test_the_examples_in_the_docstrings_run():
     result = doctest.testmod(library)
     assert result.attempted >= 5 and result.failed == 0
     assert "json" not in library.traced
+
+
+def test_no_library_file_is_parsed_on_the_way_to_the_refusal(programs, monkeypatch):
+    read = []
+    for module in map(importlib.import_module, ("srcgrad.compiler.aliasing_calls", "srcgrad.compiler.prepare")):
+        real = module.parse_function
+        monkeypatch.setattr(module, "parse_function", lambda fn, real=real: read.append(fn) or real(fn))
+    fake, user = programs
+    for name in ("static", "held", "method", "mutated"):
+        with pytest.raises(srcgrad.NoRuleError):
+            srcgrad.gradient(getattr(user, name), np.ones(3))
+    assert read and all(fn.__module__ == "user_prog" for fn in read)
