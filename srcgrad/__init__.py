@@ -33,6 +33,7 @@ from .api import (
     withgradient,
 )
 from .calls.cache import cache_info, clear_cache
+from .compiler.library import trace_library
 from .errors import (
     NonScalarOutputError,
     NoRuleError,
@@ -58,6 +59,7 @@ __all__ = [
     "derivative",
     "tangent_source",
     "stop_gradient",
+    "trace_library",
     "differentiable",
     "DifferentiableFunction",
     "params",

@@ -24,11 +24,13 @@ import weakref
 
 from .. import errors
 from ..compiler import compile_adjoint, compile_tangent
+from ..compiler.library import is_library_code, refusal
 from ..rules import registry
+from ..runtime.located import call_site, callable_name
 from .entry import LATER, Entry, TangentEntry
 
 __all__ = ["adjoint_of", "tangent_of", "cache_info", "clear_cache", "CacheInfo", "direct", "direct_loops",
-           "traced_as_twin", "twins"]
+           "traced_as_twin", "twins", "library_error"]
 
 _entries: dict = {}
 _lock = threading.RLock()
@@ -84,11 +86,25 @@ def adjoint_of(fn, constructor=False, wants=None, kinds=None):
     with _lock:
         entry = _serving(_entries.get(key), fn)
         if entry is None:
+            if is_library_code(fn):
+                raise library_error(fn)
             _make_room_for_recursion()
             entry = _entry(compile_adjoint(fn, returns_self=constructor, wants=wants, kinds=kinds))
             _insert(_entries, key, entry, id(fn.__code__))
             stats["misses"] += 1
         return entry
+
+
+def library_error(fn) -> errors.NoRuleError:
+    """The refusal of a library's function (or method, or constructor) ``fn`` that has no rule.
+
+    srcgrad does not read library source (:mod:`srcgrad.compiler.library`);
+    the error names the user's line that made the call (see :func:`call_site`).
+    Asked only when a function is about to be compiled, never on a cache hit.
+    """
+    message, fix = refusal(callable_name(fn), fn)
+    filename, lineno, context = call_site()
+    return errors.NoRuleError(message + context, filename=filename, lineno=lineno, fix=fix)
 
 
 def _entry(compiled):
@@ -252,6 +268,8 @@ def tangent_of(fn):
     with _lock:
         entry = _serving(_tangents.get(key), fn)
         if entry is None:
+            if is_library_code(fn):
+                raise library_error(fn)
             _make_room_for_recursion()
             entry = TangentEntry(compile_tangent(fn))
             _insert(_tangents, key, entry, key)

@@ -2,7 +2,8 @@
 
 :func:`pullback` decides at run time what ``f`` is: a callable with a
 derivative rule (the rule runs), a non-differentiable one (no gradient),
-or Python code (its compiled adjoint, from the cache, runs). ``back(dy)``
+or Python code (its compiled adjoint, from the cache, runs; a library's
+Python is never compiled: :func:`~.cache.library_error`). ``back(dy)``
 returns the gradient of ``f`` itself first (a dict of its captured or
 global variables, or of a bound object's fields; ``None`` for none), then
 one gradient per argument in call order. ``back(None)`` is all ``None``.

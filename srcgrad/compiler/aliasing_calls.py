@@ -27,6 +27,7 @@ from . import build
 from .aliasing_views import (FRESH_METHODS, MUTATING_METHODS, OTHER_VIEWS, VIEW_FUNCTIONS, VIEW_METHODS, hashable,
                              is_numpy, names_read)
 from .aliasing_writes import at_line
+from .library import is_library_code
 from .normal import runtime_call
 from .parse import parse_function
 from .resolve import Scope
@@ -295,5 +296,7 @@ def user_function(fn) -> bool:
         return False
     module = getattr(fn, "__module__", None) or ""
     if module.startswith("srcgrad."):  # (srcgrad's own layers and helpers write into nothing they are given)
+        return False
+    if is_library_code(fn):  # (its source is never read: a library's call has a rule or is refused)
         return False
     return registry.lookup(fn) is None and not registry.is_nondiff(fn)

@@ -28,6 +28,7 @@ from ..runtime.located import callable_name
 from . import build, provided
 from .injection import RUNTIME_QUESTIONS, Injector, runtime_helper
 from .inline import bind_arguments, substitute, template_of
+from .library import is_library_code, refusal
 from .normal import bound_names
 from .resolve import MISSING, is_constant_value
 
@@ -243,6 +244,11 @@ class Classifier(Injector):
                 if not _has_source(called) and (called is target or self.lookup_rule(called) is None):
                     self.depends_on.append(target)
                     self.error_no_rule(stmt, dotted(func), called)
+                if is_library_code(called) and (called is target or self.lookup_rule(called) is None):
+                    self.depends_on.append(target)  # (a rule registered later takes effect)
+                    message, fix = refusal(dotted(func), called)
+                    raise NoRuleError(message, filename=self.parsed.filename,
+                                      lineno=getattr(stmt, "_srcgrad_line", None), fix=fix)
             callee_target = func.id if isinstance(func, gast.Name) else None
             if target is not MISSING and is_constant_value(target) and not isinstance(target, type):
                 callee_target = None

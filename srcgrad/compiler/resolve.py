@@ -25,6 +25,7 @@ import gast
 import numpy as np
 
 from . import build
+from .library import is_library_file
 
 __all__ = ["Scope", "MISSING", "is_constant_value", "is_user_module"]
 
@@ -60,11 +61,10 @@ def is_constant_value(value) -> bool:
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_STDLIB = os.path.dirname(os.__file__)
 
 
 def is_user_module(module) -> bool:
-    """A module of the user's program (not srcgrad's, the standard library's or an installed package's).
+    """A module of the user's program (not srcgrad's, nor library code: :func:`~.library.is_library_file`).
 
     Its arrays are the user's values, found as globals are: ``config.W``
     gets a gradient like a global ``W``. A library's (``np.pi``) are constants.
@@ -72,9 +72,7 @@ def is_user_module(module) -> bool:
     filename = getattr(module, "__file__", None)
     if filename is None:
         return getattr(module, "__name__", "") not in sys.builtin_module_names
-    filename = os.path.abspath(filename)
-    return not (filename.startswith(_PACKAGE) or filename.startswith(_STDLIB)
-                or os.sep + "site-packages" + os.sep in filename or os.sep + "dist-packages" + os.sep in filename)
+    return not os.path.abspath(filename).startswith(_PACKAGE) and not is_library_file(filename)
 
 
 class Scope:
