@@ -244,7 +244,8 @@ class Classifier(Injector):
                 if not _has_source(called) and (called is target or self.lookup_rule(called) is None):
                     self.depends_on.append(target)
                     self.error_no_rule(stmt, dotted(func), called)
-                if is_library_code(called) and (called is target or self.lookup_rule(called) is None):
+                if is_library_code(called) and (called is target or self.lookup_rule(called) is None) \
+                        and type(called) not in registry.callee_stand_ins:  # (those the calling layer decides)
                     self.depends_on.append(target)  # (a rule registered later takes effect)
                     message, fix = refusal(dotted(func), called)
                     raise NoRuleError(message, filename=self.parsed.filename,
