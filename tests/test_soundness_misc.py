@@ -622,3 +622,21 @@ def test_a_library_objects_method_named_mean_is_refused_not_a_zero():
     for differentiate in (lambda f: srcgrad.gradient(f, 1.5), lambda f: srcgrad.jvp(f, (1.5,), (1.0,))):
         with pytest.raises(srcgrad.NoRuleError, match="scipy.stats.norm.mean"):
             differentiate(scipy_distribution_mean)
+
+
+class Node:
+    def __init__(self, w):
+        self.w = w
+        self.me = self
+
+
+def through_an_object_that_holds_itself(x, node):
+    return x * 2.0
+
+
+def test_an_argument_that_holds_itself_gets_a_gradient_not_a_recursion_error():
+    """``gradient(g, x, scipy.stats.norm.logpdf)`` recursed forever over the distribution's fields."""
+    dx, dnode = srcgrad.gradient(through_an_object_that_holds_itself, 1.5, Node(np.ones(2)))
+    assert dx == 2.0
+    np.testing.assert_array_equal(dnode["w"], np.zeros(2))
+    assert dnode["me"] is None

@@ -346,13 +346,27 @@ def to_user(g, x):
         return None
     if isinstance(x, types.MethodType):  # a bound method's gradient is its object's
         return to_user(g, x.__self__)
-    fields = _fields(x)
-    gs = g if isinstance(g, dict) else {}
-    out = {name: _field_to_user(gs.get(name), value) for name, value in fields.items() if not name.startswith("__")}
-    out.update(_property_grads(gs, x, fields))
+    if id(x) in _walking:  # (an object that holds itself, as a library's often do)
+        if g is not None:
+            raise TypeError(f"a gradient for a {type(x).__name__} object that refers back to itself: srcgrad "
+                            "cannot give it as a dict of fields; pass the arrays it holds instead")
+        return None
+    _walking.add(id(x))
+    try:
+        fields = _fields(x)
+        gs = g if isinstance(g, dict) else {}
+        out = {name: _field_to_user(gs.get(name), value) for name, value in fields.items()
+               if not name.startswith("__")}
+        out.update(_property_grads(gs, x, fields))
+    finally:
+        _walking.discard(id(x))
     if not out or all(v is None for v in out.values()):
         return None
     return out
+
+
+#: The objects :func:`to_user` is inside of (by id), so a cycle among fields ends instead of recursing forever.
+_walking: set = set()
 
 
 def gather(grads, x):
