@@ -9,6 +9,8 @@
 - :mod:`.reductions` — ``sum mean prod max min var std cumsum trace linalg.norm``;
 - :mod:`.shapes` — ``reshape transpose concatenate stack split tile repeat take sort`` and the like;
 - :mod:`.linalg` — ``@ dot outer inner tensordot einsum linalg.inv det solve``;
+- :mod:`.decompositions` — ``linalg.svd eigh eig pinv slogdet cholesky qr matrix_power``, and ``scipy.linalg``'s
+  ``solve_triangular sqrtm solve_sylvester`` once the program has imported it;
 - :mod:`.creation` — arrays made from values (``np.array linspace full arange meshgrid unique np.r_``);
 - :mod:`.constants` — NumPy's functions, methods and properties that pass no gradient;
 - :mod:`.scipy` — ``scipy.special``, registered once the program has imported it;
@@ -18,6 +20,7 @@
 from . import builtins  # noqa: F401
 from . import constants  # noqa: F401
 from . import creation  # noqa: F401
+from . import decompositions  # noqa: F401
 from . import elementwise  # noqa: F401
 from . import linalg  # noqa: F401
 from . import math  # noqa: F401
