@@ -171,6 +171,7 @@ def eigh_grad(dy, a, w, v, UPLO="L"):
 
 def eigh_tangent(dargs, y, a, UPLO="L"):
     """dP = Vᵀ dA V (dA symmetric): dw = diag(dP), dV = V F∘dP."""
+    real_only("np.linalg.eigh", a)
     w, v = y
     dp = T(v) @ symmetric(dargs[0], UPLO == "L") @ v
     return type(y)(diagonal(dp), v @ (gaps(w) * dp))
@@ -189,6 +190,7 @@ def eigvalsh_grad(dy, a, UPLO):
 
 def eigvalsh_tangent(dargs, y, a, UPLO="L"):
     """dw = diag(Vᵀ dA V)."""
+    real_only("np.linalg.eigvalsh", a)
     v = np.linalg.eigh(a, UPLO)[1]
     return diagonal(T(v) @ symmetric(dargs[0], UPLO == "L") @ v)
 
@@ -252,6 +254,7 @@ def logabsdet_grad(dy, a):
 
 def slogdet_tangent(dargs, y, a):
     """d log|det a| = trace(a⁻¹ da); the sign does not move."""
+    real_only("np.linalg.slogdet", a)
     return type(y)(np.zeros(np.shape(y[0])), np.trace(np.linalg.solve(a, dargs[0]), axis1=-2, axis2=-1))
 
 
@@ -267,6 +270,7 @@ def half_lower(x):
 
 def cholesky_tangent(dargs, y, a, upper=False):
     """dL = L Φ(L⁻¹ dA L⁻ᵀ), dA symmetric."""
+    real_only("np.linalg.cholesky", a)
     low = T(y) if upper else y
     da = symmetric(dargs[0], not upper)
     dl = low @ half_lower(np.linalg.solve(low, T(np.linalg.solve(low, da))))
@@ -438,6 +442,7 @@ def solve_triangular(dy, y, a, b, trans=0, lower=False, unit_diagonal=False, ove
 
 def solve_sylvester_tangent(dargs, y, a, b, q):
     """A X + X B = Q: dX solves A dX + dX B = dQ - dA X - X dB."""
+    real_only("scipy.linalg.solve_sylvester", a, b, q)
     da, db, dq = (tangent_or_zero(dargs, i, v) for i, v in enumerate((a, b, q)))
     return _linalg.solve_sylvester(a, b, dq - da @ y - y @ db)
 
@@ -455,6 +460,7 @@ def sylvester_grads(dy, y, a, b, q):
 
 def sqrtm_tangent(dargs, y, A, disp=True, blocksize=64):
     """X = sqrtm(A): dX solves X dX + dX X = dA."""
+    real_only("scipy.linalg.sqrtm", A, y)
     return _linalg.solve_sylvester(y, y, dargs[0])
 
 
