@@ -9,11 +9,11 @@
 - :mod:`.reductions` — ``sum mean prod max min var std cumsum trace linalg.norm``;
 - :mod:`.shapes` — ``reshape transpose concatenate stack split tile repeat take sort`` and the like;
 - :mod:`.linalg` — ``@ dot outer inner tensordot einsum linalg.inv det solve``;
-- :mod:`.decompositions` — ``linalg.svd eigh eig pinv slogdet cholesky qr matrix_power``, and ``scipy.linalg``'s
-  ``solve_triangular sqrtm solve_sylvester`` once the program has imported it;
+- :mod:`.decompositions` — ``linalg.svd eigh eig pinv slogdet cholesky qr matrix_power``;
 - :mod:`.creation` — arrays made from values (``np.array linspace full arange meshgrid unique np.r_``);
 - :mod:`.constants` — NumPy's functions, methods and properties that pass no gradient;
 - :mod:`.scipy` — ``scipy.special``, registered once the program has imported it;
+- :mod:`.scipy_linalg` — ``scipy.linalg``'s ``solve_triangular sqrtm solve_sylvester cho_factor cho_solve``, likewise;
 - :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 
@@ -28,6 +28,7 @@ from . import operators  # noqa: F401
 from . import reductions  # noqa: F401
 from . import runtime  # noqa: F401
 from . import scipy  # noqa: F401
+from . import scipy_linalg  # noqa: F401
 from . import shapes  # noqa: F401
 from . import shaping  # noqa: F401
 from .registry import defrule, nograd

@@ -1,5 +1,5 @@
-"""Rules for matrix decompositions and functions: ``linalg.svd eigh eigvalsh eig eigvals pinv slogdet cholesky qr
-matrix_power``, and ``scipy.linalg``'s ``solve_triangular sqrtm solve_sylvester`` once it is imported.
+"""Rules for NumPy's matrix decompositions and functions: ``linalg.svd eigh eigvalsh eig eigvals pinv slogdet
+cholesky qr matrix_power`` (SciPy's are in :mod:`.scipy_linalg`).
 
 Every rule takes stacked matrices (``(..., m, n)``) as NumPy does, and is
 written in the differentiable subset (products, ``solve``, the
@@ -20,13 +20,12 @@ Real matrices only, except ``eig``, ``eigvals`` and ``matrix_power``
 """
 
 import functools
-import sys
 
 import numpy as np
 
 from ..errors import NoRuleError
-from .registry import defrule, nograd, when_imported
-from .shaping import is_complex, tangent_or_zero
+from .registry import defrule, nograd
+from .shaping import is_complex
 
 shaped = functools.partial(defrule, _builtin=True, broadcast=False)
 
@@ -391,96 +390,3 @@ def matrix_power_grad(dy, a, n):
     g = power_terms(base, dy, abs(n), T, T)
     return -T(base) @ g @ T(base) if n < 0 else g
 
-
-# ------------------------------------------------------------------ scipy.linalg, once imported
-
-#: ``scipy.linalg``, once imported (the rules below read it, as generated code that inlines them does).
-_linalg = None
-
-
-@nograd
-def transposed(trans):
-    """Whether ``solve_triangular``'s ``trans`` solves with the transpose (1, 'T', and for real matrices 2, 'C')."""
-    return trans in (1, 2, "T", "C")
-
-
-@nograd
-def triangle_mask(a, lower, unit_diagonal):
-    """1 on the triangle ``solve_triangular`` reads (without the diagonal when it is taken as ones), else 0."""
-    mask = strictly_lower(a, lower)
-    return mask if unit_diagonal else mask + np.eye(np.shape(a)[-1])
-
-
-def as_columns(x, a):
-    """``x`` as a stack of matrices of columns (a vector right-hand side becomes one column)."""
-    return np.expand_dims(x, -1) if np.ndim(x) == np.ndim(a) - 1 else x
-
-
-def solve_triangular_grads(dy, x, a, trans, lower, unit_diagonal):
-    """gb = op(A)⁻ᵀ g; gA = -gb xᵀ (-x gbᵀ for op(A) = Aᵀ), on the triangle read."""
-    real_only("scipy.linalg.solve_triangular", a, x)
-    gb = _linalg.solve_triangular(a, dy, trans=0 if transposed(trans) else 1, lower=lower, unit_diagonal=unit_diagonal)
-    gbm, xm = as_columns(gb, a), as_columns(x, a)
-    ga = -xm @ T(gbm) if transposed(trans) else -gbm @ T(xm)
-    return ga * triangle_mask(a, lower, unit_diagonal), gb
-
-
-def solve_triangular_tangent(dargs, y, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True):
-    """dx = op(A)⁻¹ (db - op(dA) x), dA on the triangle read."""
-    real_only("scipy.linalg.solve_triangular", a, b)
-    rhs = tangent_or_zero(dargs, 1, b)
-    if dargs[0] is not None:
-        da = dargs[0] * triangle_mask(a, lower, unit_diagonal)
-        change = (T(da) if transposed(trans) else da) @ as_columns(y, a)
-        rhs = rhs - np.reshape(change, np.shape(y))
-    return _linalg.solve_triangular(a, rhs, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
-
-
-def solve_triangular(dy, y, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True):
-    return solve_triangular_grads(dy, y, a, trans, lower, unit_diagonal)
-
-
-def solve_sylvester_tangent(dargs, y, a, b, q):
-    """A X + X B = Q: dX solves A dX + dX B = dQ - dA X - X dB."""
-    real_only("scipy.linalg.solve_sylvester", a, b, q)
-    da, db, dq = (tangent_or_zero(dargs, i, v) for i, v in enumerate((a, b, q)))
-    return _linalg.solve_sylvester(a, b, dq - da @ y - y @ db)
-
-
-def solve_sylvester(dy, y, a, b, q):
-    return sylvester_grads(dy, y, a, b, q)
-
-
-def sylvester_grads(dy, y, a, b, q):
-    """gQ solves Aᵀ gQ + gQ Bᵀ = g; gA = -gQ Xᵀ, gB = -Xᵀ gQ."""
-    real_only("scipy.linalg.solve_sylvester", a, b, q)
-    gq = _linalg.solve_sylvester(T(a), T(b), dy)
-    return (-gq @ T(y), -T(y) @ gq, gq)
-
-
-def sqrtm_tangent(dargs, y, A, disp=True, blocksize=64):
-    """X = sqrtm(A): dX solves X dX + dX X = dA."""
-    real_only("scipy.linalg.sqrtm", A, y)
-    return _linalg.solve_sylvester(y, y, dargs[0])
-
-
-def sqrtm(dy, y, A, disp=True, blocksize=64):
-    return (sqrtm_grad(dy, y, A),)
-
-
-def sqrtm_grad(dy, y, A):
-    """X = sqrtm(A): gA solves Xᵀ gA + gA Xᵀ = g."""
-    real_only("scipy.linalg.sqrtm", A, y)
-    return _linalg.solve_sylvester(T(y), T(y), dy)
-
-
-def _register():
-    """The table: each scipy.linalg function and its rule."""
-    global _linalg
-    _linalg = sys.modules["scipy.linalg"]
-    shaped(_linalg.solve_triangular, forward=solve_triangular_tangent)(solve_triangular)
-    shaped(_linalg.solve_sylvester, forward=solve_sylvester_tangent)(solve_sylvester)
-    shaped(_linalg.sqrtm, forward=sqrtm_tangent)(sqrtm)
-
-
-when_imported("scipy.linalg", _register)
