@@ -1,5 +1,6 @@
 """Rules for ``scipy.linalg``: ``solve_triangular solve_sylvester sqrtm cho_factor cho_solve``, registered once the
-program has imported it (SciPy is optional: :mod:`.scipy` says how, for ``scipy.special``).
+program has imported it (SciPy is optional, and ``import srcgrad`` does not import it: see
+:func:`~.registry.when_imported`).
 
 They share :mod:`.decompositions`' helpers and conventions: stacked matrices
 wherever SciPy takes them, real matrices only, and a gradient that lives on
