@@ -9,23 +9,27 @@
 - :mod:`.reductions` — ``sum mean prod max min var std cumsum trace linalg.norm``;
 - :mod:`.shapes` — ``reshape transpose concatenate stack split tile repeat take sort`` and the like;
 - :mod:`.linalg` — ``@ dot outer inner tensordot einsum linalg.inv det solve``;
+- :mod:`.decompositions` — ``linalg.svd eigh eig pinv slogdet cholesky qr matrix_power``;
 - :mod:`.creation` — arrays made from values (``np.array linspace full arange meshgrid unique np.r_``);
 - :mod:`.constants` — NumPy's functions, methods and properties that pass no gradient;
 - :mod:`.scipy_special` — ``scipy.special``, registered once the program has imported it;
 - :mod:`.scipy_stats` — ``scipy.stats`` densities (``norm.logpdf``...), registered once it is imported;
 - :mod:`.scipy_multivariate` — ``scipy.stats.multivariate_normal`` and ``dirichlet``, likewise;
+- :mod:`.scipy_linalg` — ``scipy.linalg``'s ``solve_triangular sqrtm solve_sylvester cho_factor cho_solve``, likewise;
 - :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 
 from . import builtins  # noqa: F401
 from . import constants  # noqa: F401
 from . import creation  # noqa: F401
+from . import decompositions  # noqa: F401
 from . import elementwise  # noqa: F401
 from . import linalg  # noqa: F401
 from . import math  # noqa: F401
 from . import operators  # noqa: F401
 from . import reductions  # noqa: F401
 from . import runtime  # noqa: F401
+from . import scipy_linalg  # noqa: F401
 from . import scipy_multivariate  # noqa: F401
 from . import scipy_special  # noqa: F401
 from . import scipy_stats  # noqa: F401

@@ -323,10 +323,8 @@ def test_forward_value_of_an_augmented_product_is_the_plain_value(m):
         assert y == m.scaled_copy(x), f"seed {seed}"
 
 
-@pytest.mark.xfail(strict=True, reason="#18 (rules for decompositions): np.linalg.norm(a, 2) (and -2, 'nuc') is "
-                                       "refused at second order: its rule calls np.linalg.svd, which has no rule "
-                                       "yet (a NoRuleError, not a wrong number)")
 def test_spectral_norm_is_differentiated_twice(m):
+    # (#18: norm's rule for ord=2 calls np.linalg.svd, differentiated through svd's own rule)
     a = np.array([[2.0, 0.3, 0.1], [0.2, 1.0, -0.4]])
     check_gradient(m.d_spectral_norm, a, rtol=1e-4)
 

@@ -58,6 +58,7 @@ import srcgrad
 from srcgrad.rules import registry
 
 try:
+    import scipy.linalg
     import scipy.special
 except ImportError:  # pragma: no cover - scipy is optional
     scipy = None
@@ -79,7 +80,16 @@ DOMAINS = {
     "nonzero": lambda rng, shape: rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape),
     # Square in the last two axes and well conditioned: det, inv and solve stay smooth.
     "matrix": lambda rng, shape: rng.standard_normal(shape) + shape[-1] * np.eye(shape[-1]),
+    # Symmetric positive definite in the last two axes (cholesky, sqrtm).
+    "spd": lambda rng, shape: _spd(rng.standard_normal(shape)),
+    # Square with real eigenvalues near 1, 2, ..., n, well apart (eig, eigvals).
+    "spread": lambda rng, shape: 0.2 * rng.standard_normal(shape) + np.diag(np.arange(1.0, shape[-1] + 1)),
 }
+
+
+def _spd(x):
+    return x @ np.swapaxes(x, -1, -2) + x.shape[-1] * np.eye(x.shape[-1])
+
 
 #: What every generated module starts with.
 HEADER = """\
@@ -93,6 +103,7 @@ import numpy as np
 import srcgrad
 
 try:
+    import scipy.linalg
     import scipy.special
 except ImportError:
     pass
