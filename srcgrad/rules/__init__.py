@@ -6,8 +6,12 @@
 - :mod:`.math` — the ``math`` module (Python floats);
 - :mod:`.shaping` — what the NumPy rules share: gradients moved between shapes and dtypes (``unreduce``);
 - :mod:`.elementwise` — NumPy's ufuncs and unary maths, complex parts, ``clip``, ``where``;
-- :mod:`.reductions` — ``sum mean prod max min var std cumsum trace linalg.norm``;
+- :mod:`.reductions` — ``sum mean prod max min var std cumsum cumprod trace linalg.norm``;
 - :mod:`.shapes` — ``reshape transpose concatenate stack split tile repeat take sort`` and the like;
+- :mod:`.pieces` — the other joins and splits: ``array_split hsplit vsplit dsplit column_stack dstack append``;
+- :mod:`.layout` — elements moved, masked or differenced: ``roll rot90 diagonal tril triu pad diff partition``;
+- :mod:`.products` — ``kron cross``;
+- :mod:`.fft` — ``np.fft``: the transforms, real and complex, and the shifts;
 - :mod:`.linalg` — ``@ dot outer inner tensordot einsum linalg.inv det solve``;
 - :mod:`.decompositions` — ``linalg.svd eigh eig pinv slogdet cholesky qr matrix_power``;
 - :mod:`.creation` — arrays made from values (``np.array linspace full arange meshgrid unique np.r_``);
@@ -24,9 +28,13 @@ from . import constants  # noqa: F401
 from . import creation  # noqa: F401
 from . import decompositions  # noqa: F401
 from . import elementwise  # noqa: F401
+from . import fft  # noqa: F401
+from . import layout  # noqa: F401
 from . import linalg  # noqa: F401
 from . import math  # noqa: F401
 from . import operators  # noqa: F401
+from . import pieces  # noqa: F401
+from . import products  # noqa: F401
 from . import reductions  # noqa: F401
 from . import runtime  # noqa: F401
 from . import scipy_linalg  # noqa: F401

@@ -1,4 +1,4 @@
-"""Rules for NumPy's elementwise functions: ufuncs, unary maths, complex parts, ``np.clip``, ``np.where``.
+"""Rules for NumPy's elementwise functions: ufuncs, unary maths, complex parts, ``np.clip``, ``np.where``, ``np.sinc``.
 
 Each output element depends on the same element of each input, so each
 rule is one line of maths and forward mode feeds the tangents to it in
@@ -84,6 +84,16 @@ def hypot(dy, y, a, b):
 @rule(np.logaddexp)
 def logaddexp(dy, y, a, b):
     return (dy * np.exp(a - y), dy * np.exp(b - y))
+
+
+@rule(np.logaddexp2)
+def logaddexp2(dy, y, a, b):
+    return (dy * 2.0 ** (a - y), dy * 2.0 ** (b - y))
+
+
+@rule(np.remainder)  # (np.mod is the same ufunc; ``%`` has the same maths in .operators)
+def remainder(dy, y, a, b):
+    return (dy, -dy * np.floor_divide(a, b))
 
 
 @rule(np.where)
@@ -219,12 +229,67 @@ def arctanh(dy, y, x):
     return (dy / (1 - x ** 2),)
 
 
+@unary(np.arccosh)
+def arccosh(dy, y, x):
+    return (dy / np.sqrt(x ** 2 - 1),)
+
+
 @unary(np.fabs)
 def fabs(dy, y, x):
     return (dy * np.sign(x),)
 
 
-    return (dy * np.sign(x),)
+@unary(np.deg2rad, np.radians)
+def deg2rad(dy, y, x):
+    return (dy * (np.pi / 180),)
+
+
+@unary(np.rad2deg, np.degrees)
+def rad2deg(dy, y, x):
+    return (dy * (180 / np.pi),)
+
+
+def sinc_slope(x):
+    """The slope of ``sinc(x) = sin(pi x) / (pi x)``: ``(cos(pi x) - sinc(x)) / x``, 0 at 0."""
+    safe = np.where(x == 0, 1.0, x)
+    return np.where(x == 0, 0.0, (np.cos(np.pi * x) - np.sinc(x)) / safe)
+
+
+@unary(np.sinc)
+def sinc(dy, y, x):
+    return (dy * sinc_slope(x),)
+
+
+def finite_part(dy, x):
+    """``dy`` where ``x`` is finite; 0 where ``np.nan_to_num`` put a constant in its place."""
+    return dy * np.isfinite(x)
+
+
+def finite_tangent(dargs, y, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """The tangent of ``np.nan_to_num``: the tangent where ``x`` is finite, 0 at the replaced values."""
+    return finite_part(dargs[0], x)
+
+
+@unary(np.nan_to_num, forward=finite_tangent)
+def nan_to_num(dy, y, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    return (finite_part(dy, x),)
+
+
+def real_if_close_grad(dy, y, a):
+    """Where ``np.real_if_close`` dropped ``a``'s (tiny) imaginary part, the gradient of ``np.real(a)``."""
+    if is_complex(a) and not is_complex(y):
+        return np.real(dy) + 0j
+    return dy
+
+
+def real_if_close_tangent(dargs, y, a, tol=100):
+    """The tangent keeps its imaginary part only where ``y`` did."""
+    return dargs[0] if is_complex(y) else np.real(dargs[0])
+
+
+@unary(np.real_if_close, forward=real_if_close_tangent)
+def real_if_close(dy, y, a, tol=100):
+    return (real_if_close_grad(dy, y, a),)
 
 
 # ------------------------------------------------------------------ complex numbers

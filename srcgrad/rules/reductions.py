@@ -1,4 +1,4 @@
-"""Rules for NumPy's reductions: ``sum mean prod max min var std cumsum trace linalg.norm``.
+"""Rules for NumPy's reductions: ``sum mean prod max min var std cumsum cumprod trace linalg.norm``.
 
 A reduction's gradient spreads ``dy`` back over the reduced axes
 (:func:`~.shaping.unreduce`) and weighs it by each element's slope. The
@@ -66,9 +66,24 @@ def cumsum_grad(dy, x, axis=None):
     return g
 
 
-def trace_grad(dy, x, offset=0):
-    """The gradient of ``np.trace``: ``dy`` on the diagonal."""
-    return dy * np.eye(np.shape(x)[0], np.shape(x)[1], offset)
+def cumprod_grad(dy, y, x, axis=None):
+    """The gradient of ``y = np.cumprod(x)``: ``y_j / x_i`` summed over ``j >= i``, a cumulative sum from the end."""
+    if axis is None:
+        return np.reshape(cumsum_grad(np.ravel(dy) * np.ravel(y), np.ravel(x), 0) / np.ravel(x), np.shape(x))
+    return cumsum_grad(dy * y, x, axis) / x
+
+
+def cumprod_tangent(dargs, y, a, axis=None, dtype=None, out=None):
+    """d cumprod(a) = cumprod(a) * cumsum(da / a)."""
+    if axis is None:
+        return y * np.cumsum(np.ravel(dargs[0] / a))
+    return y * np.cumsum(dargs[0] / a, axis)
+
+
+def trace_grad(dy, x, offset=0, axis1=0, axis2=1):
+    """The gradient of ``np.trace``: ``dy`` on the diagonal of the ``axis1, axis2`` plane (the others batch)."""
+    eye = np.eye(np.shape(x)[axis1], np.shape(x)[axis2], offset)
+    return np.moveaxis(np.expand_dims(dy, (-2, -1)) * eye, (-2, -1), (axis1, axis2))
 
 
 def norm_grad(dy, y, x, ord=None, axis=None, keepdims=False):
@@ -240,12 +255,12 @@ def prod(dy, y, a, axis=None, dtype=None, out=None, keepdims=False):
     return (unreduce(dy * y, a, axis, keepdims) / a,)
 
 
-@shaped(np.max, methods=("max",), forward=extremum_tangent)
+@shaped(np.max, np.amax, methods=("max",), forward=extremum_tangent)
 def max_(dy, y, a, axis=None, out=None, keepdims=False):
     return (extremum_grad(dy, y, a, axis, keepdims),)
 
 
-@shaped(np.min, methods=("min",), forward=extremum_tangent)
+@shaped(np.min, np.amin, methods=("min",), forward=extremum_tangent)
 def min_(dy, y, a, axis=None, out=None, keepdims=False):
     return (extremum_grad(dy, y, a, axis, keepdims),)
 
@@ -265,9 +280,14 @@ def cumsum(dy, y, a, axis=None, dtype=None, out=None):
     return (cumsum_grad(dy, a, axis),)
 
 
+@shaped(np.cumprod, methods=("cumprod",), forward=cumprod_tangent)
+def cumprod(dy, y, a, axis=None, dtype=None, out=None):
+    return (cumprod_grad(dy, y, a, axis), None, None, None)
+
+
 @shaped(np.trace, methods=("trace",), forward="linear")
-def trace(dy, y, a, offset=0):
-    return (trace_grad(dy, a, offset),)
+def trace(dy, y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return (trace_grad(dy, a, offset, axis1, axis2), None, None, None, None, None)
 
 
 @shaped(np.linalg.norm, forward=norm_tangent)

@@ -312,13 +312,13 @@ def atleast_3d(dy, y, *arys):
     return atleast_grad(dy, arys)
 
 
-@shaped(np.vstack, forward="jointly-linear", operands=(0,))
-def vstack(dy, y, tup):
+@shaped(np.vstack, np.row_stack, forward="jointly-linear", operands=(0,))  # (row_stack: vstack's alias)
+def vstack(dy, y, tup, *, dtype=None, casting="same_kind"):
     return (joined_grad(dy, tup, 0, np.atleast_2d),)
 
 
 @shaped(np.hstack, forward="jointly-linear", operands=(0,))
-def hstack(dy, y, tup):
+def hstack(dy, y, tup, *, dtype=None, casting="same_kind"):
     return (joined_grad(dy, tup, 0 if np.ndim(tup[0]) <= 1 else 1, np.atleast_1d),)
 
 

@@ -153,9 +153,9 @@ def c_function(x):
 
 def test_no_rule_for_a_c_function_names_it_and_the_fix():
     with pytest.raises(srcgrad.NoRuleError) as info:
-        srcgrad.gradient(lambda x: np.sum(np.fft.fft(x).real), np.ones(4))
+        srcgrad.gradient(lambda x: np.sum(np.float_power(x, 2.0)), np.ones(4))
     message = str(info.value)
-    assert "fft" in message and "@srcgrad.defrule" in message
+    assert "float_power" in message and "@srcgrad.defrule" in message
     assert "test_calls.py:" in message
 
 
