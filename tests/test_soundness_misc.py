@@ -640,3 +640,15 @@ def test_an_argument_that_holds_itself_gets_a_gradient_not_a_recursion_error():
     assert dx == 2.0
     np.testing.assert_array_equal(dnode["w"], np.zeros(2))
     assert dnode["me"] is None
+
+
+def alternating(x, n=2):
+    return x * (-1) ** n + x * (-2.5) ** 3
+
+
+def test_a_negative_literal_raised_to_a_power_keeps_its_parentheses():
+    """Generated code printed (-1) ** n as -1 ** n, which is -(1 ** n): a wrong value and gradient, silently."""
+    value, (dx,) = srcgrad.withgradient(alternating, 1.5)
+    assert value == alternating(1.5) and dx == pytest.approx(1.0 - 2.5 ** 3)
+    assert srcgrad.jvp(alternating, (1.5,), (1.0,))[0] == alternating(1.5)
+    assert "(-1) ** n" in srcgrad.adjoint_source(alternating)

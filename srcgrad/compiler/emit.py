@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 import re
 import textwrap
 
@@ -77,7 +78,15 @@ def _to_ast(node, comments):
         d["name"] = d["name"].id
     elif "lineno" not in d and isinstance(new, ast.stmt):
         d["lineno"] = 1
+    elif cls is ast.Constant and _negative(d["value"]):
+        # (ast.unparse prints Constant(-1) as -1, so (-1) ** n would come out as -1 ** n, which is -(1 ** n))
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-d["value"]))
     return new
+
+
+def _negative(value) -> bool:
+    """A negative int or float literal (``-0.0`` too), which prints without the parentheses a power needs."""
+    return value.__class__ in (int, float) and math.copysign(1.0, value) < 0
 
 
 _PLANS: dict = {}

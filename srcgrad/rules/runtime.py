@@ -32,6 +32,7 @@ from ..runtime.structure import (
     gather,
     index_grad,
     item,
+    part_of,
     repeats_grad,
     with_item,
     without_item,
@@ -45,11 +46,11 @@ from .registry import Rule, defrule, nograd
 rule = functools.partial(defrule, _builtin=True, broadcast=False)
 
 
-def parts(v, grads):
-    """The gradient of each part ``gather`` put together."""
+def parts(v, grads, x):
+    """The gradient of each part ``gather`` put together into ``x``'s gradient ``v``."""
     if v is None:
         return None
-    return tuple(v[i] for i in range(len(grads)))
+    return tuple(part_of(v, x, i) for i in range(len(grads)))
 
 
 def cell_grads(v, closure):
@@ -86,7 +87,12 @@ def unbroadcast_rule(dy, y, g, x):
 
 @rule(index_grad, forward="linear-in-first")
 def index_grad_rule(dy, y, g, x, index):
-    return (item(dy, index), None, None)
+    return (part_of(dy, x, index), None, None)
+
+
+@rule(part_of, forward="linear-in-first")
+def part_of_rule(dy, y, g, x, index):
+    return (index_grad(dy, x, index), None, None)
 
 
 @rule(item, forward="linear-in-first")
@@ -96,7 +102,7 @@ def item_rule(dy, y, v, index):
 
 @rule(gather, forward="linear-in-first")
 def gather_rule(dy, y, grads, x):
-    return (parts(dy, grads), None)
+    return (parts(dy, grads, x), None)
 
 
 def captured_tangent(dargs, y, closure):
@@ -130,8 +136,8 @@ def spread_rule(dy, y, v, g):
 
 
 @rule(parts, forward="linear-in-first")
-def parts_rule(dy, y, v, grads):
-    return (gather(dy, v), None)
+def parts_rule(dy, y, v, grads, x):
+    return (gather(dy, x), None, None)
 
 
 @rule(with_item, structured=True, forward="jointly-linear", operands=(0, 2))

@@ -176,6 +176,15 @@ def item(v, index):
     return v[index]
 
 
+def part_of(g, x, index):
+    """The part at ``index`` of the gradient ``g`` of ``x`` (a namedtuple's gradient is a dict by field name)."""
+    if isinstance(g, dict) and _is_namedtuple(x) and not isinstance(index, str):
+        if isinstance(index, slice):
+            return tuple(g.get(field) for field in x._fields[index])
+        return g.get(x._fields[index])
+    return item(g, index)
+
+
 def with_item(x, index, value):
     """``x`` with ``x[index] = value``, as a new array, list or dict (``x`` is left as it was)."""
     if isinstance(x, np.ndarray):

@@ -243,13 +243,32 @@ def unpacked_twice(a):
     return np.sum(SYMMETRIC * srcgrad.gradient(unpacked_eigenvalues, a)[0])
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="#18: NumPy's decompositions return namedtuples, whose gradient is a dict by field; at "
-                          "second order srcgrad/rules/runtime.py (parts, index_grad_rule) reads it by position. "
-                          "By field (.eigenvalues) works; the fix is there, not in the rules")
-def test_unpacked_decomposition_at_second_order():
-    check_gradient(unpacked_twice, SYMMETRIC, rtol=1e-4)
+def by_position(a):
+    r = np.linalg.eigh(a)
+    return np.sum(r[0] ** 3) + np.sum(r[1][:, 0] ** 2 * np.arange(1.0, 4.0))
 
+
+def by_position_twice(a):
+    return np.sum(SYMMETRIC * srcgrad.gradient(by_position, a)[0])
+
+
+def slogdet_unpacked(a):
+    sign, logdet = np.linalg.slogdet(a)
+    return logdet ** 2
+
+
+def slogdet_twice(a):
+    return np.sum(SYMMETRIC * srcgrad.gradient(slogdet_unpacked, a)[0])
+
+
+@pytest.mark.parametrize("f", [unpacked_twice, by_position_twice, slogdet_twice])
+def test_a_decompositions_parts_at_second_order(f):
+    """A namedtuple's gradient is a dict by field: unpacked (a KeyError) or read by position (r[0], a silent
+    zero at second order), its parts are now found by their fields."""
+    check_gradient(f, SYMMETRIC, rtol=1e-4)
+    t = np.random.default_rng(6).standard_normal(SYMMETRIC.shape)
+    _, dy = srcgrad.jvp(f, (SYMMETRIC,), (t,))
+    np.testing.assert_allclose(dy, (f(SYMMETRIC + 1e-6 * t) - f(SYMMETRIC - 1e-6 * t)) / 2e-6, rtol=1e-4)
 
 
 # ------------------------------------------------------------------ against autograd
