@@ -103,8 +103,10 @@ class Entry:
 
 
 def varkw(fn):
-    """The name of ``fn``'s ``**kwargs`` parameter (the compiler makes it the forward's last)."""
+    """The name of ``fn``'s ``**kwargs`` parameter (the compiler makes it the forward's last), or None."""
     code = fn.__code__
+    if not code.co_flags & inspect.CO_VARKEYWORDS:
+        return None
     return code.co_varnames[code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & inspect.CO_VARARGS)]
 
 
