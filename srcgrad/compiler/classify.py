@@ -25,7 +25,7 @@ from ..rules import creation as creation_rules
 from ..rules import registry
 from ..runtime import tape
 from ..runtime.located import callable_name
-from . import build, provided
+from . import build
 from .injection import RUNTIME_QUESTIONS, Injector, runtime_helper
 from .inline import bind_arguments, substitute, template_of
 from .normal import bound_names
