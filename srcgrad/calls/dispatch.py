@@ -167,8 +167,6 @@ def _ndim(value):
 
 def _pullback(wrt, fn, args, kwargs):
     nkw = len(kwargs)
-    if kwargs:
-        refuse_nested_keywords(fn, args, kwargs)
     fn = stand_in_for(fn)
     if fn is mutate:
         return _mutate(args[0], args[1], args[2:], kwargs)

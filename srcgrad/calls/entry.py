@@ -95,8 +95,19 @@ class Entry:
             else:
                 sources.append((self.params.index(named[position]) + 1, None))
         for key in kwargs:
-            sources.append((self.params.index(key) + 1, None))
+            if key in self.params:
+                sources.append((self.params.index(key) + 1, None))
+            else:  # gathered into **kwargs: that dict's gradient, at the key
+                sources.append((self.params.index(varkw(fn)) + 1, key))
         return values, Layout(sources, self.nparams + 1)
+
+
+def varkw(fn):
+    """The name of ``fn``'s ``**kwargs`` parameter (the compiler makes it the forward's last), or None."""
+    code = fn.__code__
+    if not code.co_flags & inspect.CO_VARKEYWORDS:
+        return None
+    return code.co_varnames[code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & inspect.CO_VARARGS)]
 
 
 class TangentEntry:

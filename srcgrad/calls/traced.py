@@ -47,6 +47,7 @@ from ..runtime.located import call_site
 from ..runtime.structure import index_grad, item, zero_like
 from .cache import adjoint_of
 from .dispatch import mutate, pullback, pullback_wrt, refuse_untraced_back
+from .entry import varkw as varkw_name
 from .stand_ins import back_traced_as, stand_in_for, traced_as
 
 __all__ = ["traced_gradient", "traced_withgradient", "traced_pullback", "traced_dispatch", "traced_dispatch_wrt",
@@ -108,12 +109,16 @@ def traced_pullback(f, *args):
     return y, user_back
 
 
-def plan(fn, args):
-    """How a call ``fn(*args)`` reaches compiled code: ``(forward, backward, how, layout, has_self, split, defaults)``.
+def plan(fn, args, kwargs):
+    """How a call ``fn(*args, **kwargs)`` reaches compiled code:
+    ``(forward, backward, how, layout, has_self, split, defaults)``.
 
     ``defaults`` are the values of the parameters the call leaves to their
     defaults (constants: they get no gradient); ``split`` is where the
-    arguments gathered into ``*args`` start. For a function with a rule,
+    arguments gathered into ``*args`` start (``defaults`` is then those before
+    and those after it, keyword-only). A call with keywords has
+    ``split`` None and ``defaults`` the forward's parameters after ``args``
+    (see :func:`keyword_values`). For a function with a rule,
     ``how`` is ``"rule"``, ``backward`` the rule and ``layout`` whether it
     broadcasts; for a non-differentiable one, ``how`` is ``"constant"``.
 
@@ -130,6 +135,8 @@ def plan(fn, args):
             f"supported yet{context}", filename=filename, lineno=lineno,
             fix="have the method return the new value and assign it (a = a.added(v)), or take one derivative")
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
+    if (rule is not None or registry.is_nondiff(fn)) and kwargs:
+        refuse_keywords(fn, kwargs)
     if rule is not None:  # a NumPy function with a rule, passed as a value (pullback(np.sin, x))
         return None, rule.reverse, "rule", rule.broadcast and len(args) > 1, False, None, ()
     if registry.is_nondiff(fn):
@@ -154,37 +161,116 @@ def plan(fn, args):
             fix=f"wrap it in a def of your own (def g(x): return {name}(x)), or register a rule with "
             f"@srcgrad.defrule({name})",
         )
-    values, layout = entry.plan(callee, bound, args, {})
+    values, layout = entry.plan(callee, bound, args, kwargs)
+    if kwargs:
+        if entry.vararg is not None:
+            refuse_keywords(fn, kwargs)
+        return entry.forward, entry.backward, how, layout, entry.has_self_grad, None, \
+            keyword_sources(entry, callee, len(args) + (0 if bound is None else 1), values, kwargs)
     given = len(args) + (0 if bound is None else 1)
     named = len(entry.params) - (entry.vararg is not None)
     defaults = tuple(values[given:named])
     split = None
-    if entry.vararg is not None:  # the forward takes the extra arguments as one tuple
-        split = entry.params.index(entry.vararg) - (0 if bound is None else 1)
+    if entry.vararg is not None:  # the forward takes the extra arguments as one tuple, then keyword-only ones
+        at = entry.params.index(entry.vararg)
+        split = at - (0 if bound is None else 1)
+        defaults = (tuple(values[min(given, at):at]), tuple(values[at + 1:]))
         how += "+tuple"
     return entry.forward, entry.backward, how, layout, entry.has_self_grad, split, defaults
 
 
-def plan_tangent(dargs, y, fn, args):
+@nograd
+def keyword_sources(entry, callee, given, values, kwargs):
+    """Where each of the forward's parameters after the ``given`` positional ones comes from:
+    a keyword's name, the names gathered into ``**kwargs`` (a tuple), or ``[default]``."""
+    varkw = varkw_name(callee)
+    sources = []
+    for p, value in zip(entry.params[given:], values[given:]):
+        if p == varkw:
+            sources.append(tuple(k for k in kwargs if k not in entry.params))
+        elif p in kwargs:
+            sources.append(p)
+        else:
+            sources.append([value])
+    return tuple(sources)
+
+
+def keyword_values(kwargs, sources):
+    """The forward's parameters after the positional ones, from the call's keywords (see :func:`keyword_sources`)."""
+    out = []
+    for source in sources:
+        if isinstance(source, str):
+            out.append(kwargs[source])
+        elif isinstance(source, tuple):
+            out.append({k: kwargs[k] for k in source})
+        else:
+            out.append(source[0])
+    return tuple(out)
+
+
+def keyword_values_grads(dy, kwargs, sources):
+    """The gradient of :func:`keyword_values`'s ``kwargs`` (a dict by keyword) from its output's ``dy``."""
+    grads = {k: None for k in kwargs}
+    if dy is None:
+        return grads
+    for d, source in zip(dy, sources):
+        if isinstance(source, str):
+            grads[source] = accum(grads[source], d)
+        elif isinstance(source, tuple) and d is not None:
+            for k in source:
+                grads[k] = accum(grads[k], d.get(k))
+    return grads
+
+
+@defrule(keyword_values, broadcast=False, forward="linear-in-first", _builtin=True)
+def keyword_values_rule(dy, y, kwargs, sources):
+    return (keyword_values_grads(dy, kwargs, sources), None)
+
+
+@defrule(keyword_values_grads, broadcast=False, forward="linear-in-first", _builtin=True)
+def keyword_values_grads_rule(dy, y, dvalues, kwargs, sources):
+    return (keyword_values(dy, sources) if dy is not None else None, None, None)
+
+
+@nograd
+def refuse_keywords(fn, kwargs):
+    """Keywords the higher-order stand-in cannot bind: to a rule's function passed as a value, or with ``*args``."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+    filename, lineno, context = call_site()
+    raise NoRuleError(
+        f"srcgrad cannot yet take a higher-order derivative through a call to {name} with keyword arguments "
+        f"({', '.join(k + '=' for k in kwargs)}) when it is a library function passed as a value or takes "
+        f"*args{context}", filename=filename, lineno=lineno,
+        fix=f"pass them to {name} positionally inside the function being differentiated twice")
+
+
+def plan_tangent(dargs, y, fn, args, kwargs):
     """The compiled forward ``plan`` picks reads ``fn``'s globals and closure: it has ``fn``'s tangent."""
     return (dargs[0], None, None, None, None, None, None)  # (forward, backward, how, layout, has_self, split, defaults)
 
 
 @defrule(plan, broadcast=False, forward=plan_tangent, _builtin=True)
-def plan_rule(dy, y, fn, args):
-    return (item(dy, 0), None)
+def plan_rule(dy, y, fn, args, kwargs):
+    return (item(dy, 0), None, None)
 
 
-def traced_dispatch(fn, *args):
+def traced_dispatch(fn, *args, **kwargs):
     """The dispatcher as differentiated code sees it (plain, closure, bound and object calls, rules)."""
-    forward, backward, how, layout, has_self, split, defaults = plan(fn, args)
+    return dispatch(fn, args, kwargs)
+
+
+def dispatch(fn, args, kwargs):
+    """:func:`traced_dispatch`, its arguments taken as they came."""
+    forward, backward, how, layout, has_self, split, defaults = plan(fn, args, kwargs)
     if how == "rule":  # backward is the rule; layout says whether it broadcasts
         y = fn(*args)
         return y, rule_back(backward, y, args, layout)
     if how == "constant":
         return fn(*args), constant_back(args)
-    if split is not None:  # the forward takes the extra arguments as one tuple
-        values = tuple(args[:split]) + defaults + (args[split:],)
+    if kwargs:  # (defaults: where each later parameter comes from)
+        values = tuple(args) + keyword_values(kwargs, defaults)
+    elif split is not None:  # the forward takes the extra arguments as one tuple
+        values = tuple(args[:split]) + defaults[0] + (args[split:],) + defaults[1]
     else:
         values = tuple(args) + defaults
     if how in ("plain", "plain+tuple"):
@@ -239,9 +325,9 @@ def constant_grads(args):
     return (None,) * (1 + len(args))
 
 
-def traced_dispatch_wrt(wrt, fn, *args):
+def traced_dispatch_wrt(wrt, fn, *args, **kwargs):
     """:func:`srcgrad.calls.dispatch.pullback_wrt` as differentiated code sees it: every gradient."""
-    return traced_dispatch(fn, *args)
+    return dispatch(fn, args, kwargs)
 
 
 def traced_index_add(dx, dy, x, idx):

@@ -25,7 +25,7 @@ from ..rules import creation as creation_rules
 from ..rules import registry
 from ..runtime import tape
 from ..runtime.located import callable_name
-from . import build, provided
+from . import build
 from .injection import RUNTIME_QUESTIONS, Injector, runtime_helper
 from .inline import bind_arguments, substitute, template_of
 from .library import is_library_code, refusal
@@ -98,14 +98,6 @@ class Classifier(Injector):
             f"     def {_short(what)}_rule(dy, y, *args): return (<gradient for each argument>,)\n"
             f"     or mark it constant with srcgrad.nograd({what}) if it passes no gradient",
         )
-
-    def error_keywords_at_higher_order(self, stmt):
-        """(srcgrad.calls.traced.traced_dispatch, the dispatcher's stand-in, takes no ``**kwargs``.)"""
-        raise UnsupportedSyntaxError(
-            "a keyword argument in a call to a function srcgrad differentiates through is not supported "
-            "in a second or higher derivative yet",
-            filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
-            fix="pass the arguments of that call by position: g(x, 2.0) rather than g(x, k=2.0)")
 
     def classify(self, stmt) -> Op:
         if isinstance(stmt, gast.FunctionDef) or isinstance(getattr(stmt, "value", None), gast.Lambda):
@@ -228,8 +220,6 @@ class Classifier(Injector):
         func = call.func
         if self.scope.is_static_path(func):
             target = self.scope.resolve(func)
-            if target in (provided.pullback, provided.pullback_wrt) and keywords:
-                self.error_keywords_at_higher_order(stmt)
             if target is not MISSING and not starred:
                 rule = self.lookup_rule(target)
                 if rule is not None:

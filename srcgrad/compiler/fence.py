@@ -80,8 +80,6 @@ def _check_closure(parsed, node):
 
 def _check_signature(parsed, fdef):
     args = fdef.args
-    if args.kwarg is not None:
-        _refuse(parsed, args.kwarg, "'**kwargs' in the signature", "name each keyword parameter")
     if getattr(args, "posonlyargs", None):
         _refuse(parsed, args.posonlyargs[0], "positional-only parameters ('/')", "drop the '/'")
 

@@ -25,11 +25,23 @@ def prepare(fn):
     """``(parsed, scope, namer, user_names)`` for ``fn``: parsed, fenced and resolved."""
     parsed = parse_function(fn)
     fence(parsed)
+    keywords_as_parameter(parsed.node)
     scope = Scope(fn, parsed.node)
     user_names = build.names_in(parsed.node, None)
     user_names |= set(scope.params)
     namer = Namer(user_names | _GENERATED_BUILTINS | set(dir(builtins)) | set(fn.__code__.co_freevars))
     return parsed, scope, namer, user_names
+
+
+def keywords_as_parameter(fdef) -> None:
+    """``def f(x, **kw)`` becomes ``def f(x, *, kw)``: the forward takes the dict of the call's
+    extra keywords as its last parameter, and its gradient is a dict of theirs
+    (:meth:`srcgrad.calls.entry.Entry.plan` binds the call and says which key each keyword is)."""
+    args = fdef.args
+    if args.kwarg is not None:
+        args.kwonlyargs.append(args.kwarg)
+        args.kw_defaults.append(None)
+        args.kwarg = None
 
 
 def foldable(namer, user_names):

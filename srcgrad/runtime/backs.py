@@ -56,7 +56,7 @@ class Layout:
             else:
                 j, k = src
                 g = full[j]
-                out.append(g if k is None or g is None else g[k])
+                out.append(g if k is None or g is None else g.get(k) if isinstance(k, str) else g[k])
         return out
 
     def transpose(self, douts, vararg_sizes):
@@ -71,6 +71,8 @@ class Layout:
                 parts = list(dfull[j]) if dfull[j] is not None else [None] * vararg_sizes[j]
                 parts[k] = accum(parts[k], d)
                 dfull[j] = tuple(parts)
+            elif isinstance(k, str):  # a keyword gathered into **kwargs: its dict's gradient, by key
+                dfull[j] = {**(dfull[j] or {}), k: accum((dfull[j] or {}).get(k), d)}
         return dfull
 
 

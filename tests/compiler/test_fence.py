@@ -75,10 +75,6 @@ def uses_set(x):
     return len({x, 1.0})
 
 
-def uses_varargs(**options):
-    return options["x"]
-
-
 def uses_setattr(obj, x):
     obj.inner.value = x
     return x
@@ -121,7 +117,6 @@ CASES = [
     (uses_setcomp, "set comprehension", (), gast.SetComp),
     (uses_set, "set literal", (), gast.Set),
     (uses_match, "match", (), gast.Match),
-    (uses_varargs, "**kwargs", (), None),
     (uses_setattr, "assignment to an attribute of an attribute", (None,), None),
 ]
 

@@ -83,10 +83,6 @@ def uses_set_comprehension(x, xs):
     return x * len(distinct)
 
 
-def uses_kwargs(x, **options):  # refused
-    return x * options.get("scale", 1.0)
-
-
 def uses_match(x, mode):
     match mode:  # refused
         case "double":
@@ -199,7 +195,6 @@ CASES = [
     (uses_with, (1.0,), "with", uses_with),
     (uses_set_literal, (1.0,), "set literal", uses_set_literal),
     (uses_set_comprehension, (1.0, [1.2, 2.7]), "set comprehension", uses_set_comprehension),
-    (uses_kwargs, (1.0,), "**kwargs", uses_kwargs),
     (uses_match, (1.0, "double"), "match", uses_match),
     (nested_attribute_assignment, (Holder(Holder(None)), 1.0), "attribute of an attribute", nested_attribute_assignment),
     (attribute_item_assignment, (Holder(np.zeros(2)), 1.0), "element of an object's field", attribute_item_assignment),
