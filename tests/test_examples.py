@@ -7,26 +7,10 @@ settings where the script has them, so the whole file takes seconds.
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-
-
-def run(script, *args, tmp_path):
-    env = dict(os.environ, SRCGRAD_EXAMPLES_OUT=str(tmp_path), MPLBACKEND="Agg")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+from example_runs import EXAMPLES, ROOT, run
 
 
 def test_every_example_has_a_test():
