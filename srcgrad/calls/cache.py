@@ -194,7 +194,8 @@ def _forget(code_id) -> None:
             while entry is not None:
                 generated = [entry.__dict__.get(name) for name in ("forward", "backward", "tangent")]
                 for fn in generated[:2]:  # (an unfinished entry has none yet)
-                    twin = twins.pop(fn, None)
+                    # (its twin stays while the function lives: a pullback still held may be differentiated again)
+                    twin = twins.get(fn) if fn is not None else None
                     if twin is not None and twin.twins is not None:
                         generated.extend(twin.twins)
                 for fn in generated:
@@ -363,22 +364,23 @@ class _Twin:
     __slots__ = ("functions", "make", "twins")
 
     def __init__(self, functions, make):
-        self.functions = functions
+        self.functions = tuple(weakref.ref(fn) for fn in functions)  # (not kept alive by their own twin)
         self.make = make
         self.twins = None
 
     def function(self, fn):
         if self.twins is None:
             self.twins = self.make()
-        return self.twins[self.functions.index(fn)]
+        return self.twins[[ref() for ref in self.functions].index(fn)]
 
 
-#: Generated function -> its :class:`_Twin` (emptied with the cache).
-twins: dict = {}
+#: Generated function -> its :class:`_Twin`, for as long as the function lives (an evicted entry's
+#: pullback may still be held and differentiated again); emptied with the cache and on a rule change.
+twins = weakref.WeakKeyDictionary()
 
 
 def traced_as_twin(functions, make) -> None:
     """Differentiate calls to the generated ``functions`` through ``make()``'s, same order (compiled lazily)."""
-    twin = _Twin(tuple(functions), make)
+    twin = _Twin(functions, make)
     for fn in functions:
         twins[fn] = twin
