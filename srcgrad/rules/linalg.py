@@ -193,52 +193,99 @@ def tensordot(dy, y, a, b, axes=2):
 
 # ------------------------------------------------------------------ einsum
 
-def _einsum_parts(subscripts, count):
+@nograd
+@functools.lru_cache(maxsize=256)
+def einsum_letters(subscripts, shapes):
+    """``np.einsum``'s subscripts for operands of these shapes, one letter per axis and the output explicit:
+    ``("...ij,jk", ((5, 2, 3), (3, 4)))`` -> ``(["aij", "jk"], "aik")``.
+
+    Each ``...`` becomes fresh letters, right-aligned as broadcasting aligns
+    axes; the implicit output is those letters, then the letters used once
+    in increasing order, as NumPy has it.
+    """
     subscripts = subscripts.replace(" ", "")
-    if "..." in subscripts:
-        raise NoRuleError("srcgrad's einsum rule does not handle '...' yet", fix="write the axes out")
-    if "->" in subscripts:
-        inputs, output = subscripts.split("->")
-    else:
-        inputs = subscripts
-        letters = inputs.replace(",", "")
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    inputs, arrow, output = subscripts.partition("->")
     inputs = inputs.split(",")
-    if len(inputs) != count:
+    if len(inputs) != len(shapes):
         raise ValueError("einsum: subscripts and operands do not match")
-    return inputs, output
+    ndims = [len(shape) - len(sub.replace("...", "")) for sub, shape in zip(inputs, shapes)]  # (under each '...')
+    broadcast = "".join(_spare_letters(subscripts, max([n for n, sub in zip(ndims, inputs) if "..." in sub],
+                                                       default=0)))
+    if not arrow:
+        named = "".join(inputs).replace("...", "")
+        output = "..." + "".join(sorted(c for c in set(named) if named.count(c) == 1))
+    spelled = [sub.replace("...", broadcast[len(broadcast) - n:]) for sub, n in zip(inputs, ndims)]
+    return spelled, output.replace("...", broadcast)
+
+
+def _spare_letters(used, count):
+    """``count`` letters not among ``used``, to name the axes the subscripts do not name apart."""
+    spare = [c for c in string.ascii_letters if c not in used][:count]
+    if len(spare) < count:
+        raise NoRuleError("srcgrad's einsum rule names every axis apart by a letter, and the 52 letters are too few "
+                          "here", fix="take repeated letters' diagonals first (np.diagonal), or use fewer axes")
+    return spare
 
 
 def einsum_grad(dy, subscripts, operands, i):
     """The gradient of ``np.einsum(subscripts, *operands)`` with respect to operand ``i``."""
-    spec, others, kept_shape = einsum_grad_plan(subscripts, tuple(np.shape(op) for op in operands), i)
-    if len(others) == 1:
-        summed = contract(spec, dy, operands[others[0]])
+    spec, others, eyes, by_matmul, summed, kept_shape = einsum_grad_plan(
+        subscripts, tuple(np.shape(op) for op in operands), i)
+    if by_matmul:
+        g = contract(spec, dy, operands[others[0]])
     else:  # (optimize: a contraction order and BLAS where they help; the plain loop is up to 20x slower here)
-        summed = np.einsum(spec, dy, *[operands[j] for j in others], optimize=True)
-    shape = np.shape(operands[i])
-    if kept_shape is None and np.shape(summed) == shape:
-        return summed
+        # A letter repeated in operand i: only its diagonal is used, so only there is the gradient not zero.
+        arrays = [operands[j] for j in others] + [np.eye(n, dtype=bool) for n in eyes]
+        g = np.einsum(spec, dy, *arrays, optimize=True)
+    if summed:  # (a length-1 axis of operand i that einsum broadcast against a longer one)
+        g = np.sum(g, axis=summed, keepdims=True)
+    if kept_shape is None:
+        return g
     # Along axes summed within this operand alone the gradient is constant.
-    return np.broadcast_to(np.reshape(summed, kept_shape if kept_shape is not None else shape), shape)
+    return np.broadcast_to(np.reshape(g, kept_shape), np.shape(operands[i]))
 
 
 @nograd
+@functools.lru_cache(maxsize=1024)
 def einsum_grad_plan(subscripts, shapes, i):
-    """What :func:`einsum_grad` contracts, from the subscripts alone (text, so differentiated never):
-    the spec of ``dy`` with the other operands, their positions, and the shape the result has before
-    it is spread over the axes summed within operand ``i`` alone (``None``: there are none)."""
-    inputs, output = _einsum_parts(subscripts, len(shapes))
-    target = inputs[i]
-    if len(set(target)) != len(target):
-        raise NoRuleError("srcgrad's einsum rule does not handle a repeated index in one operand",
-                          fix="take the diagonal first with np.diagonal, then use einsum")
-    others = [j for j in range(len(shapes)) if j != i]
-    available = set(output).union(*[set(inputs[j]) for j in others])
-    kept = "".join(c for c in target if c in available)
-    spec = ",".join([output] + [inputs[j] for j in others]) + "->" + kept
-    kept_shape = None if kept == target else [n if c in kept else 1 for c, n in zip(target, shapes[i])]
-    return spec, others, kept_shape
+    """What :func:`einsum_grad` computes, from the subscripts and shapes alone (so differentiated never):
+    the spec contracting ``dy`` with the other operands and with identity matrices, those operands'
+    positions, the identities' sizes, whether :func:`contract` computes it by a matrix product, the
+    axes of the result then summed, and the shape it has before it is spread over operand ``i``
+    (``None``: it has operand ``i``'s shape already).
+
+    ``"ii->i"``: ``"i,ia->ia"`` with ``np.eye(n)``, the second ``i`` renamed ``a``.
+    """
+    inputs, output = einsum_letters(subscripts, shapes)
+    size = {}
+    for sub, shape in zip(inputs, shapes):
+        for c, n in zip(sub, shape):
+            size[c] = n if size.get(c, 1) == 1 else size[c]  # (1 broadcasts against any length)
+    fresh = _spare_letters(size, len(inputs[i]) - len(set(inputs[i])))
+    target, eyes = "", []
+    for c in inputs[i]:
+        if c in target:
+            eyes.append(c + fresh[0])
+            size[fresh[0]] = size[c]
+            c = fresh.pop(0)
+        target += c
+    others = tuple(j for j in range(len(shapes)) if j != i)
+    # What is contracted, as (subscripts, shape): dy, the other operands, the identities.
+    factors = [(output, tuple(size[c] for c in output))] + [(inputs[j], shapes[j]) for j in others] \
+        + [(e, (size[e[0]],) * 2) for e in eyes]
+    kept = "".join(c for c in target if any(c in sub for sub, _ in factors))
+    spec = ",".join(sub for sub, _ in factors) + "->" + kept
+    # (Decided here, so that einsum_grad never reaches contract's own np.einsum: there spec is a parameter,
+    # which forward mode over einsum_grad would take for a number with a tangent.)
+    by_matmul = len(others) == 1 and not eyes and contraction_plan(spec, factors[0][1], shapes[others[0]]) is not None
+    # The contraction's length along each letter is the factors' broadcast, which operand i may broadcast in turn.
+    lengths = {c: np.broadcast_shapes(*[(n,) for sub, shape in factors for d, n in zip(sub, shape) if d == c])[0]
+               for c in kept}
+    own = dict(zip(target, shapes[i]))
+    summed = tuple(k for k, c in enumerate(kept) if own[c] == 1 and lengths[c] != 1)
+    kept_shape = tuple(lengths[c] if c in kept and own[c] != 1 else 1 for c in target)
+    return spec, others, tuple(size[e[0]] for e in eyes), by_matmul, summed, \
+        None if kept_shape == shapes[i] else kept_shape
 
 
 def contract(spec, a, b):
@@ -282,7 +329,7 @@ def contraction_plan(spec, a_shape, b_shape):
     a_letters, rest = spec.split(",")
     b_letters, out = rest.split("->")
     if any(len(set(s)) != len(s) for s in (a_letters, b_letters, out)) or set(out) - set(a_letters + b_letters):
-        return None
+        return None  # (a repeated letter, a '...' among them: einsum's)
     if len(a_letters) != len(a_shape) or len(b_letters) != len(b_shape):
         return None
     size = dict(zip(a_letters, a_shape))
@@ -338,16 +385,16 @@ def einsum_grads(dy, subscripts, operands):
 def sublist_spec(args):
     """The subscripts string that ``np.einsum(a, [0, 1], b, [1, 2], [0, 2])``'s sublists spell: ``"ab,bc->ac"``."""
     def letters(sublist):
-        return "".join(string.ascii_letters[int(s)] for s in sublist)
+        return "".join("..." if s is Ellipsis else string.ascii_letters[int(s)] for s in sublist)
 
     sublists = list(args[1::2])
-    if any(s is Ellipsis for sub in sublists for s in sub):
-        raise NoRuleError("srcgrad's einsum rule does not handle '...' yet", fix="write the axes out")
     if len(args) % 2:
         output = list(args[-1])
-    else:  # (implicit: the labels used once, in increasing order, as NumPy does)
-        used = [int(s) for sub in sublists for s in sub]
+    else:  # (implicit: the labels used once, in increasing order, as NumPy does, after any '...')
+        used = [int(s) for sub in sublists for s in sub if s is not Ellipsis]
         output = sorted(s for s in set(used) if used.count(s) == 1)
+        if any(s is Ellipsis for sub in sublists for s in sub):
+            output = [Ellipsis] + output
     return ",".join(letters(sub) for sub in sublists) + "->" + letters(output)
 
 
@@ -359,8 +406,8 @@ def einsum_by_matmul(subscripts, *operands, **options):
     itself (a contraction over k x d x d: ten times a BLAS product); with
     it, it plans the same product anew on each call. The value is
     einsum's up to rounding (the sums run in another order). Anything
-    else (one or three operands, implicit output, ``...``, integers,
-    small arrays, keywords) goes to ``np.einsum`` as written.
+    else (one or three operands, implicit output, ``...``, a repeated
+    letter, integers, small arrays, keywords) goes to ``np.einsum`` as written.
     """
     if len(operands) == 2 and not options and type(subscripts) is str and "->" in subscripts \
             and "." not in subscripts:
