@@ -1,5 +1,6 @@
-"""Calling conventions: ``**kwargs`` in a differentiated function's signature, and code that
-itself calls ``srcgrad.jvp`` / ``gradient`` / ``pullback`` / ``jacobian``.
+"""Calling conventions: ``**kwargs`` in a differentiated function's signature, code that
+itself calls ``srcgrad.jvp`` / ``gradient`` / ``pullback`` / ``jacobian``, and the constructors
+and draws ordinary code uses: ``zip``, ``dict``, namedtuples, starred displays, ``np.random``.
 
 Each case is a scalar function ``F(x)`` of an array, checked on two inputs: its value under
 srcgrad against the plain call, then reverse mode (``gradient``), forward mode (``jvp``) and
@@ -7,6 +8,9 @@ second order (``hessian``, and ``gradient`` of ``gradient``) against central dif
 """
 
 from __future__ import annotations
+
+import typing
+from collections import namedtuple
 
 import numpy as np
 import pytest
@@ -33,6 +37,11 @@ def affine(x, scale=1.0, shift=0.0):
 
 def passes_on(x, **opts):
     return affine(x, **opts)
+
+
+def named_and_passed_on(x, s):
+    options = {"shift": x[2]}
+    return affine(x, scale=s * x[0], **options)
 
 
 def keywords_only(**kw):
@@ -62,10 +71,90 @@ def gradient_body(x):
     return np.sum(gradient(f, x)[0] ** 2)
 
 
+# ---------------------------------------------------------------- C: constructors and draws
+
+Pair = namedtuple("Pair", "w b")
+Triple = namedtuple("Triple", "w b c", defaults=(0.5,))
+
+
+class Point(typing.NamedTuple):
+    x: np.ndarray
+    scale: float = 2.0
+
+    def norm2(self):
+        return np.sum((self.x * self.scale) ** 2)
+
+
+def zip_starred(x):
+    rows = [x, np.sin(x)]
+    total = 0.0
+    for a, b in zip(*rows):
+        total = total + a * b
+    return total
+
+
+def zip_transposed(x):
+    pairs = [(x[0], x[1]), (x[1] ** 2, x[2]), (x[2], 3.0)]
+    firsts, seconds = zip(*pairs)
+    return sum(firsts) * seconds[0] + firsts[1] * seconds[2]
+
+
+def zip_listed(x):
+    return sum(a * b for a, b in list(zip(x, np.cos(x))))
+
+
+def dict_keywords(x):
+    d = dict(a=x, b=np.exp(x))
+    return np.sum(d["a"] * d["b"])
+
+
+def dict_of_zip(x):
+    d = dict(zip(["a", "b"], [x, x ** 2]))
+    return np.sum(d["a"] * d["b"])
+
+
+def dict_merged(x):
+    base = {"a": x, "b": 2.0 * x}
+    d = {**base, "b": np.sin(x), "c": x[0]}  # (the later "b" replaces base's: base["b"] gets nothing)
+    return np.sum(d["a"] * d["b"]) * d["c"]
+
+
+def starred_display(x):
+    rows = (x, 2.0 * x)
+    items = [1.0, *rows, x[::-1]]
+    return np.sum(items[1] * items[2] + items[3]) * items[0]
+
+
+def namedtuple_fields(x):
+    p = Pair(np.sin(x), b=x[0])
+    q = Triple(p.w * p.b, x[1])
+    return np.sum(q.w * q.b + q.c) + np.sum(p[0])
+
+
+def namedtuple_method(x):
+    return Point(x).norm2() + Point(x, scale=x[0]).norm2()
+
+
+def constant_draws(x):
+    noise = np.random.RandomState(0).randn(3)
+    rng = np.random.default_rng(1)
+    return np.sum(noise * x ** 2) + np.sum(x * rng.normal(0.0, 2.0, size=3))
+
+
+def draw_from_a_parameter(x):
+    rng = np.random.default_rng(1)
+    return np.sum(rng.normal(x, 1.0))
+
+
+def module_draw_from_a_parameter(x):
+    return np.sum(np.random.normal(x, 1.0))
+
+
 CASES = {
     # A: keywords gathered into a dict; the gradient reaches the values inside it
     "kwargs read": lambda x: np.sum(scaled(x, scale=x[0], weight=2.0) ** 2),
     "kwargs passed on": lambda x: passes_on(x, scale=x[1], shift=0.5),
+    "kwargs named and passed on": lambda x: named_and_passed_on(x, 2.0),
     "kwargs only": lambda x: keywords_only(x=x * 2.0),
     "kwargs none given": lambda x: no_keywords_given(x),
     # B: jvp, gradient, pullback, jacobian, withgradient, hessian inside the differentiated code
@@ -78,19 +167,47 @@ CASES = {
     "jacobian": lambda x: np.sum(jacobian(lambda y: np.sin(y) * y[0], x)[0] ** 2),
     "withgradient": lambda x: srcgrad.withgradient(f, x)[0] * np.sum(srcgrad.withgradient(f, x)[1][0]),
     "hessian": lambda x: np.sum(srcgrad.hessian(f, x) ** 2),
+    # C: constructors and draws
+    "zip(*rows)": zip_starred,
+    "a, b = zip(*pairs)": zip_transposed,
+    "list(zip(a, b))": zip_listed,
+    "dict(a=...)": dict_keywords,
+    "dict(zip(...))": dict_of_zip,
+    "{**d, ...}": dict_merged,
+    "[*xs] displays": starred_display,
+    "namedtuple": namedtuple_fields,
+    "typing.NamedTuple method": namedtuple_method,
+    "random draws are constants": constant_draws,
+    "a draw from a parameter": draw_from_a_parameter,
+    "np.random draw from a parameter": module_draw_from_a_parameter,
 }
 
 #: The plain values the cases must give, written without srcgrad's functions where they were called.
 PLAIN = {
     "kwargs read": lambda x: np.sum((x * x[0] + np.sin(x) * 2.0) ** 2),
     "kwargs passed on": lambda x: np.sum(x * x[1] + 0.5) ** 2,
+    "kwargs named and passed on": lambda x: np.sum(x * 2.0 * x[0] + x[2]) ** 2,
     "kwargs only": lambda x: np.sum(np.cos(2 * x) * 2 * x),
     "kwargs none given": lambda x: np.sum(x ** 3),
+    "zip(*rows)": lambda x: np.sum(x * np.sin(x)),
+    "a, b = zip(*pairs)": lambda x: (x[0] + x[1] ** 2 + x[2]) * x[1] + x[1] ** 2 * 3.0,
+    "list(zip(a, b))": lambda x: np.sum(x * np.cos(x)),
+    "dict(a=...)": lambda x: np.sum(x * np.exp(x)),
+    "dict(zip(...))": lambda x: np.sum(x ** 3),
+    "{**d, ...}": lambda x: np.sum(x * np.sin(x)) * x[0],
+    "[*xs] displays": lambda x: np.sum(x * 2.0 * x + x[::-1]),
+    "namedtuple": lambda x: np.sum(np.sin(x) * x[0] * x[1] + 0.5) + np.sum(np.sin(x)),
+    "typing.NamedTuple method": lambda x: np.sum((2.0 * x) ** 2) + np.sum((x * x[0]) ** 2),
+    "random draws are constants": lambda x: np.sum(np.random.RandomState(0).randn(3) * x ** 2)
+    + np.sum(x * np.random.default_rng(1).normal(0.0, 2.0, size=3)),
 }
 
 #: What is refused today, with the error a user sees at their own line: (modes, error, message).
 REFUSED = {
-    "kwargs passed on": (("value", "reverse", "forward", "second"), UnsupportedSyntaxError, "keyword"),
+    # (with a fixed seed a draw is a function of its parameters, not a constant: refused, not a zero)
+    "a draw from a parameter": (("value", "reverse", "forward", "second"), NoRuleError, "draws random numbers"),
+    "np.random draw from a parameter": (("value", "reverse", "forward", "second"), NoRuleError,
+                                        "draws random numbers"),
 }
 
 

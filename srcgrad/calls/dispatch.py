@@ -178,6 +178,7 @@ def _pullback(wrt, fn, args, kwargs):
         y = fn(*args, **kwargs)
         return y, RuleBack(rule, y, args, kwargs)
     if registry.is_nondiff(fn):
+        refuse_active_draw(wrt, fn, args, kwargs)
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
     if type(fn) is Back:
         refuse_untraced_back(fn)
@@ -194,6 +195,7 @@ def _pullback(wrt, fn, args, kwargs):
     if isinstance(owner, dict) and getattr(fn, "__name__", "") == "get" and not kwargs:
         return owner.get(*args), DictGetBack(owner, args)
     if is_constant_method(owner, fn):  # "ij,jk".split(","), rng.normal(size=3)
+        refuse_active_draw(wrt, fn, args, kwargs)
         return fn(*args, **kwargs), ConstantBack(1 + len(args) + nkw)
     if isinstance(fn, types.BuiltinMethodType) and owner is not _UNBOUND and not isinstance(owner, types.ModuleType):
         rule = registry.method_rules.get(fn.__name__)  # a NumPy method held in a variable: a.sum
@@ -203,6 +205,17 @@ def _pullback(wrt, fn, args, kwargs):
     if callable(fn):
         raise no_rule_error(fn)
     raise TypeError(f"{fn!r} is not callable")
+
+
+def refuse_active_draw(wrt, fn, args, kwargs):
+    """Refuse a random draw ``fn(*args, **kwargs)`` if an argument the caller wants a gradient for
+    (``wrt``: its slots, ``None`` for all) carries one."""
+    if not registry.is_random_draw(fn):
+        return
+    values = list(args) + list(kwargs.values())
+    if any(carries_gradient(v) for i, v in enumerate(values, 1) if wrt is None or i in wrt):
+        filename, lineno, context = call_site()
+        raise registry.random_draw_error(callable_name(fn), filename, lineno, context)
 
 
 def _partial(wrt, fn, args, kwargs):

@@ -20,7 +20,7 @@ import numpy as np
 from ..compiler.forward import explicit_forward
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
-from ..runtime.located import call_site
+from ..runtime.located import call_site, callable_name
 from ..runtime.structure import is_numeric, item, own_getitem
 from ..runtime.zeros import diagonal_tangent, or_zero, zero_tangent
 from .cache import tangent_of
@@ -50,8 +50,11 @@ def tangent_call(fn, dfn, args, dargs, keywords=(), dkeywords=()):
     if rule is not None:
         y = fn(*args, **kwargs)
         return y, rule_tangent(fn, rule, tuple(dargs), y, args, kwargs, dict(zip(kwargs, dkeywords)))
-    if registry.is_nondiff(fn) or _nondiff_method(fn) or isinstance(fn, types.BuiltinMethodType) \
-            and is_constant_method(fn.__self__, fn):  # (subscripts.replace(" ", ""), as reverse mode)
+    owner = getattr(fn, "__self__", None)  # (subscripts.replace(" ", ""), rng.normal(size=3): as reverse mode)
+    if registry.is_nondiff(fn) or _nondiff_method(fn) or owner is not None and is_constant_method(owner, fn):
+        if registry.is_random_draw(fn) and any(d is not None for d in tuple(dargs) + tuple(dkeywords)):
+            filename, lineno, context = call_site()
+            raise registry.random_draw_error(callable_name(fn), filename, lineno, context)
         y = fn(*args, **kwargs)
         return y, zero_tangent(y)
     bound = None

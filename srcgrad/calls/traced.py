@@ -46,7 +46,7 @@ from ..runtime.backs import ConstantBack, RuleBack, bound_object, fit_grads, mak
 from ..runtime.located import call_site
 from ..runtime.structure import index_grad, item, zero_like
 from .cache import adjoint_of
-from .dispatch import mutate, pullback, pullback_wrt, refuse_untraced_back
+from .dispatch import is_constant_method, mutate, pullback, pullback_wrt, refuse_active_draw, refuse_untraced_back
 from .entry import varkw as varkw_name
 from .stand_ins import back_traced_as, stand_in_for, traced_as
 
@@ -126,6 +126,14 @@ def plan(fn, args, kwargs):
     them) is ``fn``'s: that is this function's rule, and how implicit
     parameters read inside a nested gradient get their gradient.
     """
+    if isinstance(fn, type):  # (a namedtuple class called by its name is a rule's call, namedtuple_of)
+        filename, lineno, context = call_site()
+        raise NoRuleError(
+            f"srcgrad cannot yet take a higher-order derivative through making a {fn.__qualname__} object "
+            f"inside the differentiated function{context}", filename=filename, lineno=lineno,
+            fix=f"make the {fn.__qualname__} outside and pass it in as an argument, or take one derivative"
+            + (f"; a namedtuple class works when called by its name, {fn.__qualname__}(...)"
+               if structure.is_plain_namedtuple_class(fn) else ""))
     fn = stand_in_for(fn)
     refuse_untraced_back(fn)
     if fn is mutate:
@@ -135,11 +143,12 @@ def plan(fn, args, kwargs):
             f"supported yet{context}", filename=filename, lineno=lineno,
             fix="have the method return the new value and assign it (a = a.added(v)), or take one derivative")
     rule = registry.lookup(fn) if not isinstance(fn, types.MethodType) else None
-    if (rule is not None or registry.is_nondiff(fn)) and kwargs:
+    if rule is not None and kwargs:
         refuse_keywords(fn, kwargs)
     if rule is not None:  # a NumPy function with a rule, passed as a value (pullback(np.sin, x))
         return None, rule.reverse, "rule", rule.broadcast and len(args) > 1, False, None, ()
-    if registry.is_nondiff(fn):
+    owner = getattr(fn, "__self__", None)  # (rng.normal(size=3): as the dispatcher)
+    if registry.is_nondiff(fn) or owner is not None and is_constant_method(owner, fn):
         return None, None, "constant", None, False, None, ()
     if isinstance(fn, types.FunctionType):
         entry, callee, bound = adjoint_of(fn), fn, None
@@ -148,11 +157,6 @@ def plan(fn, args, kwargs):
         entry, callee, bound, how = adjoint_of(fn.__func__), fn.__func__, fn.__self__, "bound"
     elif isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and not isinstance(fn, type):
         entry, callee, bound, how = adjoint_of(type(fn).__call__), type(fn).__call__, fn, "object"
-    elif isinstance(fn, type):
-        raise NoRuleError(
-            f"srcgrad cannot yet take a higher-order derivative through making a {fn.__qualname__} object "
-            "inside the differentiated function",
-            fix=f"make the {fn.__qualname__} outside and pass it in as an argument, or take one derivative")
     else:
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
         raise NoRuleError(
@@ -256,6 +260,7 @@ def plan_rule(dy, y, fn, args, kwargs):
 
 def traced_dispatch(fn, *args, **kwargs):
     """The dispatcher as differentiated code sees it (plain, closure, bound and object calls, rules)."""
+    check_draw(None, fn, args, kwargs)
     return dispatch(fn, args, kwargs)
 
 
@@ -266,7 +271,7 @@ def dispatch(fn, args, kwargs):
         y = fn(*args)
         return y, rule_back(backward, y, args, layout)
     if how == "constant":
-        return fn(*args), constant_back(args)
+        return call_constant(fn, args, kwargs), constant_back(call_slots(args, kwargs))
     if kwargs:  # (defaults: where each later parameter comes from)
         values = tuple(args) + keyword_values(kwargs, defaults)
     elif split is not None:  # the forward takes the extra arguments as one tuple
@@ -320,6 +325,24 @@ def constant_back(args):
 
 
 @nograd
+def call_constant(fn, args, kwargs):
+    """``fn(*args, **kwargs)`` for a non-differentiable ``fn`` (keywords included, as the user wrote them)."""
+    return fn(*args, **kwargs)
+
+
+@nograd
+def check_draw(wrt, fn, args, kwargs):
+    """Refuse a random draw whose arguments in ``wrt`` (``None``: all) carry a gradient, as at first order."""
+    refuse_active_draw(wrt, fn, args, kwargs)
+
+
+@nograd
+def call_slots(args, kwargs):
+    """One place per argument of a call, keywords included (what its pullback gives gradients for)."""
+    return (None,) * (len(args) + len(kwargs))
+
+
+@nograd
 def constant_grads(args):
     """A call's gradients when no cotangent reached it."""
     return (None,) * (1 + len(args))
@@ -327,6 +350,7 @@ def constant_grads(args):
 
 def traced_dispatch_wrt(wrt, fn, *args, **kwargs):
     """:func:`srcgrad.calls.dispatch.pullback_wrt` as differentiated code sees it: every gradient."""
+    check_draw(wrt, fn, args, kwargs)
     return dispatch(fn, args, kwargs)
 
 

@@ -111,7 +111,8 @@ class Activity(Classifier):
                     sources.append(op.callee_target)
                 if op.kind == "dynamic" and isinstance(op.callee, gast.Attribute) and self.is_active_atom(op.callee.value):
                     sources.append(op.callee.value)
-                if op.kind == "dynamic" and any(self.is_active_atom(v) for v in op.keywords.values()):
+                if op.kind == "dynamic" and (any(self.is_active_atom(v) for v in op.keywords.values())
+                                             or op.spread is not None and self.is_active_atom(op.spread)):
                     sources.append(True)
                 if op.kind in ("rule", "rulecall") and any(self.is_active_atom(v) for v in op.keywords.values()):
                     sources.append(True)
@@ -124,6 +125,7 @@ class Activity(Classifier):
                             self.active.add(t)
                             changed = True
         self.check_index_tricks()
+        self.check_random_draws(body)
         for stmt in walk_stmts(body):
             op = self.ops.get(id(stmt))
             if op is not None and op.kind == "closure":
@@ -205,6 +207,16 @@ class Activity(Classifier):
                     filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
                     fix="write the slice as np.arange(start, stop) (np.r_[np.arange(3), a]), "
                     "or use np.concatenate")
+
+    def check_random_draws(self, body):
+        """Refuse a random draw whose parameters carry a gradient (``np.random.normal(mu, 1.0)``): a
+        draw is a constant only while they do not."""
+        for stmt in walk_stmts(body):
+            op = self.ops.get(id(stmt))
+            if op is not None and op.kind == "inactive" and op.operands \
+                    and any(self.is_active_atom(unstar(a)) for a in op.operands):
+                raise registry.random_draw_error(dotted(op.callee), filename=self.parsed.filename,
+                                                 lineno=getattr(stmt, "_srcgrad_line", None))
 
     def check_defaults(self, fn):
         """A nested function's default values are not captured: one holding a gradient would lose it."""

@@ -53,6 +53,11 @@ class EffectCalls:
                            f"'{_text(s.value.func.value)}')",
                         "work on a local copy and assign it back: items = self.items; "
                         "items.append(v); self.items = items")
+        if self.is_method_for_effect(s.value, spread=True) or self.parent_method_for_effect(s.value, spread=True):
+            # (what such a call changes in its object would not reach the gradient)
+            self.refuse(s, "a method called for its effect with '*' or '**' arguments",
+                        "pass the arguments by position and by name (c.add(x, k=2.0)), or have the method "
+                        "return the new object and assign it")
         parent = self.parent_method_for_effect(s.value)
         if parent is not None:
             # super().__init__(w) sets self's fields: self = mutate(self, (Child, "__init__"), w)
@@ -78,23 +83,21 @@ class EffectCalls:
         else:
             self.atom(s.value, out)
 
-    def is_method_for_effect(self, call):
-        """A method called on a local object for its effect (not a NumPy array method)."""
+    def is_method_for_effect(self, call, spread=False):
+        """A method called on a local object for its effect (not a NumPy array method); with
+        ``spread``, one with ``*`` or ``**`` arguments (refused)."""
         return (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
                 and isinstance(call.func.value, gast.Name) and call.func.value.id in self.scope.locals
                 and call.func.attr not in registry.method_rules and call.func.attr not in registry.nondiff_methods
-                and call.func.attr not in CONTAINER_MUTATORS
-                and all(k.arg is not None for k in call.keywords)
-                and not any(isinstance(a, gast.Starred) for a in call.args))
+                and call.func.attr not in CONTAINER_MUTATORS and _spreads(call) == spread)
 
-    def parent_method_for_effect(self, call):
+    def parent_method_for_effect(self, call, spread=False):
         """The class's name for ``super().m(...)`` (or ``super(C, self).m(...)``) used as a statement in
-        a method of class ``C`` at module level, else None."""
+        a method of class ``C`` at module level, else None; with ``spread``, for one with ``*`` or ``**``."""
         if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
                 and isinstance(call.func.value, gast.Call) and isinstance(call.func.value.func, gast.Name)
                 and self.scope.resolve(call.func.value.func) is builtins.super and self.scope.params
-                and all(k.arg is not None for k in call.keywords)
-                and not any(isinstance(a, gast.Starred) for a in call.args)):
+                and _spreads(call) == spread):
             return None
         parts = [p for p in self.scope.fn.__qualname__.split(".") if p != "<locals>"]
         given = call.func.value.args
@@ -109,6 +112,11 @@ class EffectCalls:
         return (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
                 and call.func.attr in ("append", "extend") and isinstance(call.func.value, gast.Name)
                 and call.func.value.id in self.scope.locals and len(call.args) == 1 and not call.keywords)
+
+
+def _spreads(call) -> bool:
+    """Whether ``call`` passes ``*`` or ``**`` arguments."""
+    return any(k.arg is None for k in call.keywords) or any(isinstance(a, gast.Starred) for a in call.args)
 
 
 def _text(node) -> str:

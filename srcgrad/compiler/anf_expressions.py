@@ -5,7 +5,8 @@ name, a literal, or a static path such as ``np.pi``), writing each operation
 it needs into a temporary named after what it holds (:func:`.names.temp_base`).
 ``a if c else b``, ``a and b`` and ``a or b`` become ``if`` statements
 assigning one temporary, with Python's short-circuiting; ``reduce(f, xs)``
-becomes a loop and ``map(f, xs)`` a comprehension; ``super()`` names its
+becomes a loop, ``map(f, xs)`` and ``zip(a, b)`` comprehensions and ``dict(k=v)`` a
+display; ``super()`` names its
 class; a test made only of comparisons and names, an f-string, and a
 function defined here are kept whole, with the current names of what they read.
 """
@@ -18,6 +19,7 @@ import functools
 import gast
 
 from . import build
+from ..runtime.structure import is_plain_namedtuple_class
 from .names import temp_base
 from .normal import bound_names, runtime_call
 
@@ -88,9 +90,13 @@ class AnfExpressions:
             return build.attr(self.atom(e.value, out), e.attr)
         if isinstance(e, gast.Subscript):
             return gast.Subscript(value=self.atom(e.value, out), slice=self.index(e.slice, out), ctx=gast.Load())
+        if isinstance(e, (gast.Tuple, gast.List)) and any(isinstance(x, gast.Starred) for x in e.elts):
+            return self.expr(_joined(e), out)
         if isinstance(e, (gast.Tuple, gast.List)):
             elts = [self.starred(x, out) for x in e.elts]
             return type(e)(elts=elts, ctx=gast.Load())
+        if isinstance(e, gast.Dict) and any(k is None for k in e.keys):
+            return self.merged_dict(e, out)
         if isinstance(e, gast.Dict):
             keys = [self.atom(k, out) if k is not None else None for k in e.keys]
             return gast.Dict(keys=keys, values=[self.atom(v, out) for v in e.values])
@@ -167,6 +173,13 @@ class AnfExpressions:
             listcomp = gast.ListComp(elt=element, generators=[gast.comprehension(
                 target=target, iter=source, ifs=[], is_async=0)])
             return self.comprehension(listcomp, out)
+        if self.scope.resolve(func) is builtins.zip and not e.keywords:
+            return self.zipped(e.args, out)
+        if self.scope.resolve(func) is builtins.dict:
+            return self.dict_call(e, out)
+        fields = self.namedtuple_fields(e)
+        if fields is not None:
+            return runtime_call("namedtuple_of", build.copy_tree(func), *[self.atom(v, out) for v in fields])
         if self.scope.is_static_path(func):
             callee = build.copy_tree(func)
         elif isinstance(func, gast.Attribute):
@@ -176,6 +189,97 @@ class AnfExpressions:
         args = [self.starred(a, out) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, out)) for k in e.keywords]
         return gast.Call(func=callee, args=args, keywords=keywords)
+
+    def namedtuple_fields(self, e):
+        """The call ``P(x, b=y)`` of a namedtuple class ``P`` named by a static path, as the expressions of
+        its fields in order (defaults as ``P._field_defaults[...]``); ``None`` for any other call, or
+        one Python would refuse (it is left to raise its own error)."""
+        cls = self.scope.resolve(e.func) if self.scope.is_static_path(e.func) else None
+        if not is_plain_namedtuple_class(cls) or any(isinstance(a, gast.Starred) for a in e.args) \
+                or any(k.arg is None for k in e.keywords) or len(e.args) > len(cls._fields):
+            return None
+        given = dict(zip(cls._fields, e.args))
+        for k in e.keywords:
+            if k.arg not in cls._fields or k.arg in given:
+                return None
+            given[k.arg] = k.value
+        for name in cls._fields:
+            if name not in given:
+                if name not in cls._field_defaults:
+                    return None
+                given[name] = gast.Subscript(value=build.attr(build.copy_tree(e.func), "_field_defaults"),
+                                             slice=build.const(name), ctx=gast.Load())
+        return [given[name] for name in cls._fields]
+
+    def merged_dict(self, e, out):
+        """``{**d, "k": v}``: a dict filled in order, ``for key in d: fields[key] = d[key]`` for each
+        ``**d``, so a later key replaces an earlier one's value, and its gradient."""
+        parts = [(None if k is None else self.atom(k, out), self.atom(v, out, base="d" if k is None else None))
+                 for k, v in zip(e.keys, e.values)]
+        result = self.namer.fresh("fields")
+        out.append(self.mark(build.assign(result, gast.Dict(keys=[], values=[]))))
+        self.scope.locals.add(result)
+        for key, value in parts:
+            if key is None:
+                key = self.namer.fresh("key")
+                self.scope.locals.add(key)
+                write = build.assign(gast.Subscript(value=build.name(result), slice=build.name(key), ctx=gast.Store()),
+                                        gast.Subscript(value=value, slice=build.name(key), ctx=gast.Load()))
+                stmt = gast.For(target=build.store(key), iter=value, body=[write], orelse=[], type_comment=None)
+            else:
+                stmt = build.assign(gast.Subscript(value=build.name(result), slice=key, ctx=gast.Store()), value)
+            for node in build.walk(stmt):
+                if isinstance(node, gast.stmt):
+                    node.lineno = self.line
+            out.extend(self.stmt(stmt))
+        return self.load(build.name(result))  # (its current name: a write may rename it)
+
+    def zipped(self, args, out):
+        """``zip(a, b)`` outside a loop's header: the list of tuples it yields, made by a comprehension
+        over it (whose loop reads ``zip`` by position); ``zip(*rows)``, the rows' items by position."""
+        names = [self.namer.fresh("item") for _ in args]
+        if not any(isinstance(a, gast.Starred) for a in args):
+            items = [build.store(n) for n in names]
+            listcomp = gast.ListComp(elt=build.tuple_([build.name(n) for n in names]), generators=[
+                gast.comprehension(target=build.tuple_(items, True), iter=build.call("zip", *args), ifs=[],
+                                   is_async=0)])
+            return self.comprehension(listcomp, out)
+        # [tuple([row[i] for row in rows]) for i in range(min([len(row) for row in rows], default=0))]
+        rows = self.atom(gast.List(elts=list(args), ctx=gast.Load()), out, base="rows")
+        row, i = self.namer.fresh("row"), self.namer.fresh("i")
+
+        def each_row(elt):
+            return gast.ListComp(elt=elt, generators=[gast.comprehension(
+                target=build.store(row), iter=rows, ifs=[], is_async=0)])
+
+        length = gast.Call(func=build.name("min"), args=[each_row(build.call("len", build.name(row)))],
+                           keywords=[gast.keyword(arg="default", value=build.const(0))])
+        column = build.call("tuple", each_row(gast.Subscript(value=build.name(row), slice=build.name(i),
+                                                             ctx=gast.Load())))
+        return self.comprehension(gast.ListComp(elt=column, generators=[gast.comprehension(
+            target=build.store(i), iter=build.call("range", length), ifs=[], is_async=0)]), out)
+
+    def dict_call(self, e, out):
+        """``dict(a=x, b=y)`` is the display ``{"a": x, "b": y}``; ``dict(pairs)`` of a display, a
+        comprehension or ``zip(...)`` is ``{k: v for k, v in pairs}``. A dict or pairs held in a
+        variable are refused: which of the two it is decides what ``dict`` does."""
+        if any(k.arg is None for k in e.keywords) or len(e.args) > 1 or any(isinstance(a, gast.Starred) for a in e.args):
+            self.refuse(e, "dict(...) with '*' or '**' arguments", "write a dict display: {**d, 'key': value}")
+        display = gast.Dict(keys=[build.const(k.arg) for k in e.keywords], values=[k.value for k in e.keywords])
+        if not e.args:
+            return self.expr(display, out)
+        source = e.args[0]
+        made_of_pairs = isinstance(source, (gast.List, gast.Tuple, gast.ListComp, gast.GeneratorExp)) or (
+            isinstance(source, gast.Call) and self.scope.resolve(source.func) is builtins.zip)
+        if not made_of_pairs:
+            self.refuse(e, "dict(x) of a dict or a list of pairs held in a variable",
+                        "write {**x} for a copy of a dict, or {k: v for k, v in x} for pairs")
+        key, value = self.namer.fresh("key"), self.namer.fresh("value")
+        fields = self.expr(gast.DictComp(key=build.name(key), value=build.name(value), generators=[gast.comprehension(
+            target=build.tuple_([build.store(key), build.store(value)], True), iter=source, ifs=[], is_async=0)]), out)
+        if not e.keywords:
+            return fields
+        return self.expr(gast.Dict(keys=[None] + display.keys, values=[fields] + display.values), out)
 
     def index_value(self, s, out):
         """The index of ``x[...]`` as a value: slices become ``slice(...)`` calls."""
@@ -230,6 +334,25 @@ class AnfExpressions:
             nested = body
         self.depth -= 1
         return build.name(temp)
+
+
+def _joined(display):
+    """``[a, *b, c]`` as ``[a] + list(b) + [c]`` (and a tuple's with ``tuple``): a join, whose gradient
+    is split back by position, where a starred item's would otherwise be taken for one item's."""
+    kind = type(display)
+    convert = "list" if kind is gast.List else "tuple"
+    parts, run = [], []
+    for elt in display.elts:
+        if isinstance(elt, gast.Starred):
+            if run:
+                parts.append(kind(elts=run, ctx=gast.Load()))
+                run = []
+            parts.append(build.call(convert, elt.value))
+        else:
+            run.append(elt)
+    if run:
+        parts.append(kind(elts=run, ctx=gast.Load()))
+    return functools.reduce(lambda left, right: gast.BinOp(left=left, op=gast.Add(), right=right), parts)
 
 
 def _is_plain(test) -> bool:

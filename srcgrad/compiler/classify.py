@@ -25,6 +25,7 @@ from ..rules import creation as creation_rules
 from ..rules import registry
 from ..runtime import tape
 from ..runtime.located import callable_name
+from ..runtime.structure import is_plain_namedtuple_class
 from . import build
 from .injection import RUNTIME_QUESTIONS, Injector, runtime_helper
 from .inline import bind_arguments, substitute, template_of
@@ -48,7 +49,8 @@ class Op:
     """What one normalised statement computes, for the backward pass."""
 
     def __init__(self, kind, operands=None, rule=None, bindings=None, callee=None, callee_target=None,
-                 keywords=None, positions=None, index=None, attr=None, numeric=False, reads=None):
+                 keywords=None, positions=None, index=None, attr=None, numeric=False, reads=None,
+                 maybe_method=False):
         self.kind: str = kind  # copy, rule, rulecall, dynamic, attr, index, display, unpack, inactive,
         # or an idiom's: logsumexp, logsoftmax, softmax
         self.operands: list = [] if operands is None else operands  # atoms that may receive gradient
@@ -64,6 +66,10 @@ class Op:
         self.numeric: bool = numeric  # the result is certainly a number or an array
         #: An idiom's operation (see idioms.py): the forward's names its gradient reads.
         self.reads: tuple | None = reads
+        #: attr: ``obj.attr`` may be a bound method (``obj``'s class is not known): asked at run time.
+        self.maybe_method: bool = maybe_method
+        #: dynamic: the dict of a call's ``**`` keywords (``f(x, **options)``), last among them.
+        self.spread = None
 
 
 class Classifier(Injector):
@@ -122,7 +128,10 @@ class Classifier(Injector):
             if value.attr in registry.method_rules:
                 # total = a.sum: a bound method's gradient is its object's.
                 return Op("copy", operands=[value.value])
-            return Op("attr", operands=[value.value], attr=value.attr)
+            read = getattr(stmt, "_srcgrad_read", None)  # (receivers.py: a field, a method, or not known)
+            if read == "method":
+                return Op("copy", operands=[value.value])
+            return Op("attr", operands=[value.value], attr=value.attr, maybe_method=read != "field")
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and any(
                 isinstance(a, gast.Name) and a.id in self.sequences for a in (value.left, value.right)):
             # (None,) + rest joins sequences: each side's gradient is its slice of the result's
@@ -202,6 +211,15 @@ class Classifier(Injector):
                 and isinstance(stmt.targets[0], gast.Name):
             self.sequences.add(stmt.targets[0].id)
         helper = getattr(call.func, "_srcgrad_runtime", None)
+        spreads = [k for k in call.keywords if k.arg is None]
+        stars = sum(isinstance(a, gast.Starred) for a in args)
+        if stars > 1 or len(spreads) > 1 or spreads and (stars or call.keywords[-1] is not spreads[0] or helper):
+            raise UnsupportedSyntaxError(
+                "a call with more than one '*' argument, with '*' and '**' together, with '**' before "
+                "other keywords, or a method called for its effect with '**'",
+                filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
+                fix="build one tuple of positional arguments (f(*(a + b))), pass one dict of keywords "
+                "last (f(x, a=1, **options)), and assign a method's result (obj = obj.update(**options))")
         if helper is not None:  # with_item, appended, mutate...: written by the normaliser
             call.func.id = self.inject(helper, runtime_helper(helper))
             if helper in RUNTIME_QUESTIONS:
@@ -210,11 +228,14 @@ class Classifier(Injector):
                 return Op("dynamic", operands=args, callee=call.func, callee_target=None,
                            keywords={k.arg: k.value for k in call.keywords})
             return self.rule_op(stmt, registry.lookup(runtime_helper(helper)), args, {})
-        if sum(isinstance(a, gast.Starred) for a in args) > 1 or any(k.arg is None for k in call.keywords):
-            raise UnsupportedSyntaxError(
-                "a call with more than one '*' argument, or with '**' keyword arguments",
-                filename=self.parsed.filename, lineno=getattr(stmt, "_srcgrad_line", None),
-                fix="build one tuple of positional arguments (f(*(a + b))) and pass keywords by name")
+        op = self.call_op(stmt, call, args)
+        if spreads:  # f(x, **options): a call srcgrad makes with the dict's keywords, at run time
+            op.spread = spreads[0].value
+            if op.kind == "inactive" and op.operands:  # (a random draw's parameters, checked by activity.py)
+                op.operands.append(op.spread)
+        return op
+
+    def call_op(self, stmt, call, args) -> Op:
         keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
         starred = any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in call.keywords)
         func = call.func
@@ -230,6 +251,8 @@ class Classifier(Injector):
                 called = _partial_func(target)  # functools.partial(np.sum, axis=0): np.sum is what runs
                 if registry.is_nondiff(called) or called in _ALWAYS_CONSTANT:
                     self.depends_on.append(target)
+                    if registry.is_random_draw(called):  # (refused if a parameter carries a gradient: activity.py)
+                        return Op("inactive", operands=args + list(keywords.values()), callee=func)
                     return Op("inactive")
                 if not _has_source(called) and (called is target or self.lookup_rule(called) is None):
                     self.depends_on.append(target)
@@ -379,7 +402,7 @@ def _has_source(obj) -> bool:
         return True
     if isinstance(obj, type):
         return isinstance(getattr(obj, "__init__", None), types.FunctionType) or isinstance(
-            getattr(obj, "__call__", None), types.FunctionType)
+            getattr(obj, "__call__", None), types.FunctionType) or is_plain_namedtuple_class(obj)
     call = getattr(type(obj), "__call__", None)
     return isinstance(call, types.FunctionType)
 

@@ -180,7 +180,8 @@ class _Forward(Activity):
                 build.call(self.runtime_f("index_tangent"), base, build.name(op.operands[0].id), index)
             return [build.assign(self.tangent_name(t), self.coerce(part, t))]
         if op.kind == "attr":
-            part = build.call(self.runtime("item"), self.d(op.operands[0]), build.const(op.attr))
+            part = build.call(self.runtime("callee_part" if op.maybe_method else "item"), self.d(op.operands[0]),
+                              *([build.name(op.operands[0].id)] if op.maybe_method else []), build.const(op.attr))
             return [build.assign(self.tangent_name(t), self.coerce(part, t))]
         if op.kind == "display":
             if op.index is not None:  # a dict
@@ -344,11 +345,19 @@ class _Forward(Activity):
         if isinstance(callee, gast.Name) and callee.id in self.active \
                 and self.scope.kind(callee.id) in ("local", "free"):
             dcallee = self.d(callee) or build.const(None)
+        # A method of an object with a tangent (p.norm2()): the bound method's tangent is its object's.
+        if isinstance(callee, gast.Attribute) and isinstance(callee.value, gast.Name) and callee.value.id in self.active:
+            dcallee = self.d(callee.value) or build.const(None)
         keywords = {k: v for k, v in op.keywords.items()}
+        named = build.tuple_([build.tuple_([build.const(k), v]) for k, v in keywords.items()])
+        dnamed = build.tuple_([self.d(v) or build.const(None) for v in keywords.values()])
+        if op.spread is not None:  # f(x, **options): its keywords and their tangents, after those named
+            spread = build.name(op.spread.id)
+            named = gast.BinOp(left=named, op=gast.Add(), right=build.call(self.runtime("keyword_items"), spread))
+            dnamed = gast.BinOp(left=dnamed, op=gast.Add(), right=build.call(
+                self.runtime("keyword_parts"), self.d(op.spread) or build.const(None), spread))
         call = build.call(self.runtime_f("tangent_call"), callee, dcallee,
-                          build.tuple_(args), build.tuple_(dargs),
-                          build.tuple_([build.tuple_([build.const(k), v]) for k, v in keywords.items()]),
-                          build.tuple_([self.d(v) or build.const(None) for v in keywords.values()]))
+                          build.tuple_(args), build.tuple_(dargs), named, dnamed)
         target = build.tuple_([build.store(t), build.store(self.tangent_name(t))], store_ctx=True)
         return build.assign(target, call)
 

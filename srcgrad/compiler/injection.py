@@ -28,6 +28,7 @@ __all__ = ["Injector", "RUNTIME", "RUNTIME_QUESTIONS", "runtime_helper"]
 RUNTIME = {
     "as_sequence": structure.as_sequence,
     "callee_grad": structure.callee_grad,
+    "callee_part": structure.callee_part,
     "repeats_grad": structure.repeats_grad,
     "own_copy": structure.own_copy,
     "accum": accum,
@@ -40,6 +41,10 @@ RUNTIME = {
     "with_item": structure.with_item,
     "without_item": structure.without_item,
     "appended": structure.appended,
+    "namedtuple_of": structure.namedtuple_of,
+    "keyword_grads": structure.keyword_grads,
+    "keyword_parts": structure.keyword_parts,
+    "keyword_items": structure.keyword_items,
     "extended": structure.extended,
     "new_tape": tape.new_tape,
     "push": tape.push,

@@ -288,6 +288,10 @@ def _read_value(tokens, read, attributes):
     return _value_of(next(tokens), tokens, read, attributes)
 
 
+#: How the text of a float can start (``repr``: digits, a sign, ``inf``, ``nan``).
+_NUMBER_START = frozenset("+-0123456789in")
+
+
 def _value_of(token, tokens, read, attributes):
     """The value ``token`` starts (its other tokens are next in ``tokens``).
 
@@ -318,7 +322,7 @@ def _value_of(token, tokens, read, attributes):
         return token == "T"
     if token == "E":
         return Ellipsis
-    if kind == "c":
+    if kind == "c" and token[1:2] in _NUMBER_START:  # (not a node: "comprehension" starts with a c too)
         real, imag = token[1:].split(",")
         return complex(float(real), float(imag))
     if kind == "b":

@@ -17,7 +17,10 @@ constant, or a name already checked and never assigned again), or comes
 right after the check of its receiver.
 
 A field read ``p.w`` is differentiated as a field too: its gradient is
-``{"w": dw}``, the object's. Where ``w`` is a *property* of ``p``'s class,
+``{"w": dw}``, the object's; a method read ``m = p.norm`` passes its whole
+gradient to ``p`` (a bound method's gradient is its object's), and where
+``p``'s class is not known, which of the two it is is asked at run time
+(``callee_grad``). Where ``w`` is a *property* of ``p``'s class,
 Python runs the property's getter instead, and that gradient would be
 lost. Where the class is known now (``self`` in a method, an object made
 in the function), such a read becomes a call of the getter,
@@ -84,6 +87,10 @@ class _Receivers:
                 made = self.scope.resolve(s.value.func)
                 if isinstance(made, type) and made.__module__ not in ("builtins", "numpy"):
                     self.made[s.targets[0].id] = made
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                    and isinstance(s.value, gast.Call) and getattr(s.value.func, "_srcgrad_runtime", None) \
+                    == "namedtuple_of" and self.scope.is_static_path(s.value.args[0]):
+                self.made[s.targets[0].id] = self.scope.resolve(s.value.args[0])  # (p = P(x), normalised)
             if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
                 name = s.targets[0].id
                 if self.counts.get(name, 0) == 1 and self.surely_numeric(s.value, known):
@@ -129,6 +136,8 @@ class _Receivers:
             line = getattr(s, "_srcgrad_line", None) or getattr(s, "lineno", None)
             return [self.question(s, "expect_field", build.name(obj), build.const(obj), build.const(attr),
                                   build.const(self.parsed.filename), build.const(line))]
+        # (m = p.norm: a bound method, whose gradient is its object's; classify reads this)
+        s._srcgrad_read = "method" if isinstance(found, (types.FunctionType, types.MethodDescriptorType)) else "field"
         if isinstance(found, property) and isinstance(found.fget, types.FunctionType):
             getter = self.namer.fresh(f"get_{attr}")
             self.scope.locals.add(getter)

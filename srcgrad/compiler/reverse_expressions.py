@@ -60,7 +60,8 @@ class ReverseExpressions:
         elif op.kind == "attr":
             base = op.operands[0]
             if self.is_active_atom(base):
-                grad = gast.Dict(keys=[build.const(op.attr)], values=[dt])
+                grad = build.call(self.runtime("callee_grad"), dt, base, build.const(op.attr)) if op.maybe_method \
+                    else gast.Dict(keys=[build.const(op.attr)], values=[dt])
                 self.contribute(base.id, grad, MAYBE, stmt, state, out)
         elif op.kind == "index":
             base = op.operands[0]
@@ -168,6 +169,8 @@ class ReverseExpressions:
                 receivers.append((None, None))
         for key, value in op.keywords.items():
             receivers.append((value.id if self.is_active_atom(value) else None, SET if self.is_active_atom(value) and value.id in self.numeric else MAYBE))
+        if op.spread is not None:  # f(x, **options): the options' gradients arrive last, as a starred group
+            receivers.append(("**" + op.spread.id if self.is_active_atom(op.spread) else "*", MAYBE))
         if self.cotangent_maybe_none:  # back(None) is all None, even for numeric arguments
             receivers = [(name, MAYBE if kind is not None else None) for name, kind in receivers]
         names = []
@@ -177,7 +180,7 @@ class ReverseExpressions:
                 names.append("*_" if name == "*" else "_")
                 continue
             if name.startswith("*"):
-                names.append("*" + self.namer.fresh(self.namer.adjoint(name[1:]) + "_parts"))
+                names.append("*" + self.namer.fresh(self.namer.adjoint(name.lstrip("*")) + "_parts"))
                 continue
             if state.get(name, UNSET) == UNSET and name not in self.pending and not any(n == name for n, _ in direct) \
                     and not (field is not None and name == callee_name):
@@ -194,6 +197,10 @@ class ReverseExpressions:
         out.append(build.assign(target, gast.Call(func=build.name(back), args=[dt], keywords=[])))
         for (name, kind), n in zip(receivers, names):
             if n in ("_", "*_") or name is None:
+                continue
+            if name.startswith("**"):  # (by keyword: {"scale": dscale, ...})
+                grad = build.call(self.runtime("keyword_grads"), build.name(n[1:]), build.name(name[2:]))
+                self.contribute(name[2:], grad, MAYBE, stmt, state, out)
                 continue
             if n.startswith("*"):
                 grad = build.call(self.runtime("gather"), build.name(n[1:]), build.name(name[1:]))

@@ -92,9 +92,9 @@ class PrimalWriter:
         """The call's slots (0 the callee, then arguments, then keywords) whose gradient is used.
 
         ``None`` when every slot's is, or when the slots are not known
-        statically (a ``*args`` call; ``mutate``, which has its own layout).
+        statically (a ``*args`` or ``**options`` call; ``mutate``, which has its own layout).
         """
-        if any(isinstance(a, gast.Starred) for a in op.operands) or op.callee_target is None \
+        if any(isinstance(a, gast.Starred) for a in op.operands) or op.spread is not None or op.callee_target is None \
                 and isinstance(op.callee, gast.Name) and self.injected.get(op.callee.id) is provided.mutate:
             return None
         if isinstance(op.callee, gast.Attribute) and not self.scope.is_static_path(op.callee):

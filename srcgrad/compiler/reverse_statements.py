@@ -136,6 +136,8 @@ class ReverseStatements:
                 out.extend(pre)
                 test = gast.Compare(left=dt, ops=[gast.IsNot()], comparators=[build.const(None)])
                 out.append(gast.If(test=test, body=inner + tail, orelse=[]))
+            else:  # (no guard, so d<t> still holds what it held, None or not: unset, for a join to clear)
+                state.pop(t, None)
             return
         state.pop(t, None)
         self.cotangent_maybe_none = st == MAYBE

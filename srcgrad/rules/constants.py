@@ -6,7 +6,7 @@ their results are constants to differentiation (``np.argmax``, ``x.shape``).
 
 import numpy as np
 
-from .registry import nograd, nondiff_attributes, nondiff_methods, when_imported
+from .registry import nograd, nondiff_attributes, nondiff_methods, random_draws, when_imported
 
 for _fn in (
     np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.sign, np.floor, np.ceil, np.round,
@@ -23,14 +23,28 @@ for _fn in (
 
 
 def _random_is_constant():
-    """Random numbers are constants: ``np.random.normal(size=3)``, ``rng.normal(size=3)``."""
-    for fn in (np.random.rand, np.random.randn, np.random.normal, np.random.uniform, np.random.randint,
-               np.random.default_rng, np.random.seed, np.random.permutation, np.random.choice,
-               np.random.shuffle):
-        nograd(fn)
-    for name in dir(np.random.Generator):
-        if not name.startswith("_"):
-            nograd(getattr(np.random.Generator, name))
+    """Random numbers are constants: ``np.random.normal(size=3)``, ``rng.normal(size=3)``,
+    ``np.random.RandomState(0).randn(3)``: every public function of ``np.random``, its generator
+    and seed classes, and their methods (a draw's parameters get no gradient through it either)."""
+    for name in dir(np.random):
+        value = getattr(np.random, name)
+        if name.startswith("_") or not callable(value):
+            continue
+        nograd(value)
+        if not isinstance(value, type):
+            if name not in _RANDOM_STATE:
+                random_draws.add(value)
+            continue
+        for method in dir(value):
+            if not method.startswith("_") and callable(getattr(value, method)):
+                nograd(getattr(value, method))
+                if value in (np.random.Generator, np.random.RandomState) and method not in _RANDOM_STATE:
+                    random_draws.add(getattr(value, method))
+
+
+#: Functions of np.random, and generator methods, that make or report a generator's state, not a draw.
+_RANDOM_STATE = {"seed", "get_state", "set_state", "default_rng", "get_bit_generator", "set_bit_generator",
+                 "spawn", "bit_generator"}
 
 
 when_imported("numpy.random", _random_is_constant)  # NumPy imports numpy.random on first use too

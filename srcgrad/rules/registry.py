@@ -98,6 +98,9 @@ rules: dict = {}
 method_rules: dict[str, Rule] = {}
 attribute_rules: dict[str, Rule] = {}
 nondiff: set = set()
+#: Random draws (``np.random.normal``, ``Generator.normal``): constants while their arguments carry no
+#: gradient; one that does is refused (a draw is not constant in its parameters, see :func:`is_random_draw`).
+random_draws: set = set()
 nondiff_methods: set[str] = set()
 nondiff_attributes: set[str] = set()
 #: Keywords that say how a function computes (an axis, a dtype, a flag, a mask): no gradient through them.
@@ -270,6 +273,31 @@ def lookup(fn) -> Rule | None:
     except TypeError:
         found = rules.get(("id", id(fn)))
     return found
+
+
+def is_random_draw(fn) -> bool:
+    """Whether ``fn`` (a function, or a method bound to a generator) draws random numbers."""
+    if _deferred:
+        load_optional_rules()
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, type) and type(owner).__module__.startswith("numpy.random"):
+        fn = getattr(type(owner), getattr(fn, "__name__", ""), fn)
+    try:
+        return fn in random_draws
+    except TypeError:
+        return False
+
+
+def random_draw_error(name, filename=None, lineno=None, context=""):
+    """The refusal of a random draw whose parameters carry a gradient."""
+    from ..errors import NoRuleError
+
+    return NoRuleError(
+        f"{name} draws random numbers from parameters that carry a gradient{context}: srcgrad treats a draw as "
+        "a constant, and with a fixed seed it is not constant in its parameters",
+        filename=filename, lineno=lineno,
+        fix="draw from fixed parameters and transform (mu + sigma * rng.standard_normal(size), the "
+        "reparameterisation), or wrap the parameters in srcgrad.stop_gradient(...) if no gradient should pass")
 
 
 def is_nondiff(fn) -> bool:

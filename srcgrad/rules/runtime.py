@@ -27,11 +27,16 @@ from ..runtime.structure import (
     appended,
     as_sequence,
     callee_grad,
+    callee_part,
     captured,
     extended,
     gather,
     index_grad,
     item,
+    keyword_grads,
+    keyword_items,
+    keyword_parts,
+    namedtuple_of,
     part_of,
     repeats_grad,
     with_item,
@@ -73,6 +78,38 @@ def present(v, x):
 def spread(v, g):
     """``v`` broadcast back to the shape of ``g``."""
     return None if v is None else np.broadcast_to(v, np.shape(g))
+
+
+def namedtuple_tangent(dargs, y, cls, *values):
+    """A namedtuple's tangent is a namedtuple of its fields' tangents (``None`` for a constant field)."""
+    dargs = tuple(dargs) + (None,) * (1 + len(values) - len(dargs))
+    return tuple.__new__(type(y), dargs[1:])
+
+
+@rule(namedtuple_of, structured=True, forward=namedtuple_tangent)
+def namedtuple_of_rule(dy, y, cls, *values):
+    return (None,) + tuple(part_of(dy, y, i) for i in range(len(values)))
+
+
+@rule(keyword_grads, forward="linear-in-first")
+def keyword_grads_rule(dy, y, parts, kwargs):
+    return (keyword_parts(dy, kwargs), None)
+
+
+@rule(keyword_parts, forward="linear-in-first")
+def keyword_parts_rule(dy, y, v, kwargs):
+    return (keyword_grads(dy, kwargs), None)
+
+
+def keyword_items_tangent(dargs, y, kwargs):
+    """The tangents of ``keyword_items(kwargs)``: a tangent for each value, none for the names."""
+    dkwargs = dargs[0] if dargs else None
+    return tuple((None, item(dkwargs, k) if dkwargs is not None else None) for k in kwargs)
+
+
+@rule(keyword_items, structured=True, forward=keyword_items_tangent)
+def keyword_items_rule(dy, y, kwargs):
+    return (keyword_grads(tuple(item(pair, 1) for pair in dy) if dy is not None else (), kwargs),)
 
 
 @rule(accum, forward="jointly-linear")
@@ -173,13 +210,6 @@ def as_sequence_rule(dy, y, xs):
 @rule(keep_unless_dict, forward="linear-in-first")
 def keep_unless_dict_rule(dy, y, v, xs):
     return (keep_unless_dict(dy, xs), None)
-
-
-def callee_part(v, obj, attr):
-    """The transpose of ``callee_grad``: a field's part of ``v``, or all of it for a method."""
-    if v is not None and attr in getattr(obj, "__dict__", {}):
-        return item(v, attr)
-    return v
 
 
 @rule(callee_grad, forward="linear-in-first")

@@ -337,11 +337,16 @@ def make_back_rule(dy, y, backward, saved, args, layout, has_self):
 
 
 def bound_object(method):
-    """The object a bound method is bound to (applied to its tangent too: None for a class's method)."""
-    return None if method is None else method.__self__
+    """The object a bound method is bound to."""
+    return method.__self__
 
 
-@defrule(bound_object, broadcast=False, forward="linear-in-first", _builtin=True)
+def bound_object_tangent(dargs, y, method):
+    """A bound method's tangent is its object's (as its gradient is), so this is that tangent."""
+    return dargs[0] if dargs else None
+
+
+@defrule(bound_object, broadcast=False, forward=bound_object_tangent, _builtin=True)
 def bound_object_rule(dy, y, method):
     return (dy,)
 

@@ -234,12 +234,50 @@ def own_copy(obj):
 
 
 def callee_grad(g, obj, attr):
-    """The gradient that calling ``obj.attr(...)`` gives ``obj``: ``g`` for a method, ``{attr: g}`` for a field."""
+    """The gradient reading or calling ``obj.attr`` gives ``obj``: ``g`` itself for a method (a bound
+    method's gradient is its object's), ``{attr: g}`` for a field."""
     if g is None:
         return None
-    if attr in getattr(obj, "__dict__", {}):
-        return {attr: g}
-    return g
+    return g if is_method(obj, attr) else {attr: g}
+
+
+def callee_part(v, obj, attr):
+    """The transpose of :func:`callee_grad`: a field's part of ``v``, or all of it for a method."""
+    if v is not None and not is_method(obj, attr):
+        return item(v, attr)
+    return v
+
+
+def keyword_grads(parts, kwargs):
+    """The gradient of the dict ``kwargs`` passed as ``f(x, **kwargs)``, from its keywords' gradients in order."""
+    found = {k: g for k, g in zip(kwargs, parts) if g is not None}
+    return found or None
+
+
+def keyword_parts(v, kwargs):
+    """The transpose of :func:`keyword_grads`: ``kwargs``'s gradient (or tangent) ``v`` as one part per keyword."""
+    return tuple(item(v, k) for k in kwargs)
+
+
+def keyword_items(kwargs):
+    """``f(x, **kwargs)``'s keywords as the ``(name, value)`` pairs forward mode's calls take."""
+    return tuple(kwargs.items())
+
+
+def is_method(obj, attr) -> bool:
+    """Whether ``obj.attr`` is a method bound to ``obj``: a function of its class (or a NumPy
+    array's), not a field (its ``__dict__``'s, a namedtuple's, a slot) nor a class's constant.
+    Where the class does not say (``super(C, self).f``, a ``__getattr__``), the value does."""
+    if attr in getattr(obj, "__dict__", ()):
+        return False
+    for klass in type(obj).__mro__:
+        if attr in klass.__dict__:
+            return isinstance(klass.__dict__[attr], _METHOD_KINDS)
+    owner = getattr(getattr(obj, attr, None), "__self__", None)
+    return owner is not None and not isinstance(owner, (type, types.ModuleType))
+
+
+_METHOD_KINDS = (types.FunctionType, types.MethodDescriptorType, types.BuiltinFunctionType)
 
 
 def repeats_grad(g, xs):
@@ -251,6 +289,24 @@ def repeats_grad(g, xs):
     for k, part in enumerate(g):
         grads[k % n] = accum(grads[k % n], part)
     return _same_kind(grads, xs)
+
+
+def namedtuple_of(cls, *values):
+    """``cls(*values)`` for a namedtuple class ``cls``, ``values`` its fields in order (what
+    :func:`srcgrad.calls.stand_ins.namedtuple_maker` makes one with; its rule takes the fields' gradients back)."""
+    return tuple.__new__(cls, values)
+
+
+def is_plain_namedtuple_class(cls) -> bool:
+    """Whether calling the class ``cls`` only puts its arguments into fields: a ``collections.namedtuple``
+    or ``typing.NamedTuple`` class, or a subclass that adds neither ``__new__`` nor ``__init__``."""
+    if not (isinstance(cls, type) and issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple)):
+        return False
+    for klass in cls.__mro__:
+        if "__new__" in vars(klass) or "__init__" in vars(klass):
+            # (the class namedtuple made holds its fields and the __new__ it wrote)
+            return "_fields" in vars(klass) and "__init__" not in vars(klass)
+    return False
 
 
 def _is_namedtuple(x) -> bool:

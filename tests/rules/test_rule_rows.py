@@ -53,7 +53,9 @@ FORWARD_KINDS = {
         "numpy.linalg.solve", "numpy.linspace", "numpy.max", "numpy.meshgrid", "numpy.min", "numpy.prod",
         "numpy.sort", "numpy.std", "numpy.unique", "numpy.var", "scipy.special._logsumexp.logsumexp",
         "srcgrad.runtime.backs.make_back", "srcgrad.calls.traced.plan", "srcgrad.rules.creation.index_trick",
-        "srcgrad.runtime.structure.captured"
+        "srcgrad.runtime.structure.captured",
+        # (#18: a bound method's tangent is its object's, as its gradient is; it was None before)
+        "srcgrad.runtime.backs.bound_object",
     },
     "diagonal": {
         ".clip", "_operator.add", "_operator.mod", "_operator.mul", "_operator.neg", "_operator.pos",
@@ -87,9 +89,9 @@ FORWARD_KINDS = {
         "srcgrad.runtime.tape.tape_grad"
     },
     "linear-in-first": {
-        "srcgrad.runtime.backs.bound_object", "srcgrad.runtime.backs.fit_grads", "srcgrad.runtime.as_user.real_grads",
+        "srcgrad.runtime.backs.fit_grads", "srcgrad.runtime.as_user.real_grads",
         "srcgrad.runtime.backs.spread_grads", "srcgrad.runtime.as_user.stack_rows", "srcgrad.runtime.as_user.unstack_rows",
-        "srcgrad.runtime.as_user.user_grads", "srcgrad.rules.runtime.callee_part", "srcgrad.rules.runtime.cell_grads",
+        "srcgrad.runtime.as_user.user_grads", "srcgrad.runtime.structure.callee_part", "srcgrad.rules.runtime.cell_grads",
         "srcgrad.rules.runtime.cell_values", "srcgrad.rules.runtime.keep_unless_dict",
         "srcgrad.rules.runtime.parts", "srcgrad.rules.runtime.present", "srcgrad.rules.runtime.spread",
         "srcgrad.rules.shaping.unreduce", "srcgrad.runtime.accumulate.unbroadcast",
