@@ -654,6 +654,8 @@ def test_a_negative_literal_raised_to_a_power_keeps_its_parentheses():
     value, (dx,) = srcgrad.withgradient(alternating, 1.5)
     assert value == alternating(1.5) and dx == pytest.approx(1.0 - 2.5 ** 3)
     assert srcgrad.jvp(alternating, (1.5,), (1.0,))[0] == alternating(1.5)
+    # (and the exponent's zero tangent met log(-1): the tangent was NaN)
+    assert srcgrad.jvp(alternating, (1.5,), (1.0,))[1] == pytest.approx(1.0 - 2.5 ** 3)
     assert "(-1) ** n" in srcgrad.adjoint_source(alternating)
 
 

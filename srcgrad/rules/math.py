@@ -112,16 +112,17 @@ def pow_slope(a, b):
     return b * a ** (b - 1)
 
 
-def pow_log(a):
-    """``math.log(a)``, 0 where ``a == 0``: ``math.pow(0, b)`` (``b > 0``) is flat in ``b`` (as ``power_log``)."""
-    if a == 0:
+def pow_log_times(v, a):
+    """``v * math.log(a)``, 0 where ``a == 0`` (``math.pow(0, b)``, ``b > 0``, is flat in ``b``, as
+    ``power_log``) or ``v == 0`` (a zero tangent of the exponent: no log of a negative ``a``)."""
+    if a == 0 or v == 0:
         return 0.0
-    return math.log(a)
+    return v * math.log(a)
 
 
 @rule(math.pow)
 def pow(dy, y, a, b):
-    return (dy * pow_slope(a, b), dy * y * pow_log(a))
+    return (dy * pow_slope(a, b), pow_log_times(dy * y, a))
 
 
 @rule(math.fabs)

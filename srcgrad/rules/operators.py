@@ -31,6 +31,12 @@ def power_log(a):
     return np.log(np.where(a == 0, 1, a))
 
 
+def power_log_times(v, a):
+    """``v * log(a)`` (``power_log``), 0 where ``v == 0``: a zero cotangent, or a zero tangent of the
+    exponent in forward mode (``x * (-1) ** n`` with ``n`` held fixed), gives no NaN from a negative ``a``."""
+    return v * power_log(np.where(v == 0, 1, a))
+
+
 @rule(operator.add, np.add)
 def add(dy, y, a, b):
     return (dy, dy)
@@ -53,7 +59,7 @@ def truediv(dy, y, a, b):
 
 @rule(operator.pow, np.power, builtins.pow)
 def pow(dy, y, a, b):
-    return (dy * power_slope(a, b), dy * y * power_log(a))
+    return (dy * power_slope(a, b), power_log_times(dy * y, a))
 
 
 @rule(operator.mod)
