@@ -25,9 +25,8 @@ import srcgrad
 
 #: Callables without a rule and without Python source srcgrad would read: ufuncs and NumPy's functions
 #: written in Python. (Issue #16's list had np.arccosh, np.deg2rad, np.logaddexp2, np.remainder, np.append,
-#: np.kron, np.column_stack: issue #18 gave them rules, so these are NumPy functions that still have none.)
-RULELESS = [np.i0, np.gradient, np.spacing, np.float_power, np.copysign, np.convolve, np.correlate, np.interp,
-            np.polyval, np.unwrap]
+#: np.kron, np.column_stack, and np.gradient, np.convolve, np.correlate: issue #18 gave them rules, so these are NumPy functions that still have none.)
+RULELESS = [np.i0, np.spacing, np.float_power, np.copysign, np.interp, np.polyval, np.unwrap]
 UNARY_RULELESS = [np.i0, np.spacing]
 X = 2.26
 THIS_FILE = __file__

@@ -11,6 +11,7 @@
 - :mod:`.pieces` — the other joins and splits: ``array_split hsplit vsplit dsplit column_stack dstack append``;
 - :mod:`.layout` — elements moved, masked or differenced: ``roll rot90 diagonal tril triu pad diff partition``;
 - :mod:`.products` — ``kron cross``;
+- :mod:`.signals` — ``gradient convolve correlate`` (finite differences, 1-d convolutions), and ``astype``;
 - :mod:`.fft` — ``np.fft``: the transforms, real and complex, and the shifts;
 - :mod:`.linalg` — ``@ dot outer inner tensordot einsum linalg.inv det solve``;
 - :mod:`.decompositions` — ``linalg.svd eigh eig pinv slogdet cholesky qr matrix_power``;
@@ -19,7 +20,9 @@
 - :mod:`.scipy_special` — ``scipy.special``, registered once the program has imported it;
 - :mod:`.scipy_stats` — ``scipy.stats`` densities (``norm.logpdf``...), registered once it is imported;
 - :mod:`.scipy_multivariate` — ``scipy.stats.multivariate_normal`` and ``dirichlet``, likewise;
-- :mod:`.scipy_linalg` — ``scipy.linalg``'s ``solve_triangular sqrtm solve_sylvester cho_factor cho_solve``, likewise;
+- :mod:`.scipy_linalg` — ``scipy.linalg``'s ``solve_triangular sqrtm solve_sylvester cho_factor cho_solve solve_banded``, likewise;
+- :mod:`.scipy_signal` — ``scipy.signal``'s ``convolve correlate`` (n-d), likewise;
+- :mod:`.scipy_integrate` — ``scipy.integrate.odeint``, by the adjoint method and forward sensitivities, likewise;
 - :mod:`.runtime` — srcgrad's own helpers, so generated code can be differentiated again.
 """
 
@@ -37,12 +40,15 @@ from . import pieces  # noqa: F401
 from . import products  # noqa: F401
 from . import reductions  # noqa: F401
 from . import runtime  # noqa: F401
+from . import scipy_integrate  # noqa: F401
 from . import scipy_linalg  # noqa: F401
 from . import scipy_multivariate  # noqa: F401
+from . import scipy_signal  # noqa: F401
 from . import scipy_special  # noqa: F401
 from . import scipy_stats  # noqa: F401
 from . import shapes  # noqa: F401
 from . import shaping  # noqa: F401
+from . import signals  # noqa: F401
 from .registry import defrule, nograd
 
 __all__ = ["defrule", "nograd"]

@@ -1,5 +1,5 @@
-"""Rules for ``scipy.linalg``: ``solve_triangular solve_sylvester sqrtm cho_factor cho_solve``, registered once the
-program has imported it (SciPy is optional, and ``import srcgrad`` does not import it: see
+"""Rules for ``scipy.linalg``: ``solve_triangular solve_sylvester sqrtm cho_factor cho_solve solve_banded``,
+registered once the program has imported it (SciPy is optional, and ``import srcgrad`` does not import it: see
 :func:`~.registry.when_imported`).
 
 They share :mod:`.decompositions`' helpers and conventions: stacked matrices
@@ -12,9 +12,10 @@ import sys
 
 import numpy as np
 
+from ..errors import NoRuleError
 from .decompositions import T, cholesky_grad, cholesky_tangent, cotangents, real_only, strictly_lower
 from .registry import defrule, nograd, when_imported
-from .shaping import tangent_or_zero
+from .shaping import sum_to_shape, tangent_or_zero
 
 shaped = functools.partial(defrule, _builtin=True, broadcast=False)
 
@@ -171,3 +172,103 @@ def _register():
 
 
 when_imported("scipy.linalg", _register)
+
+
+# ------------------------------------------------------------------ solve_banded
+#
+# A is held in banded storage, ``ab[u + i - j, j] == A[i, j]`` (its other entries are not read), so each
+# rule works on the bands: Aᵀ is banded too, with the bands swapped, and A's product with a vector moves
+# each band along it.
+
+@nograd
+def bandwidths(l_and_u):
+    """``solve_banded``'s ``(l, u)`` as two ints."""
+    lower, upper = l_and_u
+    if np.ndim(lower) or np.ndim(upper):
+        raise NoRuleError("srcgrad's rule for scipy.linalg.solve_banded takes one (l, u) for every matrix",
+                          fix="solve the matrices with different bandwidths in separate calls")
+    return int(lower), int(upper)
+
+
+@nograd
+def shift_pads(v, axis):
+    """Zeros as long as ``v`` along ``axis`` (moved to the front) before and after it."""
+    n = np.shape(v)[axis]
+    return ((n, n),) + ((0, 0),) * (np.ndim(v) - 1)
+
+
+@nograd
+def clipped(k, v, axis):
+    """A shift ``k`` of at most ``v``'s length along ``axis``, either way (past it, every entry is a zero)."""
+    n = np.shape(v)[axis]
+    return max(-n, min(n, k))
+
+
+def shifted(v, k, axis):
+    """``v`` moved back by ``k`` along ``axis``: entry ``j`` is ``v``'s ``j + k``, zero where that falls outside."""
+    n, k = np.shape(v)[axis], clipped(k, v, axis)
+    padded = np.pad(np.moveaxis(v, axis, 0), shift_pads(v, axis))
+    return np.moveaxis(padded[n + k:2 * n + k], 0, axis)
+
+
+def band_rows(ab):
+    """The bands of ``ab`` (a stack of them too) first: ``band_rows(ab)[r]`` is band ``r``."""
+    return np.moveaxis(ab, -2, 0)
+
+
+def banded_transpose(ab, lower, upper):
+    """The banded storage of Aᵀ, whose bands are ``(upper, lower)``: its band ``r`` is A's ``lower + upper - r``,
+    moved by ``r - lower``."""
+    rows = band_rows(ab)
+    return np.stack([shifted(rows[lower + upper - r], r - lower, -1) for r in range(lower + upper + 1)], axis=-2)
+
+
+def as_banded_columns(x, b):
+    """``x`` (shaped like the solution) as a stack of matrices of columns when ``b`` is one vector."""
+    return np.expand_dims(x, -1) if np.ndim(b) == 1 else x
+
+
+@nograd
+def kept_bands(overwrite_ab):
+    """Refuse ``overwrite_ab=True``: SciPy may then leave its factors in ``ab``, which the rules read again."""
+    if overwrite_ab:
+        raise NoRuleError("srcgrad cannot differentiate scipy.linalg.solve_banded with overwrite_ab=True: SciPy may "
+                          "overwrite the bands the derivative needs",
+                          fix="leave overwrite_ab at False (pass ab.copy() if the array must be reused)")
+
+
+def solve_banded_grads(dy, x, l_and_u, ab, b):
+    """gb = A⁻ᵀ g; gA = -gb xᵀ read on the bands: gab[r, j] = -Σₖ gb[j + r - u, k] x[j, k]."""
+    lower, upper = bandwidths(l_and_u)
+    real_only("scipy.linalg.solve_banded", ab, b)
+    gbm = _linalg.solve_banded((upper, lower), banded_transpose(ab, lower, upper), as_banded_columns(dy, b))
+    xm = as_banded_columns(x, b)
+    gab = -np.stack([np.sum(shifted(gbm, r - upper, -2) * xm, axis=-1) for r in range(lower + upper + 1)], axis=-2)
+    gb = np.squeeze(gbm, -1) if np.ndim(b) == 1 else gbm
+    return (None, sum_to_shape(gab, np.shape(ab)), sum_to_shape(gb, np.shape(b)))
+
+
+def solve_banded_tangent(dargs, y, l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True):
+    """dx = A⁻¹ (db - dA x), dA x adding up each band of dab times x, moved into place."""
+    kept_bands(overwrite_ab)
+    lower, upper = bandwidths(l_and_u)
+    real_only("scipy.linalg.solve_banded", ab, b)
+    rhs = as_banded_columns(tangent_or_zero(dargs, 2, b), b)
+    if dargs[1] is not None:
+        xm, rows = as_banded_columns(y, b), band_rows(dargs[1])
+        change = sum([shifted(np.expand_dims(rows[r], -1) * xm, upper - r, -2) for r in range(lower + upper + 1)])
+        rhs = rhs - change
+    return np.reshape(_linalg.solve_banded((lower, upper), ab, rhs), np.shape(y))
+
+
+def solve_banded(dy, y, l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True):
+    kept_bands(overwrite_ab)
+    return solve_banded_grads(dy, y, l_and_u, ab, b)
+
+
+def _register_banded():
+    """solve_banded's row (added after the table above)."""
+    shaped(sys.modules["scipy.linalg"].solve_banded, forward=solve_banded_tangent)(solve_banded)
+
+
+when_imported("scipy.linalg", _register_banded)

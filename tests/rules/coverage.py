@@ -20,7 +20,8 @@ from srcgrad.rules import registry
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "coverage.md"
 
 #: The namespaces the page covers, as a user spells them; optional ones are left out when not installed.
-NAMESPACES = ["np", "np.linalg", "np.fft", "math", "scipy.special", "scipy.stats", "scipy.linalg"]
+NAMESPACES = ["np", "np.linalg", "np.fft", "math", "scipy.special", "scipy.stats", "scipy.linalg", "scipy.signal",
+              "scipy.integrate"]
 _MODULES = {"np": "numpy", "np.linalg": "numpy.linalg", "np.fft": "numpy.fft"}
 
 #: How each forward kind reads on the page.
@@ -31,7 +32,7 @@ FORWARD = {"explicit": "forward rule", "diagonal": "from the reverse rule (eleme
 _STATS_STANDINS = ("srcgrad.rules.scipy_stats", "srcgrad.rules.scipy_multivariate")
 
 #: Rules that cannot be differentiated twice (tests/rules/test_second_order.py keeps the reasons).
-NOT_TWICE = {"partial"}
+NOT_TWICE = {"partial", "odeint"}
 
 
 def _namespace(prefix):

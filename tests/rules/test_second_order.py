@@ -31,6 +31,9 @@ NOT_TWICE: dict = {
     # Building a partial differentiates once; its result passed on as a value is refused at second order
     # with a NoRuleError (tests/test_soundness_deny.py), not differentiated wrongly.
     "partial": "second order through a partial held as a value is refused (NoRuleError), not yet supported",
+    # It would need Hessian-vector products of func in a second adjoint system; the refusal is checked
+    # in every composition of modes by tests/rules/test_scipy_integrate.py.
+    "odeint": "second order through odeint is refused (NoRuleError), not yet supported",
 }
 
 #: The first spec of every rule (of every kind), in table order.
