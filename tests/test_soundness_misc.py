@@ -783,3 +783,33 @@ def test_a_method_called_for_its_effect_with_spread_arguments_is_refused():
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match="for its effect with") as caught:
         srcgrad.gradient(added_with_options, np.array([0.3, 0.7]))
     assert caught.value.filename.endswith("test_soundness_misc.py")
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return self.w * x
+
+
+class Holder:
+    def __init__(self, f):
+        self.f = f
+
+    def __call__(self, x):
+        return self.f(x)
+
+    def doubled(self, x):
+        return 2.0 * self.f(x)
+
+
+def test_forward_mode_through_a_callable_field_carries_the_fields_tangent():
+    """``self.f(x)`` with ``f`` a layer held in a field was given the tangent of ``self``, not of ``self.f``:
+    jvp in the layer's weight gave 0 where the answer is 3. (Reverse mode was right.)"""
+    h, x = Holder(Scaled(np.array([2.0]))), np.array([3.0])
+    for run in (lambda m: m(x), lambda m: m.doubled(x)):
+        y, t = srcgrad.jvp(run, (h,), ({"f": {"w": np.array([1.0])}},))
+        (g,) = srcgrad.gradient(lambda m: np.sum(run(m)), h)
+        np.testing.assert_allclose(t, g["f"]["w"] * 1.0)
+        assert float(t[0]) == (3.0 if run(h)[0] == 6.0 else 6.0)

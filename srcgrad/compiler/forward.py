@@ -345,9 +345,13 @@ class _Forward(Activity):
         if isinstance(callee, gast.Name) and callee.id in self.active \
                 and self.scope.kind(callee.id) in ("local", "free"):
             dcallee = self.d(callee) or build.const(None)
-        # A method of an object with a tangent (p.norm2()): the bound method's tangent is its object's.
+        # o.f(x) with o active: a method's tangent is its object's (p.norm2()), a callable field's is
+        # that field's (self.layer(x)); which one is asked of the object when the call runs.
         if isinstance(callee, gast.Attribute) and isinstance(callee.value, gast.Name) and callee.value.id in self.active:
-            dcallee = self.d(callee.value) or build.const(None)
+            dobj = self.d(callee.value)
+            if dobj is not None:
+                dcallee = build.call(self.runtime("callee_part"), dobj, build.name(callee.value.id),
+                                     build.const(callee.attr))
         keywords = {k: v for k, v in op.keywords.items()}
         named = build.tuple_([build.tuple_([build.const(k), v]) for k, v in keywords.items()])
         dnamed = build.tuple_([self.d(v) or build.const(None) for v in keywords.values()])
