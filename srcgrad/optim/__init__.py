@@ -1,4 +1,5 @@
-"""Optimisers and training: the rules (optimisers.py), ``update``/``setup``, ``train``, ``DataLoader``.
+"""Optimisers and training: the rules (optimisers.py), ``update``/``setup``, ``train``, ``DataLoader``,
+learning-rate schedules (schedules.py).
 
 >>> import numpy as np
 >>> from srcgrad.optim import Adam, setup, update
@@ -9,6 +10,7 @@
 array([ 0.9, -0.9])
 """
 
+from . import schedules
 from .data import DataLoader
 from .optimisers import (
     ADAM,
@@ -25,6 +27,7 @@ from .optimisers import (
     Rule,
     WeightDecay,
 )
+from .schedules import Cosine, Exp, Schedule, Step, Warmup
 from .train import throttle, train
 from .update import Leaf, setup, update
 
@@ -33,4 +36,5 @@ __all__ = [
     "ClipNorm", "WeightDecay", "OptimiserChain",
     "setup", "update", "Leaf",
     "train", "throttle", "DataLoader",
+    "schedules", "Schedule", "Step", "Exp", "Cosine", "Warmup",
 ]

@@ -11,6 +11,12 @@ compute every step first and then change all the parameters at once.
 Hyperparameters are plain attributes, so ``opt.lr = 1e-4`` changes the
 learning rate of a running optimiser. Defaults follow Optimisers.jl.
 
+A learning rate may be a schedule (:mod:`srcgrad.optim.schedules`, or any
+callable of the step number): ``Descent(Step(0.1, 0.5, 10))``. ``update``
+and ``train`` count the steps and apply ``rule.at(step)``, the rule with its
+schedules read at that step; calling ``apply`` of a scheduled rule directly
+is refused, as it does not know the step.
+
 >>> import numpy as np
 >>> opt = Momentum(lr=0.1, rho=0.9)
 >>> x = np.array([1.0])
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 import numpy as np
 
@@ -45,13 +52,55 @@ class Rule:
     array([-0.01,  0.01])
     """
 
+    #: The hyperparameters that may be a schedule, a callable of the step number (see :meth:`at`).
+    scheduled = ("lr",)
+
     def init(self, x):
         """The starting state for the parameter ``x`` (``None`` for a stateless rule)."""
         return None
 
+    def at(self, step):
+        """This rule with each schedule among its :attr:`scheduled` hyperparameters read at ``step``.
+
+        The rule itself when it has none; else a copy (the rule keeps its schedule).
+
+        >>> from srcgrad.optim.schedules import Exp
+        >>> Descent(Exp(1.0, 0.5)).at(2)
+        Descent(lr=0.25)
+        """
+        changes = {}
+        for name in self.scheduled:
+            schedule = getattr(self, name, None)
+            if callable(schedule):
+                changes[name] = _scheduled_value(self, name, schedule, step)
+        if not changes:
+            return self
+        if dataclasses.is_dataclass(self):
+            return dataclasses.replace(self, **changes)
+        copy = object.__new__(type(self))
+        copy.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_implicit")}, **changes)
+        return copy
+
     def apply(self, state, x, grad):
         """``(new_state, step)`` for the parameter ``x`` with gradient ``grad``; ``x - step`` comes next."""
         raise NotImplementedError(f"{type(self).__name__} must define apply(state, x, grad)")
+
+
+def _scheduled_value(rule, name, schedule, step):
+    """``schedule(step)`` for the hyperparameter ``name`` of ``rule``, refused unless a finite real number."""
+    value = schedule(step)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise TypeError(f"the schedule {schedule!r} of {type(rule).__name__}'s {name} gave {value!r} at step "
+                        f"{step}; a schedule returns a finite number")
+    return float(value)
+
+
+def _rate(rule, value, name="lr"):
+    """A hyperparameter's number; a schedule there is refused, since ``apply`` does not know the step."""
+    if callable(value):
+        raise TypeError(f"{type(rule).__name__}'s {name} is the schedule {value!r}: apply the rule at a step, "
+                        f"rule.at(step).apply(state, x, grad), or let update/train count the steps")
+    return value
 
 
 @dataclasses.dataclass
@@ -65,7 +114,7 @@ class Descent(Rule):
     lr: float = 0.1
 
     def apply(self, state, x, grad):
-        return state, self.lr * grad
+        return state, _rate(self, self.lr) * grad
 
 
 @dataclasses.dataclass
@@ -83,7 +132,7 @@ class Momentum(Rule):
         return np.zeros_like(x)
 
     def apply(self, state, x, grad):
-        velocity = self.rho * state + self.lr * grad
+        velocity = self.rho * state + _rate(self, self.lr) * grad
         return velocity, velocity
 
 
@@ -103,8 +152,9 @@ class Nesterov(Rule):
 
     def apply(self, state, x, grad):
         # The step looks ahead along the old velocity, so it is formed before the velocity moves.
-        step = -self.rho ** 2 * state + (1 + self.rho) * self.lr * grad
-        return self.rho * state - self.lr * grad, step
+        lr = _rate(self, self.lr)
+        step = -self.rho ** 2 * state + (1 + self.rho) * lr * grad
+        return self.rho * state - lr * grad, step
 
 
 @dataclasses.dataclass
@@ -130,7 +180,7 @@ class RMSProp(Rule):
         quad = self.rho * quad + (1 - self.rho) * grad ** 2
         if self.centred:
             lin = self.rho * lin + (1 - self.rho) * grad
-        return (quad, lin), grad * self.lr / (np.sqrt(quad - lin ** 2) + self.eps)
+        return (quad, lin), grad * _rate(self, self.lr) / (np.sqrt(quad - lin ** 2) + self.eps)
 
 
 @dataclasses.dataclass
@@ -149,7 +199,7 @@ class Adam(Rule):
         return np.zeros_like(x), np.zeros_like(x), tuple(self.beta)
 
     def apply(self, state, x, grad):
-        return _adam(state, grad, self.beta, self.eps, self.lr)
+        return _adam(state, grad, self.beta, self.eps, _rate(self, self.lr))
 
 
 ADAM = Adam
@@ -186,10 +236,11 @@ class AdamW(Rule):
         return np.zeros_like(x), np.zeros_like(x), tuple(self.beta)
 
     def apply(self, state, x, grad):
+        lr = _rate(self, self.lr)
         state, step = _adam(state, grad, self.beta, self.eps, 1.0)
         if self.couple:
-            return state, self.lr * (step + self.decay * x)
-        return state, self.lr * step + self.decay * x
+            return state, lr * (step + self.decay * x)
+        return state, lr * step + self.decay * x
 
 
 @dataclasses.dataclass
@@ -208,7 +259,7 @@ class AdaGrad(Rule):
 
     def apply(self, state, x, grad):
         acc = state + grad ** 2
-        return acc, grad * self.lr / (np.sqrt(acc) + self.eps)
+        return acc, grad * _rate(self, self.lr) / (np.sqrt(acc) + self.eps)
 
 
 @dataclasses.dataclass
@@ -275,6 +326,12 @@ class OptimiserChain(Rule):
 
     def init(self, x):
         return tuple(rule.init(x) for rule in self.rules)
+
+    def at(self, step):
+        rules = [rule.at(step) for rule in self.rules]
+        if all(a is b for a, b in zip(rules, self.rules)):
+            return self
+        return OptimiserChain(*rules)
 
     def apply(self, state, x, grad):
         states = []

@@ -40,6 +40,9 @@ def train(loss, ps, data, opt, cb=None, *, progress=None):
     ``ps`` and ``opt`` are either ``srcgrad.params(...)`` and a rule
     (implicit style, ``loss(*item)``), or a model and the state
     ``setup(rule, model)`` (explicit style, ``loss(model, *item)``).
+    A learning rate that is a schedule (``Descent(Step(0.1, 0.5, 10))``)
+    is read at the step number: one step per item of ``data``, counted
+    across passes (see :mod:`srcgrad.optim.update`).
     ``progress`` forces the progress bar on (``True``) or off (``False``);
     by default it appears once a pass has run for two seconds in a terminal.
     A loss that is ``nan`` or infinite stops training with

@@ -15,6 +15,16 @@ object, lists/tuples/dicts mirrored, ``None`` for no gradient)::
     state = setup(opt, model)
     state, model = update(state, model, grad)
 
+A learning rate that is a schedule (``Descent(Step(0.1, 0.5, 10))``) is read
+at the step number, which counts updates of the whole model, not of each
+array: it is 0 for the first update, and moves on by one when a parameter
+that was updated at the current step is updated again. So
+``update(opt, ps, gs)`` and ``update(state, model, grad)`` are one step
+each, and so is a round of ``update(opt, W, gs[W]); update(opt, b, gs[b])``;
+a parameter that got no gradient in some round does not hold the count back.
+Implicit style counts per rule object (all the arrays it updates); explicit
+style per state tree (all the leaves one ``setup`` made).
+
 Either way, every step is computed before any array changes, and the
 arrays change together with Ctrl-C held off, so an update is applied
 whole or not at all. A step that would make a parameter infinite or nan
@@ -43,7 +53,7 @@ import numpy as np
 from ..models.functor import child, mirror
 from .optimisers import Rule
 
-__all__ = ["Leaf", "setup", "update"]
+__all__ = ["Leaf", "Clock", "setup", "update"]
 
 
 class Leaf:
@@ -54,11 +64,13 @@ class Leaf:
     Leaf(Momentum(lr=0.01, rho=0.9), array([0., 0.]))
     """
 
-    __slots__ = ("rule", "state")
+    __slots__ = ("rule", "state", "clock")
 
-    def __init__(self, rule, state):
+    def __init__(self, rule, state, clock=None):
         self.rule = rule
         self.state = state
+        #: The step count shared by the leaves of one state tree (see the module's docstring).
+        self.clock = Clock() if clock is None else clock
 
     def __repr__(self):
         return f"Leaf({self.rule!r}, {self.state!r})"
@@ -74,7 +86,43 @@ def setup(opt, model):
     """
     if not isinstance(opt, Rule):
         raise TypeError(f"setup(opt, model) needs an optimisation rule such as Adam(), not {type(opt).__name__}")
-    return mirror(lambda x: Leaf(opt, opt.init(x)), model)
+    clock = Clock()
+    return mirror(lambda x: Leaf(opt, opt.init(x), clock), model)
+
+
+class Clock:
+    """The step number schedules read: it moves on when a parameter already updated at this step is updated again.
+
+    >>> clock = Clock()
+    >>> [clock.tick({"W", "b"}), clock.tick({"W"}), clock.tick({"b"}), clock.tick({"W"})]
+    [0, 1, 1, 2]
+    """
+
+    __slots__ = ("step", "updated")
+
+    def __init__(self):
+        self.step = 0
+        #: The keys of the parameters updated at this step.
+        self.updated = set()
+
+    def peek(self, keys):
+        """The step an update of the parameters ``keys`` would be, without counting it."""
+        return self.step + 1 if self.updated and not self.updated.isdisjoint(keys) else self.step
+
+    def tick(self, keys):
+        """Count an update of the parameters ``keys``; return its step."""
+        if self.updated and not self.updated.isdisjoint(keys):
+            self.step += 1
+            self.updated = set(keys)
+        else:
+            self.updated.update(keys)
+        return self.step
+
+    def forget(self, key):
+        self.updated.discard(key)
+
+    def __repr__(self):
+        return f"Clock(step={self.step})"
 
 
 def update(opt, model, grad):
@@ -115,18 +163,25 @@ class _ImplicitStep:
     def __init__(self, rule, x, grad, where):
         self.rule, self.x, self.grad, self.where = rule, x, grad, where
         self.store = rule.__dict__.setdefault("_implicit_state", {})
+        self.clock = rule.__dict__.setdefault("_implicit_clock", Clock())
+        self.key = id(x)
         entry = self.store.get(id(x))
         # An id can be reused once its array is gone; the weak reference tells the two apart.
         self.state = entry[1] if entry is not None and entry[0]() is x else rule.init(x)
 
     def save(self, state):
-        store, key = self.store, id(self.x)
+        store, key, clock = self.store, id(self.x), self.clock
 
         def forget(ref):
             if store.get(key, (None,))[0] is ref:
                 del store[key]
+                clock.forget(key)
 
-        store[key] = (weakref.ref(self.x, forget), state)
+        entry = store.get(key)
+        if entry is None or entry[0]() is not self.x:
+            store[key] = (weakref.ref(self.x, forget), state)
+        else:
+            store[key] = (entry[0], state)
 
 
 class _ExplicitStep:
@@ -135,6 +190,7 @@ class _ExplicitStep:
     def __init__(self, leaf, x, grad, where):
         self.rule, self.x, self.grad, self.state, self.leaf = leaf.rule, x, grad, leaf.state, leaf
         self.where = where
+        self.clock, self.key = leaf.clock, id(leaf)
 
     def save(self, state):
         self.leaf.state = state
@@ -179,13 +235,24 @@ def _where(path):
 
 
 def _commit(steps):
-    """Compute every step, then subtract them all and save the new states, uninterrupted."""
+    """Compute every step, then subtract them all and save the new states, uninterrupted.
+
+    Each rule is applied at its clock's step (:class:`Clock`), which moves on only once all is computed.
+    """
+    keys = {}
+    for s in steps:
+        keys.setdefault(id(s.clock), (s.clock, set()))[1].add(s.key)
+    at = {}  # (id(rule), step) -> the rule with its schedules read at the step
     results = []
     for s in steps:
         grad = np.asarray(s.grad)
         if grad.shape != s.x.shape:
             raise ValueError(f"gradient of shape {grad.shape} for a parameter of shape {s.x.shape}")
-        state, step = s.rule.apply(s.state, s.x, grad)
+        t = s.clock.peek(keys[id(s.clock)][1])
+        rule = at.get((id(s.rule), t))
+        if rule is None:
+            rule = at[(id(s.rule), t)] = s.rule.at(t)
+        state, step = rule.apply(s.state, s.x, grad)
         step = np.asarray(step)
         if not _finite(step):
             raise FloatingPointError(_not_finite(s, grad, step))
@@ -194,6 +261,8 @@ def _commit(steps):
         for s, state, step in results:
             _subtract(s.x, step)
             s.save(state)
+        for clock, counted in keys.values():
+            clock.tick(counted)
 
 
 def _finite(a) -> bool:
