@@ -33,6 +33,7 @@ from .api import (
     withgradient,
 )
 from .calls.cache import cache_info, clear_cache
+from .calls.checkpoint import checkpoint
 from .compiler.library import trace_library
 from .errors import (
     NonScalarOutputError,
@@ -59,6 +60,7 @@ __all__ = [
     "derivative",
     "tangent_source",
     "stop_gradient",
+    "checkpoint",
     "trace_library",
     "differentiable",
     "DifferentiableFunction",

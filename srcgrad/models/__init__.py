@@ -15,7 +15,14 @@ from . import init
 from .activations import elu, gelu, identity, leakyrelu, logsoftmax, relu, sigmoid, softmax, softplus, swish, tanh, σ
 from .functor import functor, named_arrays, trainable
 from .init import glorot_normal, glorot_uniform
-from .layers import Chain, Dense, compose
+from .restructure import destructure
+from .conv import Conv, ConvTranspose
+from .dropout import Dropout
+from .embedding import Embedding
+from .layers import Chain, Dense, Parallel, SkipConnection, compose
+from .modes import testmode, trainmode
+from .normalise import BatchNorm, LayerNorm
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .losses import (
     binarycrossentropy,
     crossentropy,
@@ -26,10 +33,14 @@ from .losses import (
     mse,
 )
 from .onehot import onecold, onehot
+from .pooling import Flatten, GlobalMaxPool, GlobalMeanPool, MaxPool, MeanPool, flatten
 from .save import load, save
 
 __all__ = [
-    "Dense", "Chain", "compose",
+    "Dense", "Chain", "compose", "SkipConnection", "Parallel",
+    "Conv", "ConvTranspose", "MaxPool", "MeanPool", "GlobalMaxPool", "GlobalMeanPool", "Flatten", "flatten",
+    "Dropout", "BatchNorm", "LayerNorm", "Embedding", "trainmode", "testmode", "destructure",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "identity", "sigmoid", "σ", "relu", "leakyrelu", "tanh", "softplus", "elu", "gelu", "swish", "softmax",
     "logsoftmax",
     "mse", "mae", "crossentropy", "logitcrossentropy", "binarycrossentropy", "logitbinarycrossentropy", "huber",

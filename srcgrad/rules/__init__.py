@@ -12,6 +12,8 @@
 - :mod:`.layout` — elements moved, masked or differenced: ``roll rot90 diagonal tril triu pad diff partition``;
 - :mod:`.products` — ``kron cross``;
 - :mod:`.signals` — ``gradient convolve correlate`` (finite differences, 1-d convolutions), and ``astype``;
+- :mod:`.conv` — convolutions and pooling of batches of signals and images (``conv conv_transpose max_pool
+  mean_pool``), PyTorch's layouts, each gradient written in the others;
 - :mod:`.fft` — ``np.fft``: the transforms, real and complex, and the shifts;
 - :mod:`.linalg` — ``@ dot outer inner tensordot einsum linalg.inv det solve``;
 - :mod:`.decompositions` — ``linalg.svd eigh eig pinv slogdet cholesky qr matrix_power``;
@@ -28,6 +30,7 @@
 
 from . import builtins  # noqa: F401
 from . import constants  # noqa: F401
+from . import conv  # noqa: F401
 from . import creation  # noqa: F401
 from . import decompositions  # noqa: F401
 from . import elementwise  # noqa: F401
