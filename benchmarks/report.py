@@ -155,6 +155,7 @@ def markdown(info, results, cold, targets, argv):
         "python -m benchmarks --quick          # shorter: fewer rounds, LSTM at 256 steps; prints, writes nothing",
         "python -m benchmarks --only mlp cold  # some tasks (" + ", ".join(r["task"] for r in results) + ", cold)",
         "python -m benchmarks --render         # rewrite this file from benchmarks/results.json",
+        "python -m benchmarks.layers          # a CNN's and an LSTM's training step, against PyTorch (docs/models.md)",
         "```",
         "",
         "Options: `--tools srcgrad hand autograd jax-jit jax-eager torch tangent`, `--threads N` (default 1),",

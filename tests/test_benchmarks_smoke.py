@@ -129,3 +129,14 @@ def test_fifty_line_function():
     ns = backends.instantiate(anp, fifty)
     ref = autograd.grad(ns.bind(*consts), (0, 1, 2, 3))(*wrt)
     assert runner.compare(got, ref, 1e-7, 1e-10) is None
+
+
+def test_layer_benchmarks_give_every_tool_the_same_loss():
+    """``python -m benchmarks.layers``: each installed tool's training step starts from the same weights."""
+    pytest.importorskip("sklearn")
+    from benchmarks import layers
+
+    for title, steps, expected in layers.prepared(quick=True):
+        assert "srcgrad" in steps
+        for tool, (step, feed) in steps.items():
+            assert step(*feed) == pytest.approx(expected, rel=1e-12), (title, tool)
