@@ -432,16 +432,8 @@ def test_batchnorm_matches_torch_over_several_steps(shape, affine):
     testmode(layer)
     twin.eval()
     x, c = RNG.normal(size=shape), RNG.normal(size=shape)
-    model_grad, x_grad = srcgrad.gradient(lambda m, x: np.sum((m(x) + c) ** 3), layer, x)
-    xt = torch.tensor(x, requires_grad=True)
     twin.zero_grad()
-    out = twin(xt)
-    torch.sum((out + torch.from_numpy(c)) ** 3).backward()
-    np.testing.assert_allclose(layer(x), out.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(x_grad, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
-    if affine:
-        np.testing.assert_allclose(model_grad["weight"], twin.weight.grad.numpy(), rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(model_grad["bias"], twin.bias.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert_cubed_loss_matches_torch(layer, twin, x, c, affine)
     np.testing.assert_allclose(layer.running_mean, twin.running_mean.numpy(), rtol=1e-10, atol=1e-12)
 
 
@@ -525,15 +517,7 @@ def test_layernorm_matches_torch(norm_shape, x_shape, affine):
             twin.weight.copy_(torch.from_numpy(layer.weight))
             twin.bias.copy_(torch.from_numpy(layer.bias))
     x, c = RNG.normal(size=x_shape) * 2, RNG.normal(size=x_shape)
-    model_grad, x_grad = srcgrad.gradient(lambda m, x: np.sum((m(x) + c) ** 3), layer, x)
-    xt = torch.tensor(x, requires_grad=True)
-    out = twin(xt)
-    torch.sum((out + torch.from_numpy(c)) ** 3).backward()
-    np.testing.assert_allclose(layer(x), out.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(x_grad, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
-    if affine:
-        np.testing.assert_allclose(model_grad["weight"], twin.weight.grad.numpy(), rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(model_grad["bias"], twin.bias.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert_cubed_loss_matches_torch(layer, twin, x, c, affine)
 
 
 def test_layernorm_refuses_bad_arguments_and_inputs():
@@ -569,3 +553,19 @@ def test_gradient_in_eps_matches_differences(make, shape):
         layer.eps = eps
         values.append(cubic(layer, x))
     np.testing.assert_allclose(grad["eps"], (values[0] - values[1]) / (2 * h), rtol=1e-6)
+
+
+def assert_cubed_loss_matches_torch(layer, twin, x, c, affine):
+    """``sum((layer(x) + c) ** 3)``: srcgrad's value and gradients (the input's, the weight's and bias's when
+    ``affine``) against the torch module ``twin`` holding the same weights."""
+    import torch
+
+    model_grad, x_grad = srcgrad.gradient(lambda m, x: np.sum((m(x) + c) ** 3), layer, x)
+    xt = torch.tensor(x, requires_grad=True)
+    out = twin(xt)
+    torch.sum((out + torch.from_numpy(c)) ** 3).backward()
+    np.testing.assert_allclose(layer(x), out.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(x_grad, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    if affine:
+        np.testing.assert_allclose(model_grad["weight"], twin.weight.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(model_grad["bias"], twin.bias.grad.numpy(), rtol=1e-10, atol=1e-10)
