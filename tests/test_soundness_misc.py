@@ -813,3 +813,23 @@ def test_forward_mode_through_a_callable_field_carries_the_fields_tangent():
         (g,) = srcgrad.gradient(lambda m: np.sum(run(m)), h)
         np.testing.assert_allclose(t, g["f"]["w"] * 1.0)
         assert float(t[0]) == (3.0 if run(h)[0] == 6.0 else 6.0)
+
+
+def picked(u, x):
+    return u[np.argmax(x)]
+
+
+@srcgrad.defrule(picked, forward="linear")
+def picked_rule(dy, y, u, x):
+    return (np.eye(len(u))[np.argmax(x)] * dy, None)
+
+
+def test_a_linear_rule_passed_as_a_value_gives_no_tangent_through_an_argument_without_gradient():
+    """``forward="linear"`` is linear in each argument that carries a gradient. A call the compiler sees left
+    out ``x`` (its reverse rule gives None); the same rule passed in as a value added ``picked(u, dx)``
+    too: a tangent of 4 where the answer is 1."""
+    u, x = np.array([1.0, 2.0, 3.0]), np.array([0.0, 5.0, 1.0])
+    du, dx = np.ones(3), np.array([0.0, 0.0, 9.0])
+    inline = srcgrad.jvp(lambda u, x: picked(u, x), (u, x), (du, dx))[1]
+    passed = srcgrad.jvp(lambda u, x, fn: fn(u, x), (u, x, picked), (du, dx, None))[1]
+    assert inline == passed == 1.0

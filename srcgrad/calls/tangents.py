@@ -15,9 +15,11 @@ import inspect
 import types
 import weakref
 
+import gast
 import numpy as np
 
 from ..compiler.forward import explicit_forward
+from ..compiler.inline import template_of
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..rules import registry
 from ..runtime.located import call_site, callable_name
@@ -217,11 +219,22 @@ def rule_tangent(fn, rule, dargs, y, args, kwargs, dkwargs=None):
         values = {**dict(enumerate(args)), **{p: kwargs[k] for k, p in at.items()}}
         total = None
         for i, d in enumerate(dargs):
+            if not _carries_gradient(rule, i):  # (what a call the compiler sees leaves out too)
+                continue
             if d is not None and not isinstance(values.get(i), (int, np.integer)):  # an axis, not an operand
                 term = _call_with(fn, args, kwargs, at, {i: d})
                 total = term if total is None else total + term
         return zero_tangent(y) if total is None else total
     return transposed_tangent(rule.reverse, dargs, y, *rule_args, **rule_kwargs)
+
+
+def _carries_gradient(rule, i):
+    """Whether argument ``i`` of a linear rule has a gradient: not where the reverse rule, one ``return`` of a
+    tuple, gives ``None`` (or nothing) for it, as the compiler reads it for a call it can see."""
+    outputs = template_of(rule).outputs
+    if outputs is None:
+        return True
+    return i < len(outputs) and not (isinstance(outputs[i], gast.Constant) and outputs[i].value is None)
 
 
 def _call_with(fn, args, kwargs, at, replaced):
