@@ -833,3 +833,17 @@ def test_a_linear_rule_passed_as_a_value_gives_no_tangent_through_an_argument_wi
     inline = srcgrad.jvp(lambda u, x: picked(u, x), (u, x), (du, dx))[1]
     passed = srcgrad.jvp(lambda u, x, fn: fn(u, x), (u, x, picked), (du, dx, None))[1]
     assert inline == passed == 1.0
+
+
+def test_a_closure_that_returns_a_captured_variable_reads_its_cell():
+    """``def scale(): return k`` compiled as a callee (implicit parameters) read ``k`` as a global of the
+    generated code: a NameError. Its forward takes the closure now, in both modes."""
+    k = 2.0
+    x = np.ones(3)
+
+    def scale():
+        return k
+
+    assert np.array_equal(srcgrad.gradient(lambda: np.sum(x * scale()), srcgrad.params(x))[x], [2.0, 2.0, 2.0])
+    assert srcgrad.jvp(lambda v: np.sum(v * scale()), (x,), (np.ones(3),))[1] == 6.0
+    assert srcgrad.gradient(lambda v: v * scale(), 3.0) == (2.0,)

@@ -173,8 +173,8 @@ class ReverseTransform(ReverseStatements, ReverseExpressions, Adjoints, PrimalWr
         defined |= {n for n in read if self.scope.kind(n) in ("free", "global")}
         defined -= self.loop_targets_read_only_inside(backward)
         saved = sorted((read & defined) - set(self.injected), key=lambda n: (self.first_use(n), n))
-        takes_closure = not self.scope.generated and any(
-            self.scope.kind(n) == "free" for n in self.names_read(forward) | read)
+        takes_closure = not self.scope.generated and any(  # (``return k`` reads k in the return only)
+            self.scope.kind(n) == "free" for n in self.names_read(forward) | read | build.names_in(ret.value))
         prologue = []
         closure_arg = None
         if takes_closure:
