@@ -847,3 +847,18 @@ def test_a_closure_that_returns_a_captured_variable_reads_its_cell():
     assert np.array_equal(srcgrad.gradient(lambda: np.sum(x * scale()), srcgrad.params(x))[x], [2.0, 2.0, 2.0])
     assert srcgrad.jvp(lambda v: np.sum(v * scale()), (x,), (np.ones(3),))[1] == 6.0
     assert srcgrad.gradient(lambda v: v * scale(), 3.0) == (2.0,)
+
+
+class Spread:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, *xs):
+        return xs[0] * self.w
+
+
+def test_second_order_through_a_callable_object_whose_call_takes_star_args():
+    """An object whose ``__call__`` takes ``*xs``, called at second order, was dispatched as a bound method
+    (AttributeError: no ``__self__``)."""
+    p, x = Spread(np.array([3.0, 4.0])), np.array([1.0, 2.0])
+    np.testing.assert_allclose(srcgrad.hessian(lambda x: np.sum(p(x) ** 3), x), np.diag(6 * p.w ** 3 * x))

@@ -280,7 +280,7 @@ def dispatch(fn, args, kwargs):
         values = tuple(args) + defaults
     if how in ("plain", "plain+tuple"):
         y, saved = forward(*values)
-    elif how in ("closure", "closure+tuple", "object"):
+    elif how in ("closure", "closure+tuple", "object", "object+tuple"):
         y, saved = forward(fn, *values)
     else:  # "bound"
         y, saved = forward(bound_object(fn), *values)
