@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..rules.registry import nograd
+
 __all__ = ["seed", "default_rng", "glorot_uniform", "glorot_normal", "zeros"]
 
 _rng = None  # made on first use: importing numpy.random costs 10-20 ms
@@ -31,6 +33,7 @@ def seed(value=None):
     _rng = np.random.default_rng(value)
 
 
+@nograd  # (a generator carries no gradient: a layer built inside differentiated code may ask for one)
 def default_rng(rng=None):
     """``rng`` if given (a Generator, or a seed for a new one), else the module's generator.
 

@@ -33,3 +33,19 @@ def test_glorot_normal_spread():
 
 def test_zeros():
     np.testing.assert_array_equal(init.zeros(2, 3), np.zeros((2, 3)))
+
+
+def test_a_layer_built_inside_differentiated_code_may_ask_for_the_generator():
+    """``init.default_rng`` writes the module's generator the first time: srcgrad refused to follow a
+    constructor into it (a global written). It passes no gradient, and says so (nograd)."""
+    import srcgrad
+
+    class Scaled:
+        def __init__(self, p):
+            self.p = p
+            self.rng = init.default_rng(3)
+
+        def __call__(self, x):
+            return x * self.p
+
+    assert srcgrad.gradient(lambda x, p: Scaled(p)(x), 1.0, 2.0) == (2.0, 1.0)
