@@ -35,6 +35,7 @@ from .api import (
 from .calls.cache import cache_info, clear_cache
 from .calls.checkpoint import checkpoint
 from .compiler.library import trace_library
+from .explorer import explore
 from .errors import (
     NonScalarOutputError,
     NoRuleError,
@@ -59,6 +60,7 @@ __all__ = [
     "jvp",
     "derivative",
     "tangent_source",
+    "explore",
     "stop_gradient",
     "checkpoint",
     "trace_library",

@@ -15,9 +15,10 @@ import numpy as np
 
 from .calls import dispatch, traced
 from .calls.cache import adjoint_of, tangent_of
-from .calls.dispatch import known_call
+from .calls.dispatch import _ndim, known_call, specialised
 from .calls.stand_ins import traced_as
 from .calls.tangents import tangent_call
+from .compiler.display import shown
 from .compiler.parse import unwrap_callable
 from .errors import NonScalarOutputError, NoRuleError, SrcgradError, UnsupportedSyntaxError
 from .params import Grads, Params, collect
@@ -27,7 +28,7 @@ from .runtime.located import located
 from .runtime.structure import float_dtype, refuse_narrow_integers, to_user
 
 __all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian", "hessian", "stop_gradient",
-           "jvp", "derivative", "tangent_source",
+           "jvp", "derivative", "tangent_source", "GeneratedSource",
            "differentiable", "DifferentiableFunction"]
 
 
@@ -184,19 +185,93 @@ def pullback(f, *args):
     return y, user_back
 
 
-def adjoint_source(f) -> str:
+class GeneratedSource(str):
+    """Generated source, as :func:`adjoint_source` and :func:`tangent_source` return it: a ``str`` that a
+    notebook displays highlighted (:meth:`_repr_html_`, the explorer page's renderer)."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        # (imported here: the explorer's package is loaded only by those who display or explore)
+        from .explorer.highlight import highlight_html
+
+        return highlight_html(str(self))
+
+    def __repr__(self):
+        return str.__repr__(self)
+
+
+def adjoint_source(f, *args) -> GeneratedSource:
     """The generated reverse-mode source of ``f``: a forward and a backward function.
+
+    With arguments, the variant that runs for their kinds (numbers, and arrays
+    by their number of dimensions; a function with a loop is compiled once
+    more for them), shown with what those kinds allow (``W.T @ dy`` for the
+    helper that picks the product at run time); nothing is run. Without,
+    the general code. A ``str``, displayed highlighted in a notebook.
 
     >>> import srcgrad
     >>> def f(x):
     ...     return 3 * x ** 2 + 2 * x + 1
     >>> print(srcgrad.adjoint_source(f))   # doctest: +SKIP
     """
+    fn, bound = _source_function(f)
+    entry = adjoint_of(fn)
+    kinds = None
+    if args:
+        values = _bound_values(entry, fn, bound, args, f)
+        if entry.loops:  # (what a call picks: dispatch.call_entry)
+            entry = specialised(entry, values, fn)
+        kinds = dict(zip(entry.params, values))
+    return _shown(entry.source, kinds, fn, entry.forward, entry.backward)
 
-    fn, _ = unwrap_callable(f)
+
+def _source_function(f):
+    fn, bound = unwrap_callable(f)
     if fn is None:
         raise TypeError(f"{f!r} has no Python source to show")
-    return adjoint_of(fn).source
+    return fn, bound
+
+
+def _bound_values(entry, fn, bound, args, f):
+    """The forward's arguments for the call ``f(*args)`` (a bound object first), as a call would bind them."""
+    try:
+        return entry.plan(fn, bound, args, {})[0]
+    except TypeError as err:
+        name = getattr(f, "__qualname__", getattr(fn, "__qualname__", "f"))
+        raise TypeError(f"the arguments given do not fit {name}'s parameters: {err}") from None
+
+
+def _shown(source, arguments, fn, *generated) -> GeneratedSource:
+    """``source`` as it is shown (:func:`srcgrad.compiler.display.shown`), with the names generated code reads.
+
+    ``arguments``: the call's values by parameter, or None for the general code. For a call, what the
+    code reads from outside (globals, the helpers it was handed, the function's closure) counts as
+    what it is now, as it would for the call.
+    """
+    names = dict(fn.__globals__)
+    for g in generated:
+        code = g.__code__
+        names.update(zip(code.co_freevars, (cell.cell_contents for cell in g.__closure__ or ())))
+    kinds = None
+    if arguments is not None:
+        outside = dict(names)
+        outside.update(zip(fn.__code__.co_freevars, (_contents(cell) for cell in fn.__closure__ or ())))
+        outside.update(arguments)
+        for name, value in arguments.items():  # (an object's own fields, read without running its code)
+            fields = getattr(value, "__dict__", None) if _ndim(value) is None else None
+            if type(fields) is dict:
+                outside.update((f"{name}.{k}", v) for k, v in fields.items() if type(k) is str)
+        kinds = {name: k for name, value in outside.items() if (k := _ndim(value)) is not None}
+    spelled = "np" if names.get("np") is np else next((k for k, v in fn.__globals__.items() if v is np), "np")
+    return GeneratedSource(shown(source, kinds, names, spelled))
+
+
+def _contents(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:  # (a cell not yet filled)
+        return None
 
 
 def jacobian(f, *args):
@@ -363,19 +438,26 @@ def derivative(f, x):
     return dy
 
 
-def tangent_source(f) -> str:
+def tangent_source(f, *args) -> GeneratedSource:
     """The generated forward-mode source of ``f``: the user's code with each value's tangent.
+
+    Forward mode has one variant for every argument; with arguments, it is
+    shown with what their kinds allow, as :func:`adjoint_source` is. A
+    ``str``, displayed highlighted in a notebook.
 
     >>> import srcgrad
     >>> def f(x):
     ...     return 3 * x ** 2 + 2 * x + 1
     >>> print(srcgrad.tangent_source(f))   # doctest: +SKIP
     """
-
-    fn, _ = unwrap_callable(f)
-    if fn is None:
-        raise TypeError(f"{f!r} has no Python source to show")
-    return tangent_of(fn).source
+    fn, bound = _source_function(f)
+    entry = tangent_of(fn)
+    kinds = None
+    if args:
+        values = args if bound is None else (bound,) + args
+        named = entry.params if entry.vararg is None else entry.params[:entry.params.index(entry.vararg)]
+        kinds = dict(zip(named, values))
+    return _shown(entry.source, kinds, fn, entry.tangent)
 
 
 def stop_gradient(x):
@@ -430,13 +512,13 @@ class DifferentiableFunction:
         """``srcgrad.pullback`` of this function."""
         return pullback(self.fn, *args)
 
-    def adjoint_source(self):
-        """The generated reverse-mode source."""
-        return adjoint_source(self.fn)
+    def adjoint_source(self, *args):
+        """The generated reverse-mode source (with arguments, the variant for their kinds)."""
+        return adjoint_source(self.fn, *args)
 
-    def tangent_source(self):
+    def tangent_source(self, *args):
         """The generated forward-mode source."""
-        return tangent_source(self.fn)
+        return tangent_source(self.fn, *args)
 
     def jvp(self, primals, tangents):
         """``srcgrad.jvp`` of this function."""

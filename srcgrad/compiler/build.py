@@ -212,6 +212,14 @@ def expr_stmt(value, line=None) -> gast.Expr:
     return node
 
 
+def line_of(stmt, node):
+    """``node``, marked with the user's line ``stmt`` came from unless it has one (the explorer's line map)."""
+    line = getattr(stmt, "_srcgrad_line", None)
+    if line is not None and getattr(node, "_srcgrad_line", None) is None:
+        node._srcgrad_line = line
+    return node
+
+
 def is_atom(node) -> bool:
     return isinstance(node, (gast.Name, gast.Constant))
 

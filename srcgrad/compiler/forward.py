@@ -115,7 +115,7 @@ class _Forward(Activity):
         dvalue = self.d(value) if isinstance(value, gast.Name) else None
         if dvalue is None:
             dvalue = build.call(self.runtime_f("zero_tangent"), value)
-        out.append(gast.Return(value=build.tuple_([value, dvalue])))
+        out.append(build.line_of(ret, gast.Return(value=build.tuple_([value, dvalue]))))
         names = names + tangent_params
         args = gast.arguments(
             args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in names],
@@ -125,26 +125,29 @@ class _Forward(Activity):
         return fdef, dict(self.injected), params, takes_closure, self.depends_on
 
     def block(self, stmts):
+        """The tangent statements of ``stmts``, each marked with its user's line (``_srcgrad_line``)."""
         out = []
         for stmt in stmts:
             if isinstance(stmt, gast.If):
-                out.append(gast.If(test=stmt.test, body=self.block(stmt.body) or [gast.Pass()],
-                                   orelse=self.block(stmt.orelse)))
+                out.append(build.line_of(stmt, gast.If(test=stmt.test, body=self.block(stmt.body) or [gast.Pass()],
+                                                  orelse=self.block(stmt.orelse))))
                 continue
             if isinstance(stmt, gast.For):
-                out.append(gast.For(target=stmt.target, iter=stmt.iter, body=self.block(stmt.body) or [gast.Pass()],
-                                    orelse=[], type_comment=None))
+                out.append(build.line_of(stmt, gast.For(target=stmt.target, iter=stmt.iter,
+                                                   body=self.block(stmt.body) or [gast.Pass()], orelse=[],
+                                                   type_comment=None)))
                 continue
             if isinstance(stmt, gast.While):
-                out.append(gast.While(test=stmt.test, body=self.block(stmt.body) or [gast.Pass()], orelse=[]))
+                out.append(build.line_of(stmt, gast.While(test=stmt.test, body=self.block(stmt.body) or [gast.Pass()],
+                                                     orelse=[])))
                 continue
             tangent = self.tangent_of(stmt)
             if isinstance(tangent, gast.stmt):
-                out.append(tangent)  # a call: value and tangent together
+                out.append(build.line_of(stmt, tangent))  # a call: value and tangent together
             else:
                 out.append(stmt)
                 if tangent:
-                    out.extend(tangent)
+                    out.extend(build.line_of(stmt, t) for t in tangent)
         return out
 
     def tangent_of(self, stmt):
@@ -364,6 +367,7 @@ class _Forward(Activity):
                           build.tuple_(args), build.tuple_(dargs), named, dnamed)
         target = build.tuple_([build.store(t), build.store(self.tangent_name(t))], store_ctx=True)
         return build.assign(target, call)
+
 
 
 def _hashable(key):

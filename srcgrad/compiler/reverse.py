@@ -189,7 +189,8 @@ class ReverseTransform(ReverseStatements, ReverseExpressions, Adjoints, PrimalWr
         already = {s.targets[0].id for s in pre_init if isinstance(s.targets[0], gast.Name)}
         pre_init += [build.assign(n, build.const(None)) for n in saved if n not in sure and n not in already]
         output = ret.value
-        forward.append(gast.Return(value=build.tuple_([output, build.tuple_([build.name(n) for n in saved])])))
+        forward.append(build.line_of(ret, gast.Return(
+            value=build.tuple_([output, build.tuple_([build.name(n) for n in saved])]))))
         forward = prologue + pre_init + forward
         saved_name = self.namer.fresh("saved")
         if saved:

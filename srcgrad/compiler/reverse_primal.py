@@ -31,12 +31,12 @@ class PrimalWriter:
             if isinstance(stmt, gast.If):
                 node = gast.If(test=stmt.test, body=self.forward_block(stmt.body) or [gast.Pass()],
                                orelse=self.forward_block(stmt.orelse))
-                out.append(node)
+                out.append(build.line_of(stmt, node))
                 continue
             if isinstance(stmt, gast.For):
                 node = gast.For(target=stmt.target, iter=stmt.iter, body=self.forward_block(stmt.body) or [gast.Pass()],
                                 orelse=[], type_comment=None)
-                out.append(node)
+                out.append(build.line_of(stmt, node))
                 continue
             if isinstance(stmt, gast.While):
                 counter = self.counters[id(stmt)]
@@ -45,7 +45,7 @@ class PrimalWriter:
                 out.append(build.assign(counter, build.const(0)))
                 step = build.assign(counter, gast.BinOp(left=build.name(counter), op=gast.Add(), right=build.const(1)))
                 node = gast.While(test=stmt.test, body=[step] + self.forward_block(stmt.body), orelse=[])
-                out.append(node)
+                out.append(build.line_of(stmt, node))
                 continue
             for t in targets_of(stmt):
                 if t in self.taped and id(stmt) in self.in_loop:
@@ -153,3 +153,4 @@ class PrimalWriter:
         line = build.assign(target, build.call(self.runtime("pop"), build.name(tape_)))
         line._srcgrad_restore = var
         return line
+

@@ -2,7 +2,8 @@
 
 After :class:`Tidy` has visited a function, literal arithmetic is folded
 (``2 * 3`` is ``6``, ``x ** 1`` is ``x``, ``x / 1`` is ``x``, ``a + a`` is
-``2 * a``), signs are gathered in front, the power rule with a literal
+``2 * a``), signs are gathered in front (and a sum's negative term is
+subtracted: ``a + -2 * dy`` is ``a - 2 * dy``), the power rule with a literal
 exponent prints as its derivative (``power_slope(x, 2)`` is ``2 * x``), and
 each product reads constants first, then values, then adjoints
 (``6 * x * dy``). A helper's trailing arguments equal to its defaults are
@@ -115,6 +116,13 @@ class Tidy(gast.NodeTransformer):
             return self.product(node)
         if isinstance(node.op, gast.Add) and isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub):
             return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)  # a + -b -> a - b
+        if node.op.__class__ in (gast.Add, gast.Sub) and self.is_gradient(node):
+            # a + -2 * dy -> a - 2 * dy, a - -dy -> a + dy: the same number to the last bit (negating is exact,
+            # and rounding is symmetric, so (-2) * dy is -(2 * dy)), one operation fewer.
+            flipped = _negated(right)
+            if flipped is not None:
+                return gast.BinOp(left=left, op=gast.Add() if isinstance(node.op, gast.Sub) else gast.Sub(),
+                                  right=flipped)
         if isinstance(node.op, gast.Add) and _same(left, right):
             return self.visit(gast.BinOp(left=build.const(2), op=gast.Mult(), right=right))  # e + e -> 2 * e
         if isinstance(node.op, gast.Div) and number(right) and right.value == 1:
@@ -209,6 +217,22 @@ def _negate_coefficient(product):
         left = _negate_coefficient(product.left)
         return None if left is None else gast.BinOp(left=left, op=gast.Mult(), right=product.right)
     return build.const(-product.value) if number(product) else None
+
+
+def _negated(node):
+    """``-node`` without its sign, as new nodes, where ``node`` carries one in front (``-b``, ``-2 * x * dy``,
+    a negative literal); None otherwise."""
+    if node.__class__ is gast.UnaryOp and node.op.__class__ is gast.USub:
+        return node.operand
+    if number(node) and node.value < 0:
+        return build.const(-node.value)
+    if node.__class__ is gast.BinOp and node.op.__class__ is gast.Mult:
+        leading = node
+        while leading.__class__ is gast.BinOp and leading.op.__class__ is gast.Mult:
+            leading = leading.left
+        if number(leading) and leading.value < 0:
+            return _negate_coefficient(node)
+    return None
 
 
 def _unsigned(node):
