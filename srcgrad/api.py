@@ -25,7 +25,7 @@ from .params import Grads, Params, collect
 from .rules.registry import nograd
 from .runtime.as_user import user_grads
 from .runtime.located import located
-from .runtime.structure import float_dtype, refuse_narrow_integers, to_user
+from .runtime.structure import float_dtype, is_other_array, refuse_narrow_integers, to_user
 
 __all__ = ["gradient", "withgradient", "pullback", "adjoint_source", "jacobian", "hessian", "stop_gradient",
            "jvp", "derivative", "tangent_source", "GeneratedSource",
@@ -46,6 +46,8 @@ def _seed(y, f):
         return 1.0
     if isinstance(y, np.ndarray) and y.size == 1:  # (as PyTorch and autograd accept: SPEC)
         return np.ones(y.shape, y.dtype if y.dtype.kind in "fc" else np.float64)
+    if is_other_array(y) and tuple(y.shape) == ():  # (a Dask or CuPy scalar: its seed is of its own type)
+        return _other_seed(y)
     shape = getattr(y, "shape", None)
     what = f"an array of shape {shape}" if shape is not None else f"a {type(y).__name__}"
     fn, _ = unwrap_callable(f)
@@ -57,6 +59,17 @@ def _seed(y, f):
         fix="reduce the output to a scalar (e.g. np.sum), or use srcgrad.pullback(f, x) "
         "for a vector-Jacobian product or srcgrad.jacobian(f, x) for the full Jacobian",
     )
+
+
+def _other_seed(y):
+    """The cotangent 1 for the 0-d array ``y`` of another library, made by its own library (SPEC section 7):
+    through NEP 18 (``np.ones_like`` dispatches to Dask's or CuPy's), else its array API namespace."""
+    if hasattr(type(y), "__array_function__"):
+        kind = getattr(y.dtype, "kind", "f")
+        return np.ones_like(y, dtype=y.dtype if kind in "fc" else np.float64)
+    xp = y.__array_namespace__()
+    inexact = xp.isdtype(y.dtype, ("real floating", "complex floating"))
+    return xp.ones_like(y) if inexact else xp.ones_like(y, dtype=xp.float64)
 
 
 def withgradient(f, *args):
@@ -111,7 +124,27 @@ def _user_gradients(f, args, grads):
         except SrcgradError as err:
             raise located(err) from None
         args = wide
+    lazy = [i for i, (a, g) in enumerate(zip(args, grads))
+            if type(g) is not np.ndarray and hasattr(g, "__dask_graph__") and not is_other_array(a)]
+    if lazy:
+        grads = _computed_by_dask(lazy, grads)
     return tuple(to_user(g, a) if (u := _user_gradient(g, a)) is None else u for g, a in zip(grads, args))
+
+
+def _computed_by_dask(lazy, grads):
+    """``grads`` with the Dask gradients at the positions ``lazy`` computed, together, on the scheduler in use.
+
+    They belong to arguments that are not Dask arrays (a NumPy weight of a loss over a Dask batch): their
+    gradient is a NumPy value, as the argument is, computed by Dask's chunked reductions (issue 21) in one
+    ``dask.compute``, so the forward graph they share runs once. Gradients of Dask arguments stay lazy.
+    """
+    import dask  # (only here: a Dask gradient means Dask is installed; NumPy stays the one requirement)
+
+    values = dask.compute(*[grads[i] for i in lazy])
+    out = list(grads)
+    for i, value in zip(lazy, values):
+        out[i] = value
+    return out
 
 
 _WRT = [tuple(range(1, n + 1)) for n in range(16)]

@@ -233,8 +233,9 @@ def array_sum(a, axis=None, dtype=None, out=None, keepdims=False):
     if type(a) is np.ndarray:
         return _add_reduce(a, axis, dtype, out, keepdims=keepdims)
     if keepdims:
-        return np.sum(a, axis, dtype, out, keepdims=True)
-    return np.sum(a, axis, dtype, out)  # (as np.sum: keepdims only when given)
+        return np.sum(a, axis=axis, dtype=dtype, out=out, keepdims=True)
+    # (as np.sum: keepdims only when given; by keyword, as Dask's sum takes keepdims before out)
+    return np.sum(a, axis=axis, dtype=dtype, out=out)
 
 
 _add_reduce = np.add.reduce

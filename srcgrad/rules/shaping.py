@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 
+from ..runtime.structure import is_other_array
 from .registry import defrule, nograd
 
 shaped = functools.partial(defrule, _builtin=True, broadcast=False)
@@ -27,6 +28,8 @@ def _axes(axis, ndim):
 
 def zeros_for(x):
     """A zero gradient for the array ``x``: its shape, its float dtype (float64 for integers)."""
+    if is_other_array(x):  # (Dask, CuPy: that library's zeros, through NEP 18)
+        return np.zeros_like(x, dtype=np.result_type(x, np.float32))
     return np.zeros(np.shape(x), np.result_type(x, np.float32))
 
 
@@ -48,6 +51,10 @@ def unreduce(dy, x, axis=None, keepdims=False):
         return filled
     shape = np.shape(x)
     dy = kept_axes(dy, x, axis, keepdims)
+    if is_other_array(x):  # (Dask, CuPy: zeros of x's own library, a Dask array in x's chunks, plus dy)
+        return np.zeros_like(x, dtype=np.result_type(dy)) + dy
+    if is_other_array(dy):  # (np.full would convert dy to NumPy: a Dask dy would be computed)
+        return np.broadcast_to(dy, shape)
     if np.size(x) <= 4096:  # (small: a filled array costs less to make than a broadcast view)
         return np.full(shape, dy)
     return np.broadcast_to(dy, shape)
@@ -61,7 +68,13 @@ def unreduce_rule(g, y, dy, x, axis=None, keepdims=False):
 
 def reduced_size(x, y):
     """How many elements of ``x`` went into each element of the reduction ``y``."""
-    return np.size(x) // max(np.size(y), 1)
+    return _size(x) // max(_size(y), 1)
+
+
+@nograd
+def _size(v):
+    """``np.size(v)``, but an array's own ``size`` (``np.size`` of a Dask array computes the array)."""
+    return v.size if type(v) is np.ndarray or is_other_array(v) else np.size(v)
 
 
 def sum_to_shape(g, shape):

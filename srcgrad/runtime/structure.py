@@ -17,7 +17,7 @@ import numpy as np
 
 from .accumulate import accum
 
-__all__ = ["index_grad", "index_add", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "zero_like", "captured"]
+__all__ = ["index_grad", "index_add", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "is_other_array", "zero_like", "captured"]
 
 _NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
 _FLOAT64 = np.dtype(np.float64)
@@ -25,7 +25,19 @@ _FLOAT64 = np.dtype(np.float64)
 
 def is_numeric(x) -> bool:
     """A value whose gradient is a number or an array (not a structure)."""
-    return isinstance(x, np.ndarray) or (isinstance(x, _NUMBER_TYPES) and not isinstance(x, bool))
+    return isinstance(x, np.ndarray) or (isinstance(x, _NUMBER_TYPES) and not isinstance(x, bool)) or \
+        is_other_array(x)
+
+
+def is_other_array(x) -> bool:
+    """An array of another library (Dask, CuPy...): not NumPy's, but with a shape, a dtype and NEP 18's
+    ``__array_function__`` or the array API's ``__array_namespace__``, so NumPy's functions dispatch to
+    its own (SPEC section 7). Its gradients stay of its type: nothing here converts them to NumPy."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return False
+    kind = type(x)
+    return (hasattr(kind, "__array_function__") or hasattr(kind, "__array_namespace__")) and \
+        hasattr(x, "shape") and hasattr(x, "dtype")
 
 
 def float_dtype(x):
@@ -56,7 +68,8 @@ def real_for(g, x):
     The gradient of a real value may have picked up an imaginary part from complex
     intermediates; in autograd's convention it means nothing and is dropped.
     """
-    if _is_complex(g) and isinstance(x, (np.ndarray, np.generic, int, float)) and not _is_complex(x):
+    if _is_complex(g) and (isinstance(x, (np.ndarray, np.generic, int, float)) or is_other_array(x)) \
+            and not _is_complex(x):
         return np.real(g)
     return g
 
@@ -79,6 +92,8 @@ def zero_like(x):
         return np.zeros(x.shape, float_dtype(x))
     if isinstance(x, np.generic):
         return float_dtype(x).type(0)
+    if is_other_array(x):  # (Dask, CuPy: that library's zeros, through NEP 18)
+        return np.zeros_like(x, dtype=float_dtype(x))
     return 0.0
 
 
@@ -103,6 +118,10 @@ def index_grad(dy, x, idx):
         else:
             # Repeated fancy indices must add up, which only add.at does.
             np.add.at(dx, idx, dy)
+        return dx
+    if is_other_array(x) and _is_basic_index(idx):  # (a Dask array's slice: a lazy write into lazy zeros)
+        dx = np.zeros_like(x, dtype=float_dtype(x))
+        dx[idx] = _real_into(dy, dx)
         return dx
     if isinstance(x, (tuple, list)):
         grads = [None] * len(x)
@@ -396,6 +415,8 @@ def to_user(g, x):
                 refuse_narrow_integers(x)
             return float_dtype(x).type(real_for(g, x))
         return complex(g) if isinstance(x, complex) else float(np.real(g))
+    if is_other_array(x):
+        return _other_to_user(g, x)
     if _is_namedtuple(x):  # (a namedtuple of gradients, its fields by position)
         gs = [g.get(field) for field in x._fields] if isinstance(g, dict) else g
         out = to_user(gs, tuple(x))
@@ -428,6 +449,20 @@ def to_user(g, x):
     if not out or all(v is None for v in out.values()):
         return None
     return out
+
+
+def _other_to_user(g, x):
+    """:func:`to_user` for an array of another library (Dask, CuPy): the gradient stays of its type, lazy for
+    Dask, in ``x``'s shape and float dtype; a zero is that library's zeros (SPEC section 7)."""
+    dtype = float_dtype(x)
+    if g is None:
+        return np.zeros_like(x, dtype=dtype)  # (NEP 18: Dask's zeros, in x's chunks)
+    g = real_for(g, x)
+    if type(g) is not type(x):  # (a NumPy gradient of a Dask argument, say: made x's kind by broadcasting)
+        return np.zeros_like(x, dtype=dtype) + g
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g if tuple(g.shape) == tuple(x.shape) else np.reshape(g, x.shape)
 
 
 #: The objects :func:`to_user` is inside of (by id), so a cycle among fields ends instead of recursing forever.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .structure import float_dtype
+from .structure import float_dtype, is_other_array
 
 __all__ = ["zero_tangent", "or_zero", "spread_to", "cell_tangents", "struct_tangent", "unreduce_like",
            "diagonal_tangent"]
@@ -32,6 +32,8 @@ def zero_tangent(x):
         return [zero_tangent(v) for v in x]
     if isinstance(x, dict):  # (a dict built item by item: its tangent is built alongside)
         return {k: zero_tangent(v) for k, v in x.items()}
+    if is_other_array(x):  # (Dask, CuPy: that library's zeros, through NEP 18)
+        return np.zeros_like(x, dtype=float_dtype(x))
     return None
 
 
