@@ -862,3 +862,57 @@ def test_second_order_through_a_callable_object_whose_call_takes_star_args():
     (AttributeError: no ``__self__``)."""
     p, x = Spread(np.array([3.0, 4.0])), np.array([1.0, 2.0])
     np.testing.assert_allclose(srcgrad.hessian(lambda x: np.sum(p(x) ** 3), x), np.diag(6 * p.w ** 3 * x))
+
+
+SHUFFLER = np.random.default_rng(0)
+
+
+def shuffled_by_a_global_generator(w, a):
+    s = np.sum(a * w)
+    SHUFFLER.shuffle(a)
+    return s
+
+
+def shuffled_by_a_local_generator(w, a):
+    rng = np.random.default_rng(0)
+    s = np.sum(a * w)
+    rng.shuffle(a)
+    return s
+
+
+def shuffled_by_np_random(w, a):
+    s = np.sum(a * w)
+    np.random.shuffle(a)
+    return s
+
+
+def added_at(w, a):
+    s = np.sum(a * w)
+    np.add.at(a, [0], 5.0)
+    return s
+
+
+@pytest.mark.parametrize("f", [shuffled_by_a_global_generator, shuffled_by_a_local_generator, shuffled_by_np_random,
+                               added_at], ids=lambda f: f.__name__)
+def test_a_write_in_place_by_a_generator_or_ufunc_at_is_refused(f):
+    """``rng.shuffle(a)`` and ``np.add.at(a, i, v)`` after ``a`` was used were run as constants: the backward
+    pass read the shuffled (or added-to) ``a``, and dw came out [2, 0, 1] where the answer is [0, 1, 2]."""
+    a = np.array([0.0, 1.0, 2.0])
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="shuffle|writes into") as caught:
+        srcgrad.gradient(f, np.ones(3), a.copy())
+    assert caught.value.filename.endswith("test_soundness_misc.py")
+    assert "permutation" in caught.value.fix or "bincount" in caught.value.fix
+
+
+def test_shuffling_by_indexing_is_differentiated():
+    """The rewrite the refusal suggests: a gather with a permutation drawn as a constant."""
+    def f(w, a):
+        s = np.sum(a * w)
+        a = a[np.random.default_rng(0).permutation(len(a))]
+        return s + np.sum(a * w) * 0.0 + a[0]
+
+    a = np.array([0.0, 1.0, 2.0])
+    gw, ga = srcgrad.gradient(f, np.ones(3), a)
+    np.testing.assert_array_equal(gw, a)
+    first = np.random.default_rng(0).permutation(3)[0]
+    np.testing.assert_array_equal(ga, np.ones(3) + (np.arange(3) == first))

@@ -33,7 +33,7 @@ import types
 
 import numpy as np
 
-from ..errors import NoRuleError, origin_of
+from ..errors import NoRuleError, UnsupportedSyntaxError, origin_of
 from ..rules import registry
 from ..runtime.backs import (Back, ConstantBack, ConstructBack, DataclassBack, DictGetBack, Layout, MethodBack,
                              MutateBack, PartialBack, RuleBack, carries_gradient)
@@ -263,6 +263,8 @@ def no_rule_error(fn) -> NoRuleError:
     """
     name = callable_name(fn)
     filename, lineno, context = call_site()
+    if registry.is_in_place_draw(fn):  # (rng.shuffle(a): refused for what it writes, not for a missing rule)
+        return registry.in_place_draw_error(name, filename, lineno, context)
     return NoRuleError(
         f"no derivative rule for {name}, and it has no Python source to differentiate{context}",
         filename=filename, lineno=lineno,
@@ -360,8 +362,39 @@ def mutate(obj, name, *args, **kwargs):
     ``(cls, name)`` for ``super(cls, obj).name(*args)`` (a parent's
     ``__init__`` setting the object's fields).
     """
-    _bound(obj, name)(*args, **kwargs)
+    method = _bound(obj, name)
+    if isinstance(getattr(method, "__func__", None), types.FunctionType):
+        method(*args, **kwargs)
+    else:
+        run_locked(method, args, kwargs)
     return obj
+
+
+def run_locked(method, args, kwargs):
+    """``method(*args, **kwargs)``, a builtin method called for its effect on its object, with the arrays it
+    is given read-only: srcgrad cannot see what such a method writes, and a write into an argument
+    (``rng.shuffle(a)``) would change a value the backward pass reads. Such a write is refused."""
+    owner = getattr(method, "__self__", None)
+    name = f"{type(owner).__name__}.{method.__name__}" if owner is not None else callable_name(method)
+    if registry.is_in_place_draw(method):
+        filename, lineno, context = call_site()
+        raise registry.in_place_draw_error(name, filename, lineno, context)
+    locked = [a for a in (*args, *kwargs.values()) if isinstance(a, np.ndarray) and a.flags.writeable]
+    for a in locked:
+        a.flags.writeable = False
+    try:
+        return method(*args, **kwargs)
+    except ValueError as err:
+        if locked and "read-only" in str(err):
+            filename, lineno, context = call_site()
+            raise UnsupportedSyntaxError(
+                f"{name} writes into an array it is given{context}: srcgrad cannot follow the "
+                "write, and the backward pass may read the array", filename=filename, lineno=lineno,
+                fix="compute the new values into a new array and assign it") from None
+        raise
+    finally:
+        for a in locked:
+            a.flags.writeable = True
 
 
 def _bound(obj, name):
@@ -371,7 +404,7 @@ def _bound(obj, name):
 def _mutate(obj, name, args, kwargs):
     method = getattr(type(obj), name, None) if isinstance(name, str) else getattr(_bound(obj, name), "__func__", None)
     if not isinstance(method, types.FunctionType):
-        _bound(obj, name)(*args, **kwargs)  # a builtin method: run it, no gradient through the change
+        run_locked(_bound(obj, name), args, kwargs)  # a builtin method: run it, no gradient through the change
         return obj, ConstantBack(3 + len(args) + len(kwargs))
     entry = adjoint_of(method, constructor=True)
     changed, back = call_entry(entry, method, obj, args, kwargs)  # (a copy, if the method changed an attribute)

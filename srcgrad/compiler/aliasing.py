@@ -63,7 +63,7 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from . import build
 from .aliasing_calls import CalleeWriteChecks, helper_writes, known_method, param_writes, user_function
-from .aliasing_lower import WRITING_FUNCTIONS, InPlaceLowering
+from .aliasing_lower import IN_PLACE_NAMES, WRITING_FUNCTIONS, InPlaceLowering
 from .aliasing_views import MUTATING_METHODS, Sharing, ViewAnalysis, names_read
 from .aliasing_writes import WriteRebuilds
 
@@ -132,7 +132,7 @@ class Aliasing(ViewAnalysis, InPlaceLowering, WriteRebuilds, CalleeWriteChecks):
                 return True
             if isinstance(node, gast.Call):
                 if any(k.arg == "out" for k in node.keywords) or isinstance(node.func, gast.Attribute) \
-                        and node.func.attr in MUTATING_METHODS:
+                        and (node.func.attr in MUTATING_METHODS or node.func.attr in IN_PLACE_NAMES):
                     return True
                 target = self.scope.resolve(node.func)
                 if isinstance(target, np.ufunc) and len(node.args) > target.nin:

@@ -24,8 +24,9 @@ from . import build
 from .aliasing_views import hashable
 from .aliasing_writes import at_line
 from .normal import runtime_call
+from .resolve import MISSING
 
-__all__ = ["InPlaceLowering", "REFUSED_METHODS", "CONTAINER_FIXES", "WRITING_FUNCTIONS"]
+__all__ = ["InPlaceLowering", "REFUSED_METHODS", "CONTAINER_FIXES", "WRITING_FUNCTIONS", "IN_PLACE_NAMES"]
 
 
 #: Array methods that write in place and that srcgrad does not rewrite: refused on an array.
@@ -58,6 +59,10 @@ WRITING_FUNCTIONS = {getattr(np, n): fix for n, fix in (
     ("put_along_axis", "build the array with np.where, or assign y[index] = v"),
     ("fill_diagonal", "use y = y + np.diag(v - np.diag(y)), or y[i, i] = v in a loop"),
 ) if hasattr(np, n)}
+
+
+#: Method names :func:`in_place_writer` looks at: a ufunc's ``.at`` and a generator's ``.shuffle``.
+IN_PLACE_NAMES = ("at", "shuffle")
 
 
 class InPlaceLowering:
@@ -179,13 +184,38 @@ class InPlaceLowering:
         return at_line(build.assign(store, call), s)
 
     def refuse_writing_function(self, s, call):
-        if not self.scope.is_static_path(call.func) or self.scope.fn.__module__.startswith("srcgrad.rules"):
+        if self.scope.fn.__module__.startswith("srcgrad.rules"):
+            return
+        writer = in_place_writer(self.scope, call.func)
+        if writer is not None:
+            self.refuse(call, *writer)
+        if not self.scope.is_static_path(call.func):
             return
         target = self.scope.resolve(call.func)
         if hashable(target) and target in WRITING_FUNCTIONS:
             self.refuse(call, f"np.{target.__name__}, which writes into its first argument", WRITING_FUNCTIONS[target])
         if target is getattr(np, "copyto", None):
             self.refuse(call, "np.copyto, which writes into its first argument", "write dst[...] = src")
+
+
+def in_place_writer(scope, func):
+    """``(what, fix)`` for a call of ``func`` that writes into an argument some way the other checks miss: a
+    ufunc's ``.at`` (``np.add.at(y, i, v)``) and a shuffle in place (``rng.shuffle(a)``, ``np.random.shuffle``);
+    else None. The receiver is what it names now, for a global or a module's attribute."""
+    if not isinstance(func, gast.Attribute) or func.attr not in IN_PLACE_NAMES:
+        return None
+    receiver = scope.resolve(func.value) if scope.is_static_path(func.value) else MISSING
+    if receiver is MISSING and isinstance(func.value, gast.Name) and func.value.id not in scope.locals:
+        receiver = scope.value(func.value.id)  # (a global object: rng = np.random.default_rng(0))
+    if func.attr == "at" and isinstance(receiver, np.ufunc):
+        return (f"np.{receiver.__name__}.at, which writes into its first argument",
+                "add into a new array: y = y + np.bincount(i, weights=v, minlength=len(y)) for np.add.at, "
+                "or y[i] += v where the indices i do not repeat")
+    if func.attr == "shuffle" and (isinstance(receiver, (np.random.Generator, np.random.RandomState))
+                                   or receiver is np.random):
+        return ("a shuffle in place (rng.shuffle(a)), which writes into its argument",
+                "shuffle by indexing, into a new array: a = a[rng.permutation(len(a))]")
+    return None
 
 
 def _view_name(node) -> str:

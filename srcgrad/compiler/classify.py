@@ -249,6 +249,9 @@ class Classifier(Injector):
                         self.pairs.add(stmt.targets[0].id)
                     return self.rule_op(stmt, rule, args, keywords)
                 called = _partial_func(target)  # functools.partial(np.sum, axis=0): np.sum is what runs
+                if registry.is_in_place_draw(called):
+                    raise registry.in_place_draw_error(dotted(func), self.parsed.filename,
+                                                       getattr(stmt, "_srcgrad_line", None))
                 if registry.is_nondiff(called) or called in _ALWAYS_CONSTANT:
                     self.depends_on.append(target)
                     if registry.is_random_draw(called):  # (refused if a parameter carries a gradient: activity.py)

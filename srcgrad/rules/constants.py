@@ -6,7 +6,7 @@ their results are constants to differentiation (``np.argmax``, ``x.shape``).
 
 import numpy as np
 
-from .registry import nograd, nondiff_attributes, nondiff_methods, random_draws, when_imported
+from .registry import in_place_draws, nograd, nondiff_attributes, nondiff_methods, random_draws, when_imported
 
 for _fn in (
     np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.sign, np.floor, np.ceil, np.round,
@@ -30,13 +30,18 @@ def _random_is_constant():
         value = getattr(np.random, name)
         if name.startswith("_") or not callable(value):
             continue
+        if name in _IN_PLACE:
+            in_place_draws.add(value)
+            continue
         nograd(value)
         if not isinstance(value, type):
             if name not in _RANDOM_STATE:
                 random_draws.add(value)
             continue
         for method in dir(value):
-            if not method.startswith("_") and callable(getattr(value, method)):
+            if method in _IN_PLACE and value in (np.random.Generator, np.random.RandomState):
+                in_place_draws.add(getattr(value, method))
+            elif not method.startswith("_") and callable(getattr(value, method)):
                 nograd(getattr(value, method))
                 if value in (np.random.Generator, np.random.RandomState) and method not in _RANDOM_STATE:
                     random_draws.add(getattr(value, method))
@@ -45,6 +50,10 @@ def _random_is_constant():
 #: Functions of np.random, and generator methods, that make or report a generator's state, not a draw.
 _RANDOM_STATE = {"seed", "get_state", "set_state", "default_rng", "get_bit_generator", "set_bit_generator",
                  "spawn", "bit_generator"}
+
+
+#: Draws that write into their argument (refused in differentiated code: the backward may read the array).
+_IN_PLACE = {"shuffle"}
 
 
 when_imported("numpy.random", _random_is_constant)  # NumPy imports numpy.random on first use too

@@ -288,6 +288,34 @@ def is_random_draw(fn) -> bool:
         return False
 
 
+#: Draws that shuffle an array in place (``rng.shuffle(a)``): refused in differentiated code, whose backward pass
+#: may read ``a`` as it was (:func:`in_place_draw_error`). They are not constants: a write is not a value.
+in_place_draws: set = set()
+
+
+def is_in_place_draw(fn) -> bool:
+    """Whether ``fn`` (a function, or a method bound to a generator) shuffles its argument in place."""
+    if _deferred:
+        load_optional_rules()
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, type) and type(owner).__module__.startswith("numpy.random"):
+        fn = getattr(type(owner), getattr(fn, "__name__", ""), fn)
+    try:
+        return fn in in_place_draws
+    except TypeError:
+        return False
+
+
+def in_place_draw_error(name, filename=None, lineno=None, context=""):
+    """The refusal of a shuffle in place inside differentiated code."""
+    from ..errors import UnsupportedSyntaxError
+
+    return UnsupportedSyntaxError(
+        f"{name} shuffles its argument in place{context}: srcgrad may have kept that array for the backward "
+        "pass, which would then read the shuffled values",
+        filename=filename, lineno=lineno, fix="shuffle by indexing, into a new array: a = a[rng.permutation(len(a))]")
+
+
 def random_draw_error(name, filename=None, lineno=None, context=""):
     """The refusal of a random draw whose parameters carry a gradient."""
     from ..errors import NoRuleError
