@@ -916,3 +916,49 @@ def test_shuffling_by_indexing_is_differentiated():
     np.testing.assert_array_equal(gw, a)
     first = np.random.default_rng(0).permutation(3)[0]
     np.testing.assert_array_equal(ga, np.ones(3) + (np.arange(3) == first))
+
+
+@srcgrad.nograd
+def bumped_in_place(a):
+    a += 1.0
+
+
+@srcgrad.nograd
+def reported(a, k=1):
+    return float(np.sum(a)) * k
+
+
+def kept_then_bumped(w, a):
+    s = np.sum(a * w)
+    bumped_in_place(a)
+    return s
+
+
+def kept_then_reported(w, a):
+    s = np.sum(a * w)
+    n = reported(a, k=2)
+    reported(w)
+    return s * n
+
+
+def test_a_users_nograd_function_that_writes_into_an_array_is_refused():
+    """srcgrad does not read a nograd function: ``bumped_in_place(a)`` after ``s = np.sum(a * w)`` changed the
+    ``a`` the backward pass read, and dw came out [1, 1] where the answer is [0, 0]. Its arrays are read-only
+    while it runs, and the write is refused; the caller's array is left as it was."""
+    a = np.zeros(2)
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="writes into an array it is given") as caught:
+        srcgrad.gradient(kept_then_bumped, np.ones(2), a)
+    assert caught.value.filename.endswith("test_soundness_misc.py")
+    assert np.array_equal(a, [0.0, 0.0]) and a.flags.writeable
+
+
+def test_a_users_nograd_function_that_only_reads_runs_in_every_mode_and_is_shown_as_written():
+    w, a = np.ones(2), np.ones(2)
+    gw, ga = srcgrad.gradient(kept_then_reported, w, a)
+    np.testing.assert_array_equal(gw, [4.0, 4.0])  # (n = 4 is a constant)
+    np.testing.assert_array_equal(ga, [4.0, 4.0])
+    assert srcgrad.jvp(kept_then_reported, (w, a), (np.ones(2), np.zeros(2)))[1] == 8.0
+    np.testing.assert_array_equal(srcgrad.hessian(lambda w: kept_then_reported(w, a), w), np.zeros((2, 2)))
+    shown = srcgrad.adjoint_source(kept_then_reported)
+    assert "n = reported(a, k=2)" in shown and "locked_call" not in shown
+    assert w.flags.writeable and a.flags.writeable

@@ -33,11 +33,12 @@ import types
 
 import numpy as np
 
-from ..errors import NoRuleError, UnsupportedSyntaxError, origin_of
+from ..errors import NoRuleError, origin_of
 from ..rules import registry
 from ..runtime.backs import (Back, ConstantBack, ConstructBack, DataclassBack, DictGetBack, Layout, MethodBack,
                              MutateBack, PartialBack, RuleBack, carries_gradient)
 from ..runtime.located import call_site, callable_name
+from ..runtime.structure import locked_call
 from .cache import adjoint_of, direct, direct_loops, stats, twins
 from .entry import DirectCall, LoopDirectCall
 from .stand_ins import stand_in_for
@@ -372,29 +373,13 @@ def mutate(obj, name, *args, **kwargs):
 
 def run_locked(method, args, kwargs):
     """``method(*args, **kwargs)``, a builtin method called for its effect on its object, with the arrays it
-    is given read-only: srcgrad cannot see what such a method writes, and a write into an argument
-    (``rng.shuffle(a)``) would change a value the backward pass reads. Such a write is refused."""
-    owner = getattr(method, "__self__", None)
-    name = f"{type(owner).__name__}.{method.__name__}" if owner is not None else callable_name(method)
+    is given read-only (:func:`~srcgrad.runtime.structure.locked_call`): a shuffle in place is refused by
+    name, any other write into an argument when it is made."""
     if registry.is_in_place_draw(method):
+        owner = getattr(method, "__self__", None)
         filename, lineno, context = call_site()
-        raise registry.in_place_draw_error(name, filename, lineno, context)
-    locked = [a for a in (*args, *kwargs.values()) if isinstance(a, np.ndarray) and a.flags.writeable]
-    for a in locked:
-        a.flags.writeable = False
-    try:
-        return method(*args, **kwargs)
-    except ValueError as err:
-        if locked and "read-only" in str(err):
-            filename, lineno, context = call_site()
-            raise UnsupportedSyntaxError(
-                f"{name} writes into an array it is given{context}: srcgrad cannot follow the "
-                "write, and the backward pass may read the array", filename=filename, lineno=lineno,
-                fix="compute the new values into a new array and assign it") from None
-        raise
-    finally:
-        for a in locked:
-            a.flags.writeable = True
+        raise registry.in_place_draw_error(f"{type(owner).__name__}.{method.__name__}", filename, lineno, context)
+    return locked_call(method, *args, **kwargs)
 
 
 def _bound(obj, name):

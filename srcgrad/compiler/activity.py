@@ -76,7 +76,8 @@ class Activity(Classifier):
                 self.ops[id(stmt)] = self.classify(stmt)
             elif isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
                 helper = getattr(stmt.value.func, "_srcgrad_runtime", None)
-                if helper in RUNTIME_QUESTIONS:  # a check aliasing.py asks for its effect: raising
+                if helper in RUNTIME_QUESTIONS or helper == "locked_call":  # a check aliasing.py asks for its
+                    # effect (raising), or a nograd function of the user's called for its effect
                     stmt.value.func.id = self.inject(helper, runtime_helper(helper))
         if self.fuses_idioms:  # patterns with a gradient of their own: their last statement's operation
             self.ops.update(idioms.fused_ops(body, self.scope.params, self.ops, _fused_op))

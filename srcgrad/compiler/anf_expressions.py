@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import builtins
 import functools
+import types
 
 import gast
 
-from . import build
+from ..rules import registry
 from ..runtime.structure import is_plain_namedtuple_class
+from . import build
 from .names import temp_base
 from .normal import bound_names, runtime_call
 
@@ -182,6 +184,10 @@ class AnfExpressions:
             return runtime_call("namedtuple_of", build.copy_tree(func), *[self.atom(v, out) for v in fields])
         if self.scope.is_static_path(func):
             callee = build.copy_tree(func)
+            if is_users_nograd(self.scope.resolve(func)):  # (called with its arrays read-only: it may write)
+                call = runtime_call("locked_call", callee, *[self.starred(a, out) for a in e.args])
+                call.keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, out)) for k in e.keywords]
+                return call
         elif isinstance(func, gast.Attribute):
             callee = build.attr(self.atom(func.value, out), func.attr)
         else:
@@ -362,3 +368,12 @@ def _is_plain(test) -> bool:
                        gast.boolop, gast.UnaryOp, gast.unaryop, gast.Attribute))
         for n in build.walk(test)
     )
+
+
+def is_users_nograd(target) -> bool:
+    """Whether ``target`` is a Python function a user marked ``nograd`` (srcgrad's own, NumPy's and SciPy's
+    functions on the nograd list write into nothing they are given)."""
+    if not isinstance(target, types.FunctionType) or not registry.is_nondiff(target):
+        return False
+    module = getattr(target, "__module__", None) or ""
+    return not module.startswith(("srcgrad.", "numpy", "scipy"))

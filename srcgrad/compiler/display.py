@@ -18,7 +18,9 @@ means exactly what runs:
   ``matmul_grad_b``, a matrix ``a`` is enough) that the code never rebinds;
   otherwise their names stay;
 - ``as_sequence(xs)`` as ``xs`` and ``keep_unless_dict(v, xs)`` as ``v``
-  where ``xs`` is an array argument (they only differ for a dict).
+  where ``xs`` is an array argument (they only differ for a dict);
+- ``locked_call(f, a)`` as ``f(a)``: a nograd function of the user's, which
+  runs with its array arguments read-only.
 
 Dimensions come from ``kinds`` (0 for a number, ``ndim`` for an array, as
 the cache's variants are keyed): for the arguments, and, when a call is
@@ -220,7 +222,7 @@ def _helpers():
         from ..rules import registry
         from ..rules.linalg import matmul_grad_a, matmul_grad_b
         from ..rules.runtime import keep_unless_dict
-        from ..runtime.structure import as_sequence
+        from ..runtime.structure import as_sequence, locked_call
 
         table = {}
         for rule in list(registry.rules.values()):
@@ -232,6 +234,7 @@ def _helpers():
         table[matmul_grad_b.__name__] = (matmul_grad_b, "grad_b")
         table[as_sequence.__name__] = (as_sequence, "sequence")
         table[keep_unless_dict.__name__] = (keep_unless_dict, "unless_dict")
+        table[locked_call.__name__] = (locked_call, "unwrap")
         _HELPERS = table
     return _HELPERS
 
@@ -269,6 +272,9 @@ class _Rewrite(ast.NodeTransformer):
             node.func = ast.Attribute(value=ast.Name(id=self.numpy, ctx=ast.Load()), attr=how[1], ctx=ast.Load())
             self.changed = True
             return node
+        if how == "unwrap" and node.args:  # locked_call(f, a): f(a), its arrays read-only while it runs
+            self.changed = True
+            return ast.Call(func=node.args[0], args=node.args[1:], keywords=node.keywords)
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             return node
         new = None

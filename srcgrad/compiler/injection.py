@@ -36,6 +36,7 @@ RUNTIME = {
     "index_grad": structure.index_grad,
     "index_add": structure.index_add,
     "captured": structure.captured,
+    "locked_call": structure.locked_call,
     "gather": structure.gather,
     "item": structure.item,
     "with_item": structure.with_item,

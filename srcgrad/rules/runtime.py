@@ -36,6 +36,7 @@ from ..runtime.structure import (
     keyword_grads,
     keyword_items,
     keyword_parts,
+    locked_call,
     namedtuple_of,
     part_of,
     repeats_grad,
@@ -244,6 +245,7 @@ def super_rule(dy, y, cls, obj):
 
 
 nograd(new_tape)
+nograd(locked_call)  # (a nograd function of the user's, called with its arrays read-only)
 # The normaliser's run-time questions, asked again at higher order: they pass no gradient.
 for _question in (questions.viewed, questions.check_unshared, questions.is_array, questions.refuse_array_method,
                   questions.refuse_unless_number, questions.refuse_container_method, questions.check_callee_writes,

@@ -17,7 +17,7 @@ import numpy as np
 
 from .accumulate import accum
 
-__all__ = ["index_grad", "index_add", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "is_other_array", "zero_like", "captured"]
+__all__ = ["index_grad", "index_add", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "is_other_array", "zero_like", "captured", "locked_call"]
 
 _NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
 _FLOAT64 = np.dtype(np.float64)
@@ -341,6 +341,35 @@ def _same_kind(grads, x):
     if _is_namedtuple(x):
         return {field: g for field, g in zip(x._fields, grads) if g is not None}
     return tuple(grads)
+
+
+def locked_call(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with its array arguments read-only for the call: for what srcgrad runs without
+    reading it (a function of the user's marked ``nograd``, a builtin method called for its effect).
+
+    srcgrad cannot see such a call write into an array it is given, and the backward pass may read that
+    array (``s = np.sum(a * w); bump(a)``: the gradient of ``w`` is ``a`` as it was). A write is refused
+    instead, at the user's line. (Arrays inside other values are not locked.)
+    """
+    locked = [a for a in (*args, *kwargs.values()) if type(a) is np.ndarray and a.flags.writeable]
+    for a in locked:
+        a.flags.writeable = False
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as err:
+        if locked and "read-only" in str(err):
+            from ..errors import UnsupportedSyntaxError
+            from .located import call_site, callable_name
+
+            filename, lineno, context = call_site()
+            raise UnsupportedSyntaxError(
+                f"{callable_name(fn)} writes into an array it is given{context}: srcgrad cannot see that write, "
+                "and the backward pass may read the array", filename=filename, lineno=lineno,
+                fix="have it return the new values and assign them (a = bumped(a)), or pass it a copy") from None
+        raise
+    finally:
+        for a in locked:
+            a.flags.writeable = True
 
 
 def captured(fn):
