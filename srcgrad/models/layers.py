@@ -184,7 +184,6 @@ class Parallel:
         self.layers = list(layers)
 
     def __call__(self, x):
-        # (One parameter, not ``*xs``: srcgrad's hessian fails on an object whose ``__call__`` takes ``*args``.)
         connection, layers = self.connection, self.layers
         if not isinstance(x, tuple):
             return connection(*[layer(x) for layer in layers])
