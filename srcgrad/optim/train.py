@@ -14,7 +14,9 @@ optimiser state comes from ``setup``::
     train(lambda m, x, y: mse(m(x), y), model, loader, state)
 
 An item that is a tuple is spread into ``loss``'s arguments; any other item
-is passed as the one argument. A long pass in a terminal shows a progress
+is passed as the one argument. Batches may be Dask arrays (a ``DataLoader``
+over Dask data): each step's gradient of the NumPy model is computed by
+Dask, on the scheduler in use. A long pass in a terminal shows a progress
 bar (if ``tqdm`` is installed). Ctrl-C stops the pass between or inside
 updates, never leaving a parameter half updated.
 """
@@ -104,6 +106,12 @@ def _is_params(ps):
 
 
 def _check_finite(value):
+    if type(value) is not float and type(value) is not np.float64 and hasattr(value, "__dask_graph__"):
+        # (a loss over a Dask batch is a lazy 0-d array: its value is computed here to check it, once,
+        # on the scheduler in use; the model's gradient was computed already, by the same graph's reductions)
+        import dask
+
+        (value,) = dask.compute(value)
     if not np.all(np.isfinite(value)):
         raise FloatingPointError(f"the loss is {value}; stopping before it reaches the parameters")
 

@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from ..runtime.structure import is_other_array
+from ..runtime.structure import is_other_array, refuse_unknown_sizes, unknown_sizes
 from .registry import defrule, nograd
 
 shaped = functools.partial(defrule, _builtin=True, broadcast=False)
@@ -52,6 +52,7 @@ def unreduce(dy, x, axis=None, keepdims=False):
     shape = np.shape(x)
     dy = kept_axes(dy, x, axis, keepdims)
     if is_other_array(x):  # (Dask, CuPy: zeros of x's own library, a Dask array in x's chunks, plus dy)
+        refuse_unknown_sizes(x, "the gradient of a reduction")
         return np.zeros_like(x, dtype=np.result_type(dy)) + dy
     if is_other_array(dy):  # (np.full would convert dy to NumPy: a Dask dy would be computed)
         return np.broadcast_to(dy, shape)
@@ -74,12 +75,25 @@ def reduced_size(x, y):
 @nograd
 def _size(v):
     """``np.size(v)``, but an array's own ``size`` (``np.size`` of a Dask array computes the array)."""
-    return v.size if type(v) is np.ndarray or is_other_array(v) else np.size(v)
+    if type(v) is np.ndarray:
+        return v.size
+    if is_other_array(v):
+        refuse_unknown_sizes(v, "the number of elements in a mean or variance")  # (its size would be nan)
+        return v.size
+    return np.size(v)
 
 
 def sum_to_shape(g, shape):
     """Sum the leading (batch) axes of ``g`` away until it has ``shape``."""
     if np.shape(g) == shape:
+        summed = g
+    elif type(g) is not np.ndarray and is_other_array(g) and (unknown_sizes(g) or any(n != n for n in shape)):
+        # (a Dask gradient with unknown sizes: the same axes pass; to sum to a shape, its sizes are needed)
+        gshape = np.shape(g)
+        if len(gshape) != len(shape) or not all(m == n or (m != m and n != n) for m, n in zip(gshape, shape)):
+            refuse_unknown_sizes(g, "a broadcast gradient")
+            raise ValueError(f"srcgrad needs the sizes of a gradient's shape {shape}, but they are unknown (nan); "
+                             "call x.compute_chunk_sizes() on the Dask argument first")
         summed = g
     else:  # (a new name, not ``g =``: the adjoint of the sum needs the old ``g``)
         summed = np.reshape(np.sum(g, axis=batch_axes(np.shape(g), shape), keepdims=True), shape)

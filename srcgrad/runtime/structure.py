@@ -17,7 +17,7 @@ import numpy as np
 
 from .accumulate import accum
 
-__all__ = ["index_grad", "index_add", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "is_other_array", "zero_like", "captured", "locked_call"]
+__all__ = ["index_grad", "index_add", "gather", "item", "as_sequence", "with_item", "without_item", "appended", "extended", "to_user", "float_dtype", "is_numeric", "is_other_array", "unknown_sizes", "refuse_unknown_sizes", "zero_like", "captured", "locked_call"]
 
 _NUMBER_TYPES = (int, float, complex, np.number, np.bool_)
 _FLOAT64 = np.dtype(np.float64)
@@ -38,6 +38,29 @@ def is_other_array(x) -> bool:
     kind = type(x)
     return (hasattr(kind, "__array_function__") or hasattr(kind, "__array_namespace__")) and \
         hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def unknown_sizes(x) -> bool:
+    """Whether the array ``x`` of another library has a shape with unknown sizes: ``nan`` in a Dask array's
+    (after boolean indexing, ``x[x[:, 0] > 0]``), ``None`` in the array API's. Only for :func:`is_other_array`
+    values: NumPy's shapes are always known, and its paths never call this."""
+    return any(n is None or n != n for n in x.shape)
+
+
+def refuse_unknown_sizes(x, what="its gradient"):
+    """A clear ``ValueError`` if ``x`` (another library's array) has unknown sizes where srcgrad needs its shape."""
+    if unknown_sizes(x):
+        raise ValueError(
+            f"srcgrad needs the shape of a {type(x).__module__.split('.')[0]} {type(x).__name__} for {what}, but "
+            f"its chunk sizes are unknown (shape {tuple(x.shape)}, as after boolean indexing x[x[:, 0] > 0]); "
+            f"call x.compute_chunk_sizes() first (it computes the sizes, not the values), then pass x")
+
+
+def same_shape(a, b) -> bool:
+    """``a.shape == b.shape`` for arrays of another library, with unknown sizes (``nan``) equal to each other."""
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    return len(sa) == len(sb) and all(m == n or (m != m and n != n) or (m is None and n is None)
+                                      for m, n in zip(sa, sb))
 
 
 def float_dtype(x):
@@ -491,7 +514,13 @@ def _other_to_user(g, x):
         return np.zeros_like(x, dtype=dtype) + g
     if g.dtype != dtype:
         g = g.astype(dtype)
-    return g if tuple(g.shape) == tuple(x.shape) else np.reshape(g, x.shape)
+    if tuple(g.shape) == tuple(x.shape):
+        return g
+    if unknown_sizes(x) or unknown_sizes(g):  # (nan sizes: equal when they are the same axes of the same ndim)
+        if same_shape(g, x):
+            return g
+        refuse_unknown_sizes(x if unknown_sizes(x) else g, "the gradient of an argument")
+    return np.reshape(g, x.shape)
 
 
 #: The objects :func:`to_user` is inside of (by id), so a cycle among fields ends instead of recursing forever.
