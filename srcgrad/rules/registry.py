@@ -277,13 +277,18 @@ def lookup(fn) -> Rule | None:
 
 def is_random_draw(fn) -> bool:
     """Whether ``fn`` (a function, or a method bound to a generator) draws random numbers."""
+    return _generator_function_in(fn, random_draws)
+
+
+def _generator_function_in(fn, table) -> bool:
+    """Whether ``fn``, or the generator class's method ``fn`` is bound to (``rng.normal``), is in ``table``."""
     if _deferred:
         load_optional_rules()
     owner = getattr(fn, "__self__", None)
     if owner is not None and not isinstance(owner, type) and type(owner).__module__.startswith("numpy.random"):
         fn = getattr(type(owner), getattr(fn, "__name__", ""), fn)
     try:
-        return fn in random_draws
+        return fn in table
     except TypeError:
         return False
 
@@ -295,15 +300,7 @@ in_place_draws: set = set()
 
 def is_in_place_draw(fn) -> bool:
     """Whether ``fn`` (a function, or a method bound to a generator) shuffles its argument in place."""
-    if _deferred:
-        load_optional_rules()
-    owner = getattr(fn, "__self__", None)
-    if owner is not None and not isinstance(owner, type) and type(owner).__module__.startswith("numpy.random"):
-        fn = getattr(type(owner), getattr(fn, "__name__", ""), fn)
-    try:
-        return fn in in_place_draws
-    except TypeError:
-        return False
+    return _generator_function_in(fn, in_place_draws)
 
 
 def in_place_draw_error(name, filename=None, lineno=None, context=""):
