@@ -32,7 +32,7 @@ from ..runtime import structure
 from ..runtime.backs import carries_gradient
 from . import build, idioms
 from .classify import Classifier, Op, dotted, targets_of, unstar, walk_stmts
-from .injection import RUNTIME_QUESTIONS, runtime_helper
+from .injection import INACTIVE_HELPERS, runtime_helper
 from .resolve import is_constant_value, is_user_module
 
 __all__ = ["Activity"]
@@ -76,8 +76,8 @@ class Activity(Classifier):
                 self.ops[id(stmt)] = self.classify(stmt)
             elif isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
                 helper = getattr(stmt.value.func, "_srcgrad_runtime", None)
-                if helper in RUNTIME_QUESTIONS or helper == "locked_call":  # a check aliasing.py asks for its
-                    # effect (raising), or a nograd function of the user's called for its effect
+                if helper in INACTIVE_HELPERS:  # a check aliasing.py asks for its effect (raising), or a
+                    # nograd function of the user's called for its effect
                     stmt.value.func.id = self.inject(helper, runtime_helper(helper))
         if self.fuses_idioms:  # patterns with a gradient of their own: their last statement's operation
             self.ops.update(idioms.fused_ops(body, self.scope.params, self.ops, _fused_op))

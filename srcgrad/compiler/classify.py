@@ -27,7 +27,7 @@ from ..runtime import tape
 from ..runtime.located import callable_name
 from ..runtime.structure import is_plain_namedtuple_class
 from . import build
-from .injection import RUNTIME_QUESTIONS, Injector, runtime_helper
+from .injection import INACTIVE_HELPERS, Injector, runtime_helper
 from .inline import bind_arguments, substitute, template_of
 from .library import is_library_code, refusal
 from .normal import bound_names
@@ -222,7 +222,7 @@ class Classifier(Injector):
                 "last (f(x, a=1, **options)), and assign a method's result (obj = obj.update(**options))")
         if helper is not None:  # with_item, appended, mutate...: written by the normaliser
             call.func.id = self.inject(helper, runtime_helper(helper))
-            if helper in RUNTIME_QUESTIONS or helper == "locked_call":  # (a user's nograd function: a constant)
+            if helper in INACTIVE_HELPERS:
                 return Op("inactive")
             if helper == "mutate":
                 return Op("dynamic", operands=args, callee=call.func, callee_target=None,

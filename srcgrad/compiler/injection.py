@@ -21,7 +21,7 @@ from ..runtime.accumulate import accum, unbroadcast
 from . import build, provided
 from .resolve import MISSING
 
-__all__ = ["Injector", "RUNTIME", "RUNTIME_QUESTIONS", "runtime_helper"]
+__all__ = ["Injector", "RUNTIME", "RUNTIME_QUESTIONS", "INACTIVE_HELPERS", "runtime_helper"]
 
 #: Runtime helpers generated code may call, by the name it calls them (with the calling layer's,
 #: :data:`PROVIDED`, which :func:`runtime_helper` reads from :mod:`.provided` when asked for).
@@ -83,6 +83,9 @@ def runtime_helper(name: str):
 RUNTIME_QUESTIONS = {"viewed", "check_unshared", "is_array", "refuse_array_method", "refuse_unless_number",
                      "refuse_container_method", "check_callee_writes", "expect_numeric", "expect_dict",
                      "expect_field", "property_getter"}
+#: Helpers the normaliser writes whose calls pass no gradient and may stand as statements: the questions, and
+#: ``locked_call`` (a nograd function of the user's, run with its arrays read-only).
+INACTIVE_HELPERS = RUNTIME_QUESTIONS | {"locked_call"}
 
 
 class Injector:
